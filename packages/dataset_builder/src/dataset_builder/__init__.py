@@ -1,0 +1,1 @@
+"""dataset_builder: DynamoDB receipt labels -> versioned, immutable Parquet snapshots."""

@@ -1,0 +1,49 @@
+"""metrics_store: the only code that writes to the receipts DynamoDB table.
+
+- `records`: typed records (receipts, words, labels, jobs, metrics, logs...) and their item codecs
+- `Store`: batched, retried, idempotent writes
+- `Queries`: reads of runs and receipt statistics
+- `RunRecorder` / `DynamoRecorder` / `MemoryRecorder`: what the trainer records through
+- `local`: DynamoDB Local for tests and the demo
+"""
+
+from .connection import StoreConfig, TableRef, connect, translate_errors
+from .errors import (
+    EndpointUnreachable,
+    InvalidStatusTransition,
+    InvalidValue,
+    ItemTooLarge,
+    JobNotFound,
+    MissingCredentials,
+    StoreError,
+    TableNotFound,
+    WriteFailed,
+)
+from .queries import LabelCounts, Page, Queries, per_label_metrics
+from .recorder import DynamoRecorder, MemoryRecorder, RunRecorder
+from .records import (
+    DatasetSnapshotRecord,
+    Geometry,
+    Job,
+    JobCheckpoint,
+    JobLog,
+    JobMetric,
+    JobResource,
+    JobStatus,
+    Point,
+    Receipt,
+    ReceiptLine,
+    ReceiptWord,
+    ReceiptWordLabel,
+)
+from .schema import create_table, delete_table, table_exists
+from .store import RetryPolicy, Store
+
+__all__ = [
+    "DatasetSnapshotRecord", "DynamoRecorder", "EndpointUnreachable", "Geometry", "InvalidStatusTransition",
+    "InvalidValue", "ItemTooLarge", "Job", "JobCheckpoint", "JobLog", "JobMetric", "JobNotFound",
+    "JobResource", "JobStatus", "LabelCounts", "MemoryRecorder", "MissingCredentials", "Page", "Point",
+    "Queries", "Receipt", "ReceiptLine", "ReceiptWord", "ReceiptWordLabel", "RetryPolicy", "RunRecorder",
+    "Store", "StoreConfig", "StoreError", "TableNotFound", "TableRef", "WriteFailed", "connect",
+    "create_table", "delete_table", "per_label_metrics", "table_exists", "translate_errors",
+]

@@ -1,0 +1,68 @@
+"""Errors raised by metrics_store. SDK errors are wrapped once, at the boundary, with the
+original kept as `__cause__`, so callers (and CLIs) can print one clear line."""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Base class: anything that went wrong talking to the receipts table."""
+
+
+class TableNotFound(StoreError):
+    def __init__(self, table: str, endpoint: str | None = None):
+        where = f" at {endpoint}" if endpoint else ""
+        super().__init__(
+            f"DynamoDB table {table!r} does not exist{where}; create it with "
+            f"`mstore table create --table {table}` or pass the right --table"
+        )
+        self.table = table
+
+
+class EndpointUnreachable(StoreError):
+    def __init__(self, endpoint: str | None):
+        hint = (
+            "start DynamoDB Local with `mstore local start`"
+            if endpoint and ("localhost" in endpoint or "127.0.0.1" in endpoint)
+            else "check --endpoint-url / AWS_ENDPOINT_URL_DYNAMODB and your network"
+        )
+        super().__init__(f"cannot reach DynamoDB at {endpoint or 'the AWS default endpoint'}: {hint}")
+        self.endpoint = endpoint
+
+
+class MissingCredentials(StoreError):
+    def __init__(self) -> None:
+        super().__init__(
+            "no AWS credentials found: set AWS_PROFILE (or pass --profile), or "
+            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; for DynamoDB Local pass --endpoint-url"
+        )
+
+
+class InvalidValue(StoreError, ValueError):
+    """A value cannot be stored as-is (non-finite float, unsupported type)."""
+
+
+class ItemTooLarge(StoreError):
+    def __init__(self, key: str, size: int, limit: int):
+        super().__init__(
+            f"item {key} is {size:,} bytes, over DynamoDB's {limit:,}-byte item limit"
+        )
+        self.key = key
+        self.size = size
+
+
+class WriteFailed(StoreError):
+    """Writes still unprocessed after every retry; nothing was silently dropped."""
+
+    def __init__(self, message: str, unprocessed_keys: list[str]):
+        super().__init__(f"{message}: {len(unprocessed_keys)} item(s) not written, first {unprocessed_keys[:3]}")
+        self.unprocessed_keys = unprocessed_keys
+
+
+class JobNotFound(StoreError):
+    def __init__(self, job_id: str):
+        super().__init__(f"no job {job_id!r} in the table")
+        self.job_id = job_id
+
+
+class InvalidStatusTransition(StoreError):
+    pass

@@ -1,0 +1,367 @@
+"""Read runs (and receipt statistics) back from the table.
+
+Every list query returns a `Page` (items plus an opaque `next_token` for the next page) and
+has an `iter_*` twin that walks every page. Readers accept what older writers left: flat
+`label_<L>_<f1|precision|recall|support>` metric rows, logs split into parts.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from . import keys
+from .codec import decode_item
+from .connection import TableRef, translate_errors
+from .errors import JobNotFound
+from .records import (
+    VALIDATION_STATUSES,
+    DatasetSnapshotRecord,
+    Job,
+    JobCheckpoint,
+    JobLog,
+    JobMetric,
+    JobResource,
+    JobStatus,
+)
+
+T = TypeVar("T")
+FLAT_LABEL_METRIC = re.compile(r"^label_(?P<label>.+)_(?P<field>f1|precision|recall|support)$")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_token: str | None = None
+
+
+def _encode_token(key: dict[str, Any] | None) -> str | None:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode() if key else None
+
+
+def _decode_token(token: str | None) -> dict[str, Any] | None:
+    if not token:
+        return None
+    try:
+        return json.loads(base64.urlsafe_b64decode(token.encode()))
+    except ValueError as exc:
+        raise ValueError(f"invalid page token {token[:20]!r}") from exc
+
+
+@dataclass
+class LabelCounts:
+    """VALID/INVALID/... counts per label, as the agent asks before training."""
+
+    by_label: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def total(self, status: str = "VALID") -> int:
+        return sum(c.get(status, 0) for c in self.by_label.values())
+
+
+class Queries:
+    def __init__(self, table: TableRef):
+        self.table = table
+
+    # --- primitives -------------------------------------------------------------------
+
+    def _query_page(self, decode: Callable[[dict], T], *, limit: int | None, token: str | None, **kwargs: Any) -> Page[T]:
+        """One logical page: keeps querying until `limit` items pass the filter or the end."""
+        items: list[T] = []
+        start = _decode_token(token)
+        with translate_errors(self.table.name, self.table.endpoint_url):
+            while True:
+                request = dict(TableName=self.table.name, **kwargs)
+                if start:
+                    request["ExclusiveStartKey"] = start
+                if limit:
+                    request["Limit"] = limit - len(items)
+                response = self.table.client.query(**request)
+                items.extend(decode(i) for i in response.get("Items", []))
+                start = response.get("LastEvaluatedKey")
+                if not start or (limit and len(items) >= limit):
+                    return Page(items, _encode_token(start))
+
+    def _iterate(self, page_fn: Callable[..., Page[T]], *args: Any, **kwargs: Any) -> Iterator[T]:
+        token = None
+        while True:
+            page = page_fn(*args, token=token, **kwargs)
+            yield from page.items
+            token = page.next_token
+            if not token:
+                return
+
+    # --- jobs -------------------------------------------------------------------------
+
+    def get_job(self, job_id: str) -> Job:
+        with translate_errors(self.table.name, self.table.endpoint_url):
+            item = self.table.client.get_item(
+                TableName=self.table.name,
+                Key={"PK": {"S": keys.job_pk(job_id)}, "SK": {"S": "JOB"}},
+                ConsistentRead=True,
+            ).get("Item")
+        if item is None:
+            raise JobNotFound(job_id)
+        return Job.from_item(item)
+
+    def find_job(self, job_ref: str) -> Job:
+        """A job by id, unique id prefix (8+ characters) or name (newest with that name)."""
+        try:
+            return self.get_job(job_ref)
+        except JobNotFound:
+            pass
+        by_name = self.jobs_by_name(job_ref, limit=1).items
+        if by_name:
+            return by_name[0]
+        if len(job_ref) >= 8:
+            matches = [j for status in ("pending", "running", "succeeded", "failed", "cancelled", "interrupted")
+                       for j in self.iter_jobs_by_status(status) if j.job_id.startswith(job_ref)]
+            if len(matches) == 1:
+                return matches[0]
+        raise JobNotFound(job_ref)
+
+    def jobs_by_status(self, status: str, *, limit: int | None = 50, token: str | None = None) -> Page[Job]:
+        """Jobs in a status, newest first. Job and JobStatus share GSI1's STATUS# partitions,
+        so this filters on TYPE=JOB."""
+        return self._query_page(
+            Job.from_item,
+            limit=limit,
+            token=token,
+            IndexName="GSI1",
+            KeyConditionExpression="GSI1PK = :pk AND begins_with(GSI1SK, :created)",
+            FilterExpression="#type = :job",
+            ExpressionAttributeNames={"#type": "TYPE"},
+            ExpressionAttributeValues={
+                ":pk": {"S": keys.job_status_gsi1pk(status)},
+                ":created": {"S": "CREATED#"},
+                ":job": {"S": "JOB"},
+            },
+            ScanIndexForward=False,
+        )
+
+    def iter_jobs_by_status(self, status: str) -> Iterator[Job]:
+        return self._iterate(self.jobs_by_status, status, limit=None)
+
+    def iter_all_jobs(self) -> Iterator[Job]:
+        for status in ("running", "pending", "interrupted", "failed", "succeeded", "cancelled"):
+            yield from self.iter_jobs_by_status(status)
+
+    def jobs_by_name(self, name: str, *, limit: int | None = 50, token: str | None = None) -> Page[Job]:
+        return self._query_page(
+            Job.from_item,
+            limit=limit,
+            token=token,
+            IndexName="GSI2",
+            KeyConditionExpression="GSI2PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": keys.job_name_gsi2pk(name)}},
+            ScanIndexForward=False,
+        )
+
+    def job_metrics(self, job_id: str, metric_name: str | None = None, *, limit: int | None = None, token: str | None = None) -> Page[JobMetric]:
+        prefix = keys.metric_sk(metric_name, "") if metric_name else "METRIC#"
+        return self._query_page(
+            JobMetric.from_item,
+            limit=limit,
+            token=token,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": keys.job_pk(job_id)}, ":prefix": {"S": prefix}},
+        )
+
+    def iter_job_metrics(self, job_id: str, metric_name: str | None = None) -> Iterator[JobMetric]:
+        return self._iterate(self.job_metrics, job_id, metric_name)
+
+    def metric_over_time(self, metric_name: str, *, limit: int | None = 100, token: str | None = None, newest_first: bool = True) -> Page[JobMetric]:
+        """One metric across all jobs, by time (GSI1)."""
+        return self._query_page(
+            JobMetric.from_item,
+            limit=limit,
+            token=token,
+            IndexName="GSI1",
+            KeyConditionExpression="GSI1PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": keys.metric_gsi_pk(metric_name)}},
+            ScanIndexForward=not newest_first,
+        )
+
+    def metric_by_job(self, metric_name: str, *, job_id: str | None = None, limit: int | None = 100, token: str | None = None) -> Page[JobMetric]:
+        """One metric across jobs grouped by job (GSI2), optionally for one job."""
+        condition = "GSI2PK = :pk"
+        values = {":pk": {"S": keys.metric_gsi_pk(metric_name)}}
+        if job_id:
+            condition += " AND begins_with(GSI2SK, :job)"
+            values[":job"] = {"S": f"JOB#{job_id}#"}
+        return self._query_page(
+            JobMetric.from_item, limit=limit, token=token, IndexName="GSI2",
+            KeyConditionExpression=condition, ExpressionAttributeValues=values,
+        )
+
+    def job_logs(self, job_id: str, *, limit: int | None = None, token: str | None = None, newest_first: bool = False) -> Page[JobLog]:
+        """Logs of a job, with messages that were split across part items joined again."""
+        page = self._query_page(
+            decode_item,
+            limit=limit,
+            token=token,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": keys.job_pk(job_id)}, ":prefix": {"S": "LOG#"}},
+            ScanIndexForward=not newest_first,
+        )
+        logs: list[JobLog] = []
+        parts: dict[str, dict[int, str]] = defaultdict(dict)
+        heads: list[dict[str, Any]] = []
+        for row in page.items:
+            if row.get("TYPE") == "JOB_LOG_PART":
+                parts[row["timestamp"]][int(row["part"])] = row["message"]
+            else:
+                heads.append(row)
+        for row in heads:
+            message = row.get("message") or ""
+            n_parts = int(row.get("parts") or 1)
+            if n_parts > 1:
+                rest = parts.get(row["timestamp"]) or self._log_parts(job_id, row["timestamp"])
+                message += "".join(rest[i] for i in range(2, n_parts + 1))
+            logs.append(JobLog(job_id, row["timestamp"], message, row.get("log_level") or "INFO",
+                               row.get("source"), row.get("exception")))
+        return Page(logs, page.next_token)
+
+    def _log_parts(self, job_id: str, timestamp: str) -> dict[int, str]:
+        page = self._query_page(
+            decode_item, limit=None, token=None,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": keys.job_pk(job_id)}, ":prefix": {"S": f"{keys.log_sk(timestamp)}#PART#"}},
+        )
+        return {int(r["part"]): r["message"] for r in page.items}
+
+    def iter_job_logs(self, job_id: str) -> Iterator[JobLog]:
+        return self._iterate(self.job_logs, job_id)
+
+    def structured_logs(self, job_id: str, log_type: str) -> list[dict[str, Any]]:
+        """JSON logs of one `type` (e.g. `run_config`, `run_summary`), oldest first."""
+        found = []
+        for log in self.iter_job_logs(job_id):
+            if log.message.startswith("{"):
+                try:
+                    payload = json.loads(log.message)
+                except ValueError:
+                    continue
+                if isinstance(payload, dict) and payload.get("type") == log_type:
+                    found.append(payload)
+        return found
+
+    def status_history(self, job_id: str) -> list[JobStatus]:
+        page = self._query_page(
+            JobStatus.from_item, limit=None, token=None,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": keys.job_pk(job_id)}, ":prefix": {"S": "STATUS#"}},
+        )
+        return page.items
+
+    def latest_status(self, job_id: str) -> JobStatus | None:
+        page = self._query_page(
+            JobStatus.from_item, limit=1, token=None,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": keys.job_pk(job_id)}, ":prefix": {"S": "STATUS#"}},
+            ScanIndexForward=False,
+        )
+        return page.items[0] if page.items else None
+
+    def checkpoints(self, job_id: str) -> list[JobCheckpoint]:
+        return self._query_page(
+            JobCheckpoint.from_item, limit=None, token=None,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": keys.job_pk(job_id)}, ":prefix": {"S": "CHECKPOINT#"}},
+        ).items
+
+    def best_checkpoint(self, job_id: str) -> JobCheckpoint | None:
+        best = [c for c in self.checkpoints(job_id) if c.is_best]
+        return best[-1] if best else None
+
+    def resources(self, job_id: str) -> list[JobResource]:
+        return self._query_page(
+            JobResource.from_item, limit=None, token=None,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": keys.job_pk(job_id)}, ":prefix": {"S": "RESOURCE#"}},
+        ).items
+
+    # --- datasets -------------------------------------------------------------------------
+
+    def snapshot_records(self, snapshot_id: str | None = None) -> list[DatasetSnapshotRecord]:
+        if snapshot_id:
+            return self._query_page(
+                DatasetSnapshotRecord.from_item, limit=None, token=None, IndexName="GSI2",
+                KeyConditionExpression="GSI2PK = :pk",
+                ExpressionAttributeValues={":pk": {"S": keys.snapshot_id_gsi2pk(snapshot_id)}},
+            ).items
+        return self._query_page(
+            DatasetSnapshotRecord.from_item, limit=None, token=None, IndexName="GSI1",
+            KeyConditionExpression="GSI1PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": "DATASET_SNAPSHOT"}},
+        ).items
+
+    def count_by_type(self, item_type: str) -> int:
+        """Items of one TYPE (GSITYPE), counted server-side."""
+        total = 0
+        start = None
+        with translate_errors(self.table.name, self.table.endpoint_url):
+            while True:
+                request = dict(
+                    TableName=self.table.name, IndexName="GSITYPE", Select="COUNT",
+                    KeyConditionExpression="#type = :type",
+                    ExpressionAttributeNames={"#type": "TYPE"},
+                    ExpressionAttributeValues={":type": {"S": item_type}},
+                )
+                if start:
+                    request["ExclusiveStartKey"] = start
+                response = self.table.client.query(**request)
+                total += response["Count"]
+                start = response.get("LastEvaluatedKey")
+                if not start:
+                    return total
+
+    def count_receipts(self) -> int:
+        return self.count_by_type("RECEIPT")
+
+    def label_counts(self, labels: list[str] | None = None) -> LabelCounts:
+        """Label items per label and validation status. With `labels`, one GSI1 query per
+        label (cheap); without, one pass over the RECEIPT_WORD_LABEL type index."""
+        counts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(VALIDATION_STATUSES, 0))
+        projection = {"ProjectionExpression": "SK, validation_status"}
+        if labels:
+            for label in labels:
+                page = self._query_page(
+                    decode_item, limit=None, token=None, IndexName="GSI1",
+                    KeyConditionExpression="GSI1PK = :pk",
+                    ExpressionAttributeValues={":pk": {"S": keys.label_gsi1pk(label)}}, **projection,
+                )
+                counts[label]  # noqa: B018 - a label with no items still gets a row of zeros
+                for row in page.items:
+                    counts[label][row.get("validation_status") or "NONE"] += 1
+        else:
+            page = self._query_page(
+                decode_item, limit=None, token=None, IndexName="GSITYPE",
+                KeyConditionExpression="#type = :type",
+                ExpressionAttributeNames={"#type": "TYPE"},
+                ExpressionAttributeValues={":type": {"S": "RECEIPT_WORD_LABEL"}}, **projection,
+            )
+            for row in page.items:
+                label = keys.parse_word_sk(row["SK"])[3] or ""
+                counts[label][row.get("validation_status") or "NONE"] += 1
+        return LabelCounts({k: dict(v) for k, v in sorted(counts.items())})
+
+
+def per_label_metrics(metrics: list[JobMetric]) -> dict[tuple[float | None, str], dict[str, Any]]:
+    """Per-label figures keyed by (epoch, LABEL), from `label_<L>` dict rows and legacy flat
+    `label_<L>_<f1|precision|recall|support>` rows alike."""
+    folded: dict[tuple[float | None, str], dict[str, Any]] = defaultdict(dict)
+    for metric in metrics:
+        if not metric.metric_name.startswith("label_"):
+            continue
+        if isinstance(metric.value, dict):
+            folded[(metric.epoch, metric.metric_name.removeprefix("label_"))].update(metric.value)
+            continue
+        flat = FLAT_LABEL_METRIC.match(metric.metric_name)
+        if flat:
+            folded[(metric.epoch, flat["label"])][flat["field"]] = metric.value
+    return dict(folded)

@@ -1,0 +1,180 @@
+"""What the trainer records through, without knowing about DynamoDB.
+
+`RunRecorder` is the small interface; `DynamoRecorder` writes to the table through `Store`
+(batched, idempotent, safe to call again after a resume), and `MemoryRecorder` keeps records
+in lists for tests of code that records.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, runtime_checkable
+
+from .connection import TableRef
+from .errors import JobNotFound
+from .queries import Queries
+from .records import Job, JobCheckpoint, JobLog, JobMetric, JobResource, JobStatus, MetricValue
+from .store import Store
+
+
+class MonotonicClock:
+    """ISO timestamps that strictly increase within a process, so two records written in the
+    same microsecond still get distinct sort keys."""
+
+    def __init__(self) -> None:
+        self._last: datetime | None = None
+        self._lock = threading.Lock()
+
+    def now(self) -> str:
+        with self._lock:
+            current = datetime.now(UTC)
+            if self._last is not None and current <= self._last:
+                current = self._last + timedelta(microseconds=1)
+            self._last = current
+            return current.isoformat(timespec="microseconds")
+
+
+@runtime_checkable
+class RunRecorder(Protocol):
+    job_id: str
+
+    def open(self, job: Job) -> tuple[Job, bool]:
+        """Create the job, or find it when resuming. Returns (job, created)."""
+
+    def status(self, status: str, *, message: str | None = None, progress: float | None = None) -> None: ...
+
+    def metrics(
+        self,
+        values: Mapping[str, MetricValue],
+        *,
+        epoch: float | None = None,
+        step: int | None = None,
+        units: Mapping[str, str] | None = None,
+    ) -> int:
+        """Record metrics in one batch; returns how many were new (resumes skip repeats)."""
+
+    def log(self, message: str | Mapping[str, Any], *, level: str = "INFO", exception: str | None = None) -> None: ...
+
+    def checkpoint(self, checkpoint: JobCheckpoint) -> None: ...
+
+    def resource(self, resource: JobResource) -> None: ...
+
+    def results(self, results: Mapping[str, Any]) -> None: ...
+
+
+def _message_text(message: str | Mapping[str, Any]) -> str:
+    return message if isinstance(message, str) else json.dumps(message, default=str, sort_keys=False)
+
+
+class DynamoRecorder:
+    """Records one job in the receipts table."""
+
+    def __init__(self, table: TableRef, job_id: str, *, source: str = "trainer", updated_by: str | None = None):
+        self.job_id = job_id
+        self.store = Store(table)
+        self.queries = Queries(table)
+        self.source = source
+        self.updated_by = updated_by
+        self.clock = MonotonicClock()
+        self._recorded: set[tuple[str, int | None, float | None]] | None = None
+
+    def open(self, job: Job) -> tuple[Job, bool]:
+        if job.job_id != self.job_id:
+            raise ValueError(f"recorder is for job {self.job_id}, not {job.job_id}")
+        created = self.store.create_job(job)
+        return (job if created else self.queries.get_job(self.job_id)), created
+
+    def status(self, status: str, *, message: str | None = None, progress: float | None = None) -> None:
+        self.store.set_job_status(
+            self.job_id, status, message=message, progress=progress,
+            updated_by=self.updated_by, updated_at=self.clock.now(),
+        )
+
+    def _already_recorded(self) -> set[tuple[str, int | None, float | None]]:
+        if self._recorded is None:
+            self._recorded = {
+                (m.metric_name, m.step, m.epoch) for m in self.queries.iter_job_metrics(self.job_id)
+            }
+        return self._recorded
+
+    def metrics(self, values, *, epoch=None, step=None, units=None) -> int:
+        timestamp = self.clock.now()
+        seen = self._already_recorded()
+        fresh = [
+            JobMetric(self.job_id, name, timestamp, value, (units or {}).get(name), step, epoch)
+            for name, value in values.items()
+            if (name, step, epoch) not in seen
+        ]
+        self.store.add_metrics(fresh)
+        seen.update((m.metric_name, step, epoch) for m in fresh)
+        return len(fresh)
+
+    def log(self, message, *, level="INFO", exception=None) -> None:
+        self.store.add_logs([JobLog(self.job_id, self.clock.now(), _message_text(message), level, self.source, exception)])
+
+    def checkpoint(self, checkpoint: JobCheckpoint) -> None:
+        self.store.add_checkpoint(checkpoint)
+
+    def resource(self, resource: JobResource) -> None:
+        self.store.add_resource(resource)
+
+    def results(self, results: Mapping[str, Any]) -> None:
+        self.store.update_job(self.job_id, results=dict(results))
+
+
+class MemoryRecorder:
+    """In-memory stand-in with the same behaviour, for tests that do not need a table."""
+
+    def __init__(self, job_id: str):
+        self.job_id = job_id
+        self.clock = MonotonicClock()
+        self.job: Job | None = None
+        self.statuses: list[JobStatus] = []
+        self.metric_records: list[JobMetric] = []
+        self.logs: list[JobLog] = []
+        self.checkpoints: list[JobCheckpoint] = []
+        self.resources: list[JobResource] = []
+
+    def open(self, job: Job) -> tuple[Job, bool]:
+        if self.job is not None:
+            return self.job, False
+        self.job = job
+        self.statuses.append(JobStatus(job.job_id, job.status, job.created_at, message="created"))
+        return job, True
+
+    def status(self, status, *, message=None, progress=None) -> None:
+        if self.job is None:
+            raise JobNotFound(self.job_id)
+        self.statuses.append(JobStatus(self.job_id, status, self.clock.now(), progress, message))
+        from dataclasses import replace
+
+        self.job = replace(self.job, status=status)
+
+    def metrics(self, values, *, epoch=None, step=None, units=None) -> int:
+        seen = {(m.metric_name, m.step, m.epoch) for m in self.metric_records}
+        timestamp = self.clock.now()
+        fresh = [
+            JobMetric(self.job_id, n, timestamp, v, (units or {}).get(n), step, epoch)
+            for n, v in values.items() if (n, step, epoch) not in seen
+        ]
+        self.metric_records.extend(fresh)
+        return len(fresh)
+
+    def log(self, message, *, level="INFO", exception=None) -> None:
+        self.logs.append(JobLog(self.job_id, self.clock.now(), _message_text(message), level, "trainer", exception))
+
+    def checkpoint(self, checkpoint: JobCheckpoint) -> None:
+        self.checkpoints.append(checkpoint)
+
+    def resource(self, resource: JobResource) -> None:
+        self.resources.append(resource)
+
+    def results(self, results) -> None:
+        from dataclasses import replace
+
+        if self.job is None:
+            raise JobNotFound(self.job_id)
+        self.job = replace(self.job, results=dict(results))

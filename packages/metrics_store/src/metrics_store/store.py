@@ -1,0 +1,328 @@
+"""`Store`: every write to the receipts table goes through here.
+
+Rules it keeps so callers need not think about them:
+- batches of at most 25 items (BatchWriteItem's limit), duplicate keys folded first;
+- unprocessed items and throttling retried with exponential backoff and full jitter,
+  bounded, and a `WriteFailed` naming what is left if the bound is reached (nothing dropped);
+- every key is deterministic, so a retried write overwrites itself and never duplicates;
+  creates that must not clobber (jobs, snapshot records) are conditional puts;
+- items are measured against the 400 KB limit before sending; a log message too big for one
+  item is split across part items (see `split_log`) and joined again by `Queries`.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any
+
+from . import keys
+from .codec import MAX_ITEM_BYTES, Item, encode_item, item_size, to_attribute
+from .connection import TableRef, translate_errors
+from .errors import InvalidStatusTransition, ItemTooLarge, JobNotFound, StoreError, WriteFailed
+from .records import (
+    TERMINAL_JOB_STATUSES,
+    DatasetSnapshotRecord,
+    Job,
+    JobCheckpoint,
+    JobLog,
+    JobMetric,
+    JobResource,
+    JobStatus,
+)
+
+BATCH_LIMIT = 25
+RETRYABLE_ERROR_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+    }
+)
+# Room left in an item for keys and attributes other than a log message's text.
+LOG_PART_BYTES = 300 * 1024
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter (AWS Architecture Blog, "Exponential Backoff
+    and Jitter"): attempt n waits uniform(0, min(max_delay, base_delay * 2**n)) seconds."""
+
+    max_attempts: int = 10
+    base_delay: float = 0.05
+    max_delay: float = 5.0
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        return rng.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
+
+
+def _key_of(item: Item) -> tuple[str, str]:
+    return item["PK"]["S"], item["SK"]["S"]
+
+
+def check_size(item: Item) -> Item:
+    size = item_size(item)
+    if size > MAX_ITEM_BYTES:
+        pk, sk = _key_of(item)
+        raise ItemTooLarge(f"{pk}/{sk}", size, MAX_ITEM_BYTES)
+    return item
+
+
+def split_log(log: JobLog, part_bytes: int = LOG_PART_BYTES) -> list[Item]:
+    """A log as one item, or, when its message would pass the item limit, as a head item at
+    `LOG#<ts>` (part 1, `parts=N`) plus part items at `LOG#<ts>#PART#00002`... of TYPE
+    `JOB_LOG_PART` (kept out of GSI1 so log listings are not flooded). Nothing is cut."""
+    head = log.to_item()
+    if item_size(head) <= MAX_ITEM_BYTES:
+        return [head]
+    encoded = log.message.encode("utf-8")
+    chunks: list[str] = []
+    start = 0
+    while start < len(encoded):
+        end = min(start + part_bytes, len(encoded))
+        while end < len(encoded) and (encoded[end] & 0xC0) == 0x80:  # stay on a character boundary
+            end -= 1
+        chunks.append(encoded[start:end].decode("utf-8"))
+        start = end
+    head = replace(log, message=chunks[0]).to_item()
+    head["parts"] = to_attribute(len(chunks))
+    items = [check_size(head)]
+    for number, chunk in enumerate(chunks[1:], start=2):
+        items.append(
+            check_size(
+                encode_item(
+                    {
+                        "PK": keys.job_pk(log.job_id),
+                        "SK": f"{keys.log_sk(log.timestamp)}#PART#{keys.pad_id(number)}",
+                        "TYPE": "JOB_LOG_PART",
+                        "job_id": log.job_id,
+                        "timestamp": log.timestamp,
+                        "part": number,
+                        "message": chunk,
+                    },
+                    write_nulls=False,
+                )
+            )
+        )
+    return items
+
+
+class Store:
+    """Writes records to one table. Thread-safe; `requests` counts the API calls made."""
+
+    def __init__(
+        self,
+        table: TableRef,
+        *,
+        retry: RetryPolicy | None = None,
+        concurrency: int = 4,
+        sleep: Callable[[float], None] = time.sleep,
+        seed: int | None = None,
+    ):
+        self.table = table
+        self.retry = retry or RetryPolicy()
+        self.concurrency = max(1, concurrency)
+        self._sleep = sleep
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self.requests = 0
+
+    # --- primitives -------------------------------------------------------------------
+
+    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        with self._lock:
+            self.requests += 1
+        with translate_errors(self.table.name, self.table.endpoint_url):
+            return getattr(self.table.client, operation)(**kwargs)
+
+    def _with_backoff(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        """Call, retrying throttling that outlasted botocore's own retries."""
+        for attempt in range(self.retry.max_attempts):
+            try:
+                return self._call(operation, **kwargs)
+            except StoreError as exc:
+                code = getattr(exc.__cause__, "response", {}).get("Error", {}).get("Code")
+                if code not in RETRYABLE_ERROR_CODES or attempt == self.retry.max_attempts - 1:
+                    raise
+                self._sleep(self.retry.delay(attempt, self._rng))
+        raise AssertionError("unreachable")
+
+    def put_new(self, item: Item) -> bool:
+        """Conditional put: True if written, False if an item with that key already exists."""
+        from botocore.exceptions import ClientError
+
+        check_size(item)
+        try:
+            self._with_backoff(
+                "put_item",
+                TableName=self.table.name,
+                Item=item,
+                ConditionExpression="attribute_not_exists(PK)",
+            )
+        except StoreError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ClientError) and cause.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def put(self, item: Item) -> None:
+        """Unconditional put of one item (its key makes a retry an overwrite)."""
+        self._with_backoff("put_item", TableName=self.table.name, Item=check_size(item))
+
+    def batch_put(self, items: Iterable[Item], *, on_progress: Callable[[int], None] | None = None) -> int:
+        """Write items in batches of 25, concurrently, each exactly once. Returns the count."""
+        unique: dict[tuple[str, str], Item] = {}
+        for item in items:
+            unique[_key_of(check_size(item))] = item
+        requests = [{"PutRequest": {"Item": item}} for item in unique.values()]
+        chunks = [requests[i : i + BATCH_LIMIT] for i in range(0, len(requests), BATCH_LIMIT)]
+        if self.concurrency == 1 or len(chunks) <= 1:
+            for chunk in chunks:
+                self._write_chunk(chunk)
+                if on_progress:
+                    on_progress(len(chunk))
+        else:
+            with ThreadPoolExecutor(self.concurrency) as pool:
+                for written in pool.map(self._write_chunk, chunks):
+                    if on_progress:
+                        on_progress(written)
+        return len(requests)
+
+    def _write_chunk(self, chunk: list[dict[str, Any]]) -> int:
+        pending = chunk
+        for attempt in range(self.retry.max_attempts):
+            response = self._with_backoff("batch_write_item", RequestItems={self.table.name: pending})
+            pending = response.get("UnprocessedItems", {}).get(self.table.name, [])
+            if not pending:
+                return len(chunk)
+            self._sleep(self.retry.delay(attempt, self._rng))
+        raise WriteFailed(
+            "BatchWriteItem kept returning unprocessed items",
+            ["/".join(_key_of(r["PutRequest"]["Item"])) for r in pending],
+        )
+
+    # --- jobs ---------------------------------------------------------------------------
+
+    def create_job(self, job: Job) -> bool:
+        """Create the job and its first status entry. Idempotent: False if it existed."""
+        created = self.put_new(job.to_item())
+        if created:
+            self.put(JobStatus(job.job_id, job.status, job.created_at, message="created").to_item())
+        return created
+
+    def set_job_status(
+        self,
+        job_id: str,
+        status: str,
+        *,
+        message: str | None = None,
+        progress: float | None = None,
+        updated_by: str | None = None,
+        instance_id: str | None = None,
+        updated_at: str | None = None,
+    ) -> JobStatus:
+        """Move the job to `status` (its GSI1 partition moves with it) and append a JobStatus
+        entry, in one transaction. A succeeded or cancelled job cannot change status."""
+        from botocore.exceptions import ClientError
+
+        entry = JobStatus(
+            job_id, status, updated_at or keys.utc_now_iso(), progress=progress,
+            message=message, updated_by=updated_by, instance_id=instance_id,
+        )
+        names = {"#status": "status"}
+        values = {":status": {"S": status}, ":gsi1pk": {"S": keys.job_status_gsi1pk(status)}}
+        condition = "attribute_exists(PK)"
+        for i, terminal in enumerate(TERMINAL_JOB_STATUSES):
+            if terminal != status:
+                values[f":t{i}"] = {"S": terminal}
+                condition += f" AND #status <> :t{i}"
+        try:
+            self._with_backoff(
+                "transact_write_items",
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.table.name,
+                            "Key": {"PK": {"S": keys.job_pk(job_id)}, "SK": {"S": "JOB"}},
+                            "UpdateExpression": "SET #status = :status, GSI1PK = :gsi1pk",
+                            "ConditionExpression": condition,
+                            "ExpressionAttributeNames": names,
+                            "ExpressionAttributeValues": values,
+                        }
+                    },
+                    {"Put": {"TableName": self.table.name, "Item": check_size(entry.to_item())}},
+                ],
+            )
+        except StoreError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ClientError) and cause.response["Error"]["Code"] == "TransactionCanceledException":
+                current = self.table.client.get_item(
+                    TableName=self.table.name,
+                    Key={"PK": {"S": keys.job_pk(job_id)}, "SK": {"S": "JOB"}},
+                ).get("Item")
+                if current is None:
+                    raise JobNotFound(job_id) from exc
+                raise InvalidStatusTransition(
+                    f"job {job_id} is {current['status']['S']}; it cannot become {status}"
+                ) from exc
+            raise
+        return entry
+
+    def update_job(self, job_id: str, **fields: Any) -> None:
+        """Set top-level attributes of a job (results, tags, storage, description...)."""
+        forbidden = {"PK", "SK", "TYPE", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "status", "job_id", "name", "created_at"}
+        bad = forbidden & fields.keys()
+        if bad:
+            raise ValueError(f"update_job cannot set {sorted(bad)}; use set_job_status for status")
+        if not fields:
+            return
+        names = {f"#f{i}": name for i, name in enumerate(fields)}
+        values = {f":v{i}": to_attribute(value, name) for i, (name, value) in enumerate(fields.items())}
+        probe = {"PK": {"S": keys.job_pk(job_id)}, "SK": {"S": "JOB"}, **{n: values[f":v{i}"] for i, n in enumerate(fields)}}
+        check_size(probe)
+        from botocore.exceptions import ClientError
+
+        try:
+            self._with_backoff(
+                "update_item",
+                TableName=self.table.name,
+                Key={"PK": {"S": keys.job_pk(job_id)}, "SK": {"S": "JOB"}},
+                UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except StoreError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ClientError) and cause.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise JobNotFound(job_id) from exc
+            raise
+
+    def add_metrics(self, metrics: Sequence[JobMetric]) -> int:
+        return self.batch_put(m.to_item() for m in metrics)
+
+    def add_logs(self, logs: Sequence[JobLog]) -> int:
+        return self.batch_put(item for log in logs for item in split_log(log))
+
+    def add_checkpoint(self, checkpoint: JobCheckpoint) -> None:
+        self.put(checkpoint.to_item())
+
+    def add_resource(self, resource: JobResource) -> None:
+        self.put(resource.to_item())
+
+    # --- receipts and datasets -----------------------------------------------------------
+
+    def put_records(self, records: Iterable[Any], *, on_progress: Callable[[int], None] | None = None) -> int:
+        """Batch-write any records (receipts, lines, words, labels...)."""
+        return self.batch_put((r.to_item() for r in records), on_progress=on_progress)
+
+    def put_snapshot_record(self, record: DatasetSnapshotRecord) -> bool:
+        """Record a published snapshot. Idempotent: False if this content was recorded."""
+        return self.put_new(record.to_item())

@@ -1,0 +1,1 @@
+"""trainer: LayoutLM token classification on a dataset snapshot, with every run recorded."""
