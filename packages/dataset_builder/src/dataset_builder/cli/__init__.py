@@ -1,0 +1,20 @@
+"""`dsb`: the dataset builder's command line. One module per command group; each command
+parses options, calls one domain function, renders, and maps errors to exit codes."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    help="Receipt labels in DynamoDB -> versioned, immutable Parquet snapshots.",
+    no_args_is_help=True,
+)
+
+
+def _register() -> None:
+    from . import receipts
+
+    app.add_typer(receipts.app, name="receipts")
+
+
+_register()
