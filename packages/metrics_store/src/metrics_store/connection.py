@@ -48,7 +48,7 @@ def make_client(config: StoreConfig, service: str = "dynamodb") -> Any:
     kwargs: dict[str, Any] = {
         "region_name": config.region or session.region_name or "us-east-1",
         "config": Config(
-            retries={"mode": "standard", "max_attempts": config.max_attempts},
+            retries={"mode": "standard", "total_max_attempts": config.max_attempts},
             connect_timeout=5,
             read_timeout=60,
             max_pool_connections=32,
