@@ -124,8 +124,8 @@ def resource_sk(resource_id: str) -> str:
     return f"RESOURCE#{resource_id}"
 
 
-def snapshot_pk(content_sha256: str) -> str:
-    return f"DATASET_SNAPSHOT#{content_sha256}"
+def snapshot_pk(manifest_sha256: str) -> str:
+    return f"DATASET_SNAPSHOT#{manifest_sha256}"
 
 
 def snapshot_id_gsi2pk(snapshot_id: str) -> str:

@@ -606,8 +606,9 @@ class JobResource:
 class DatasetSnapshotRecord:
     """Where a snapshot is and what it holds, so a job's `snapshot_id` leads to its data.
 
-    Keyed by the snapshot's content hash (ids like `v12` are per snapshot root, so two roots
-    may both have a `v12`); GSI2 finds it by id, GSI1 lists snapshots by creation time."""
+    Keyed by the manifest's hash, unique per build (ids like `v12` are per snapshot root,
+    and two builds of the same data share a content hash); GSI2 finds it by id, GSI1 lists
+    snapshots by creation time."""
 
     TYPE: ClassVar[str] = "DATASET_SNAPSHOT"
     snapshot_id: str
@@ -624,7 +625,7 @@ class DatasetSnapshotRecord:
     def to_item(self) -> Item:
         return encode_item(
             {
-                "PK": keys.snapshot_pk(self.content_sha256),
+                "PK": keys.snapshot_pk(self.manifest_sha256),
                 "SK": "SNAPSHOT",
                 "TYPE": self.TYPE,
                 "GSI1PK": "DATASET_SNAPSHOT",

@@ -324,5 +324,5 @@ class Store:
         return self.batch_put((r.to_item() for r in records), on_progress=on_progress)
 
     def put_snapshot_record(self, record: DatasetSnapshotRecord) -> bool:
-        """Record a published snapshot. Idempotent: False if this content was recorded."""
+        """Record a published snapshot. Idempotent: False if this build was recorded already."""
         return self.put_new(record.to_item())

@@ -12,9 +12,11 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from . import receipts
+    from . import receipts, snapshot, stats
 
     app.add_typer(receipts.app, name="receipts")
+    app.add_typer(snapshot.app, name="snapshot")
+    app.command("stats")(stats.stats)
 
 
 _register()

@@ -1,0 +1,143 @@
+"""`dsb snapshot create`, as a function: read -> rules -> contracts -> publish -> record."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from metrics_store import DatasetSnapshotRecord, Store, TableRef
+from metrics_store.keys import utc_now_iso
+
+from . import rules
+from .config import BuildConfig
+from .dataset import Dataset, build_dataset
+from .snapshot import (
+    MANIFEST,
+    Snapshot,
+    SnapshotError,
+    content_hash,
+    encode_dataset,
+    file_entries,
+    manifest_bytes,
+    open_snapshot,
+    sha256,
+    split_hash,
+)
+from .sources.dynamo import Progress, read_table
+from .storage import Backend
+
+ContractCheck = Callable[[Dataset, dict[str, Any], Snapshot | None], dict[str, Any]]
+
+
+class ContractGateFailed(SnapshotError):
+    """Error-level contract failures: nothing was published."""
+
+    def __init__(self, report: dict[str, Any]):
+        failed = [f for f in report.get("results", []) if not f.get("success") and f.get("severity") == "error"]
+        names = ", ".join(f"{f['suite']}:{f['expectation']}" for f in failed[:5])
+        super().__init__(f"{len(failed)} contract expectation(s) failed ({names}); nothing was published. "
+                         "Fix the data, or pass --allow-contract-failures to publish with the failures stamped in the manifest")
+        self.report = report
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    snapshot_id: str
+    uri: str
+    manifest: dict[str, Any]
+    manifest_sha256: str
+    recorded: bool
+
+
+def code_version() -> dict[str, str | None]:
+    versions = {}
+    for dist in ("receipt-ml-dataset-builder", "receipt-ml-metrics-store", "polars"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[dist] = None
+    try:
+        versions["git_commit"] = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent, check=True,
+        ).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        versions["git_commit"] = None
+    return versions
+
+
+def draft_manifest(dataset: Dataset, config: BuildConfig, files: dict[str, bytes], *, source: dict[str, Any], parent_id: str | None, read_window: tuple[str, str], read_stats: dict[str, Any]) -> dict[str, Any]:
+    """Everything but the id and the contract results."""
+    frames = {"words.parquet": dataset.words, "receipts.parquet": dataset.receipts, "labels.parquet": dataset.labels}
+    entries = file_entries(files, frames)
+    splits = {s: dataset.receipts.filter(pl.col("split") == s)["receipt_key"].to_list() for s in ("train", "val")}
+    return {
+        "format_version": 1,
+        "parent_id": parent_id,
+        "created_at": utc_now_iso(),
+        "source": {**source, "read_started_at": read_window[0], "read_finished_at": read_window[1], **read_stats},
+        "build_config": config.to_dict(),
+        "code_version": code_version(),
+        "coordinate_convention": rules.COORDINATE_CONVENTION,
+        "label_list": dataset.label_list,
+        "tags": rules.tag_list(dataset.label_list),
+        "merge_lookup": config.merge_map,
+        **dataset.summary,
+        "split_hashes": {s: split_hash(keys) for s, keys in splits.items()},
+        "files": entries,
+        "content_sha256": content_hash({n: e["sha256"] for n, e in entries.items()}),
+    }
+
+
+def _record_config(build_config: dict[str, Any]) -> dict[str, Any]:
+    """The build config for the table record: a frozen split's keys (thousands of them) are
+    summarised, so the item stays far below DynamoDB's 400 KB (the manifest keeps them)."""
+    keys = build_config.get("val_keys")
+    return {**build_config, "val_keys": None if keys is None else {"count": len(keys), "sha256": split_hash(list(keys))}}
+
+
+def create_snapshot(
+    *,
+    table: TableRef,
+    backend: Backend,
+    config: BuildConfig,
+    source: dict[str, Any],
+    check_contracts: ContractCheck | None = None,
+    strategy: str = "query",
+    progress: Progress | None = None,
+    record: bool = True,
+) -> BuildResult:
+    raw = read_table(table, config.statuses, concurrency=config.concurrency, strategy=strategy, progress=progress)
+    dataset = build_dataset(raw, config)
+    published = backend.published_ids()
+    parent = open_snapshot("", published[-1], backend=backend, verify=False) if published else None
+    files = encode_dataset(dataset)
+    manifest = draft_manifest(
+        dataset, config, files, source=source, parent_id=parent.id if parent else None,
+        read_window=(raw.started_at, raw.finished_at), read_stats=raw.stats,
+    )
+    report = check_contracts(dataset, manifest, parent) if check_contracts else {"status": "unchecked", "results": []}
+    manifest["contracts"] = report
+    if report["status"] == "failed" and not config.allow_contract_failures:
+        raise ContractGateFailed(report)
+
+    snapshot_id = backend.reserve_id()
+    manifest = {"id": snapshot_id, **manifest}
+    files[MANIFEST] = manifest_bytes(manifest)
+    uri = backend.publish(snapshot_id, files)
+    manifest_hash = sha256(files[MANIFEST])
+    recorded = False
+    if record:
+        splits = manifest["counts"]["splits"]
+        recorded = Store(table).put_snapshot_record(DatasetSnapshotRecord(
+            snapshot_id=snapshot_id, content_sha256=manifest["content_sha256"], manifest_sha256=manifest_hash,
+            uri=uri, created_at=manifest["created_at"], parent_id=manifest["parent_id"],
+            counts={s: {"receipts": splits[s]["receipts"], "words": splits[s]["words"]} for s in splits},
+            contract_status=report["status"], label_list=manifest["label_list"], build_config=_record_config(manifest["build_config"]),
+        ))
+    return BuildResult(snapshot_id, uri, manifest, manifest_hash, recorded)

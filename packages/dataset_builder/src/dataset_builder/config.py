@@ -1,0 +1,89 @@
+"""The build configuration: frozen, built once at the CLI edge, saved in every manifest."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .labels import CORE_LABELS, MERGE_PRESETS, VALIDATION_STATUSES
+
+RATIO_MECHANISMS = ("mask", "drop")
+SPLIT_GROUPS = ("receipt", "merchant")
+
+
+class ConfigError(ValueError):
+    """A build option that cannot work; the message names the option and the bad value."""
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    statuses: tuple[str, ...] = ("VALID",)
+    """Validation statuses whose labels supervise training (and select receipts)."""
+    merge_preset: str = "none"
+    custom_merge: tuple[tuple[str, str], ...] = ()
+    """Extra `SOURCE -> TARGET` merges, applied on top of the preset."""
+    allowed_labels: tuple[str, ...] | None = None
+    """Labels to keep (after merging); every other label becomes O. None keeps all."""
+    extra_labels: tuple[str, ...] = ()
+    """Labels beyond the 22 core ones that this data set uses (e.g. for imported data)."""
+    o_entity_ratio: float | None = None
+    """Target O:entity word ratio for the training split; None leaves it as read."""
+    ratio_mechanism: str = "mask"
+    """`mask`: O-only lines stay as context but are not supervised; `drop`: they are removed."""
+    val_fraction: float = 0.1
+    seed: int = 7
+    split_by: str = "receipt"
+    """`receipt`, or `merchant` to hold out whole merchants."""
+    val_keys: tuple[str, ...] | None = None
+    """A frozen validation split: receipt keys `<image_id>#<receipt_id>`."""
+    holdout_merchants: tuple[str, ...] = ()
+    """Merchants whose receipts all go to validation."""
+    concurrency: int = 16
+    allow_contract_failures: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        bad = [s for s in self.statuses if s not in VALIDATION_STATUSES]
+        if bad or not self.statuses:
+            raise ConfigError(f"--status: unknown validation status {bad or '(none)'}; choose from {', '.join(VALIDATION_STATUSES)}")
+        if self.merge_preset not in MERGE_PRESETS:
+            raise ConfigError(f"--merge-preset: unknown preset {self.merge_preset!r}; choose from {', '.join(MERGE_PRESETS)}")
+        if self.ratio_mechanism not in RATIO_MECHANISMS:
+            raise ConfigError(f"--ratio-mechanism must be one of {RATIO_MECHANISMS}, got {self.ratio_mechanism!r}")
+        if self.split_by not in SPLIT_GROUPS:
+            raise ConfigError(f"--split-by must be one of {SPLIT_GROUPS}, got {self.split_by!r}")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ConfigError(f"--val-fraction must be in [0, 1), got {self.val_fraction}")
+        if self.o_entity_ratio is not None and self.o_entity_ratio <= 0:
+            raise ConfigError(f"--o-entity-ratio must be positive, got {self.o_entity_ratio}")
+        if self.allowed_labels is not None:
+            unknown = sorted(set(self.allowed_labels) - set(self.output_vocabulary))
+            if unknown:
+                raise ConfigError(
+                    f"--allowed-label: unknown label(s) {', '.join(unknown)}; after merging "
+                    f"({self.merge_preset}) the labels are {', '.join(self.output_vocabulary)}"
+                )
+        unknown_sources = sorted({s for s, _ in self.custom_merge} - set(self.vocabulary))
+        if unknown_sources:
+            raise ConfigError(f"--merge: unknown source label(s) {', '.join(unknown_sources)}")
+
+    @property
+    def vocabulary(self) -> tuple[str, ...]:
+        """Every label name the table may carry that this build understands."""
+        return tuple(dict.fromkeys((*CORE_LABELS, *self.extra_labels)))
+
+    @property
+    def merge_map(self) -> dict[str, str]:
+        return {**MERGE_PRESETS[self.merge_preset], **dict(self.custom_merge)}
+
+    @property
+    def output_vocabulary(self) -> tuple[str, ...]:
+        """Labels after merging, in vocabulary order."""
+        merge = self.merge_map
+        return tuple(dict.fromkeys(merge.get(label, label) for label in self.vocabulary))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["custom_merge"] = dict(self.custom_merge)
+        d["merge_map"] = self.merge_map
+        return d

@@ -1,0 +1,112 @@
+"""From what was read to what is published: the labelling rules applied in order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from . import rules
+from .config import BuildConfig
+
+WORD_COLUMNS = [
+    "receipt_key", "image_id", "receipt_id", "line_id", "word_id", "position", "text",
+    "x0", "y0", "x1", "y1", "source_label", "label", "tag", "supervised", "split",
+]
+RECEIPT_COLUMNS = ["receipt_key", "image_id", "receipt_id", "width", "height", "merchant", "split", "n_words", "n_entity_words"]
+LABEL_COLUMNS = ["receipt_key", "image_id", "receipt_id", "line_id", "word_id", "label", "validation_status", "timestamp_added"]
+
+
+@dataclass(frozen=True)
+class RawRead:
+    """What one read of the table returned (see `sources.dynamo`)."""
+
+    receipts: pl.DataFrame
+    words: pl.DataFrame
+    labels: pl.DataFrame
+    started_at: str = ""
+    finished_at: str = ""
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    words: pl.DataFrame
+    receipts: pl.DataFrame
+    labels: pl.DataFrame
+    label_list: list[str]
+    summary: dict[str, Any]
+
+
+class EmptyDataset(ValueError):
+    pass
+
+
+def _counts(words: pl.DataFrame, receipts: pl.DataFrame, labels: pl.DataFrame) -> dict[str, Any]:
+    per_split: dict[str, Any] = {}
+    for split in ("train", "val"):
+        w = words.filter(pl.col("split") == split)
+        sup = w.filter(pl.col("supervised"))
+        entity_words = sup.filter(pl.col("label") != "O").group_by("label").len().sort("label")
+        entities = w.filter(pl.col("tag").str.starts_with("B-")).group_by("label").len().sort("label")
+        per_split[split] = {
+            "receipts": receipts.filter(pl.col("split") == split).height,
+            "words": w.height,
+            "supervised_words": sup.height,
+            "entity_words": dict(zip(entity_words["label"], entity_words["len"], strict=True)),
+            "entities": dict(zip(entities["label"], entities["len"], strict=True)),
+        }
+    by_status = labels.group_by(["label", "validation_status"]).len().sort(["label", "validation_status"])
+    statuses: dict[str, dict[str, int]] = {}
+    for label, status, n in by_status.iter_rows():
+        statuses.setdefault(label, {})[status] = n
+    return {"splits": per_split, "labels_by_status": statuses, "label_items": labels.height}
+
+
+def build_dataset(raw: RawRead, config: BuildConfig) -> Dataset:
+    """Apply every rule, in order: select receipts, alias, status filter and merge, allowed
+    list, boxes, reading order, BIO tags, split, O:entity ratio."""
+    labels = rules.with_receipt_key(raw.labels)
+    selected = labels.filter(pl.col("validation_status").is_in(list(config.statuses)))["receipt_key"].unique()
+    if selected.len() == 0:
+        raise EmptyDataset(f"no receipt has a label with status {', '.join(config.statuses)}: nothing to build")
+    labels = labels.filter(pl.col("receipt_key").is_in(selected.implode()))
+    receipts = rules.with_receipt_key(raw.receipts).filter(pl.col("receipt_key").is_in(selected.implode()))
+    words = rules.with_receipt_key(raw.words).filter(pl.col("receipt_key").is_in(selected.implode()))
+
+    aliased, dropped_labels = rules.alias_labels(labels, config.vocabulary)
+    word_labels, conflicts = rules.resolve_word_labels(aliased, config.statuses, config.merge_map)
+    word_labels = rules.apply_allowed(word_labels, config.allowed_labels)
+    words = words.join(word_labels, on=rules.WORD_KEY, how="left").with_columns(pl.col("label").fill_null("O"))
+    words = rules.bio_tags(rules.reading_order(rules.layout_boxes(words)))
+
+    receipts, missing_val_keys = rules.assign_splits(
+        receipts, val_fraction=config.val_fraction, seed=config.seed, split_by=config.split_by,
+        val_keys=config.val_keys, holdout_merchants=config.holdout_merchants,
+    )
+    words = words.join(receipts.select("receipt_key", "split"), on="receipt_key").with_columns(pl.lit(True).alias("supervised"))
+    by_split = lambda frame, s: frame.filter(pl.col("split") == s)  # noqa: E731
+    ratio_before = {s: rules.o_entity_ratio(by_split(words, s)) for s in ("train", "val")}
+    words = rules.control_o_entity_ratio(words, target=config.o_entity_ratio, mechanism=config.ratio_mechanism, seed=config.seed)
+    ratio_after = {s: rules.o_entity_ratio(by_split(words, s)) for s in ("train", "val")}
+
+    words = words.select(WORD_COLUMNS).sort(["split", "receipt_key", "position"])
+    per_receipt = words.group_by("receipt_key").agg(pl.len().alias("n_words"), (pl.col("label") != "O").sum().alias("n_entity_words"))
+    receipts = (
+        receipts.join(per_receipt, on="receipt_key", how="left")
+        .with_columns(pl.col("n_words").fill_null(0).cast(pl.Int32), pl.col("n_entity_words").fill_null(0).cast(pl.Int32))
+        .select(RECEIPT_COLUMNS)
+        .sort(["split", "receipt_key"])
+    )
+    present = set(words.filter(pl.col("supervised") & (pl.col("label") != "O"))["label"].unique())
+    label_list = sorted(config.allowed_labels) if config.allowed_labels is not None else sorted(present)
+    labels = labels.select(LABEL_COLUMNS).sort(["receipt_key", "line_id", "word_id", "label"])
+    summary = {
+        "counts": _counts(words, receipts, labels),
+        "o_entity_ratio": {"target": config.o_entity_ratio, "mechanism": config.ratio_mechanism, "before": ratio_before, "after": ratio_after},
+        "multi_label_conflicts": conflicts,
+        "dropped_label_names": dropped_labels,
+        "missing_val_keys": missing_val_keys,
+    }
+    return Dataset(words, receipts, labels, label_list, summary)

@@ -1,0 +1,198 @@
+"""Read-only access to the receipts table: the only place dataset_builder talks to DynamoDB.
+
+How a build reads (strategy `query`, the default):
+1. Find the receipts that have a label with a requested status: the GSI3 partition
+   `VALIDATION_STATUS#<status>` lists those labels, keys only. One partition is read as 16
+   concurrent key ranges (image ids are UUIDs, so the first hex digit spreads them evenly),
+   instead of one long sequential pagination.
+2. Fetch each selected receipt with one GSI4 query (`GSI4PK=IMAGE#..#RECEIPT#..` returns the
+   receipt, its words and labels), with a bounded thread pool. Lines are filtered out on the
+   server, and a projection keeps only the attributes the build uses, which is most of the
+   win: botocore's response parsing, not the network, is the cost on both DynamoDB Local
+   and AWS.
+
+Strategy `scan` (a parallel scan of the whole table, filtered by TYPE) reads every item of
+the table, including the unrelated ones the user's table holds (images, letters,
+embeddings...), so it only pays on a table that holds little else; `bench/bench_snapshot.py`
+measures both against the sequential loader the old trainer used.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import polars as pl
+
+from metrics_store import TableRef, translate_errors
+from metrics_store.keys import receipt_key, utc_now_iso, validation_status_gsi3pk
+
+from ..dataset import RawRead
+
+READ_STRATEGIES = ("query", "scan")
+ENTITY_TYPES = ("RECEIPT", "RECEIPT_WORD", "RECEIPT_WORD_LABEL")
+_PROJECTED = (
+    "PK", "SK", "TYPE", "width", "height", "merchant_name", "text", "top_left", "top_right",
+    "bottom_left", "bottom_right", "extracted_data", "validation_status", "timestamp_added",
+)
+_NAMES = {f"#a{i}": name for i, name in enumerate(_PROJECTED)}
+_PROJECTION = ", ".join(_NAMES)
+_TYPE_FILTER = "#a2 IN (:t0, :t1, :t2)"
+_TYPE_VALUES = {f":t{i}": {"S": t} for i, t in enumerate(ENTITY_TYPES)}
+_HEX = "123456789abcdef"
+
+Progress = Callable[[int, int], None]
+
+
+def _key_ranges(prefix: str) -> list[tuple[str, dict[str, Any]]]:
+    """Sort-key conditions that together cover every `IMAGE#...` key exactly once."""
+    bounds = [f"{prefix}{c}" for c in _HEX]
+    ranges = [("GSI3SK < :hi", {":hi": {"S": bounds[0]}})]
+    ranges += [("GSI3SK BETWEEN :lo AND :hi", {":lo": {"S": lo}, ":hi": {"S": hi}}) for lo, hi in zip(bounds, bounds[1:], strict=False)]
+    ranges.append(("GSI3SK >= :lo", {":lo": {"S": bounds[-1]}}))
+    return ranges
+
+
+class _Rows:
+    """Column lists filled from raw items, turned into frames at the end."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.receipts: dict[str, list] = {k: [] for k in ("image_id", "receipt_id", "width", "height", "merchant")}
+        self.words: dict[str, list] = {k: [] for k in (
+            "image_id", "receipt_id", "line_id", "word_id", "text", "tl_x", "tl_y", "tr_x", "tr_y",
+            "bl_x", "bl_y", "br_x", "br_y", "entity_id")}
+        self.labels: dict[str, list] = {k: [] for k in ("image_id", "receipt_id", "line_id", "word_id", "label", "validation_status", "timestamp_added")}
+
+    def add(self, items: list[dict[str, Any]]) -> None:
+        receipts, words, labels = [], [], []
+        for item in items:
+            kind = item["TYPE"]["S"]
+            image_id = item["PK"]["S"][6:]
+            parts = item["SK"]["S"].split("#")
+            if kind == "RECEIPT_WORD":
+                extracted = item.get("extracted_data", {}).get("M") or {}
+                entity = extracted.get("entity_id")
+                words.append((
+                    image_id, int(parts[1]), int(parts[3]), int(parts[5]), item.get("text", {}).get("S", ""),
+                    *(float(item[c]["M"][axis]["N"]) for c in ("top_left", "top_right", "bottom_left", "bottom_right") for axis in ("x", "y")),
+                    (entity.get("S") or entity.get("N")) if entity else None,
+                ))
+            elif kind == "RECEIPT_WORD_LABEL":
+                labels.append((
+                    image_id, int(parts[1]), int(parts[3]), int(parts[5]), parts[7],
+                    item.get("validation_status", {}).get("S") or "NONE",
+                    item.get("timestamp_added", {}).get("S"),
+                ))
+            elif kind == "RECEIPT":
+                receipts.append((image_id, int(parts[1]), int(item["width"]["N"]), int(item["height"]["N"]), item.get("merchant_name", {}).get("S")))
+        with self.lock:
+            for target, batch in ((self.receipts, receipts), (self.words, words), (self.labels, labels)):
+                if batch:
+                    for column, values in zip(target.values(), zip(*batch, strict=True), strict=True):
+                        column.extend(values)
+
+    def frames(self) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+        ints = {"receipt_id": pl.Int32, "line_id": pl.Int32, "word_id": pl.Int32}
+        receipts = pl.DataFrame(self.receipts, schema={"image_id": pl.Utf8, "receipt_id": pl.Int32, "width": pl.Int32, "height": pl.Int32, "merchant": pl.Utf8})
+        word_schema = {"image_id": pl.Utf8, **ints, "text": pl.Utf8, **{c: pl.Float64 for c in list(self.words)[5:13]}, "entity_id": pl.Utf8}
+        words = pl.DataFrame(self.words, schema=word_schema)
+        labels = pl.DataFrame(self.labels, schema={"image_id": pl.Utf8, **ints, "label": pl.Utf8, "validation_status": pl.Utf8, "timestamp_added": pl.Utf8})
+        return receipts, words, labels
+
+
+class TableReader:
+    def __init__(self, table: TableRef, *, concurrency: int = 16):
+        self.table = table
+        self.concurrency = max(1, concurrency)
+        self.requests = 0
+        self._lock = threading.Lock()
+
+    def _pages(self, operation: str, **request: Any) -> Iterator[list[dict[str, Any]]]:
+        request["TableName"] = self.table.name
+        call = getattr(self.table.client, operation)
+        with translate_errors(self.table.name, self.table.endpoint_url):
+            while True:
+                with self._lock:
+                    self.requests += 1
+                response = call(**request)
+                yield response.get("Items", [])
+                if "LastEvaluatedKey" not in response:
+                    return
+                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def receipt_keys_with_status(self, statuses: tuple[str, ...]) -> list[tuple[str, int]]:
+        """(image_id, receipt_id) of every receipt with a label in one of `statuses`."""
+        jobs = [(validation_status_gsi3pk(s), cond, values) for s in statuses for cond, values in _key_ranges("IMAGE#")]
+
+        def one_range(job: tuple[str, str, dict]) -> set[tuple[str, int]]:
+            pk, condition, values = job
+            found = set()
+            for page in self._pages(
+                "query", IndexName="GSI3", KeyConditionExpression=f"GSI3PK = :pk AND {condition}",
+                ExpressionAttributeValues={":pk": {"S": pk}, **values}, ProjectionExpression="GSI3SK",
+            ):
+                for item in page:
+                    parts = item["GSI3SK"]["S"].split("#")  # IMAGE#<id>#RECEIPT#<rid>#LINE#...
+                    found.add((parts[1], int(parts[3])))
+            return found
+
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            keys: set[tuple[str, int]] = set().union(*pool.map(one_range, jobs))
+        return sorted(keys)
+
+    def fetch_receipt(self, image_id: str, receipt_id: int) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for page in self._pages(
+            "query", IndexName="GSI4", KeyConditionExpression="GSI4PK = :pk",
+            FilterExpression=_TYPE_FILTER, ProjectionExpression=_PROJECTION,
+            ExpressionAttributeNames=_NAMES,
+            ExpressionAttributeValues={":pk": {"S": receipt_key(image_id, receipt_id)}, **_TYPE_VALUES},
+        ):
+            items.extend(page)
+        return items
+
+    def read(self, statuses: tuple[str, ...], *, strategy: str = "query", progress: Progress | None = None) -> RawRead:
+        if strategy not in READ_STRATEGIES:
+            raise ValueError(f"unknown read strategy {strategy!r}; choose from {READ_STRATEGIES}")
+        started = utc_now_iso()
+        rows = _Rows()
+        if strategy == "query":
+            keys = self.receipt_keys_with_status(statuses)
+            done = 0
+            if progress:
+                progress(0, len(keys))
+            with ThreadPoolExecutor(self.concurrency) as pool:
+                for items in pool.map(lambda k: self.fetch_receipt(*k), keys):
+                    rows.add(items)
+                    done += 1
+                    if progress:
+                        progress(done, len(keys))
+        else:
+            self._parallel_scan(rows, progress)
+        receipts, words, labels = rows.frames()
+        return RawRead(receipts, words, labels, started, utc_now_iso(), {"strategy": strategy, "requests": self.requests})
+
+    def _parallel_scan(self, rows: _Rows, progress: Progress | None) -> None:
+        segments = self.concurrency
+
+        def segment(i: int) -> None:
+            for page in self._pages(
+                "scan", Segment=i, TotalSegments=segments, FilterExpression=_TYPE_FILTER,
+                ProjectionExpression=_PROJECTION, ExpressionAttributeNames=_NAMES, ExpressionAttributeValues=_TYPE_VALUES,
+            ):
+                rows.add(page)
+
+        done = 0
+        with ThreadPoolExecutor(segments) as pool:
+            for _ in pool.map(segment, range(segments)):
+                done += 1
+                if progress:
+                    progress(done, segments)
+
+
+def read_table(table: TableRef, statuses: tuple[str, ...], *, concurrency: int = 16, strategy: str = "query", progress: Progress | None = None) -> RawRead:
+    """Everything a snapshot build needs from the table, read once."""
+    return TableReader(table, concurrency=concurrency).read(statuses, strategy=strategy, progress=progress)

@@ -1,0 +1,197 @@
+"""Where snapshots live: a local folder (default) or an `s3://bucket/prefix` URI.
+
+Both backends keep the same two promises:
+- ids are allocated without races: `reserve_id` claims `vN` with an exclusive create (a file
+  opened O_EXCL locally; a conditional PutObject `If-None-Match: *` on S3), so two concurrent
+  builds never get the same id (a crashed build leaves a gap, never a clash);
+- publishing is atomic: a snapshot becomes visible all at once or not at all. Locally the
+  files are written to a hidden staging folder and renamed into place; on S3 the data files are
+  uploaded first and `manifest.json` last, and only a prefix with a manifest is a snapshot.
+Published snapshots are never overwritten.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any, Protocol
+
+ID_PATTERN = re.compile(r"^v(\d+)$")
+MANIFEST = "manifest.json"
+
+
+class SnapshotError(Exception):
+    pass
+
+
+class SnapshotNotFound(SnapshotError):
+    pass
+
+
+class SnapshotExists(SnapshotError):
+    pass
+
+
+def id_number(snapshot_id: str) -> int:
+    match = ID_PATTERN.match(snapshot_id)
+    if not match:
+        raise SnapshotNotFound(f"not a snapshot id: {snapshot_id!r} (ids look like v12)")
+    return int(match.group(1))
+
+
+class Backend(Protocol):
+    uri: str
+
+    def published_ids(self) -> list[str]: ...
+
+    def reserve_id(self) -> str: ...
+
+    def publish(self, snapshot_id: str, files: dict[str, bytes]) -> str: ...
+
+    def read(self, snapshot_id: str, name: str) -> bytes: ...
+
+    def snapshot_uri(self, snapshot_id: str) -> str: ...
+
+
+class LocalBackend:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.uri = str(self.root.resolve())
+
+    def snapshot_uri(self, snapshot_id: str) -> str:
+        return str((self.root / snapshot_id).resolve())
+
+    def published_ids(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        ids = [p.name for p in self.root.iterdir() if ID_PATTERN.match(p.name) and (p / MANIFEST).is_file()]
+        return sorted(ids, key=id_number)
+
+    def reserve_id(self) -> str:
+        reservations = self.root / ".ids"
+        reservations.mkdir(parents=True, exist_ok=True)
+        taken = [id_number(p.name) for p in reservations.iterdir() if ID_PATTERN.match(p.name)]
+        taken += [id_number(i) for i in self.published_ids()]
+        number = max(taken, default=0) + 1
+        while True:
+            try:
+                os.close(os.open(reservations / f"v{number}", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+                return f"v{number}"
+            except FileExistsError:
+                number += 1
+
+    def publish(self, snapshot_id: str, files: dict[str, bytes]) -> str:
+        staging = self.root / ".staging" / f"{snapshot_id}-{uuid.uuid4().hex}"
+        staging.mkdir(parents=True)
+        try:
+            for name in sorted(files, key=lambda n: n == MANIFEST):  # manifest last
+                path = staging / name
+                with open(path, "wb") as handle:
+                    handle.write(files[name])
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                path.chmod(0o444)
+            target = self.root / snapshot_id
+            if target.exists():
+                raise SnapshotExists(f"snapshot {snapshot_id} already exists in {self.uri}; published snapshots are never overwritten")
+            os.rename(staging, target)  # atomic: the snapshot appears whole or not at all
+            target.chmod(0o555)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return self.snapshot_uri(snapshot_id)
+
+    def read(self, snapshot_id: str, name: str) -> bytes:
+        path = self.root / snapshot_id / name
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise SnapshotNotFound(f"{path} does not exist") from None
+
+
+class S3Backend:
+    def __init__(self, uri: str, client: Any):
+        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        if not bucket:
+            raise SnapshotError(f"not an S3 URI: {uri!r} (expected s3://bucket/prefix)")
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.client = client
+        self.uri = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
+
+    def _key(self, *parts: str) -> str:
+        return "/".join(p for p in (self.prefix, *parts) if p)
+
+    def snapshot_uri(self, snapshot_id: str) -> str:
+        return f"s3://{self.bucket}/{self._key(snapshot_id)}"
+
+    def _list(self, prefix: str) -> list[str]:
+        keys: list[str] = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            keys.extend(obj["Key"] for obj in page.get("Contents", []))
+        return keys
+
+    def published_ids(self) -> list[str]:
+        ids = set()
+        base = self._key("")
+        for key in self._list(f"{base}/" if base else ""):
+            rel = key[len(base) + 1:] if base else key
+            parts = rel.split("/")
+            if len(parts) == 2 and parts[1] == MANIFEST and ID_PATTERN.match(parts[0]):
+                ids.add(parts[0])
+        return sorted(ids, key=id_number)
+
+    def reserve_id(self) -> str:
+        from botocore.exceptions import ClientError
+
+        taken = [id_number(k.rsplit("/", 1)[-1]) for k in self._list(self._key(".ids") + "/") if ID_PATTERN.match(k.rsplit("/", 1)[-1])]
+        taken += [id_number(i) for i in self.published_ids()]
+        number = max(taken, default=0) + 1
+        while True:
+            try:
+                self.client.put_object(Bucket=self.bucket, Key=self._key(".ids", f"v{number}"), Body=b"", IfNoneMatch="*")
+                return f"v{number}"
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] not in ("PreconditionFailed", "ConditionalRequestConflict", "412"):
+                    raise
+                number += 1
+
+    def publish(self, snapshot_id: str, files: dict[str, bytes]) -> str:
+        from botocore.exceptions import ClientError
+
+        for name in sorted(files, key=lambda n: n == MANIFEST):  # the manifest, last, makes it visible
+            extra = {"IfNoneMatch": "*"} if name == MANIFEST else {}
+            try:
+                self.client.put_object(Bucket=self.bucket, Key=self._key(snapshot_id, name), Body=files[name], **extra)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] in ("PreconditionFailed", "412"):
+                    raise SnapshotExists(f"snapshot {snapshot_id} already exists in {self.uri}") from exc
+                raise
+        return self.snapshot_uri(snapshot_id)
+
+    def read(self, snapshot_id: str, name: str) -> bytes:
+        from botocore.exceptions import ClientError
+
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self._key(snapshot_id, name))["Body"].read()
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                raise SnapshotNotFound(f"{self.snapshot_uri(snapshot_id)}/{name} does not exist") from exc
+            if exc.response["Error"]["Code"] == "NoSuchBucket":
+                raise SnapshotNotFound(f"bucket {self.bucket!r} does not exist") from exc
+            raise
+
+
+def backend_for(root: str | Path, *, s3_client: Any = None, region: str | None = None, endpoint_url: str | None = None) -> Backend:
+    """A backend for a snapshot root: `s3://bucket/prefix` or a local folder."""
+    text = str(root)
+    if text.startswith("s3://"):
+        if s3_client is None:
+            import boto3
+
+            s3_client = boto3.client("s3", region_name=region or "us-east-1", endpoint_url=endpoint_url)
+        return S3Backend(text, s3_client)
+    return LocalBackend(Path(text))
