@@ -40,3 +40,29 @@ def table(store_config: StoreConfig) -> Iterator[TableRef]:
     create_table(ref)
     yield ref
     delete_table(ref)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto in server mode (S3 only: no real local S3 server exists here)."""
+    from moto.server import ThreadedMotoServer
+
+    from metrics_store.local import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str):
+    """A fresh bucket and an S3 client for it."""
+    import boto3
+
+    client = boto3.client("s3", region_name="us-east-1", endpoint_url=s3_endpoint,
+                          aws_access_key_id="test", aws_secret_access_key="test")
+    bucket = f"bucket-{uuid.uuid4().hex[:10]}"
+    client.create_bucket(Bucket=bucket)
+    return client, bucket

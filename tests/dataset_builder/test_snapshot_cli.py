@@ -1,0 +1,72 @@
+"""`dsb snapshot ...` and `dsb stats` as a user runs them."""
+
+import json
+
+from typer.testing import CliRunner
+
+from dataset_builder.cli import app
+
+from .receipts_fixture import simple_receipt, write_receipts
+
+runner = CliRunner()
+
+
+def dsb(store_config, *args, root=None):
+    env = {"AWS_ENDPOINT_URL_DYNAMODB": store_config.endpoint_url, "RECEIPT_ML_TABLE": store_config.table, "AWS_REGION": "us-east-1"}
+    if root is not None:
+        env["RECEIPT_ML_SNAPSHOT_ROOT"] = str(root)
+    return runner.invoke(app, list(args), env=env)
+
+
+def test_create_list_show_verify_diff(table, store_config, tmp_path):
+    write_receipts(table, [simple_receipt(n) for n in range(1, 11)])
+    first = dsb(store_config, "snapshot", "create", "--skip-contracts", "--merge-preset", "amounts", "--val-fraction", "0.3", root=tmp_path)
+    assert first.exit_code == 0, first.output
+    assert first.stdout.strip().splitlines()[-1] == "v1"
+    second = dsb(store_config, "snapshot", "create", "--skip-contracts", "--json", "--merge-preset", "amounts", "--val-fraction", "0.3", root=tmp_path)
+    created = json.loads(second.stdout)
+    assert created["id"] == "v2" and created["manifest"]["parent_id"] == "v1" and created["recorded"] is True
+
+    listed = json.loads(dsb(store_config, "snapshot", "list", "--json", root=tmp_path).stdout)
+    assert [r["id"] for r in listed] == ["v1", "v2"]
+    shown = json.loads(dsb(store_config, "snapshot", "show", "v1", "--json", root=tmp_path).stdout)
+    assert shown["id"] == "v1" and shown["build_config"]["merge_preset"] == "amounts"
+    assert dsb(store_config, "snapshot", "show", "v1", root=tmp_path).exit_code == 0
+
+    ok = dsb(store_config, "snapshot", "verify", "v2", root=tmp_path)
+    assert ok.exit_code == 0 and "intact" in ok.stdout
+    diff = json.loads(dsb(store_config, "snapshot", "diff", "v1", "v2", "--json", root=tmp_path).stdout)
+    assert diff["receipts"]["added"] == 0 and diff["content_changed"] is False and diff["split"]["same_val_split"] is True
+    assert dsb(store_config, "snapshot", "diff", "v1", "v2", root=tmp_path).exit_code == 0
+
+    words = tmp_path / "v1" / "words.parquet"
+    words.chmod(0o644)
+    words.write_bytes(b"not parquet any more")
+    bad = dsb(store_config, "snapshot", "verify", "v1", root=tmp_path)
+    assert bad.exit_code == 1 and "words.parquet was modified" in bad.output
+
+
+def test_clear_errors_and_exit_codes(table, store_config, tmp_path):
+    missing = dsb(store_config, "snapshot", "show", "v9", root=tmp_path)
+    assert missing.exit_code == 2 and "snapshot v9 not found" in missing.output and "Traceback" not in missing.output
+    empty = dsb(store_config, "snapshot", "create", "--skip-contracts", root=tmp_path)
+    assert empty.exit_code == 2 and "no receipt has a label with status VALID" in empty.output
+    bad_label = dsb(store_config, "snapshot", "create", "--skip-contracts", "--allowed-label", "AMOUNT", root=tmp_path)
+    assert bad_label.exit_code == 2 and "--allowed-label: unknown label(s) AMOUNT" in bad_label.output
+    no_table = runner.invoke(app, ["snapshot", "create", "--skip-contracts", "--table", "nope"], env={"AWS_ENDPOINT_URL_DYNAMODB": store_config.endpoint_url, "RECEIPT_ML_SNAPSHOT_ROOT": str(tmp_path)})
+    assert no_table.exit_code == 2 and "table 'nope' does not exist" in no_table.output
+    down = runner.invoke(app, ["stats", "--endpoint-url", "http://127.0.0.1:9", "--table", "x"], env={"AWS_MAX_ATTEMPTS": "1"})
+    assert down.exit_code == 2 and "cannot reach DynamoDB" in down.output and "mstore local start" in down.output
+    keys = dsb(store_config, "snapshot", "create", "--skip-contracts", "--val-keys", str(tmp_path / "absent.txt"), root=tmp_path)
+    assert keys.exit_code == 2 and "absent.txt does not exist" in keys.output
+
+
+def test_stats(table, store_config):
+    write_receipts(table, [simple_receipt(1), simple_receipt(2, status="NEEDS_REVIEW")])
+    result = dsb(store_config, "stats", "--json")
+    stats = json.loads(result.stdout)
+    assert stats["receipts"] == 2 and stats["words"] == 20
+    assert stats["labels_by_status"]["DATE"]["VALID"] == 1 and stats["labels_by_status"]["DATE"]["NEEDS_REVIEW"] == 1
+    assert stats["labels_by_status"]["LINE_TOTAL"]["INVALID"] == 2
+    assert stats["valid_labels"] == 6
+    assert dsb(store_config, "stats").exit_code == 0
