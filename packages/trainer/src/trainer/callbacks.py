@@ -1,0 +1,167 @@
+"""Hugging Face Trainer callbacks: what gets recorded at each evaluation and checkpoint, and
+how a SIGTERM/SIGINT becomes a clean, resumable stop."""
+
+from __future__ import annotations
+
+import resource
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from metrics_store import JobCheckpoint, RunRecorder
+from metrics_store.keys import utc_now_iso
+
+SCALAR_METRICS = {  # our name -> (key in the Trainer's eval metrics, unit)
+    "val_f1": ("eval_f1", "ratio"),
+    "val_precision": ("eval_precision", "ratio"),
+    "val_recall": ("eval_recall", "ratio"),
+    "val_f1_lenient": ("eval_f1_lenient", "ratio"),
+    "val_accuracy": ("eval_accuracy", "ratio"),
+    "eval_loss": ("eval_loss", "loss"),
+}
+
+
+def peak_memory_mb() -> tuple[float, str]:
+    """Peak GPU memory when training on a GPU, else the process's peak resident set."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20, "gpu"
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return (rss / 2**20 if sys.platform == "darwin" else rss / 1024), "rss"
+
+
+def gpu_utilization() -> float | None:
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    try:
+        return float(torch.cuda.utilization())
+    except Exception:  # noqa: BLE001 - needs pynvml; absent is fine, the metric is optional
+        return None
+
+
+class RecordingCallback(TrainerCallback):
+    """Turns each evaluation into one batch of JobMetrics and each save into a JobCheckpoint.
+
+    Metric names are the user's dashboards': val_f1, val_precision, val_recall, eval_loss,
+    train_loss, learning_rate, label_<LABEL> = {f1, precision, recall, support}, plus
+    val_f1_lenient (the old, lenient seqeval figure) and system metrics."""
+
+    def __init__(self, recorder: RunRecorder, *, samples_per_step: int, checkpoint_metric: str):
+        self.recorder = recorder
+        self.samples_per_step = samples_per_step
+        self.checkpoint_metric = checkpoint_metric
+        self.history: list[dict[str, Any]] = []
+        self._last_train: dict[str, float] = {}
+        self._clock: tuple[float, int] | None = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._clock = (time.perf_counter(), state.global_step)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs and "loss" in logs:
+            self._last_train = {"train_loss": float(logs["loss"]), "learning_rate": float(logs.get("learning_rate", 0.0))}
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        if not metrics or "eval_f1" not in metrics:
+            return
+        now, step = time.perf_counter(), state.global_step
+        started, start_step = self._clock or (now, step)
+        elapsed = max(now - started, 1e-9)
+        self._clock = (now, step)
+        memory, memory_kind = peak_memory_mb()
+        values: dict[str, Any] = {name: float(metrics[key]) for name, (key, _) in SCALAR_METRICS.items() if key in metrics}
+        values.update(self._last_train)
+        units = {name: unit for name, (_, unit) in SCALAR_METRICS.items()}
+        units.update({"train_loss": "loss", "learning_rate": "rate"})
+        for label, figures in (metrics.get("eval_per_label") or {}).items():
+            values[f"label_{label}"] = {k: float(v) if k != "support" else int(v) for k, v in figures.items()}
+            units[f"label_{label}"] = "per_label"
+        if step > start_step:
+            values["samples_per_second"] = (step - start_step) * self.samples_per_step / elapsed
+            values["steps_per_second"] = (step - start_step) / elapsed
+            units.update({"samples_per_second": "samples/s", "steps_per_second": "steps/s"})
+        values[f"peak_memory_mb_{memory_kind}"] = memory
+        units[f"peak_memory_mb_{memory_kind}"] = "MB"
+        utilization = gpu_utilization()
+        if utilization is not None:
+            values["gpu_utilization"] = utilization
+            units["gpu_utilization"] = "percent"
+        epoch = round(float(state.epoch or 0), 4)
+        self.recorder.metrics(values, epoch=epoch, step=step, units=units)
+        self.history.append({"epoch": epoch, "step": step, **{k: v for k, v in values.items() if not k.startswith("label_")},
+                             "per_label_metrics": {k.removeprefix("label_"): v for k, v in values.items() if k.startswith("label_")}})
+        progress = 100.0 * step / state.max_steps if state.max_steps else None
+        self.recorder.status("running", progress=min(progress, 100.0) if progress is not None else None,
+                             message=f"epoch {epoch:g}: {self.checkpoint_metric}={values.get(self.checkpoint_metric, float('nan')):.4f}")
+
+    def on_save(self, args, state, control, **kwargs):
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if not folder.is_dir():
+            return
+        latest = self.history[-1] if self.history and self.history[-1]["step"] == state.global_step else None
+        self.recorder.checkpoint(JobCheckpoint(
+            job_id=self.recorder.job_id, timestamp=utc_now_iso(), s3_bucket="", s3_key=str(folder.resolve()),
+            size_bytes=sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()),
+            step=state.global_step, epoch=round(float(state.epoch or 0), 4),
+            is_best=state.best_model_checkpoint is not None and Path(state.best_model_checkpoint) == folder,
+            metrics={k: latest[k] for k in ("val_f1", "eval_loss") if latest and k in latest} or None,
+        ))
+
+
+class ConsoleCallback(TrainerCallback):
+    """One readable line per evaluation on stderr, in place of the Trainer's raw dicts."""
+
+    def __init__(self, checkpoint_metric: str):
+        self.checkpoint_metric = checkpoint_metric
+        self._train_loss: float | None = None
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs and "loss" in logs:
+            self._train_loss = float(logs["loss"])
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        if not metrics or not state.is_world_process_zero:
+            return
+        train_loss = f"{self._train_loss:.4f}" if self._train_loss is not None else "-"
+        print(
+            f"epoch {float(state.epoch or 0):6.2f}  step {state.global_step:>6}/{state.max_steps}  "
+            f"train_loss {train_loss}  eval_loss {metrics.get('eval_loss', float('nan')):.4f}  "
+            f"val_f1 {metrics.get('eval_f1', float('nan')):.4f}  (lenient {metrics.get('eval_f1_lenient', float('nan')):.4f})",
+            file=sys.stderr, flush=True,
+        )
+
+
+class StopOnSignal(TrainerCallback):
+    """SIGTERM or SIGINT: finish the current step, save a checkpoint, stop. The run is then
+    marked `interrupted` and `trainer fit --resume JOB` continues it."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def install(self) -> StopOnSignal:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def uninstall(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        if self.received is not None:  # a second signal: stop now
+            raise KeyboardInterrupt
+        self.received = signum
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.received is not None:
+            control.should_save = True
+            control.should_training_stop = True
