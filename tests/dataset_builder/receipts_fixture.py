@@ -36,7 +36,7 @@ def simple_receipt(n: int, *, status: str = "VALID", merchant_label: str = "MERC
     v = status
     return image_id(n), [
         [("Corner", [(merchant_label, v)]), ("Deli", [(merchant_label, v)])],
-        [("Date:", []), ("2026-01-0%d" % (1 + n % 9), [("DATE", v)])],
+        [("Date:", []), (f"2026-01-0{1 + n % 9}", [("DATE", v)])],
         [("Bagel", [("PRODUCT_NAME", v)]), ("2.50", [("LINE_TOTAL", v)])],
         [("TOTAL", []), ("2.50", [("GRAND_TOTAL", v), ("LINE_TOTAL", "INVALID")])],
         [("Thank", []), ("you", [])],

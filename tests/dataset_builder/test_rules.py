@@ -13,7 +13,7 @@ IMG = "00000000-0000-4000-8000-00000000000a"
 def labels_frame(rows):
     """rows: (line, word, label, status, timestamp)"""
     return pl.DataFrame(
-        [(IMG, 1, l, w, lab, st, ts) for l, w, lab, st, ts in rows],
+        [(IMG, 1, line, w, lab, st, ts) for line, w, lab, st, ts in rows],
         schema={"image_id": pl.Utf8, "receipt_id": pl.Int32, "line_id": pl.Int32, "word_id": pl.Int32,
                 "label": pl.Utf8, "validation_status": pl.Utf8, "timestamp_added": pl.Utf8},
         orient="row",
@@ -97,7 +97,7 @@ def test_rotated_corners_give_the_enclosing_box():
 def words_frame(rows):
     """rows: (line_id, word_id, x0, y0, label, source_label)"""
     return pl.DataFrame(
-        [("k", l, w, x, y, x + 10, y + 10, lab, src, None) for l, w, x, y, lab, src in rows],
+        [("k", line, w, x, y, x + 10, y + 10, lab, src, None) for line, w, x, y, lab, src in rows],
         schema={"receipt_key": pl.Utf8, "line_id": pl.Int32, "word_id": pl.Int32, "x0": pl.Int32, "y0": pl.Int32, "x1": pl.Int32, "y1": pl.Int32,
                 "label": pl.Utf8, "source_label": pl.Utf8, "entity_id": pl.Utf8},
         orient="row",

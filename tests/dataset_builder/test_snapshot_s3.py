@@ -6,7 +6,13 @@ import pytest
 
 from dataset_builder.build import create_snapshot
 from dataset_builder.config import BuildConfig
-from dataset_builder.snapshot import SnapshotCorrupted, SnapshotExists, SnapshotNotFound, list_snapshots, open_snapshot
+from dataset_builder.snapshot import (
+    SnapshotCorrupted,
+    SnapshotExists,
+    SnapshotNotFound,
+    list_snapshots,
+    open_snapshot,
+)
 from dataset_builder.storage import S3Backend
 
 from .receipts_fixture import simple_receipt, write_receipts

@@ -1,7 +1,16 @@
 import pytest
 
 from metrics_store import StoreConfig, connect, create_table, table_exists
-from metrics_store.local import DynamoDBLocal, DynamoLocalError, LocalDynamoConfig, answers, find_jar, start_detached, stop_detached, running_instance
+from metrics_store.local import (
+    DynamoDBLocal,
+    DynamoLocalError,
+    LocalDynamoConfig,
+    answers,
+    find_jar,
+    running_instance,
+    start_detached,
+    stop_detached,
+)
 from tests.conftest import REPO_ROOT
 
 INSTALL_DIR = REPO_ROOT / ".local" / "dynamodb"

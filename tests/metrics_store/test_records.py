@@ -7,8 +7,17 @@ import uuid
 import pytest
 
 from metrics_store import (
-    DatasetSnapshotRecord, InvalidValue, JobCheckpoint, JobLog, JobMetric, JobResource, JobStatus,
-    Receipt, ReceiptLine, Store, per_label_metrics,
+    DatasetSnapshotRecord,
+    InvalidValue,
+    JobCheckpoint,
+    JobLog,
+    JobMetric,
+    JobResource,
+    JobStatus,
+    Receipt,
+    ReceiptLine,
+    Store,
+    per_label_metrics,
 )
 from metrics_store.codec import decode_item
 from metrics_store.records import ReceiptWordLabel, record_from_item

@@ -6,8 +6,17 @@ import uuid
 import pytest
 
 from metrics_store import (
-    InvalidStatusTransition, ItemTooLarge, JobLog, JobMetric, JobNotFound, Queries, RetryPolicy,
-    Store, StoreConfig, WriteFailed, connect,
+    InvalidStatusTransition,
+    ItemTooLarge,
+    JobLog,
+    JobMetric,
+    JobNotFound,
+    Queries,
+    RetryPolicy,
+    Store,
+    StoreConfig,
+    WriteFailed,
+    connect,
 )
 from metrics_store.keys import utc_now_iso
 

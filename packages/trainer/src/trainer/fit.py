@@ -166,8 +166,9 @@ def _shared_job_id(args: Any, proposed: str) -> str:
 
 
 def setup(request: FitRequest, recorder_for: RecorderFactory, *, resume_job_id: str | None = None) -> Run:
-    from dataset_builder.snapshot import SnapshotError, open_snapshot
     from transformers import set_seed
+
+    from dataset_builder.snapshot import SnapshotError, open_snapshot
 
     from . import data as features_lib
     from .loss import resolve_class_weights
@@ -261,10 +262,8 @@ class TrainOutcome:
 
 
 def train(run: Run) -> TrainOutcome:
-    from transformers import EarlyStoppingCallback
+    from transformers import EarlyStoppingCallback, PrinterCallback
     from transformers.trainer_utils import get_last_checkpoint
-
-    from transformers import PrinterCallback
 
     from .callbacks import ConsoleCallback, RecordingCallback, StopOnSignal
     from .data import FeatureCollator

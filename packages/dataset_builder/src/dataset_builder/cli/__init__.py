@@ -12,8 +12,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from . import receipts, snapshot, stats
+    from . import contracts, receipts, snapshot, stats
 
+    app.add_typer(contracts.app, name="contracts")
     app.add_typer(receipts.app, name="receipts")
     app.add_typer(snapshot.app, name="snapshot")
     app.command("stats")(stats.stats)

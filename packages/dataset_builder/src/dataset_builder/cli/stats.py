@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from metrics_store.cli_support import EndpointOpt, JsonOpt, ProfileOpt, RegionOpt, TableOpt, print_json, run_or_exit, store_config
+from metrics_store.cli_support import (
+    EndpointOpt,
+    JsonOpt,
+    ProfileOpt,
+    RegionOpt,
+    TableOpt,
+    print_json,
+    run_or_exit,
+    store_config,
+)
 
 from .common import console, rich_table
 
