@@ -115,7 +115,8 @@ def create_snapshot(
     raw = read_table(table, config.statuses, concurrency=config.concurrency, strategy=strategy, progress=progress)
     dataset = build_dataset(raw, config)
     published = backend.published_ids()
-    parent = open_snapshot("", published[-1], backend=backend, verify=False) if published else None
+    # Verified: drift is measured against the parent, so a tampered parent must not pass unnoticed.
+    parent = open_snapshot("", published[-1], backend=backend) if published else None
     files = encode_dataset(dataset)
     manifest = draft_manifest(
         dataset, config, files, source=source, parent_id=parent.id if parent else None,

@@ -139,7 +139,8 @@ class Snapshot:
 
     @property
     def contracts_passed(self) -> bool:
-        return self.manifest.get("contracts", {}).get("status") in ("passed", "unchecked")
+        """False only when an error-level contract failed (warnings never block)."""
+        return self.manifest.get("contracts", {}).get("status", "unchecked") != "failed"
 
     def verify(self) -> None:
         """Re-hash every file against the manifest; a modified file is a clear error."""

@@ -104,3 +104,7 @@ def fit_command(
         typer.echo(f"  output: {result.output_dir}")
     if result.status == "interrupted":
         raise typer.Exit(EXIT_INTERRUPTED)
+
+
+if __name__ == "__main__":
+    app()

@@ -58,6 +58,7 @@ def create(
     strategy: Annotated[str, typer.Option(help="query (GSI3 + GSI4 per receipt) or scan (parallel table scan).")] = "query",
     allow_contract_failures: Annotated[bool, typer.Option(help="Publish even if error-level contracts fail (stamped in the manifest).")] = False,
     skip_contracts: Annotated[bool, typer.Option(help="Do not run the data contracts (the manifest says `unchecked`).")] = False,
+    contracts_dir: Annotated[Path | None, typer.Option(help="Folder of contract suites (default: the repository's data_contracts/).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Read the table once, apply the labelling rules, check the contracts, publish `vN`.
@@ -82,7 +83,7 @@ def create(
         if not skip_contracts:
             from ..contracts import contract_gate
 
-            checker = contract_gate()
+            checker = contract_gate(contracts_dir)
         with _progress() as progress:
             return create_snapshot(
                 table=connect(settings), backend=backend(root, region), config=config, strategy=strategy,

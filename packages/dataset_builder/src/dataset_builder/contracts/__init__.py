@@ -1,0 +1,79 @@
+"""Data contracts: Great Expectations suites in `data_contracts/` that gate every snapshot.
+
+`contract_gate()` is the checker `build.create_snapshot` calls before publishing;
+`check_snapshot()` re-checks a published snapshot (`dsb contracts check`). Both return the
+report documented in docs/contracts.md. Great Expectations is imported on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .suites import PARAMETERS, ContractError, ContractExpectation, ContractSuite, load_suites
+
+if TYPE_CHECKING:
+    from ..dataset import Dataset
+    from ..snapshot import Snapshot
+
+__all__ = [
+    "PARAMETERS", "ContractError", "ContractExpectation", "ContractSuite", "check_snapshot", "contract_gate",
+    "default_contracts_dir", "load_suites", "run_contracts",
+]
+
+
+def default_contracts_dir() -> Path:
+    """The repository's `data_contracts/` (packages/dataset_builder/src/dataset_builder/contracts -> repo root)."""
+    return Path(__file__).resolve().parents[5] / "data_contracts"
+
+
+def run_contracts(suites: list[ContractSuite], current: Any, parent: Any | None, *, parent_id: str | None, max_failing_rows: int = 10) -> dict[str, Any]:
+    """Check `current` (ContractInputs) against the suites, with drift against `parent` when given."""
+    import polars as pl
+
+    from .drift import drift_frame
+    from .frames import contract_frames, contract_parameters
+    from .runner import build_report, run_suites
+
+    try:
+        frames = contract_frames(current)
+        unavailable: dict[str, str] = {}
+        if parent is not None:
+            frames["drift"], drift = drift_frame(current, parent, parent_id)
+        else:
+            reason = f"parent snapshot {parent_id} not available" if parent_id else "no parent snapshot"
+            unavailable["drift"] = reason
+            drift = {"status": "skipped", "parent_id": parent_id, "reason": reason, "metrics": {}}
+    except pl.exceptions.PolarsError as exc:
+        raise ContractError(f"cannot derive the contract frames from this snapshot: {exc}") from exc
+    results = run_suites(suites, frames, contract_parameters(current), unavailable=unavailable, max_failing_rows=max_failing_rows)
+    return build_report(suites, results, drift, parent_id)
+
+
+def _inputs(source: Any, manifest: dict[str, Any]) -> Any:
+    from .frames import ContractInputs
+
+    return ContractInputs(source.words, source.receipts, source.labels, manifest)
+
+
+def contract_gate(contracts_dir: Path | None = None, *, max_failing_rows: int = 10) -> Callable[[Dataset, dict, Snapshot | None], dict]:
+    """The checker for `build.create_snapshot`. The suites are loaded (and validated) now, so a
+    broken contract file stops the build before it reads the table."""
+    suites = load_suites(contracts_dir or default_contracts_dir())
+
+    def check(dataset: Dataset, manifest: dict[str, Any], parent: Snapshot | None) -> dict[str, Any]:
+        current = _inputs(dataset, manifest)
+        previous = _inputs(parent, parent.manifest) if parent is not None else None
+        return run_contracts(suites, current, previous, parent_id=parent.id if parent else None, max_failing_rows=max_failing_rows)
+
+    return check
+
+
+def check_snapshot(snapshot: Snapshot, parent: Snapshot | None, contracts_dir: Path | None = None, max_failing_rows: int = 10) -> dict[str, Any]:
+    """Re-check a published snapshot; `parent` is the reference for drift (None: skipped)."""
+    suites = load_suites(contracts_dir or default_contracts_dir())
+    previous = _inputs(parent, parent.manifest) if parent is not None else None
+    parent_id = parent.id if parent is not None else snapshot.manifest.get("parent_id")
+    report = run_contracts(suites, _inputs(snapshot, snapshot.manifest), previous, parent_id=parent_id, max_failing_rows=max_failing_rows)
+    return {"snapshot_id": snapshot.id, **report}

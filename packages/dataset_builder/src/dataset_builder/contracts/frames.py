@@ -1,0 +1,190 @@
+"""The frames the contracts check: the snapshot's own frames plus columns and one-row summaries
+derived with polars, so that promises Great Expectations has no expectation for (BIO validity,
+supervision backed by a label item, disjoint splits, support per label) become plain column
+checks in a suite file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from .. import rules
+from ..dataset import LABEL_COLUMNS, RECEIPT_COLUMNS, WORD_COLUMNS
+from ..labels import CORE_LABELS, LEGACY_ALIASES, VALIDATION_STATUSES
+
+WORD_KEYS = ["receipt_key", "image_id", "receipt_id", "line_id", "word_id"]
+RECEIPT_KEYS = ["receipt_key", "image_id", "receipt_id"]
+DRIFT_METRICS = ("label_share", "status_mix", "words_per_receipt", "merchant_share")
+SUMMARY_COLUMNS = [
+    "receipts", "train_receipts", "val_receipts", "val_share", "train_entity_words", "val_entity_words",
+    "train_o_entity_ratio", "target_o_entity_ratio", "train_ratio_to_target",
+]
+
+FRAME_COLUMNS: dict[str, list[str]] = {
+    "labels": LABEL_COLUMNS,
+    "words": [*WORD_COLUMNS, "previous_tag", "bio_valid", "tag_matches_label", "supervision_valid", "val_unmasked"],
+    "receipts": RECEIPT_COLUMNS,
+    "receipt_splits": [*RECEIPT_KEYS, "n_splits", "splits"],
+    "label_support": ["label", "train_entities", "val_entities", "train_entity_words", "val_entity_words"],
+    "summary": SUMMARY_COLUMNS,
+    "drift": ["parent_id", *(f"{m}_psi" for m in DRIFT_METRICS)],
+}
+"""Every frame a suite entry may name, with its columns (checked when a suite is loaded)."""
+
+FRAME_KEYS: dict[str, list[str]] = {
+    "labels": [*WORD_KEYS, "label"],
+    "words": WORD_KEYS,
+    "receipts": RECEIPT_KEYS,
+    "receipt_splits": RECEIPT_KEYS,
+    "label_support": ["label"],
+    "summary": [],
+    "drift": ["parent_id"],
+}
+"""The columns that identify a failing row in a report."""
+
+CONTEXT: dict[str, list[str]] = {
+    "bio_valid": ["position", "previous_tag", "tag"],
+    "tag_matches_label": ["tag", "label"],
+    "supervision_valid": ["split", "supervised", "source_label", "label"],
+    "val_unmasked": ["split", "supervised"],
+    "n_splits": ["splits"],
+    "train_ratio_to_target": ["train_o_entity_ratio", "target_o_entity_ratio"],
+    "val_share": ["receipts", "val_receipts"],
+}
+"""Columns shown next to a failing derived column, so the row explains itself."""
+
+
+@dataclass(frozen=True)
+class ContractInputs:
+    """What the contracts read: a snapshot's three frames and its (draft) manifest."""
+
+    words: pl.DataFrame
+    receipts: pl.DataFrame
+    labels: pl.DataFrame
+    manifest: dict[str, Any]
+
+    @property
+    def build_config(self) -> dict[str, Any]:
+        return self.manifest.get("build_config") or {}
+
+    @property
+    def statuses(self) -> list[str]:
+        return list(self.build_config.get("statuses") or ["VALID"])
+
+    @property
+    def vocabulary(self) -> list[str]:
+        return list(dict.fromkeys((*CORE_LABELS, *(self.build_config.get("extra_labels") or ()))))
+
+
+def contract_parameters(inputs: ContractInputs) -> dict[str, Any]:
+    """The values behind `$name` in the suite files, from the snapshot's manifest."""
+    labels = list(inputs.manifest.get("label_list") or [])
+    return {
+        "labels": labels,
+        "labels_with_o": ["O", *labels],
+        "tags": list(inputs.manifest.get("tags") or rules.tag_list(labels)),
+        "statuses": inputs.statuses,
+        "validation_statuses": list(VALIDATION_STATUSES),
+        "known_label_names": sorted({*inputs.vocabulary, *LEGACY_ALIASES}),
+        "target_ratio": inputs.build_config.get("o_entity_ratio"),
+        "val_fraction": inputs.build_config.get("val_fraction"),
+    }
+
+
+def _int_keys(frame: pl.DataFrame) -> pl.DataFrame:
+    """Word keys as Int64, so a join never fails on a dtype the contracts are there to report."""
+    return frame.with_columns(pl.col(c).cast(pl.Int64, strict=False) for c in ("receipt_id", "line_id", "word_id"))
+
+
+def words_frame(inputs: ContractInputs) -> pl.DataFrame:
+    """words.parquet with the derived columns the snapshot_words suite checks."""
+    aliased, _ = rules.alias_labels(inputs.labels, inputs.vocabulary)
+    backing = (
+        _int_keys(aliased.filter(pl.col("validation_status").is_in(inputs.statuses)))
+        .select(*rules.WORD_KEY, pl.col("label").alias("source_label"))
+        .unique()
+        .with_columns(pl.lit(True).alias("_backed"))
+    )
+    words = inputs.words.with_row_index("_row")
+    previous = pl.col("tag").shift(1).over("receipt_key", order_by="position")
+    derived = (
+        _int_keys(words.select("_row", *rules.WORD_KEY, "receipt_key", "position", "tag", "label", "source_label", "supervised", "split"))
+        .join(backing, on=[*rules.WORD_KEY, "source_label"], how="left")
+        .with_columns(previous.alias("previous_tag"))
+        .with_columns(
+            (
+                ~pl.col("tag").str.starts_with("I-")
+                | (pl.col("previous_tag").str.contains("^[BI]-") & (pl.col("previous_tag").str.slice(2) == pl.col("tag").str.slice(2)))
+            ).fill_null(False).alias("bio_valid"),
+            (
+                ((pl.col("label") == "O") & (pl.col("tag") == "O"))
+                | (pl.col("tag") == pl.format("B-{}", "label"))
+                | (pl.col("tag") == pl.format("I-{}", "label"))
+            ).fill_null(False).alias("tag_matches_label"),
+            (~(pl.col("supervised") & (pl.col("label") != "O")) | pl.col("_backed").fill_null(False)).fill_null(False).alias("supervision_valid"),
+            ((pl.col("split") != "val") | pl.col("supervised")).fill_null(False).alias("val_unmasked"),
+        )
+        .select("_row", "previous_tag", "bio_valid", "tag_matches_label", "supervision_valid", "val_unmasked")
+    )
+    return words.join(derived, on="_row", how="left").sort("_row").drop("_row")
+
+
+def receipt_splits_frame(inputs: ContractInputs) -> pl.DataFrame:
+    """One row per receipt with the splits its words and its receipt row put it in."""
+    both = pl.concat([inputs.words.select(*RECEIPT_KEYS, "split"), inputs.receipts.select(*RECEIPT_KEYS, "split")], how="vertical_relaxed")
+    return (
+        both.group_by("receipt_key", maintain_order=True)
+        .agg(
+            pl.col("image_id").first(), pl.col("receipt_id").first(),
+            pl.col("split").n_unique().alias("n_splits"),
+            pl.col("split").unique().sort().cast(pl.Utf8).str.join(",").alias("splits"),
+        )
+        .sort("receipt_key")
+    )
+
+
+def label_support_frame(inputs: ContractInputs) -> pl.DataFrame:
+    """One row per label of the manifest: entities (B- tags) and entity words per split."""
+    supervised = inputs.words.filter(pl.col("supervised") & (pl.col("label") != "O"))
+    counts = supervised.group_by("label").agg(
+        *(((pl.col("split") == s) & pl.col("tag").str.starts_with("B-")).sum().alias(f"{s}_entities") for s in ("train", "val")),
+        *((pl.col("split") == s).sum().alias(f"{s}_entity_words") for s in ("train", "val")),
+    )
+    labels = pl.DataFrame({"label": list(inputs.manifest.get("label_list") or [])}, schema={"label": pl.Utf8})
+    return labels.join(counts, on="label", how="left").with_columns(pl.exclude("label").fill_null(0).cast(pl.Int64))
+
+
+def summary_frame(inputs: ContractInputs) -> pl.DataFrame:
+    """One row of facts about the whole snapshot."""
+    receipts = inputs.receipts.height
+    split_receipts = {s: inputs.receipts.filter(pl.col("split") == s).height for s in ("train", "val")}
+    entity_words = {s: inputs.words.filter((pl.col("split") == s) & pl.col("supervised") & (pl.col("label") != "O")).height for s in ("train", "val")}
+    ratio = rules.o_entity_ratio(inputs.words.filter(pl.col("split") == "train"))
+    target = inputs.build_config.get("o_entity_ratio")
+    row = {
+        "receipts": receipts,
+        "train_receipts": split_receipts["train"],
+        "val_receipts": split_receipts["val"],
+        "val_share": split_receipts["val"] / receipts if receipts else None,
+        "train_entity_words": entity_words["train"],
+        "val_entity_words": entity_words["val"],
+        "train_o_entity_ratio": ratio,
+        "target_o_entity_ratio": target,
+        "train_ratio_to_target": ratio / target if ratio is not None and target else None,
+    }
+    schema = {c: pl.Float64 if c in ("val_share", "train_o_entity_ratio", "target_o_entity_ratio", "train_ratio_to_target") else pl.Int64 for c in SUMMARY_COLUMNS}
+    return pl.DataFrame([row], schema=schema)
+
+
+def contract_frames(inputs: ContractInputs) -> dict[str, pl.DataFrame]:
+    """Every frame but `drift`, which needs the parent (see `drift.drift_frame`)."""
+    return {
+        "labels": inputs.labels,
+        "words": words_frame(inputs),
+        "receipts": inputs.receipts,
+        "receipt_splits": receipt_splits_frame(inputs),
+        "label_support": label_support_frame(inputs),
+        "summary": summary_frame(inputs),
+    }

@@ -1,0 +1,196 @@
+"""Deterministic synthetic receipts: the same `seed` always gives the same receipts, ids and
+labels, and receipt `i` does not depend on how many receipts were asked for.
+
+Each word's intended label (`truth`) follows fixed rules (see `content`), so a model trained
+on the VALID labels can learn them; `LabelMix` then decides how the labelling looks in the
+table: which validation statuses, how many wrong (INVALID) labels, legacy names, words with
+two labels, words never labelled.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from dataset_builder.labels import LEGACY_ALIASES
+from metrics_store import TableRef
+from metrics_store.records import (
+    VALIDATION_STATUSES,
+    Receipt,
+    ReceiptLine,
+    ReceiptWord,
+    ReceiptWordLabel,
+)
+
+from .bundle import LoadSummary, ProgressFn, ReceiptBundle, write_bundles
+from .content import compose
+from .geometry import PageStyle, lay_out
+from .merchants import MERCHANTS, Merchant
+from .printer import Token
+
+LEGACY_NAMES: dict[str, str] = {core: legacy for legacy, core in LEGACY_ALIASES.items() if core}
+"""Core label -> the name older rows used for it (MERCHANT_NAME -> BUSINESS_NAME...)."""
+
+# Two labels a reviewer plausibly mistook each label for, distinct from each other and from
+# the label itself, so a word can carry two different wrong labels.
+CONFUSIONS: dict[str, tuple[str, str]] = {
+    "MERCHANT_NAME": ("PRODUCT_NAME", "ADDRESS_LINE"), "STORE_HOURS": ("TIME", "DATE"),
+    "PHONE_NUMBER": ("LOYALTY_ID", "ADDRESS_LINE"), "WEBSITE": ("MERCHANT_NAME", "ADDRESS_LINE"),
+    "LOYALTY_ID": ("PHONE_NUMBER", "COUPON"), "ADDRESS_LINE": ("MERCHANT_NAME", "PHONE_NUMBER"),
+    "DATE": ("TIME", "STORE_HOURS"), "TIME": ("DATE", "STORE_HOURS"),
+    "PAYMENT_METHOD": ("MERCHANT_NAME", "COUPON"), "COUPON": ("DISCOUNT", "LOYALTY_ID"),
+    "DISCOUNT": ("COUPON", "LINE_TOTAL"), "PRODUCT_NAME": ("MERCHANT_NAME", "COUPON"),
+    "QUANTITY": ("UNIT_PRICE", "LINE_TOTAL"), "UNIT_PRICE": ("LINE_TOTAL", "QUANTITY"),
+    "LINE_TOTAL": ("UNIT_PRICE", "SUBTOTAL"), "SUBTOTAL": ("GRAND_TOTAL", "LINE_TOTAL"),
+    "TAX": ("TIP", "SUBTOTAL"), "TIP": ("TAX", "GRAND_TOTAL"), "GRAND_TOTAL": ("SUBTOTAL", "LINE_TOTAL"),
+    "CHANGE": ("CASH_BACK", "GRAND_TOTAL"), "CASH_BACK": ("CHANGE", "REFUND"), "REFUND": ("DISCOUNT", "LINE_TOTAL"),
+    "CARD_NUMBER": ("LOYALTY_ID", "PHONE_NUMBER"),
+}
+PROPOSERS = ("llm_labeler", "layoutlm_v1", "human")
+EPOCH = datetime(2023, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class LabelMix:
+    """How the labelling of synthetic receipts looks in the table. Fractions are of words:
+
+    - `missing_fraction`: words that should be labelled but never were (they read as O);
+    - the rest get one label item whose status is drawn from `status_probabilities`; an
+      INVALID one carries a wrong label (a proposal a reviewer rejected);
+    - `legacy_fraction`: of words whose label has an old name (BUSINESS_NAME, ADDRESS,
+      PAYMENT_TYPE), those written under it; card numbers get a CARD_NUMBER item this often;
+    - `two_label_fraction`: of labelled words, those that also carry a second, wrong,
+      INVALID label (e.g. VALID GRAND_TOTAL plus INVALID SUBTOTAL).
+    """
+
+    status_probabilities: Mapping[str, float] = field(
+        default_factory=lambda: {"VALID": 0.80, "INVALID": 0.05, "NEEDS_REVIEW": 0.05, "PENDING": 0.06, "NONE": 0.04}
+    )
+    legacy_fraction: float = 0.05
+    two_label_fraction: float = 0.04
+    missing_fraction: float = 0.02
+
+    def __post_init__(self) -> None:
+        unknown = set(self.status_probabilities) - set(VALIDATION_STATUSES)
+        if unknown:
+            raise ValueError(f"unknown validation statuses {sorted(unknown)}")
+        if any(p < 0 for p in self.status_probabilities.values()) or abs(sum(self.status_probabilities.values()) - 1) > 1e-9:
+            raise ValueError("status_probabilities must be non-negative and sum to 1")
+        for name in ("legacy_fraction", "two_label_fraction", "missing_fraction"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be within 0..1")
+
+    def draw_status(self, rng: random.Random) -> str:
+        statuses = list(self.status_probabilities)
+        return rng.choices(statuses, weights=[self.status_probabilities[s] for s in statuses])[0]
+
+
+@dataclass(frozen=True)
+class SyntheticReceipt(ReceiptBundle):
+    """A bundle plus what each word should be labelled: `truth` maps (line_id, word_id) to
+    a core label or None (O); `legacy_only` holds the words only old rows labelled, under
+    their old name (card numbers: CARD_NUMBER), which are O in `truth`."""
+
+    truth: Mapping[tuple[int, int], str | None] = field(default_factory=dict)
+    legacy_only: Mapping[tuple[int, int], str] = field(default_factory=dict)
+
+
+def receipt_rng(seed: int, index: int) -> random.Random:
+    """Receipt `index`'s own generator: independent of how many receipts are made."""
+    return random.Random(f"receipt-ml/synthetic/{seed}/{index}")
+
+
+def item_count(rng: random.Random) -> int:
+    """Mostly short receipts, with a long tail (26-45 items) that passes 512 sub-tokens."""
+    roll = rng.random()
+    if roll < 0.5:
+        return rng.randint(1, 5)
+    if roll < 0.8:
+        return rng.randint(6, 12)
+    if roll < 0.94:
+        return rng.randint(13, 25)
+    return rng.randint(26, 45)
+
+
+def generate_receipt(seed: int, index: int, mix: LabelMix = LabelMix(), merchants: tuple[Merchant, ...] = MERCHANTS) -> SyntheticReceipt:
+    rng = receipt_rng(seed, index)
+    image_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    merchant = rng.choice(merchants)
+    when = EPOCH + timedelta(days=rng.randint(0, 729), minutes=rng.randint(6 * 60, 23 * 60), seconds=rng.randint(0, 59))
+    rows = compose(rng, merchant, when, item_count(rng))
+    page = lay_out(rows, merchant.template.width, PageStyle.sample(rng, merchant.template.width), rng)
+    added = (when + timedelta(minutes=rng.randint(5, 600))).isoformat()
+
+    lines: list[ReceiptLine] = []
+    words: list[ReceiptWord] = []
+    labels: list[ReceiptWordLabel] = []
+    truth: dict[tuple[int, int], str | None] = {}
+    legacy_only: dict[tuple[int, int], str] = {}
+    line_id = 0
+    for row, line_geometry, word_geometries in zip(rows, page.lines, page.words, strict=True):
+        if line_geometry is None:
+            continue
+        line_id += 1
+        lines.append(ReceiptLine(image_id, 1, line_id, " ".join(t.text for _, t in row.words), line_geometry))
+        for word_id, ((_, token), geometry) in enumerate(zip(row.words, word_geometries, strict=True), start=1):
+            words.append(ReceiptWord(image_id, 1, line_id, word_id, token.text, geometry))
+            truth[(line_id, word_id)] = token.label
+            if token.legacy_label and not token.label:
+                legacy_only[(line_id, word_id)] = token.legacy_label
+            for name, status in label_items(rng, token, mix):
+                labels.append(
+                    ReceiptWordLabel(
+                        image_id, 1, line_id, word_id, name, status, added,
+                        reasoning="rejected in review" if status == "INVALID" else None,
+                        label_proposed_by=rng.choice(PROPOSERS),
+                    )
+                )
+    receipt = Receipt(image_id, 1, page.width, page.height, added, merchant_name=merchant.name)
+    return SyntheticReceipt(receipt, tuple(lines), tuple(words), tuple(labels), truth=truth, legacy_only=legacy_only)
+
+
+def label_items(rng: random.Random, token: Token, mix: LabelMix) -> list[tuple[str, str]]:
+    """(label name, validation status) items for one word, following `mix`."""
+    intended = token.label or token.legacy_label
+    if intended is None:
+        return []
+    if token.label is None:  # a word only old rows labelled (card numbers)
+        if rng.random() >= mix.legacy_fraction:
+            return []
+    elif rng.random() < mix.missing_fraction:
+        return []
+    status = mix.draw_status(rng)
+    wrong = CONFUSIONS[intended]
+    if status == "INVALID":
+        name = wrong[0]
+    elif token.label in LEGACY_NAMES and rng.random() < mix.legacy_fraction:
+        name = LEGACY_NAMES[token.label]
+    else:
+        name = intended
+    items = [(name, status)]
+    if rng.random() < mix.two_label_fraction:
+        items.append((wrong[1] if name == wrong[0] else wrong[0], "INVALID"))
+    return items
+
+
+def generate_receipts(seed: int, n_receipts: int, mix: LabelMix = LabelMix()) -> Iterator[SyntheticReceipt]:
+    """Receipts 0..n_receipts-1 for `seed`, one at a time (pure: nothing is written)."""
+    if n_receipts < 0:
+        raise ValueError("n_receipts must be >= 0")
+    for index in range(n_receipts):
+        yield generate_receipt(seed, index, mix)
+
+
+def load_synthetic(
+    table: TableRef,
+    *,
+    seed: int,
+    n_receipts: int,
+    mix: LabelMix = LabelMix(),
+    on_progress: ProgressFn | None = None,
+) -> LoadSummary:
+    """Generate `n_receipts` receipts for `seed` and write them (creating the table if needed)."""
+    return write_bundles(table, list(generate_receipts(seed, n_receipts, mix)), on_progress=on_progress)
