@@ -148,6 +148,10 @@ def _training_arguments(request: FitRequest, output_dir: Path) -> Any:
         fp16=precision == "fp16",
         bf16=precision == "bf16",
         dataloader_num_workers=train.num_workers,
+        dataloader_pin_memory=torch.cuda.is_available(),
+        # Without CUDA, accelerate sets up torchrun's processes as one DDP group (gloo) only
+        # when told it is a CPU run; otherwise each process would train alone.
+        use_cpu=not torch.cuda.is_available(),
         train_sampling_strategy="group_by_length" if train.group_by_length else "random",
         report_to="none",
         disable_tqdm=True,
