@@ -66,12 +66,17 @@ def fit_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Train on a snapshot; every run is recorded (job, metrics, logs, checkpoints)."""
+    from huggingface_hub.utils import disable_progress_bars
+    from transformers.utils import logging as hf_logging
+
     from metrics_store import DynamoRecorder, Queries, StoreError, connect
 
     from .config import ModelConfig, TrainConfig
     from .fit import FitError, FitRequest, fit, request_for_resume
     from .model import ModelNotCachedError
 
+    disable_progress_bars()  # per-evaluation lines on stderr say enough; no shard-writing bars
+    hf_logging.disable_progress_bar()
     table_ref = connect(store_config(table, endpoint_url, region, profile))
     try:
         if resume:
