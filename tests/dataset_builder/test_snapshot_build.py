@@ -161,3 +161,19 @@ def test_diff_between_two_builds(filled, tmp_path):
     assert result["config_changes"] == {}
     assert result["content_changed"]
     assert json.dumps(result)  # JSON-able for --json
+
+
+def test_drift_compares_like_with_like(filled, tmp_path):
+    from dataset_builder.contracts import contract_gate
+
+    gate = contract_gate()
+    backend = LocalBackend(tmp_path)
+    first = create_snapshot(table=filled, backend=backend, config=BuildConfig(val_fraction=0.25), source=SOURCE, check_contracts=gate)
+    assert first.manifest["contracts"]["drift"]["status"] == "skipped"
+    same = create_snapshot(table=filled, backend=backend, config=BuildConfig(val_fraction=0.25), source=SOURCE, check_contracts=gate)
+    assert same.manifest["contracts"]["drift"]["status"] == "passed"
+    narrowed = create_snapshot(table=filled, backend=backend, config=BuildConfig(val_fraction=0.25, allowed_labels=("DATE",)),
+                               source=SOURCE, check_contracts=gate)
+    drift = narrowed.manifest["contracts"]["drift"]
+    assert drift["status"] == "skipped" and "allowed_labels" in drift["reason"]
+    assert narrowed.manifest["contracts"]["status"] != "failed"

@@ -28,6 +28,22 @@ def default_contracts_dir() -> Path:
     return Path(__file__).resolve().parents[5] / "data_contracts"
 
 
+# Build options that change which labels a snapshot holds: drift between snapshots that differ
+# here is a decision the user made, not a change in the data.
+LABEL_SHAPING_OPTIONS = ("statuses", "merge_map", "allowed_labels", "extra_labels")
+
+
+def config_change(current: dict[str, Any], parent: dict[str, Any]) -> list[str]:
+    """The label-shaping build options whose values differ between two manifests."""
+    import json
+
+    def plain(manifest: dict[str, Any]) -> dict[str, Any]:  # a draft holds tuples, a stored one lists
+        return json.loads(json.dumps(manifest.get("build_config", {}), default=str))
+
+    ours, theirs = plain(current), plain(parent)
+    return [name for name in LABEL_SHAPING_OPTIONS if ours.get(name) != theirs.get(name)]
+
+
 def run_contracts(suites: list[ContractSuite], current: Any, parent: Any | None, *, parent_id: str | None, max_failing_rows: int = 10) -> dict[str, Any]:
     """Check `current` (ContractInputs) against the suites, with drift against `parent` when given."""
     import polars as pl
@@ -39,10 +55,14 @@ def run_contracts(suites: list[ContractSuite], current: Any, parent: Any | None,
     try:
         frames = contract_frames(current)
         unavailable: dict[str, str] = {}
-        if parent is not None:
+        changed = config_change(current.manifest, parent.manifest) if parent is not None else []
+        if parent is not None and not changed:
             frames["drift"], drift = drift_frame(current, parent, parent_id)
         else:
-            reason = f"parent snapshot {parent_id} not available" if parent_id else "no parent snapshot"
+            reason = (
+                f"parent snapshot {parent_id} was built with other {', '.join(changed)}: drift compares like with like"
+                if changed else f"parent snapshot {parent_id} not available" if parent_id else "no parent snapshot"
+            )
             unavailable["drift"] = reason
             drift = {"status": "skipped", "parent_id": parent_id, "reason": reason, "metrics": {}}
     except pl.exceptions.PolarsError as exc:
