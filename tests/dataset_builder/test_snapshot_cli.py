@@ -70,3 +70,14 @@ def test_stats(table, store_config):
     assert stats["labels_by_status"]["LINE_TOTAL"]["INVALID"] == 2
     assert stats["valid_labels"] == 6
     assert dsb(store_config, "stats").exit_code == 0
+
+
+def test_no_credentials_is_one_clear_error(tmp_path):
+    env = {"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None, "AWS_PROFILE": None, "AWS_ENDPOINT_URL_DYNAMODB": None,
+           "AWS_EC2_METADATA_DISABLED": "true", "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+           "AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_REGION": "us-east-1"}
+    result = runner.invoke(app, ["stats", "--table", "ReceiptsTable"], env=env)
+    assert result.exit_code == 2, result.output
+    assert "no AWS credentials found" in result.output and "Traceback" not in result.output
+    bad_profile = runner.invoke(app, ["stats", "--profile", "nobody"], env=env)
+    assert bad_profile.exit_code == 2 and "AWS profile 'nobody' not found" in bad_profile.output

@@ -46,3 +46,16 @@ def test_unpublished_prefix_is_invisible(s3_bucket):
     with pytest.raises(SnapshotNotFound, match="no snapshot"):
         open_snapshot("", "latest", backend=backend)
     assert backend.reserve_id() == "v1" and backend.reserve_id() == "v2"
+
+
+def test_missing_bucket_is_one_clear_error(s3_bucket, tmp_path):
+    from typer.testing import CliRunner
+
+    from dataset_builder.cli import app
+
+    client, _ = s3_bucket
+    endpoint = client.meta.endpoint_url
+    env = {"AWS_ENDPOINT_URL_S3": endpoint, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}
+    result = CliRunner().invoke(app, ["snapshot", "list", "--root", "s3://no-such-bucket/snaps"], env=env)
+    assert result.exit_code == 2 and "bucket of s3://no-such-bucket/snaps does not exist" in result.output
+    assert "Traceback" not in result.output

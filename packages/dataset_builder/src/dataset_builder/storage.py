@@ -12,10 +12,12 @@ Published snapshots are never overwritten.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -112,6 +114,26 @@ class LocalBackend:
             raise SnapshotNotFound(f"{path} does not exist") from None
 
 
+@contextlib.contextmanager
+def s3_errors(uri: str) -> Iterator[None]:
+    """S3 failures as one clear SnapshotError (the SDK's original kept as the cause)."""
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+
+    try:
+        yield
+    except NoCredentialsError as exc:
+        raise SnapshotError(f"no AWS credentials to read {uri}: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY") from exc
+    except EndpointConnectionError as exc:
+        raise SnapshotError(f"cannot reach S3 for {uri}: check AWS_ENDPOINT_URL_S3 and your network") from exc
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code == "NoSuchBucket":
+            raise SnapshotNotFound(f"bucket of {uri} does not exist: create it, or pass another --root") from exc
+        if code in ("AccessDenied", "403"):
+            raise SnapshotError(f"access denied to {uri}: check the credentials' S3 permissions") from exc
+        raise
+
+
 class S3Backend:
     def __init__(self, uri: str, client: Any):
         bucket, _, prefix = uri.removeprefix("s3://").partition("/")
@@ -137,7 +159,9 @@ class S3Backend:
     def published_ids(self) -> list[str]:
         ids = set()
         base = self._key("")
-        for key in self._list(f"{base}/" if base else ""):
+        with s3_errors(self.uri):
+            keys = self._list(f"{base}/" if base else "")
+        for key in keys:
             rel = key[len(base) + 1:] if base else key
             parts = rel.split("/")
             if len(parts) == 2 and parts[1] == MANIFEST and ID_PATTERN.match(parts[0]):
@@ -147,7 +171,9 @@ class S3Backend:
     def reserve_id(self) -> str:
         from botocore.exceptions import ClientError
 
-        taken = [id_number(k.rsplit("/", 1)[-1]) for k in self._list(self._key(".ids") + "/") if ID_PATTERN.match(k.rsplit("/", 1)[-1])]
+        with s3_errors(self.uri):
+            reserved = self._list(self._key(".ids") + "/")
+        taken = [id_number(k.rsplit("/", 1)[-1]) for k in reserved if ID_PATTERN.match(k.rsplit("/", 1)[-1])]
         taken += [id_number(i) for i in self.published_ids()]
         number = max(taken, default=0) + 1
         while True:

@@ -93,7 +93,7 @@ def table_stats(table: TableOpt = "ReceiptsTable", endpoint_url: EndpointOpt = N
     from .connection import connect
     from .queries import Queries
 
-    queries = Queries(connect(store_config(table, endpoint_url, region, profile)))
+    queries = run_or_exit(lambda: Queries(connect(store_config(table, endpoint_url, region, profile))))
     counts = run_or_exit(lambda: {t: queries.count_by_type(t) for t in ("RECEIPT", "RECEIPT_LINE", "RECEIPT_WORD", "RECEIPT_WORD_LABEL", "JOB", "DATASET_SNAPSHOT")})
     if as_json:
         print_json(counts)

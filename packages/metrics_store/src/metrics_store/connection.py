@@ -43,8 +43,12 @@ class TableRef:
 def make_client(config: StoreConfig, service: str = "dynamodb") -> Any:
     import boto3
     from botocore.config import Config
+    from botocore.exceptions import ProfileNotFound
 
-    session = boto3.Session(profile_name=config.profile) if config.profile else boto3.Session()
+    try:
+        session = boto3.Session(profile_name=config.profile) if config.profile else boto3.Session()
+    except ProfileNotFound as exc:
+        raise StoreError(f"AWS profile {config.profile!r} not found in your AWS config: check --profile / AWS_PROFILE") from exc
     kwargs: dict[str, Any] = {
         "region_name": config.region or session.region_name or "us-east-1",
         "config": Config(

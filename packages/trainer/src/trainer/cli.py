@@ -19,7 +19,10 @@ from metrics_store.cli_support import (
     store_config,
 )
 
+from .cli_runs import runs_app
+
 app = typer.Typer(help="Train LayoutLM token classification on a dataset snapshot and record every run.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
 
 DEFAULT_MODEL = "microsoft/layoutlm-base-uncased"
 EXIT_INTERRUPTED = 130  # like a shell's SIGINT: stopped cleanly, resumable with --resume
@@ -77,8 +80,8 @@ def fit_command(
 
     disable_progress_bars()  # per-evaluation lines on stderr say enough; no shard-writing bars
     hf_logging.disable_progress_bar()
-    table_ref = connect(store_config(table, endpoint_url, region, profile))
     try:
+        table_ref = connect(store_config(table, endpoint_url, region, profile))
         if resume:
             request = request_for_resume(Queries(table_ref).find_job(resume))
         else:

@@ -75,7 +75,7 @@ def generate(
     """Generate realistic synthetic receipts (words, geometry, labels) and write them."""
     from dataset_builder.receipts.synthetic import load_synthetic
 
-    ref = connect(store_config(table, endpoint_url, region, profile))
+    ref = run_or_exit(lambda: connect(store_config(table, endpoint_url, region, profile)))
     summary = _with_progress(
         f"writing {n} receipts", as_json, lambda on_progress: load_synthetic(ref, seed=seed, n_receipts=n, on_progress=on_progress)
     )
@@ -101,7 +101,7 @@ def import_file(
     """Import receipts from a JSONL file: bad receipts are skipped and reported (exit code 1), or with --strict reject the file before anything is written (exit code 2)."""
     from dataset_builder.receipts.importer import import_jsonl
 
-    ref = connect(store_config(table, endpoint_url, region, profile))
+    ref = run_or_exit(lambda: connect(store_config(table, endpoint_url, region, profile)))
     report = _with_progress(
         f"importing {file.name}", as_json,
         lambda on_progress: import_jsonl(ref, file, label_map=label_map, status=status, strict=strict, split_keys_out=split_keys_out, on_progress=on_progress),
