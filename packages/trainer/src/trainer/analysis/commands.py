@@ -1,0 +1,100 @@
+"""One domain call per `trainer runs` command: read what the command needs through
+metrics_store.Queries, hand it to the pure analysis, return the payload the CLI prints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from metrics_store import Queries
+
+from .compare import compare_runs, explain
+from .diagnose import Thresholds
+from .lineage import SnapshotInfo, resolve_snapshot, snapshot_changes
+from .report import REPORT_NAME, build_run_report, label_points_across_runs, write_run_report
+from .runs import RunData, iter_jobs, load_run, metric_by_job
+from .views import history_payload, list_payload, list_row, monitor_frame, show_payload, stamped
+
+SORT_KEYS = ("best_f1", "created", "name")
+
+
+def list_runs(queries: Queries, *, statuses: list[str] | None = None, name: str | None = None, snapshot: str | None = None,
+              min_f1: float | None = None, sort: str = "best_f1", limit: int | None = None) -> dict[str, Any]:
+    """Jobs with their best val_f1 (the max over evaluations), filtered and sorted."""
+    if sort not in SORT_KEYS:
+        raise ValueError(f"--sort must be one of {', '.join(SORT_KEYS)}, got {sort!r}")
+    f1_by_job = metric_by_job(queries, "val_f1")
+    rows = [list_row(job, f1_by_job.get(job.job_id, [])) for job in iter_jobs(queries, statuses)]
+    if name:
+        rows = [r for r in rows if name.lower() in r["name"].lower()]
+    if snapshot:
+        rows = [r for r in rows if r["snapshot_id"] == snapshot]
+    if min_f1 is not None:
+        rows = [r for r in rows if r["best_f1"] is not None and r["best_f1"] >= min_f1]
+    if sort == "best_f1":
+        rows.sort(key=lambda r: (r["best_f1"] is None, -(r["best_f1"] or 0.0), r["created_at"]))
+    elif sort == "created":
+        rows.sort(key=lambda r: r["created_at"], reverse=True)
+    else:
+        rows.sort(key=lambda r: (r["name"], r["created_at"]))
+    filters = {"statuses": statuses or [], "name": name, "snapshot": snapshot, "min_f1": min_f1, "sort": sort, "limit": limit}
+    return list_payload(rows[:limit] if limit else rows, filters, len(rows))
+
+
+def show_run(queries: Queries, job_ref: str, *, epoch: float | None = None) -> dict[str, Any]:
+    run = load_run(queries, job_ref)
+    return show_payload(run, resolve_snapshot(run, queries).to_dict(), epoch=epoch)
+
+
+def compare_jobs(queries: Queries, job_refs: list[str]) -> dict[str, Any]:
+    if len(job_refs) < 2:
+        raise ValueError("compare needs at least two jobs")
+    runs = [load_run(queries, ref) for ref in job_refs]
+    cache: dict[tuple, SnapshotInfo] = {}
+    return stamped("runs_compare", compare_runs(runs, [resolve_snapshot(r, queries, cache=cache) for r in runs]))
+
+
+def explain_jobs(queries: Queries, job_a: str, job_b: str) -> dict[str, Any]:
+    a, b = load_run(queries, job_a), load_run(queries, job_b)
+    cache: dict[tuple, SnapshotInfo] = {}
+    snapshot_a, snapshot_b = resolve_snapshot(a, queries, cache=cache), resolve_snapshot(b, queries, cache=cache)
+    return stamped("runs_explain", explain(a, b, snapshot_a, snapshot_b, snapshot_changes(snapshot_a, snapshot_b)))
+
+
+def running_job(queries: Queries) -> RunData | None:
+    """The newest running job, if any."""
+    job = next(iter(queries.iter_jobs_by_status("running")), None)
+    return load_run(queries, job.job_id) if job else None
+
+
+def monitor_job(queries: Queries, job_ref: str | None = None) -> dict[str, Any]:
+    return monitor_frame(load_run(queries, job_ref) if job_ref else running_job(queries))
+
+
+def training_history(queries: Queries, *, statuses: list[str] | None = None, limit: int | None = None,
+                     group_by: str | None = None) -> dict[str, Any]:
+    """Every run (newest `limit` when given) with config, best F1 and its curve."""
+    jobs = sorted(iter_jobs(queries, statuses), key=lambda j: j.created_at, reverse=True)
+    runs = [load_run(queries, job.job_id) for job in (jobs[:limit] if limit else jobs)]
+    return history_payload(runs, group_by)
+
+
+def report_run(queries: Queries, job_ref: str, *, out_dir: Path | None = None, plots: bool = True,
+               thresholds: Thresholds = Thresholds()) -> dict[str, Any]:
+    """The run report, written to OUT_DIR/run_report.json (with plots) when asked."""
+    run = load_run(queries, job_ref)
+    if out_dir is not None:
+        return write_run_report(run, Path(out_dir) / REPORT_NAME, queries=queries, plots=plots, thresholds=thresholds)
+    cache: dict[tuple, SnapshotInfo] = {}
+    snapshot = resolve_snapshot(run, queries, cache=cache)
+    pool = label_points_across_runs(queries, run.label_list, exclude_job=run.job_id, cache=cache)
+    return build_run_report(run, snapshot=snapshot, pool=pool, thresholds=thresholds)
+
+
+def plot_run(queries: Queries, job_ref: str, out_dir: Path) -> dict[str, Any]:
+    from .plots import write_plots
+
+    run = load_run(queries, job_ref)
+    files = write_plots(run, Path(out_dir))
+    return stamped("run_plot", {"job_id": run.job_id, "name": run.job.name,
+                                "files": [{"path": str(p), "bytes": p.stat().st_size} for p in files]})

@@ -1,0 +1,169 @@
+"""Readable rich tables for the `trainer runs` payloads. They read the same dicts `--json`
+prints, so people and agents always see the same numbers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+EPOCH_COLUMNS = ("train_loss", "eval_loss", "val_f1", "val_precision", "val_recall", "learning_rate", "samples_per_second")
+
+
+def fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e6):
+            return f"{value:.3g}"
+        return f"{value:.{digits}f}".rstrip("0").rstrip(".") if digits else f"{value:.0f}"
+    return str(value)
+
+
+def _numeric(cells: list[Any]) -> bool:
+    return all(c is None or (isinstance(c, int | float) and not isinstance(c, bool)) for c in cells)
+
+
+def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
+    """Numbers right-aligned, text left-aligned."""
+    out = Table(title=title, title_justify="left")
+    for i, column in enumerate(columns):
+        out.add_column(column, justify="right" if i and _numeric([row[i] for row in rows]) else "left")
+    for row in rows:
+        out.add_row(*(fmt(c) for c in row))
+    return out
+
+
+def signed(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.4f}"
+
+
+def _labels_table(title: str, labels: list[dict[str, Any]]) -> Table:
+    return table(title, ["label", "f1", "precision", "recall", "support"],
+                 [[r["label"], r["f1"], r["precision"], r["recall"], r["support"]] for r in labels])
+
+
+def _epochs_table(rows: list[dict[str, Any]], best_epoch: Any) -> Table:
+    present = [c for c in EPOCH_COLUMNS if any(c in r for r in rows)]
+    body = [[f"{fmt(r['epoch'])}{' *' if r['epoch'] == best_epoch else ''}", r["step"], *(r.get(c) for c in present)] for r in rows]
+    return table("per evaluation (* best)", ["epoch", "step", *present], body)
+
+
+def render_list(payload: dict[str, Any], console: Console) -> None:
+    rows = [[r["job_id"][:8], r["name"], r["status"], r["snapshot_id"], r["best_f1"], r["best_epoch"], r["last_f1"], r["evaluations"],
+             (r["created_at"] or "")[:19]] for r in payload["runs"]]
+    console.print(table(f"runs ({len(rows)} of {payload['matched']}, sorted by {payload['filters']['sort']})",
+                        ["job", "name", "status", "snapshot", "best f1", "best epoch", "last f1", "evals", "created"], rows))
+
+
+def render_show(payload: dict[str, Any], console: Console) -> None:
+    job, best, snap = payload["job"], payload["best"], payload["snapshot"]
+    console.print(f"[bold]{job['name']}[/bold] {job['job_id']}  status [bold]{job['status']}[/bold]  created {job['created_at']}")
+    console.print(f"snapshot {snap.get('id')} (parent {snap.get('parent_id') or '-'}, content {str(snap.get('content_sha256'))[:12]}, "
+                  f"contracts {snap.get('contracts') or '-'}, {'reachable' if snap.get('reachable') else 'unreachable'}) {snap.get('uri') or ''}")
+    also = f"; best val_f1 {fmt(best['best_f1'])}" if best["metric"] != "val_f1" else ""
+    console.print(f"best {best['metric']} {fmt(best['value'])} at epoch {fmt(best['epoch'])}{also}")
+    config = payload["config"]
+    train = config.get("train") if isinstance(config.get("train"), dict) else config
+    console.print(table("training config", ["option", "value"], [[k, v] for k, v in sorted(train.items()) if not isinstance(v, dict)]))
+    if payload["dataset"]:
+        console.print(table("dataset", ["metric", "value"], [[k, v if not isinstance(v, dict) else ", ".join(f"{a}={fmt(b)}" for a, b in v.items())]
+                                                         for k, v in payload["dataset"].items()]))
+    if payload["epochs"]:
+        console.print(_epochs_table(payload["epochs"], best["epoch"]))
+    selected = payload["selected"]
+    if selected and selected["labels"]:
+        which = "best evaluation" if selected["is_best"] else "selected evaluation"
+        console.print(_labels_table(f"per label at epoch {fmt(selected['epoch'])} ({which}, weakest first)", selected["labels"]))
+    if payload["results"]:
+        console.print(table("results", ["result", "value"], [[k, v] for k, v in payload["results"].items()]))
+    speed = payload["throughput"]
+    console.print(table("throughput", ["measure", "value"], [[k, v] for k, v in speed.items() if v is not None]))
+    for problem in payload["problems"]:
+        console.print(f"[red]{problem['level']}[/red] {problem['timestamp']} {problem['message']}")
+
+
+def render_compare(payload: dict[str, Any], console: Console) -> None:
+    names = [f"{r['name']} ({r['job_id'][:8]})" for r in payload["runs"]]
+    verdict = "comparable" if payload["comparable"] else "[red]NOT comparable[/red]"
+    console.print(f"baseline {names[0]}; {verdict}")
+    for check in payload["comparability"]:
+        if not check["comparable"]:
+            console.print(f"  {check['job_id'][:8]}: same val split {fmt(check['same_val_split'])} (by {check['basis']}), "
+                          f"same label set {fmt(check['same_label_set'])}")
+    console.print(table("config differences", ["option", *names], [[d["key"], *d["values"]] for d in payload["config_differences"]]))
+    console.print(table("metrics at the best evaluation", ["metric", *names], [[m["metric"], *m["values"]] for m in payload["metrics"]]))
+    console.print(table("per-label F1 (change vs baseline)", ["label", *names],
+                        [[row["label"], *(f"{fmt(f)} ({signed(c)})" if i else fmt(f) for i, (f, c) in enumerate(zip(row["f1"], row["change"], strict=True)))]
+                         for row in payload["labels"]]))
+
+
+def render_explain(payload: dict[str, Any], console: Console) -> None:
+    console.print(f"A {payload['a']['name']} ({payload['a']['job_id'][:8]}) -> B {payload['b']['name']} ({payload['b']['job_id'][:8]})")
+    console.print(f"[bold]cause: {payload['cause']['kind']}[/bold]")
+    for sentence in payload["explanation"]:
+        console.print(f"- {sentence}")
+    console.print(table("per-label F1, by impact on the micro F1", ["label", "A", "B", "change", "support B", "impact"],
+                        [[c["label"], c["f1_a"], c["f1_b"], signed(c["change"]), c["support_b"], signed(c["impact"])] for c in payload["label_changes"]]))
+
+
+def render_monitor(payload: dict[str, Any], console: Console) -> None:
+    if payload["job"] is None:
+        console.print(payload["message"])
+        return
+    job = payload["job"]
+    eta = payload["eta_seconds"]
+    console.print(f"[bold]{job['name']}[/bold] {job['job_id'][:8]}  {payload['status']}  epoch {fmt(payload['epoch'])}/"
+                  f"{fmt(payload['configured_epochs'])}  step {fmt(payload['step'])}/{fmt(payload['max_steps'])}  "
+                  f"progress {fmt(payload['progress'], 1)}%  ETA {_duration(eta)}")
+    speed = payload["throughput"]
+    console.print(f"{fmt(speed['samples_per_second'], 1)} samples/s, {fmt(speed['steps_per_second'], 2)} steps/s; "
+                  f"elapsed {_duration(payload['elapsed_seconds'])}; best {payload['best']['metric']} {fmt(payload['best']['value'])} "
+                  f"at epoch {fmt(payload['best']['epoch'])}")
+    latest = payload["latest"]
+    console.print(table("latest evaluation", ["metric", "value"], [[k, latest.get(k)] for k in EPOCH_COLUMNS if k in latest]))
+    console.print(table("recent logs", ["time", "level", "message"], [[log["timestamp"][11:19], log["level"], log["message"]] for log in payload["recent_logs"]]))
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def render_history(payload: dict[str, Any], console: Console) -> None:
+    if payload["groups"]:
+        console.print(table(f"best F1 by {payload['group_by']}", [payload["group_by"], "runs", "mean", "max", "min"],
+                            [[g["value"], g["runs"], g["best_f1_mean"], g["best_f1_max"], g["best_f1_min"]] for g in payload["groups"]]))
+    rows = []
+    for run in payload["runs"]:
+        config = run["config"]
+        rows.append([run["job_id"][:8], run["name"], run["status"], run["snapshot_id"], run["best_f1"], run["best_epoch"],
+                     config.get("train.learning_rate", config.get("learning_rate")), config.get("train.batch_size", config.get("batch_size")),
+                     config.get("train.epochs", config.get("epochs"))])
+    console.print(table(f"training history ({payload['total_runs']} runs, best first)",
+                        ["job", "name", "status", "snapshot", "best f1", "best epoch", "lr", "batch", "epochs"], rows))
+
+
+def render_report(payload: dict[str, Any], console: Console) -> None:
+    run = payload["run"]
+    console.print(f"[bold]{run['name']}[/bold] {run['job_id']}  {run['status']}  best F1 {fmt(run['best_f1'])} at epoch {fmt(run['best_epoch'])}")
+    console.print(table("diagnoses", ["diagnosis", "verdict", "explanation"],
+                        [[d["name"], d["verdict"], d["explanation"]] for d in payload["diagnoses"]]))
+    needs = next(d for d in payload["diagnoses"] if d["name"] == "data_needs")["evidence"]
+    if needs.get("ranking"):
+        console.print(table(f"labels that would gain most from more data ({needs['method']}, support = {needs.get('support_source')})",
+                            ["label", "f1", "support", "expected gain", "advice"],
+                            [[r["label"], r["f1"], r["support"], r["expected_gain"], r["advice"]] for r in needs["ranking"]]))
+    if payload["plots"]:
+        console.print("plots: " + ", ".join(payload["plots"]))
+
+
+def render_plot(payload: dict[str, Any], console: Console) -> None:
+    for file in payload["files"]:
+        console.print(f"wrote {file['path']} ({file['bytes']:,} bytes)")

@@ -1,0 +1,259 @@
+"""A run as plain data: the job, its evaluations, dataset metrics, logs, statuses and
+checkpoints. Loading is the only I/O; every analysis after it is a pure function of `RunData`,
+so the trainer (which holds the same records in memory) and tests need no table."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from metrics_store import (
+    Job,
+    JobCheckpoint,
+    JobLog,
+    JobMetric,
+    JobStatus,
+    Queries,
+    per_label_metrics,
+)
+
+from .values import number
+
+# Names older trainers used in `run_summary.epoch_metrics`, mapped to today's metric names.
+LEGACY_EPOCH_KEYS = {"eval_f1": "val_f1", "eval_precision": "val_precision", "eval_recall": "val_recall",
+                     "eval_accuracy": "val_accuracy", "global_step": "step"}
+PER_LABEL_FIELDS = ("f1", "precision", "recall", "support")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One evaluation of the model: its scalar metrics and per-label figures."""
+
+    epoch: float | None
+    step: int | None
+    values: Mapping[str, float]
+    per_label: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    timestamp: str = ""
+
+    def get(self, name: str) -> float | None:
+        return self.values.get(name)
+
+
+def _label_figures(raw: Mapping[str, Any]) -> dict[str, float]:
+    figures = {k: number(raw.get(k)) for k in PER_LABEL_FIELDS}
+    if figures["support"] is not None:
+        figures["support"] = int(figures["support"])
+    return figures
+
+
+def _sort_key(evaluation: Evaluation) -> tuple[float, float]:
+    return (evaluation.epoch if evaluation.epoch is not None else -1.0, evaluation.step if evaluation.step is not None else -1)
+
+
+def evaluations_from_metrics(metrics: Iterable[JobMetric]) -> tuple[list[Evaluation], dict[str, Any]]:
+    """Group JobMetrics into evaluations (same step, or same epoch when rows have no step);
+    rows with neither are the dataset metrics written once at the start."""
+    groups: dict[tuple, list[JobMetric]] = {}
+    dataset: dict[str, Any] = {}
+    for metric in sorted(metrics, key=lambda m: m.timestamp):
+        if metric.epoch is None and metric.step is None:
+            dataset[metric.metric_name] = metric.value
+            continue
+        key = ("step", metric.step) if metric.step is not None else ("epoch", metric.epoch)
+        groups.setdefault(key, []).append(metric)
+    step_of_epoch = {rows[0].epoch: key for key, rows in groups.items() if key[0] == "step" and rows[0].epoch is not None}
+    for key in [k for k in groups if k[0] == "epoch" and k[1] in step_of_epoch]:
+        groups[step_of_epoch[key[1]]].extend(groups.pop(key))  # legacy rows without a step join their epoch's evaluation
+    evaluations = []
+    for rows in groups.values():
+        epoch = next((r.epoch for r in rows if r.epoch is not None), None)
+        step = next((r.step for r in rows if r.step is not None), None)
+        scalars = {r.metric_name: number(r.value) for r in rows if not r.metric_name.startswith("label_")}
+        labels = {label: _label_figures(fig) for (_, label), fig in per_label_metrics(rows).items()}
+        evaluations.append(Evaluation(
+            epoch=float(epoch) if epoch is not None else None, step=int(step) if step is not None else None,
+            values={k: v for k, v in scalars.items() if v is not None}, per_label=labels,
+            timestamp=min(r.timestamp for r in rows),
+        ))
+    return sorted(evaluations, key=_sort_key), dataset
+
+
+def evaluations_from_summary(summary: Mapping[str, Any]) -> list[Evaluation]:
+    """Evaluations rebuilt from a `run_summary` log, for runs whose JobMetrics lack epochs."""
+    evaluations = []
+    for row in summary.get("epoch_metrics") or []:
+        values = {LEGACY_EPOCH_KEYS.get(k, k): number(v) for k, v in row.items() if k not in ("epoch", "per_label_metrics")}
+        step = values.pop("step", None)
+        labels: dict[str, dict[str, float]] = {}
+        for name, figures in (row.get("per_label_metrics") or {}).items():
+            label = name[2:] if name[:2] in ("B-", "I-") else name
+            labels.setdefault(label, _label_figures(figures))
+        evaluations.append(Evaluation(number(row.get("epoch")), int(step) if step is not None else None,
+                                      {k: v for k, v in values.items() if v is not None}, labels))
+    return sorted(evaluations, key=_sort_key)
+
+
+def parse_structured(message: str) -> dict[str, Any] | None:
+    """The JSON payload of a structured log (`{"type": ...}`), or None for plain text."""
+    if not message.startswith("{"):
+        return None
+    try:
+        payload = json.loads(message)
+    except ValueError:
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+@dataclass(frozen=True)
+class RunData:
+    """Everything recorded about one run, read-only."""
+
+    job: Job
+    evaluations: tuple[Evaluation, ...] = ()
+    dataset_metrics: Mapping[str, Any] = field(default_factory=dict)
+    logs: tuple[JobLog, ...] = ()
+    statuses: tuple[JobStatus, ...] = ()
+    checkpoints: tuple[JobCheckpoint, ...] = ()
+
+    @classmethod
+    def from_records(cls, job: Job, metrics: Iterable[JobMetric], logs: Iterable[JobLog] = (),
+                     statuses: Iterable[JobStatus] = (), checkpoints: Iterable[JobCheckpoint] = ()) -> RunData:
+        evaluations, dataset = evaluations_from_metrics(metrics)
+        logs = tuple(sorted(logs, key=lambda log: log.timestamp))
+        if not evaluations:
+            summaries = [p for p in (parse_structured(log.message) for log in logs) if p and p.get("type") == "run_summary"]
+            if summaries:
+                evaluations = evaluations_from_summary(summaries[-1])
+        return cls(job, tuple(evaluations), dataset, logs, tuple(sorted(statuses, key=lambda s: s.updated_at)),
+                   tuple(sorted(checkpoints, key=lambda c: c.timestamp)))
+
+    # --- what was asked ---------------------------------------------------------------
+
+    @property
+    def job_id(self) -> str:
+        return self.job.job_id
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The recorded request (`trainer fit`), or the whole job_config of older runs."""
+        return dict(self.job.job_config.get("request") or self.job.job_config)
+
+    @property
+    def train_config(self) -> dict[str, Any]:
+        return dict(self.config.get("train") or self.config)
+
+    @property
+    def snapshot_lineage(self) -> dict[str, Any]:
+        lineage = dict(self.job.job_config.get("snapshot") or {})
+        if not lineage.get("id") and (self.job.tags or {}).get("snapshot_id"):
+            lineage["id"] = self.job.tags["snapshot_id"]
+        return lineage
+
+    @property
+    def snapshot_id(self) -> str | None:
+        return self.snapshot_lineage.get("id")
+
+    @property
+    def model(self) -> str | None:
+        return (self.job.tags or {}).get("model") or (self.config.get("model") or {}).get("model")
+
+    @property
+    def label_list(self) -> list[str]:
+        """The snapshot's entity labels, else every label an evaluation reported."""
+        recorded = self.snapshot_lineage.get("label_list")
+        if recorded:
+            return list(recorded)
+        return sorted({label for e in self.evaluations for label in e.per_label})
+
+    @property
+    def checkpoint_metric(self) -> str:
+        return str(self.train_config.get("checkpoint_metric") or "val_f1")
+
+    @property
+    def greater_is_better(self) -> bool:
+        return not self.checkpoint_metric.endswith("loss")
+
+    # --- what happened ------------------------------------------------------------------
+
+    def structured_logs(self, log_type: str) -> list[dict[str, Any]]:
+        return [p for p in (parse_structured(log.message) for log in self.logs) if p and p.get("type") == log_type]
+
+    @property
+    def run_summary(self) -> dict[str, Any] | None:
+        found = self.structured_logs("run_summary")
+        return found[-1] if found else None
+
+    def series(self, name: str) -> list[tuple[Evaluation, float]]:
+        return [(e, e.values[name]) for e in self.evaluations if name in e.values]
+
+    def best(self, metric: str | None = None) -> Evaluation | None:
+        """The evaluation with the best value of `metric` (default: the checkpoint metric);
+        the earliest wins a tie, as the Trainer's best checkpoint does."""
+        metric = metric or self.checkpoint_metric
+        scored = self.series(metric)
+        if not scored and metric != "val_f1":
+            metric, scored = "val_f1", self.series("val_f1")
+        if not scored:
+            return None
+        best_value = (min if metric.endswith("loss") else max)(v for _, v in scored)
+        return next(e for e, v in scored if v == best_value)
+
+    @property
+    def best_metric_name(self) -> str:
+        """The metric `best()` ranks by: the checkpoint metric when recorded, else val_f1."""
+        return self.checkpoint_metric if self.series(self.checkpoint_metric) else "val_f1"
+
+    @property
+    def last(self) -> Evaluation | None:
+        return self.evaluations[-1] if self.evaluations else None
+
+    @property
+    def best_f1(self) -> float | None:
+        """The highest val_f1 over all evaluations (not the last one), else the recorded result."""
+        f1s = [v for _, v in self.series("val_f1")]
+        return max(f1s) if f1s else number((self.job.results or {}).get("best_f1"))
+
+    def at_epoch(self, epoch: float) -> Evaluation | None:
+        """The evaluation at `epoch`, or the nearest one when none sits exactly there."""
+        timed = [e for e in self.evaluations if e.epoch is not None]
+        if not timed:
+            return None
+        return min(timed, key=lambda e: (abs(e.epoch - epoch), e.epoch))
+
+    @property
+    def steps_per_epoch(self) -> float | None:
+        ratios = [e.step / e.epoch for e in self.evaluations if e.step and e.epoch]
+        return statistics.median(ratios) if ratios else None
+
+    @property
+    def latest_progress(self) -> float | None:
+        for status in reversed(self.statuses):
+            if status.progress is not None:
+                return float(status.progress)
+        return None
+
+
+def load_run(queries: Queries, job_ref: str) -> RunData:
+    """A job by id, unique id prefix or name, with everything recorded about it."""
+    job = queries.find_job(job_ref)
+    return RunData.from_records(
+        job, queries.iter_job_metrics(job.job_id), queries.iter_job_logs(job.job_id),
+        queries.status_history(job.job_id), queries.checkpoints(job.job_id),
+    )
+
+
+def iter_jobs(queries: Queries, statuses: Iterable[str] | None = None) -> Iterable[Job]:
+    if not statuses:
+        return queries.iter_all_jobs()
+    return (job for status in statuses for job in queries.iter_jobs_by_status(status))
+
+
+def metric_by_job(queries: Queries, metric_name: str) -> dict[str, list[JobMetric]]:
+    """One metric for every job (one GSI2 walk), grouped by job id."""
+    grouped: dict[str, list[JobMetric]] = {}
+    for metric in queries.metric_by_job(metric_name, limit=None).items:
+        grouped.setdefault(metric.job_id, []).append(metric)
+    return grouped

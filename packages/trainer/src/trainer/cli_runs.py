@@ -1,0 +1,187 @@
+"""`trainer runs ...`: read recorded runs back, for people (tables) and agents (`--json`).
+
+Each command parses its options, makes one call into `trainer.analysis.commands`, and
+renders the payload; `--json` prints it as is (schemas in docs/schemas/). Errors become a
+one-line message and exit code 2 in `run_or_exit`. Heavy modules load only inside commands."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from metrics_store.cli_support import (
+    EndpointOpt,
+    JsonOpt,
+    ProfileOpt,
+    RegionOpt,
+    TableOpt,
+    print_json,
+    run_or_exit,
+    store_config,
+)
+
+runs_app = typer.Typer(help="Read runs back: list, show, compare, monitor, history, report, explain, plot.", no_args_is_help=True)
+
+DEFAULT_TABLE = "ReceiptsTable"
+JobArg = Annotated[str, typer.Argument(help="Job id, unique id prefix (8+ characters) or job name.")]
+StatusOpt = Annotated[list[str] | None, typer.Option("--status", help="Only jobs in this status (repeatable).")]
+
+
+def _queries(table: str, endpoint_url: str | None, region: str | None, profile: str | None):
+    from metrics_store import Queries, connect
+
+    return Queries(connect(store_config(table, endpoint_url, region, profile)))
+
+
+def _emit(payload: dict[str, Any], as_json: bool, renderer_name: str) -> None:
+    if as_json:
+        print_json(payload)
+        return
+    from rich.console import Console
+
+    from .analysis import render
+
+    getattr(render, renderer_name)(payload, Console())
+
+
+@runs_app.command("list")
+def list_command(
+    status: StatusOpt = None,
+    name: Annotated[str | None, typer.Option(help="Only jobs whose name contains this (case-insensitive).")] = None,
+    snapshot: Annotated[str | None, typer.Option(help="Only jobs trained on this snapshot id (v12).")] = None,
+    min_f1: Annotated[float | None, typer.Option(help="Only jobs whose best val_f1 (max over evaluations) is at least this.")] = None,
+    sort: Annotated[str, typer.Option(help="best_f1 (highest first), created (newest first) or name.")] = "best_f1",
+    limit: Annotated[int | None, typer.Option(help="Show at most this many.")] = None,
+    table: TableOpt = DEFAULT_TABLE, endpoint_url: EndpointOpt = None, region: RegionOpt = None, profile: ProfileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Jobs with their best F1, filtered and sorted."""
+    from .analysis.commands import list_runs
+
+    payload = run_or_exit(lambda: list_runs(_queries(table, endpoint_url, region, profile), statuses=status, name=name,
+                                            snapshot=snapshot, min_f1=min_f1, sort=sort, limit=limit))
+    _emit(payload, as_json, "render_list")
+
+
+@runs_app.command("show")
+def show_command(
+    job: JobArg,
+    epoch: Annotated[float | None, typer.Option(help="Per-label table (and metrics) at this epoch instead of the best.")] = None,
+    table: TableOpt = DEFAULT_TABLE, endpoint_url: EndpointOpt = None, region: RegionOpt = None, profile: ProfileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One run: config, snapshot lineage, per-epoch table, per-label table, results."""
+    from .analysis.commands import show_run
+
+    payload = run_or_exit(lambda: show_run(_queries(table, endpoint_url, region, profile), job, epoch=epoch))
+    _emit(payload, as_json, "render_show")
+
+
+@runs_app.command("compare")
+def compare_command(
+    jobs: Annotated[list[str], typer.Argument(help="Two or more jobs; the first is the baseline.")],
+    table: TableOpt = DEFAULT_TABLE, endpoint_url: EndpointOpt = None, region: RegionOpt = None, profile: ProfileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Config and metric differences, per label, and whether the runs are comparable."""
+    from .analysis.commands import compare_jobs
+
+    payload = run_or_exit(lambda: compare_jobs(_queries(table, endpoint_url, region, profile), jobs))
+    _emit(payload, as_json, "render_compare")
+
+
+@runs_app.command("monitor")
+def monitor_command(
+    job: Annotated[str | None, typer.Option("--job", help="Job to watch (default: the newest running job).")] = None,
+    interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 30.0,
+    once: Annotated[bool, typer.Option("--once", help="Print one frame and exit.")] = False,
+    table: TableOpt = DEFAULT_TABLE, endpoint_url: EndpointOpt = None, region: RegionOpt = None, profile: ProfileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Epoch, latest metrics, throughput, ETA and recent logs of a running job, refreshed until it ends."""
+    from rich.console import Console
+
+    from .analysis.commands import monitor_job
+    from .analysis.render import render_monitor
+
+    queries = _queries(table, endpoint_url, region, profile)
+    console = Console()
+    while True:
+        frame = run_or_exit(lambda: monitor_job(queries, job))
+        if as_json:
+            print_json(frame)
+            return
+        if console.is_terminal and not once:
+            console.clear()
+        render_monitor(frame, console)
+        if once or frame["finished"]:
+            return
+        time.sleep(interval)
+
+
+@runs_app.command("history")
+def history_command(
+    status: StatusOpt = None,
+    limit: Annotated[int | None, typer.Option(help="Only the newest N jobs.")] = None,
+    group_by: Annotated[str | None, typer.Option(help="Also group best F1 by this config key (batch_size, train.learning_rate...).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the JSON to this file.")] = None,
+    table: TableOpt = DEFAULT_TABLE, endpoint_url: EndpointOpt = None, region: RegionOpt = None, profile: ProfileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Every run with its config and best F1, best first (the training history analyzer)."""
+    from .analysis.commands import training_history
+
+    payload = run_or_exit(lambda: training_history(_queries(table, endpoint_url, region, profile), statuses=status,
+                                                   limit=limit, group_by=group_by))
+    if out is not None:
+        import json
+
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(payload, indent=2) + "\n")
+    _emit(payload, as_json, "render_history")
+
+
+@runs_app.command("report")
+def report_command(
+    job: JobArg,
+    out: Annotated[Path | None, typer.Option(help="Write OUT/run_report.json (and the plots) here.")] = None,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="With --out, also write the PNG plots.")] = True,
+    table: TableOpt = DEFAULT_TABLE, endpoint_url: EndpointOpt = None, region: RegionOpt = None, profile: ProfileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Diagnoses of one run (overfitting, plateau, LR schedule, early stopping, weak labels, data needs)."""
+    from .analysis.commands import report_run
+
+    payload = run_or_exit(lambda: report_run(_queries(table, endpoint_url, region, profile), job, out_dir=out, plots=plots))
+    _emit(payload, as_json, "render_report")
+
+
+@runs_app.command("explain")
+def explain_command(
+    job_a: Annotated[str, typer.Argument(help="The earlier (reference) job.")],
+    job_b: Annotated[str, typer.Argument(help="The later job.")],
+    table: TableOpt = DEFAULT_TABLE, endpoint_url: EndpointOpt = None, region: RegionOpt = None, profile: ProfileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Why best F1 changed from JOB_A to JOB_B: confounders, config, data, labels."""
+    from .analysis.commands import explain_jobs
+
+    payload = run_or_exit(lambda: explain_jobs(_queries(table, endpoint_url, region, profile), job_a, job_b))
+    _emit(payload, as_json, "render_explain")
+
+
+@runs_app.command("plot")
+def plot_command(
+    job: JobArg,
+    out: Annotated[Path, typer.Option(help="Folder for learning_curves.png and per_label_f1.png.")] = Path("."),
+    table: TableOpt = DEFAULT_TABLE, endpoint_url: EndpointOpt = None, region: RegionOpt = None, profile: ProfileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Learning curves and per-label F1 as PNGs."""
+    from .analysis.commands import plot_run
+
+    payload = run_or_exit(lambda: plot_run(_queries(table, endpoint_url, region, profile), job, out))
+    _emit(payload, as_json, "render_plot")
