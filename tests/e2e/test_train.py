@@ -74,6 +74,15 @@ def test_fit_learns_and_records_everything(e2e_table, e2e_snapshot, tmp_path):
     run_file = json.loads((Path(result.output_dir) / "run.json").read_text())
     assert run_file["best_f1"] == summary[0]["best_f1"] and run_file["best_epoch"] == results["best_epoch"]
 
+    report = json.loads((Path(result.output_dir) / "run_report.json").read_text())
+    assert report["schema"] == "run_report" and {d["name"] for d in report["diagnoses"]} >= {"overfitting", "early_stopping"}
+    assert report["best"]["best_f1"] == pytest.approx(results["best_f1"]) and "learning_curves.png" in report["plots"]
+    assert (Path(result.output_dir) / "learning_curves.png").stat().st_size > 10_000
+    assert run_config[0]["schedule"]["max_steps"] == 80 and run_config[0]["schedule"]["steps_per_epoch"] == 10
+    assert dataset["train_label_support"].value["AMOUNT"] > 0
+    assert job.job_config["snapshot"]["split_hashes"]["val"]
+    assert results["checkpoint_metric"] == "val_f1" and results["best_metric"] == results["best_f1"]
+
     best_dir = Path(result.best_dir)
     card = json.loads((best_dir / "receipt_ml.json").read_text())
     assert card["snapshot"]["id"] == "v1" and card["coordinate_convention"]["name"] == "layoutlm-0-1000-top-left"

@@ -73,7 +73,8 @@ class RecordingCallback(TrainerCallback):
             return
         now, step = time.perf_counter(), state.global_step
         started, start_step = self._clock or (now, step)
-        elapsed = max(now - started, 1e-9)
+        eval_seconds = float(metrics.get("eval_runtime") or 0.0)
+        elapsed = max(now - started - eval_seconds, 1e-9)  # training time only
         self._clock = (now, step)
         memory, memory_kind = peak_memory_mb()
         values: dict[str, Any] = {name: float(metrics[key]) for name, (key, _) in SCALAR_METRICS.items() if key in metrics}
@@ -83,6 +84,9 @@ class RecordingCallback(TrainerCallback):
         for label, figures in (metrics.get("eval_per_label") or {}).items():
             values[f"label_{label}"] = {k: float(v) if k != "support" else int(v) for k, v in figures.items()}
             units[f"label_{label}"] = "per_label"
+        if eval_seconds:
+            values["eval_runtime"] = eval_seconds
+            units["eval_runtime"] = "s"
         if step > start_step:
             values["samples_per_second"] = (step - start_step) * self.samples_per_step / elapsed
             values["steps_per_second"] = (step - start_step) / elapsed

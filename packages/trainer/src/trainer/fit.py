@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import traceback
 import uuid
 from collections.abc import Callable
@@ -158,6 +159,16 @@ def _training_arguments(request: FitRequest, output_dir: Path) -> Any:
     )
 
 
+def planned_schedule(train: TrainConfig, n_train_windows: int, world_size: int) -> dict[str, Any]:
+    """The optimiser schedule the Trainer will follow (its own arithmetic), recorded up front so
+    an analysis need not infer warmup and length from a handful of learning-rate samples."""
+    batches = math.ceil(n_train_windows / (train.batch_size * world_size))
+    steps_per_epoch = max(math.ceil(batches / train.gradient_accumulation_steps), 1)
+    max_steps = steps_per_epoch * train.epochs
+    return {"lr_scheduler_type": "linear", "steps_per_epoch": steps_per_epoch, "max_steps": max_steps,
+            "warmup_steps": math.ceil(train.warmup_ratio * max_steps), "peak_learning_rate": train.learning_rate}
+
+
 def _shared_job_id(args: Any, proposed: str) -> str:
     """Every process of a torchrun/accelerate launch must record under the same job id."""
     if args.world_size <= 1:
@@ -196,7 +207,8 @@ def setup(request: FitRequest, recorder_for: RecorderFactory, *, resume_job_id: 
     recorder = recorder_for(job_id) if is_main else NullRecorder(job_id)
 
     lineage = {"id": snapshot.id, "uri": snapshot.uri, "content_sha256": snapshot.content_sha256, "manifest_sha256": snapshot.manifest_sha256,
-               "label_list": snapshot.label_list, "coordinate_convention": snapshot.manifest.get("coordinate_convention")}
+               "split_hashes": snapshot.manifest.get("split_hashes"), "label_list": snapshot.label_list,
+               "coordinate_convention": snapshot.manifest.get("coordinate_convention")}
     job = Job(
         job_id=job_id, name=name, created_at=utc_now_iso(), description=request.description, created_by=request.created_by,
         job_config={"request": request.to_dict(), "snapshot": lineage, "seed": request.train.seed},
@@ -237,12 +249,13 @@ def setup(request: FitRequest, recorder_for: RecorderFactory, *, resume_job_id: 
 
     if not resume_job_id:
         ratios = snapshot.manifest.get("o_entity_ratio", {}).get("after", {})
+        train_entities = snapshot.manifest.get("counts", {}).get("splits", {}).get("train", {}).get("entities", {})
         recorder.log({"type": "run_config", "job_id": job_id, "request": request.to_dict(), "snapshot": lineage,
                       "snapshot_counts": snapshot.manifest.get("counts", {}).get("splits"), "model_source": built.source,
                       "warm_start": built.warm_start.to_dict() if built.warm_start else None,
                       "num_parameters": sum(p.numel() for p in built.model.parameters()),
                       "class_weights": dict(zip(tags, class_weights, strict=True)) if class_weights else None,
-                      "world_size": args.world_size})
+                      "world_size": args.world_size, "schedule": planned_schedule(request.train, len(features["train"]), args.world_size)})
         dataset_metrics: dict[str, Any] = {
             "num_train_samples": len(features["train"]), "num_val_samples": len(features["val"]),
             "num_train_receipts": len(examples["train"]), "num_val_receipts": len(examples["val"]),
@@ -250,6 +263,8 @@ def setup(request: FitRequest, recorder_for: RecorderFactory, *, resume_job_id: 
         dataset_metrics.update({f"o_entity_ratio_{s}": ratios[s] for s in ("train", "val") if ratios.get(s) is not None})
         if class_weights:
             dataset_metrics["class_weights"] = dict(zip(tags, class_weights, strict=True))
+        if train_entities:
+            dataset_metrics["train_label_support"] = dict(train_entities)
         recorder.metrics(dataset_metrics, units={"num_train_samples": "windows", "num_val_samples": "windows"})
     return Run(request, job_id, bool(resume_job_id), recorder, snapshot, output_dir, args, built,
                features["train"], features["val"], examples["val"], class_weights, is_main)
@@ -375,12 +390,27 @@ def cleanup(run: Run, outcome: TrainOutcome) -> FitResult:
         best_uri = upload_folder(best_dir, run.request.upload_uri) if run.request.upload_uri else str(best_dir.resolve())
         summary["best_checkpoint_s3_path"] = best_uri
         write_run_file(run.output_dir, summary)
-    results = {k: summary[k] for k in ("best_f1", "best_epoch", "train_runtime", "total_flos", "early_stopping_triggered", "epochs_since_best")}
+    results = {k: summary[k] for k in ("best_f1", "best_epoch", "best_step", "checkpoint_metric", "best_metric", "train_runtime",
+                                       "total_flos", "early_stopping_triggered", "epochs_since_best")}
     results["best_checkpoint_s3_path"] = summary.get("best_checkpoint_s3_path")
     recorder.log(summary)
     recorder.results({k: v for k, v in results.items() if v is not None})
     recorder.status("succeeded", progress=100.0, message=f"best {summary['checkpoint_metric']} {summary['best_metric']} at epoch {summary['best_epoch']}")
+    if run.is_main:
+        write_report(recorder, run.output_dir)
     return FitResult(run.job_id, "succeeded", str(run.output_dir), results, str(best_dir) if best_dir else None)
+
+
+def write_report(recorder: Any, output_dir: Path) -> None:
+    """run_report.json and the plots beside the model; a report that cannot be made is a
+    warning, never a failed run."""
+    from .analysis import write_run_report_from_recorder
+
+    try:
+        write_run_report_from_recorder(recorder, output_dir)
+    except Exception as exc:  # noqa: BLE001 - the run itself succeeded
+        log.warning("could not write the run report: %s", exc)
+        recorder.log({"type": "warning", "warning": f"run report not written: {type(exc).__name__}: {exc}"}, level="WARNING")
 
 
 def mark_failed(recorder: Any, exc: BaseException) -> None:

@@ -224,7 +224,15 @@ class RunData:
         return min(timed, key=lambda e: (abs(e.epoch - epoch), e.epoch))
 
     @property
+    def planned_schedule(self) -> dict[str, Any]:
+        """The optimiser schedule the trainer recorded in `run_config` (empty for older runs)."""
+        configs = self.structured_logs("run_config")
+        return dict(configs[0].get("schedule") or {}) if configs else {}
+
+    @property
     def steps_per_epoch(self) -> float | None:
+        if self.planned_schedule.get("steps_per_epoch"):
+            return float(self.planned_schedule["steps_per_epoch"])
         ratios = [e.step / e.epoch for e in self.evaluations if e.step and e.epoch]
         return statistics.median(ratios) if ratios else None
 

@@ -161,10 +161,10 @@ def monitor_frame(run: RunData | None, now: datetime | None = None) -> dict[str,
     started = next((_parse_time(s.updated_at) for s in run.statuses if s.status == "running"), None) or _parse_time(run.job.created_at)
     steps_per_second = last.values.get("steps_per_second") if last else None
     progress = run.latest_progress
-    max_steps = None
-    if last and last.step and progress:
+    max_steps = run.planned_schedule.get("max_steps")
+    if not max_steps and last and last.step and progress:
         max_steps = round(last.step * 100.0 / progress)
-    elif run.steps_per_epoch and run.train_config.get("epochs"):
+    elif not max_steps and run.steps_per_epoch and run.train_config.get("epochs"):
         max_steps = round(run.steps_per_epoch * run.train_config["epochs"])
     eta_seconds = eta_at = None
     if last and last.step is not None and max_steps and steps_per_second:
