@@ -86,6 +86,16 @@ class Queries:
                 if not start or (limit and len(items) >= limit):
                     return Page(items, _encode_token(start))
 
+    def _in_job(self, job_id: str, prefix: str, decode: Callable[[dict], T], *, limit: int | None = None,
+                token: str | None = None, newest_first: bool = False) -> Page[T]:
+        """Items of one job whose sort key starts with `prefix` (METRIC#, LOG#, STATUS#...)."""
+        return self._query_page(
+            decode, limit=limit, token=token,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": keys.job_pk(job_id)}, ":prefix": {"S": prefix}},
+            ScanIndexForward=not newest_first,
+        )
+
     def _iterate(self, page_fn: Callable[..., Page[T]], *args: Any, **kwargs: Any) -> Iterator[T]:
         token = None
         while True:
@@ -163,13 +173,7 @@ class Queries:
 
     def job_metrics(self, job_id: str, metric_name: str | None = None, *, limit: int | None = None, token: str | None = None) -> Page[JobMetric]:
         prefix = keys.metric_sk(metric_name, "") if metric_name else "METRIC#"
-        return self._query_page(
-            JobMetric.from_item,
-            limit=limit,
-            token=token,
-            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
-            ExpressionAttributeValues={":pk": {"S": keys.job_pk(job_id)}, ":prefix": {"S": prefix}},
-        )
+        return self._in_job(job_id, prefix, JobMetric.from_item, limit=limit, token=token)
 
     def iter_job_metrics(self, job_id: str, metric_name: str | None = None) -> Iterator[JobMetric]:
         return self._iterate(self.job_metrics, job_id, metric_name)
@@ -200,14 +204,7 @@ class Queries:
 
     def job_logs(self, job_id: str, *, limit: int | None = None, token: str | None = None, newest_first: bool = False) -> Page[JobLog]:
         """Logs of a job, with messages that were split across part items joined again."""
-        page = self._query_page(
-            decode_item,
-            limit=limit,
-            token=token,
-            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
-            ExpressionAttributeValues={":pk": {"S": keys.job_pk(job_id)}, ":prefix": {"S": "LOG#"}},
-            ScanIndexForward=not newest_first,
-        )
+        page = self._in_job(job_id, "LOG#", decode_item, limit=limit, token=token, newest_first=newest_first)
         logs: list[JobLog] = []
         parts: dict[str, dict[int, str]] = defaultdict(dict)
         heads: list[dict[str, Any]] = []
@@ -227,11 +224,7 @@ class Queries:
         return Page(logs, page.next_token)
 
     def _log_parts(self, job_id: str, timestamp: str) -> dict[int, str]:
-        page = self._query_page(
-            decode_item, limit=None, token=None,
-            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
-            ExpressionAttributeValues={":pk": {"S": keys.job_pk(job_id)}, ":prefix": {"S": f"{keys.log_sk(timestamp)}#PART#"}},
-        )
+        page = self._in_job(job_id, f"{keys.log_sk(timestamp)}#PART#", decode_item)
         return {int(r["part"]): r["message"] for r in page.items}
 
     def iter_job_logs(self, job_id: str) -> Iterator[JobLog]:
@@ -251,39 +244,21 @@ class Queries:
         return found
 
     def status_history(self, job_id: str) -> list[JobStatus]:
-        page = self._query_page(
-            JobStatus.from_item, limit=None, token=None,
-            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
-            ExpressionAttributeValues={":pk": {"S": keys.job_pk(job_id)}, ":prefix": {"S": "STATUS#"}},
-        )
-        return page.items
+        return self._in_job(job_id, "STATUS#", JobStatus.from_item).items
 
     def latest_status(self, job_id: str) -> JobStatus | None:
-        page = self._query_page(
-            JobStatus.from_item, limit=1, token=None,
-            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
-            ExpressionAttributeValues={":pk": {"S": keys.job_pk(job_id)}, ":prefix": {"S": "STATUS#"}},
-            ScanIndexForward=False,
-        )
+        page = self._in_job(job_id, "STATUS#", JobStatus.from_item, limit=1, newest_first=True)
         return page.items[0] if page.items else None
 
     def checkpoints(self, job_id: str) -> list[JobCheckpoint]:
-        return self._query_page(
-            JobCheckpoint.from_item, limit=None, token=None,
-            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
-            ExpressionAttributeValues={":pk": {"S": keys.job_pk(job_id)}, ":prefix": {"S": "CHECKPOINT#"}},
-        ).items
+        return self._in_job(job_id, "CHECKPOINT#", JobCheckpoint.from_item).items
 
     def best_checkpoint(self, job_id: str) -> JobCheckpoint | None:
         best = [c for c in self.checkpoints(job_id) if c.is_best]
         return best[-1] if best else None
 
     def resources(self, job_id: str) -> list[JobResource]:
-        return self._query_page(
-            JobResource.from_item, limit=None, token=None,
-            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
-            ExpressionAttributeValues={":pk": {"S": keys.job_pk(job_id)}, ":prefix": {"S": "RESOURCE#"}},
-        ).items
+        return self._in_job(job_id, "RESOURCE#", JobResource.from_item).items
 
     # --- datasets -------------------------------------------------------------------------
 
