@@ -107,7 +107,7 @@ def monitor_command(
     from .analysis.commands import monitor_job
     from .analysis.render import render_monitor
 
-    queries = _queries(table, endpoint_url, region, profile)
+    queries = run_or_exit(lambda: _queries(table, endpoint_url, region, profile))
     console = Console()
     while True:
         frame = run_or_exit(lambda: monitor_job(queries, job))
