@@ -87,7 +87,7 @@ def test_allowed_labels_and_statuses(filled, tmp_path):
 
 
 def test_ratio_control_is_recorded(filled, tmp_path):
-    snap = open_snapshot(tmp_path, build(filled, tmp_path, o_entity_ratio=0.5, val_fraction=0.25).snapshot_id)
+    snap = open_snapshot(tmp_path, build(filled, tmp_path, o_entity_ratio=0.5, val_fraction=0.25, ratio_mechanism="mask").snapshot_id)
     ratio = snap.manifest["o_entity_ratio"]
     assert ratio["before"]["train"] == pytest.approx(4 / 6)
     assert ratio["after"]["train"] <= 0.5
