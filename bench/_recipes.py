@@ -167,6 +167,38 @@ class CountingCollator:
         return sum(b[0] for b in kept), sum(b[1] for b in kept), sum(b[2] for b in kept)
 
 
+def gradient_agreement(run: Any, max_seq_length: int, windows: int = 16) -> dict[str, float]:
+    """Loss and gradients of one batch of the shortest windows (dropout off), ours vs the plain
+    recipe: FeatureCollator + weighted_token_cross_entropy (no weights, no smoothing) against
+    padding to `max_seq_length` + the model's own loss. Equal up to float rounding means the
+    recipes optimise the same objective and differ only in batch order and random draws."""
+    import copy
+
+    import torch
+    from transformers import default_data_collator
+
+    from trainer.data import FeatureCollator
+    from trainer.loss import weighted_token_cross_entropy
+
+    batch = model_inputs(sorted(run.train_features, key=lambda f: len(f["input_ids"]))[:windows])
+    ours_model = copy.deepcopy(run.built.model).eval()
+    plain_model = copy.deepcopy(run.built.model).eval()
+    ours = FeatureCollator(run.built.tokenizer.pad_token_id, pad_to_multiple_of=8)(batch)
+    labels = ours.pop("labels")
+    ours_loss = weighted_token_cross_entropy(ours_model(**ours).logits, labels)
+    ours_loss.backward()
+    plain = default_data_collator(pad_to_max_length(batch, max_seq_length, run.built.tokenizer.pad_token_id))
+    plain_loss = plain_model(**plain).loss
+    plain_loss.backward()
+
+    def gradient(model: Any) -> torch.Tensor:
+        return torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+
+    difference = (gradient(ours_model) - gradient(plain_model)).norm() / gradient(plain_model).norm()
+    return {"ours_tokens": int(ours["input_ids"].shape[1]), "plain_tokens": int(plain["input_ids"].shape[1]),
+            "ours_loss": float(ours_loss), "plain_loss": float(plain_loss), "gradient_relative_difference": float(difference)}
+
+
 # ---- the recipes ---------------------------------------------------------------------------
 
 RECIPES = ("ours", "max_length", "dynamic")
@@ -200,10 +232,12 @@ def make_trainer(recipe: str, *, model: Any, tokenizer: Any, args: Any, train_fe
     """A Trainer for `recipe` over the given windows, and the collator that counts its tokens.
 
     ours: WeightedLossTrainer (no class weights, no smoothing, as `trainer fit` by default) with
-    FeatureCollator (pad to the longest window, rounded up to a multiple of 8), length-grouped.
+    FeatureCollator (pad to the longest window, rounded up to a multiple of 8), length-grouped
+    by trainer.data.LengthBucketSampler with `trainer fit`'s default jitter.
     """
     from transformers import PrinterCallback, Trainer, default_data_collator
 
+    from trainer.config import TrainConfig
     from trainer.data import FeatureCollator
     from trainer.loss import WeightedLossTrainer
 
@@ -214,7 +248,7 @@ def make_trainer(recipe: str, *, model: Any, tokenizer: Any, args: Any, train_fe
                                                     max_length=model.config.max_position_embeddings))
         trainer = WeightedLossTrainer(train_dataset=model_inputs(train_features),
                                       eval_dataset=model_inputs(eval_features) if eval_features else None,
-                                      data_collator=collator, **common)
+                                      data_collator=collator, length_jitter=TrainConfig().length_jitter, **common)
     elif recipe == "max_length":
         collator = CountingCollator(default_data_collator)
         pad = tokenizer.pad_token_id

@@ -1,15 +1,16 @@
 """Real receipts: CORD (800 train, 100 test receipts) imported into DynamoDB Local, a snapshot
 whose val split is CORD's test split, and LayoutLM trained on it two ways, side by side:
 
-- ours: `trainer.fit.fit` (our windows, FeatureCollator, length-grouped batches,
-  WeightedLossTrainer; no class weights and no label smoothing unless asked), recorded in memory;
+- ours: `trainer.fit.fit` (our windows, FeatureCollator, length-grouped batches with jitter
+  (trainer.data.LengthBucketSampler), WeightedLossTrainer; no class weights and no label smoothing unless asked), recorded in memory;
 - baseline: a plain Hugging Face Trainer token-classification recipe on the same windows,
   padded to max_seq_length, random batches, the model's own loss, no early stopping;
 - ours-random (opt in with --recipes): ours with TrainConfig.group_by_length=False, to tell the
   effect of length-grouped batches apart from the rest.
 
 Both start from the same initial weights (the same seeded `trainer.fit.setup`), run the same
-epochs, learning rate, warm-up, weight decay and batch size, evaluate every epoch with the same
+epochs (ours without early stopping unless --early-stopping-patience: the best of fewer
+evaluations of a noisy score would be compared with the best of more), learning rate, warm-up, weight decay and batch size, evaluate every epoch with the same
 word-level seqeval scorer (trainer.evaluate) and keep the best epoch by strict F1, as
 `trainer fit` does. Note that the val split here *is* CORD's test split, so "best epoch" F1 is
 selected on the test set for both recipes alike; the last epoch's F1 is shown too. Dropout
@@ -36,6 +37,7 @@ from typing import Any
 
 from _local import CORD_JSONL, REPO_ROOT, print_table
 from _recipes import (
+    gradient_agreement,
     imported_snapshot,
     machine_line,
     make_trainer,
@@ -72,7 +74,8 @@ def fit_request(name: str, recipe: str, seed: int, args: argparse.Namespace, sna
         snapshot_root=str(snapshot_root), snapshot=snapshot, model=model_config(name, args),
         train=TrainConfig(epochs=epochs, batch_size=args.batch_size, learning_rate=lr, warmup_ratio=args.warmup_ratio,
                           seed=seed, class_weights=args.class_weights, label_smoothing=args.label_smoothing,
-                          group_by_length=recipe != "ours-random", output_dir=str(out / "runs")),
+                          group_by_length=recipe != "ours-random", early_stopping_patience=args.early_stopping_patience,
+                          output_dir=str(out / "runs")),
         job_name=f"cord-{name}-{recipe}-{seed}", cache_dir=str(out / "feature-cache"),
     )
 
@@ -186,6 +189,8 @@ def main() -> None:
     parser.add_argument("--warmup-ratio", type=float, default=0.1)
     parser.add_argument("--class-weights", default="none", help="ours only: none, auto or a JSON file")
     parser.add_argument("--label-smoothing", type=float, default=0.0, help="ours only")
+    parser.add_argument("--early-stopping-patience", type=int, default=None,
+                        help="ours only; default off, so both recipes run (and pick the best of) the same epochs")
     parser.add_argument("--merge-preset", default="none", choices=sorted(MERGE_PRESETS), help="label merge of the snapshot build")
     parser.add_argument("--snapshot-root", type=Path, default=None, help="reuse a CORD snapshot built earlier")
     parser.add_argument("--snapshot", default="latest")
@@ -209,7 +214,13 @@ def main() -> None:
     print(f"snapshot {root}/{snapshot}", flush=True)
 
     runs: list[dict[str, Any]] = []
+    agreement: dict[str, dict[str, float]] = {}
     for name in args.models:
+        check = gradient_agreement(prepare(fit_request(name, "ours", args.seeds[0], args, root, snapshot, out)), args.max_seq_length)
+        agreement[name] = check
+        print(f"{name}: one batch of the 16 shortest windows, dropout off: ours loss {check['ours_loss']:.6f} "
+              f"({check['ours_tokens']} tokens), plain loss {check['plain_loss']:.6f} ({check['plain_tokens']} tokens), "
+              f"gradients differ by {check['gradient_relative_difference']:.1e} (relative)", flush=True)
         for seed in args.seeds:
             for recipe in args.recipes:
                 request = fit_request(name, recipe, seed, args, root, snapshot, out)
@@ -246,7 +257,7 @@ def main() -> None:
                 ["label", "support"] + [f"{m} / {r}" for m, r in groups], label_rows)
     print(f"total {total / 60:.1f} min")
     record = {"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}, "snapshot": f"{root}/{snapshot}",
-              "total_s": total, "runs": runs}
+              "total_s": total, "gradient_agreement": agreement, "runs": runs}
     (out / "results.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
     print(f"results: {out / 'results.json'}")
 

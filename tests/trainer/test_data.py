@@ -11,6 +11,7 @@ from trainer.data import (
     IGNORE_INDEX,
     SEP_BOX,
     FeatureCollator,
+    LengthBucketSampler,
     ReceiptExample,
     build_features,
     examples_from_frame,
@@ -246,3 +247,60 @@ def test_tokenizer_fingerprint_tracks_vocabulary():
     assert tokenizer_fingerprint(train_tiny_tokenizer(words, 100)) != tokenizer_fingerprint(
         train_tiny_tokenizer(words + ["bread"], 100)
     )
+
+
+def _epoch(sampler: LengthBucketSampler) -> list[list[int]]:
+    indices = list(sampler)
+    return [indices[i:i + sampler.batch_size] for i in range(0, len(indices), sampler.batch_size)]
+
+
+def test_length_buckets_cover_every_window_once_in_batches_of_similar_length():
+    lengths = [int(x) for x in torch.randint(10, 512, (203,), generator=torch.Generator().manual_seed(0))]
+    sampler = LengthBucketSampler(lengths, batch_size=8, generator=torch.Generator().manual_seed(1))
+    batches = _epoch(sampler)
+    assert sorted(i for batch in batches for i in batch) == list(range(203))
+    assert [len(b) for b in batches[:-1]] == [8] * 25 and len(batches[-1]) == 3  # only the last is short
+    padded = sum(8 * max(lengths[i] for i in batch) for batch in batches[:-1])
+    real = sum(lengths[i] for batch in batches[:-1] for i in batch)
+    assert padded / real < 1.1  # one sorted bucket: under 10% padding (random batches: ~55%)
+    jittered = _epoch(LengthBucketSampler(lengths, batch_size=8, jitter=0.6, generator=torch.Generator().manual_seed(1)))
+    assert sorted(i for batch in jittered for i in batch) == list(range(203))
+    jittered_padded = sum(8 * max(lengths[i] for i in batch) for batch in jittered[:-1])
+    random_padded = sum(8 * max(lengths[i] for i in range(start, start + 8)) for start in range(0, 200, 8))
+    assert padded < jittered_padded < random_padded  # jitter trades some padding for randomness
+
+
+def test_length_buckets_shuffle_batches_not_longest_first():
+    lengths = list(range(1, 257))
+    sampler = LengthBucketSampler(lengths, batch_size=4, generator=torch.Generator().manual_seed(3))
+    first, second = _epoch(sampler), _epoch(sampler)
+    maxima = [max(lengths[i] for i in batch) for batch in first]
+    assert maxima != sorted(maxima) and maxima != sorted(maxima, reverse=True)
+    assert first != second  # a new order every epoch
+    again = _epoch(LengthBucketSampler(lengths, batch_size=4, generator=torch.Generator().manual_seed(3)))
+    assert again == first  # and the same order for the same seed
+
+
+def test_length_buckets_small_buckets_still_group():
+    lengths = [5, 500] * 40
+    sampler = LengthBucketSampler(lengths, batch_size=2, bucket_batches=4, generator=torch.Generator().manual_seed(0))
+    spreads = [max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in _epoch(sampler)]
+    assert spreads.count(0) >= len(spreads) - 10  # at most one mixed batch per bucket of 8 windows
+    with pytest.raises(ValueError, match="batch_size"):
+        LengthBucketSampler(lengths, batch_size=0)
+    with pytest.raises(ValueError, match="jitter"):
+        LengthBucketSampler(lengths, batch_size=2, jitter=1.0)
+
+
+def test_jitter_mixes_lengths_within_batches():
+    lengths = [int(x) for x in torch.randint(10, 128, (850,), generator=torch.Generator().manual_seed(5))]
+
+    def spread(jitter: float) -> float:
+        """Mean ratio of the shortest to the longest window of a batch (1: all alike)."""
+        sampler = LengthBucketSampler(lengths, batch_size=16, jitter=jitter, generator=torch.Generator().manual_seed(2))
+        batches = _epoch(sampler)[:-1]
+        return sum(min(lengths[i] for i in b) / max(lengths[i] for i in b) for b in batches) / len(batches)
+
+    random_batches = sum(min(lengths[i:i + 16]) / max(lengths[i:i + 16]) for i in range(0, 848, 16)) / 53
+    assert spread(0.0) > 0.9  # exact sort: near-identical lengths
+    assert random_batches < spread(0.6) < spread(0.0)  # jitter: mixed, but less than at random

@@ -117,6 +117,7 @@ class TrainConfig:
     num_workers: int = 0  # DataLoader worker processes
     eval_steps: int | None = None  # None: evaluate once per epoch
     group_by_length: bool = True  # batch windows of similar length (less padding)
+    length_jitter: float = 0.6  # randomness of that grouping, in [0, 1): 0 sorts exactly (see data.LengthBucketSampler)
     pad_to_multiple_of: int | None = 8  # tensor-core friendly padding; None: pad to longest
     output_dir: str = "runs"
 
@@ -152,6 +153,8 @@ class TrainConfig:
             raise ValueError("choose fp16 or bf16, not both")
         if self.num_workers < 0:
             raise ValueError("num_workers must be >= 0")
+        if not 0.0 <= self.length_jitter < 1.0:
+            raise ValueError("length_jitter must be in [0, 1)")
         if self.pad_to_multiple_of is not None and self.pad_to_multiple_of < 1:
             raise ValueError("pad_to_multiple_of must be >= 1 or None")
 

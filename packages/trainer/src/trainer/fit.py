@@ -306,6 +306,7 @@ def train(run: Run) -> TrainOutcome:
         processing_class=run.built.tokenizer,
         compute_metrics=make_compute_metrics(run.val_features, run.val_examples, run.snapshot.tags),
         callbacks=callbacks, class_weights=run.class_weights, label_smoothing=request.train.label_smoothing,
+        length_jitter=request.train.length_jitter,
     )
     trainer.remove_callback(PrinterCallback)
     resume_from = get_last_checkpoint(str(run.output_dir)) if run.resumed and run.output_dir.is_dir() else None

@@ -120,6 +120,7 @@ class WeightedLossTrainer(Trainer):
         *args: Any,
         class_weights: Sequence[float] | None = None,
         label_smoothing: float = 0.0,
+        length_jitter: float = 0.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -134,6 +135,19 @@ class WeightedLossTrainer(Trainer):
             else torch.tensor(list(class_weights), dtype=torch.float32)
         )
         self.label_smoothing = label_smoothing
+        self.length_jitter = length_jitter
+
+    def _get_train_sampler(self, train_dataset: Any = None) -> Any:
+        """`group_by_length` uses data.LengthBucketSampler instead of HF's LengthGroupedSampler
+        (jittered lengths, shuffled batches; see its docstring). Batches are grouped per
+        optimiser step, as HF does: batch_size x gradient_accumulation_steps windows."""
+        dataset = train_dataset if train_dataset is not None else self.train_dataset
+        if self.args.train_sampling_strategy != "group_by_length" or dataset is None or not hasattr(dataset, "__len__"):
+            return super()._get_train_sampler(train_dataset)
+        from .data import LengthBucketSampler
+
+        return LengthBucketSampler([len(feature["input_ids"]) for feature in dataset],
+                                   self.args.train_batch_size * self.args.gradient_accumulation_steps, jitter=self.length_jitter)
 
     def _get_eval_sampler(self, eval_dataset: Any) -> Any:
         """Evaluate windows in dataset order: `compute_metrics` maps prediction row f to
