@@ -138,3 +138,19 @@ def test_trainer_uses_weighted_smoothed_loss(small_model, tmp_path):
     )
     with pytest.raises(ValueError, match="label_smoothing"):
         WeightedLossTrainer(model=small_model, args=smoothing_args)
+
+
+def test_trainer_batches_by_length_bucket_sampler(small_model, tmp_path):
+    from trainer.data import LengthBucketSampler
+
+    windows = [{"input_ids": [2] + [5] * n + [3], "labels": [-100] + [0] * n + [-100]} for n in range(1, 41)]
+
+    def sampler(strategy: str, jitter: float = 0.0):
+        args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none", per_device_train_batch_size=4,
+                                 gradient_accumulation_steps=2, train_sampling_strategy=strategy)
+        return WeightedLossTrainer(model=small_model, args=args, train_dataset=windows, length_jitter=jitter)._get_train_sampler()
+
+    grouped = sampler("group_by_length", 0.3)
+    assert isinstance(grouped, LengthBucketSampler)
+    assert grouped.batch_size == 8 and grouped.jitter == 0.3  # one optimiser step: 4 windows x 2 accumulation steps
+    assert not isinstance(sampler("random"), LengthBucketSampler)
