@@ -6,8 +6,8 @@ predictions of overlapping windows back to exactly one score per word.
 
 Length grouping (`LengthBucketSampler`, used by loss.WeightedLossTrainer) replaces Hugging
 Face's `LengthGroupedSampler`: both batch windows of similar length, but HF's sorts small
-megabatches exactly and yields their batches longest first, which measured both more padding
-and lower F1 than random batches (bench/RESULTS.md). Ours sorts larger buckets by jittered
+megabatches exactly and yields their batches longest first, which measured more padding
+and lower F1 than random batches on CORD (bench/RESULTS.md). Ours sorts larger buckets by jittered
 length and shuffles the batches themselves.
 """
 
@@ -306,11 +306,10 @@ class LengthBucketSampler(torch.utils.data.Sampler[int]):
     batches, shuffle the batches.
 
     - Sorting cuts padding; the jitter lets windows of rather different lengths share a batch.
-      On CORD (3 seeds) an exact sort cost ~0.006 strict F1 against random batches; so did
-      jittering only the length *rank* (which keeps batches homogeneous but changes their
-      membership every epoch), so the loss comes from length-homogeneous batches, not from
-      repeated ones. A length factor of 1 +- 0.6 matched random batches' F1 and kept most of
-      the speed-up (bench/RESULTS.md).
+      On CORD (tiny model, 3 seeds) an exact sort scored ~0.006 strict F1 below random batches
+      and a length factor of 1 +- 0.6 scored level with them, keeping most of the speed-up;
+      these gaps are about one seed's spread (bench/RESULTS.md), so the default leans towards
+      random batches' F1 and `jitter=0` is the fast choice.
     - Shuffling the batches keeps consecutive steps from seeing a run of long (or short)
       receipts, as HF's LengthGroupedSampler does by yielding each megabatch longest first.
     - Only the last batch can be short, and it stays last so the DataLoader's slicing lines
