@@ -180,7 +180,7 @@ def gradient_agreement(run: Any, max_seq_length: int, windows: int = 16) -> dict
     from trainer.data import FeatureCollator
     from trainer.loss import weighted_token_cross_entropy
 
-    batch = model_inputs(sorted(run.train_features, key=lambda f: len(f["input_ids"]))[:windows])
+    batch = model_inputs(sorted(run.data.train, key=lambda f: len(f["input_ids"]))[:windows])
     ours_model = copy.deepcopy(run.built.model).eval()
     plain_model = copy.deepcopy(run.built.model).eval()
     ours = FeatureCollator(run.built.tokenizer.pad_token_id, pad_to_multiple_of=8)(batch)
@@ -233,7 +233,7 @@ def make_trainer(recipe: str, *, model: Any, tokenizer: Any, args: Any, train_fe
 
     ours: WeightedLossTrainer (no class weights, no smoothing, as `trainer fit` by default) with
     FeatureCollator (pad to the longest window, rounded up to a multiple of 8), length-grouped
-    by trainer.data.LengthBucketSampler with `trainer fit`'s default jitter.
+    by trainer.sampler.LengthBucketSampler with `trainer fit`'s default jitter.
     """
     from transformers import PrinterCallback, Trainer, default_data_collator
 

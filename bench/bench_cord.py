@@ -2,7 +2,7 @@
 whose val split is CORD's test split, and LayoutLM trained on it two ways, side by side:
 
 - ours: `trainer.fit.fit` (our windows, FeatureCollator, length-grouped batches with jitter
-  (trainer.data.LengthBucketSampler), WeightedLossTrainer; no class weights and no label smoothing unless asked), recorded in memory;
+  (trainer.sampler.LengthBucketSampler), WeightedLossTrainer; no class weights and no label smoothing unless asked), recorded in memory;
 - baseline: a plain Hugging Face Trainer token-classification recipe on the same windows,
   padded to max_seq_length, random batches, the model's own loss, no early stopping;
 - ours-random (opt in with --recipes): ours with TrainConfig.group_by_length=False, to tell the
@@ -131,15 +131,15 @@ def run_baseline(request: FitRequest) -> dict[str, Any]:
                               weight_decay=train.weight_decay, evaluate=True)
     evaluations = _Evaluations()
     trainer, _ = make_trainer(
-        "max_length", model=run.built.model, tokenizer=run.built.tokenizer, args=args, train_features=run.train_features,
-        eval_features=run.val_features, max_seq_length=request.model.max_seq_length,
-        compute_metrics=make_compute_metrics(run.val_features, run.val_examples, run.snapshot.tags),
+        "max_length", model=run.built.model, tokenizer=run.built.tokenizer, args=args, train_features=run.data.train,
+        eval_features=run.data.val, max_seq_length=request.model.max_seq_length,
+        compute_metrics=make_compute_metrics(run.data.val, run.data.val_examples, run.snapshot.tags),
         callbacks=[evaluations.callback],
     )
     output = trainer.train()
     wall = time.perf_counter() - start
     shutil.rmtree(output_dir, ignore_errors=True)  # checkpoints only; the figures are kept below
-    return scores(evaluations.history, len(run.train_features), output.metrics["train_runtime"], wall)
+    return scores(evaluations.history, len(run.data.train), output.metrics["train_runtime"], wall)
 
 
 def scores(history: list[dict[str, Any]], train_windows: int, train_runtime: float, wall: float,

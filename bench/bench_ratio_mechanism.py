@@ -42,7 +42,7 @@ def main() -> None:
                 config=BuildConfig(merge_preset="amounts", allowed_labels=LABELS, val_fraction=0.2, seed=1,
                                    o_entity_ratio=target, ratio_mechanism=mechanism),
             )
-            ratio = build.manifest["o_entity_ratio"]
+            ratio = build.manifest.lock.o_entity_ratio.model_dump()
             f1s, seconds = [], 0.0
             for seed in seeds:
                 start = time.perf_counter()

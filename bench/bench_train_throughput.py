@@ -83,7 +83,7 @@ def main() -> None:
                                                output_dir=str(tmp / "runs")),
                              cache_dir=str(tmp / "feature-cache"))
         run = prepare(request)
-        features = run.train_features
+        features = run.data.train
         print(f"snapshot {run.snapshot.id}: {len(features)} train windows from {len({f['example_index'] for f in features})} receipts, "
               f"model {args.model} ({sum(p.numel() for p in run.built.model.parameters()):,} parameters)")
 

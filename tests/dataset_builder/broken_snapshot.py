@@ -25,6 +25,7 @@ import polars as pl
 from dataset_builder.build import draft_manifest
 from dataset_builder.config import BuildConfig
 from dataset_builder.dataset import Dataset, RawRead, build_dataset
+from dataset_builder.manifest import ContractReport, Manifest
 from dataset_builder.snapshot import MANIFEST, encode_dataset, manifest_bytes
 from dataset_builder.storage import LocalBackend
 
@@ -90,7 +91,7 @@ def healthy_dataset(n_receipts: int = 150, config: BuildConfig = HEALTHY_CONFIG,
     return build_dataset(healthy_read(n_receipts, first=first), config)
 
 
-def manifest_for(dataset: Dataset, config: BuildConfig = HEALTHY_CONFIG, *, parent_id: str | None = None) -> dict:
+def manifest_for(dataset: Dataset, config: BuildConfig = HEALTHY_CONFIG, *, parent_id: str | None = None) -> Manifest:
     """The draft manifest `build.create_snapshot` would hand to the contracts."""
     return draft_manifest(
         dataset, config, encode_dataset(dataset), source={"table": "fixture", "region": None, "endpoint_url": None},
@@ -104,9 +105,9 @@ def publish(root: Path, dataset: Dataset, config: BuildConfig = HEALTHY_CONFIG, 
     published = backend.published_ids()
     files = encode_dataset(dataset)
     manifest = manifest_for(dataset, config, parent_id=published[-1] if published else None)
-    manifest["contracts"] = contracts or {"status": "unchecked", "results": []}
+    manifest = manifest.with_contracts(ContractReport.model_validate(contracts or {"status": "unchecked"}))
     snapshot_id = backend.reserve_id()
-    files[MANIFEST] = manifest_bytes({"id": snapshot_id, **manifest})
+    files[MANIFEST] = manifest_bytes(manifest.with_id(snapshot_id))
     backend.publish(snapshot_id, files)
     return snapshot_id
 

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from dataset_builder.build import ContractGateFailed, create_snapshot
 from dataset_builder.cli import app
-from dataset_builder.config import BuildConfig
+from dataset_builder.config import BuildConfig, BuildOptions
 from dataset_builder.contracts import (
     ContractError,
     check_snapshot,
@@ -51,8 +51,9 @@ def healthy() -> Dataset:
     return fixture.healthy_dataset()
 
 
-def check(gate, dataset: Dataset, config: BuildConfig = fixture.HEALTHY_CONFIG, **manifest_changes) -> dict:
-    return gate(dataset, {**fixture.manifest_for(dataset, config), **manifest_changes}, None)
+def check(gate, dataset: Dataset, config: BuildConfig = fixture.HEALTHY_CONFIG, **lock_changes) -> dict:
+    manifest = fixture.manifest_for(dataset, config)
+    return gate(dataset, manifest.model_copy(update={"lock": manifest.lock.model_copy(update=lock_changes)}), None)
 
 
 def failures(report: dict) -> dict[tuple[str, str | None], dict]:
@@ -333,9 +334,9 @@ def test_a_failed_gate_publishes_nothing_unless_failures_are_allowed(table, tmp_
     suite = contracts / "snapshot.yaml"
     suite.write_text(suite.read_text().replace("{column: receipts, min_value: 10}", "{column: receipts, min_value: 1000}"))
     root = tmp_path / "snapshots"
-    build = lambda **config: create_snapshot(  # noqa: E731
-        table=table, backend=LocalBackend(root), config=BuildConfig(val_fraction=0.25, **config),
-        source={"table": "test"}, check_contracts=contract_gate(contracts),
+    build = lambda allow=False: create_snapshot(  # noqa: E731
+        table=table, backend=LocalBackend(root), config=BuildConfig(val_fraction=0.25),
+        options=BuildOptions(allow_contract_failures=allow), source={"table": "test"}, check_contracts=contract_gate(contracts),
     )
 
     with pytest.raises(ContractGateFailed) as gate_failed:
@@ -345,8 +346,8 @@ def test_a_failed_gate_publishes_nothing_unless_failures_are_allowed(table, tmp_
     assert failed[("snapshot", "receipts")]["failing_rows"] == [{"receipts": 12}]
     assert "snapshot:expect_column_values_to_be_between" in str(gate_failed.value)
 
-    result = build(allow_contract_failures=True)
+    result = build(allow=True)
     assert LocalBackend(root).published_ids() == ["v1"]
-    assert open_snapshot(root, "v1").manifest["contracts"]["status"] == "failed"
+    assert open_snapshot(root, "v1").contracts.status == "failed"
     assert Queries(table).snapshot_records("v1")[0].contract_status == "failed"
-    assert result.manifest["contracts"]["suites"]["snapshot"]["failed"] >= 1
+    assert result.manifest.contracts.suites["snapshot"]["failed"] >= 1

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from dataset_builder.build import create_snapshot
-from dataset_builder.config import BuildConfig
+from dataset_builder.config import BuildConfig, BuildOptions
 from dataset_builder.diff import diff_snapshots
 from dataset_builder.snapshot import SnapshotCorrupted, SnapshotExists, open_snapshot
 from dataset_builder.sources.dynamo import read_table
@@ -23,8 +23,8 @@ from .receipts_fixture import image_id, simple_receipt, write_receipts
 SOURCE = {"table": "test", "region": "us-east-1", "endpoint_url": None}
 
 
-def build(table, root, **config):
-    return create_snapshot(table=table, backend=LocalBackend(root), config=BuildConfig(**config), source=SOURCE)
+def build(table, root, options=None, **config):
+    return create_snapshot(table=table, backend=LocalBackend(root), config=BuildConfig(**config), options=options, source=SOURCE)
 
 
 @pytest.fixture
@@ -64,18 +64,18 @@ def test_build_applies_the_rules_end_to_end(filled, tmp_path):
     first = one.row(0, named=True)
     assert (first["x0"], first["y0"], first["x1"], first["y1"]) == (50, 50, 150, 80)  # y flipped to top-left
 
-    m = snap.manifest
-    assert m["source"]["read_started_at"] <= m["source"]["read_finished_at"]
-    assert m["coordinate_convention"]["name"] == "layoutlm-0-1000-top-left"
-    assert m["build_config"]["merge_preset"] == "amounts" and m["build_config"]["seed"] == 3
-    assert m["counts"]["labels_by_status"]["LINE_TOTAL"] == {"INVALID": 20, "VALID": 20}
-    splits = m["counts"]["splits"]
-    assert splits["train"]["receipts"] + splits["val"]["receipts"] == 20 and splits["val"]["receipts"] > 0
-    assert set(m["files"]) == {"words.parquet", "receipts.parquet", "labels.parquet"}
-    assert set(m["split_hashes"]) == {"train", "val"}
+    lock = snap.lock
+    assert lock.source.read_started_at <= lock.source.read_finished_at
+    assert lock.coordinate_convention["name"] == "layoutlm-0-1000-top-left"
+    assert snap.spec.merge_preset == "amounts" and snap.spec.seed == 3
+    assert lock.counts.labels_by_status["LINE_TOTAL"] == {"INVALID": 20, "VALID": 20}
+    splits = lock.counts.splits
+    assert splits["train"].receipts + splits["val"].receipts == 20 and splits["val"].receipts > 0
+    assert set(lock.files) == {"words.parquet", "receipts.parquet", "labels.parquet"}
+    assert set(lock.split_hashes) == {"train", "val"}
     assert snap.labels.height == 20 * 7  # every label item read, every status
     record = Queries(filled).snapshot_records("v1")
-    assert len(record) == 1 and record[0].manifest_sha256 == snap.manifest_sha256 and record[0].content_sha256 == m["content_sha256"]
+    assert len(record) == 1 and record[0].manifest_sha256 == snap.manifest_sha256 and record[0].content_sha256 == lock.content_sha256
 
 
 def test_allowed_labels_and_statuses(filled, tmp_path):
@@ -88,10 +88,10 @@ def test_allowed_labels_and_statuses(filled, tmp_path):
 
 def test_ratio_control_is_recorded(filled, tmp_path):
     snap = open_snapshot(tmp_path, build(filled, tmp_path, o_entity_ratio=0.5, val_fraction=0.25, ratio_mechanism="mask").snapshot_id)
-    ratio = snap.manifest["o_entity_ratio"]
-    assert ratio["before"]["train"] == pytest.approx(4 / 6)
-    assert ratio["after"]["train"] <= 0.5
-    assert ratio["after"]["val"] == ratio["before"]["val"]
+    ratio = snap.lock.o_entity_ratio
+    assert ratio.before["train"] == pytest.approx(4 / 6)
+    assert ratio.after["train"] <= 0.5
+    assert ratio.after["val"] == ratio.before["val"]
     assert (~snap.words.filter(pl.col("split") == "train")["supervised"]).sum() > 0
     assert snap.words.filter(pl.col("split") == "val")["supervised"].all()
 
@@ -118,7 +118,7 @@ def test_snapshots_are_immutable_and_verified(filled, tmp_path):
 
 def test_concurrent_builds_get_distinct_ids(filled, tmp_path):
     with ThreadPoolExecutor(3) as pool:
-        ids = list(pool.map(lambda _: build(filled, tmp_path, concurrency=2).snapshot_id, range(3)))
+        ids = list(pool.map(lambda _: build(filled, tmp_path, BuildOptions(concurrency=2)).snapshot_id, range(3)))
     assert sorted(ids) == ["v1", "v2", "v3"]
     assert LocalBackend(tmp_path).published_ids() == ["v1", "v2", "v3"]
     contents = {open_snapshot(tmp_path, i).content_sha256 for i in ids}
@@ -169,11 +169,11 @@ def test_drift_compares_like_with_like(filled, tmp_path):
     gate = contract_gate()
     backend = LocalBackend(tmp_path)
     first = create_snapshot(table=filled, backend=backend, config=BuildConfig(val_fraction=0.25), source=SOURCE, check_contracts=gate)
-    assert first.manifest["contracts"]["drift"]["status"] == "skipped"
+    assert first.manifest.contracts.drift["status"] == "skipped"
     same = create_snapshot(table=filled, backend=backend, config=BuildConfig(val_fraction=0.25), source=SOURCE, check_contracts=gate)
-    assert same.manifest["contracts"]["drift"]["status"] == "passed"
+    assert same.manifest.contracts.drift["status"] == "passed"
     narrowed = create_snapshot(table=filled, backend=backend, config=BuildConfig(val_fraction=0.25, allowed_labels=("DATE",)),
                                source=SOURCE, check_contracts=gate)
-    drift = narrowed.manifest["contracts"]["drift"]
+    drift = narrowed.manifest.contracts.drift
     assert drift["status"] == "skipped" and "allowed_labels" in drift["reason"]
-    assert narrowed.manifest["contracts"]["status"] != "failed"
+    assert narrowed.manifest.contracts.status != "failed"

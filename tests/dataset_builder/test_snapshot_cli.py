@@ -25,12 +25,12 @@ def test_create_list_show_verify_diff(table, store_config, tmp_path):
     assert first.stdout.strip().splitlines()[-1] == "v1"
     second = dsb(store_config, "snapshot", "create", "--skip-contracts", "--json", "--merge-preset", "amounts", "--val-fraction", "0.3", root=tmp_path)
     created = json.loads(second.stdout)
-    assert created["id"] == "v2" and created["manifest"]["parent_id"] == "v1" and created["recorded"] is True
+    assert created["id"] == "v2" and created["manifest"]["lock"]["parent_id"] == "v1" and created["recorded"] is True
 
     listed = json.loads(dsb(store_config, "snapshot", "list", "--json", root=tmp_path).stdout)
     assert [r["id"] for r in listed] == ["v1", "v2"]
     shown = json.loads(dsb(store_config, "snapshot", "show", "v1", "--json", root=tmp_path).stdout)
-    assert shown["id"] == "v1" and shown["build_config"]["merge_preset"] == "amounts"
+    assert shown["id"] == "v1" and shown["spec"]["merge_preset"] == "amounts"
     assert dsb(store_config, "snapshot", "show", "v1", root=tmp_path).exit_code == 0
 
     ok = dsb(store_config, "snapshot", "verify", "v2", root=tmp_path)

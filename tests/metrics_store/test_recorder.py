@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from metrics_store import DynamoRecorder, MemoryRecorder, Queries, RunRecorder
+from metrics_store import DynamoRecorder, MemoryRecorder, NullRecorder, Queries, RunRecorder
 
 from .helpers import job
 
@@ -43,6 +43,24 @@ def test_recorders_share_one_behaviour(recorder_and_reader):
         ("label_AMOUNT", 1), ("num_train_samples", None), ("o_entity_ratio_train", None), ("val_f1", 1), ("val_f1", 2)]
     assert {m.metric_name: m.unit for m in metrics if m.epoch == 1}["val_f1"] == "ratio"
     assert json.loads(get_logs()[0].message) == {"type": "run_config", "seed": 7}
+
+    # What the trainer reads back through the same interface (a resume, the run report).
+    assert sorted(m.metric_name for m in rec.recorded_metrics()) == sorted(m.metric_name for m in metrics)
+    back = rec.read_back()
+    assert back.job.status == "succeeded" and len(back.metrics) == 5 and len(back.logs) == 1
+    assert [s.status for s in back.statuses] == ["pending", "running", "succeeded"]
+    assert (rec.queries is None) == isinstance(rec, MemoryRecorder)
+
+
+def test_the_null_recorder_keeps_nothing():
+    j = job()
+    rec = NullRecorder(j.job_id)
+    assert isinstance(rec, RunRecorder)
+    assert rec.open(j) == (j, True)
+    assert rec.metrics({"val_f1": 0.5}, epoch=1, step=1) == 0
+    rec.status("running")
+    rec.log("hello")
+    assert rec.recorded_metrics() == [] and rec.read_back() is None and rec.queries is None
 
 
 def test_reopening_a_job_resumes_it_and_skips_recorded_metrics(table):

@@ -1,4 +1,4 @@
-"""Examples, windows, label/box alignment, collation and the feature cache."""
+"""Examples, windows, label/box alignment, collation, batch order (sampler) and the feature cache."""
 
 from __future__ import annotations
 
@@ -11,17 +11,19 @@ from trainer.data import (
     IGNORE_INDEX,
     SEP_BOX,
     FeatureCollator,
-    LengthBucketSampler,
     ReceiptExample,
     build_features,
     examples_from_frame,
-    feature_cache_key_parts,
-    load_or_build_features,
     plan_windows,
     supervised_tag_counts,
+)
+from trainer.feature_cache import (
+    feature_cache_key_parts,
+    load_or_build_features,
     tokenizer_fingerprint,
 )
 from trainer.model import train_tiny_tokenizer
+from trainer.sampler import LengthBucketSampler
 
 TAGS = ["O", "B-AMOUNT", "I-AMOUNT", "B-DATE", "I-DATE"]
 

@@ -141,7 +141,7 @@ def test_trainer_uses_weighted_smoothed_loss(small_model, tmp_path):
 
 
 def test_trainer_batches_by_length_bucket_sampler(small_model, tmp_path):
-    from trainer.data import LengthBucketSampler
+    from trainer.sampler import LengthBucketSampler
 
     windows = [{"input_ids": [2] + [5] * n + [3], "labels": [-100] + [0] * n + [-100]} for n in range(1, 41)]
 

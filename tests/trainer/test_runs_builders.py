@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from metrics_store import Job, MemoryRecorder, RunRecorder
+from metrics_store import Job, MemoryRecorder, NullRecorder, RunRecorder
 from tests.conftest import REPO_ROOT
 from trainer.analysis import RunData, Thresholds, diagnose_run, write_run_report_from_recorder
 from trainer.analysis.data_needs import LabelPoint, rank_data_needs
@@ -292,10 +292,8 @@ def test_the_trainer_writes_the_report_from_its_recorder(tmp_path):
     validate(json.loads((tmp_path / "run_report.json").read_text()), "run_report")
     assert by_name(report["diagnoses"])["overfitting"]["verdict"] is True and report["plots"] == []
 
-    class KeepsNothing:  # what ranks other than 0 record through
-        job_id = "rank-1"
-
-    assert write_run_report_from_recorder(KeepsNothing(), tmp_path / "other") is None
+    # what ranks other than 0 record through
+    assert write_run_report_from_recorder(NullRecorder("rank-1"), tmp_path / "other") is None
 
 
 def test_legacy_rows_without_a_step_join_the_evaluation_of_their_epoch():

@@ -31,9 +31,9 @@ from .test_runs_builders import by_name, healthy, record_run, request, validate
 
 def lineage(result) -> dict:
     manifest = result.manifest
-    return {"id": result.snapshot_id, "uri": result.uri, "content_sha256": manifest["content_sha256"],
-            "manifest_sha256": result.manifest_sha256, "label_list": manifest["label_list"],
-            "coordinate_convention": manifest.get("coordinate_convention")}
+    return {"id": result.snapshot_id, "uri": result.uri, "content_sha256": manifest.content_sha256,
+            "manifest_sha256": result.manifest_sha256, "label_list": manifest.label_list,
+            "coordinate_convention": manifest.lock.coordinate_convention}
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,9 @@ from metrics_store import DatasetSnapshotRecord, Store, TableRef
 from metrics_store.keys import utc_now_iso
 
 from . import rules
-from .config import BuildConfig
+from .config import BuildConfig, BuildOptions
 from .dataset import Dataset, build_dataset
+from .manifest import ContractReport, Counts, Manifest, RatioReport, SnapshotLock, SourceInfo
 from .snapshot import (
     MANIFEST,
     Snapshot,
@@ -32,7 +33,8 @@ from .snapshot import (
 from .sources.dynamo import Progress, read_table
 from .storage import Backend
 
-ContractCheck = Callable[[Dataset, dict[str, Any], Snapshot | None], dict[str, Any]]
+ContractCheck = Callable[[Dataset, Manifest, Snapshot | None], dict[str, Any]]
+"""Checks a draft manifest's data (and drift against the parent); returns the report."""
 
 
 class ContractGateFailed(SnapshotError):
@@ -50,7 +52,7 @@ class ContractGateFailed(SnapshotError):
 class BuildResult:
     snapshot_id: str
     uri: str
-    manifest: dict[str, Any]
+    manifest: Manifest
     manifest_sha256: str
     recorded: bool
 
@@ -71,34 +73,38 @@ def code_version() -> dict[str, str | None]:
     return versions
 
 
-def draft_manifest(dataset: Dataset, config: BuildConfig, files: dict[str, bytes], *, source: dict[str, Any], parent_id: str | None, read_window: tuple[str, str], read_stats: dict[str, Any]) -> dict[str, Any]:
+def draft_manifest(dataset: Dataset, config: BuildConfig, files: dict[str, bytes], *, source: dict[str, Any], parent_id: str | None,
+                   read_window: tuple[str, str], read_stats: dict[str, Any]) -> Manifest:
     """Everything but the id and the contract results."""
     frames = {"words.parquet": dataset.words, "receipts.parquet": dataset.receipts, "labels.parquet": dataset.labels}
     entries = file_entries(files, frames)
     splits = {s: dataset.receipts.filter(pl.col("split") == s)["receipt_key"].to_list() for s in ("train", "val")}
-    return {
-        "format_version": 1,
-        "parent_id": parent_id,
-        "created_at": utc_now_iso(),
-        "source": {**source, "read_started_at": read_window[0], "read_finished_at": read_window[1], **read_stats},
-        "build_config": config.to_dict(),
-        "code_version": code_version(),
-        "coordinate_convention": rules.COORDINATE_CONVENTION,
-        "label_list": dataset.label_list,
-        "tags": rules.tag_list(dataset.label_list),
-        "merge_lookup": config.merge_map,
-        **dataset.summary,
-        "split_hashes": {s: split_hash(keys) for s, keys in splits.items()},
-        "files": entries,
-        "content_sha256": content_hash({n: e["sha256"] for n, e in entries.items()}),
-    }
+    summary = dataset.summary
+    lock = SnapshotLock(
+        created_at=utc_now_iso(),
+        parent_id=parent_id,
+        source=SourceInfo(**source, read_started_at=read_window[0], read_finished_at=read_window[1], **read_stats),
+        code_version=code_version(),
+        coordinate_convention=rules.COORDINATE_CONVENTION,
+        label_list=dataset.label_list,
+        tags=rules.tag_list(dataset.label_list),
+        counts=Counts.model_validate(summary["counts"]),
+        o_entity_ratio=RatioReport.model_validate(summary["o_entity_ratio"]),
+        multi_label_conflicts=summary["multi_label_conflicts"],
+        dropped_label_names=summary["dropped_label_names"],
+        missing_val_keys=summary["missing_val_keys"],
+        split_hashes={s: split_hash(keys) for s, keys in splits.items()},
+        files=entries,
+        content_sha256=content_hash({n: e.sha256 for n, e in entries.items()}),
+    )
+    return Manifest(spec=config, lock=lock)
 
 
-def _record_config(build_config: dict[str, Any]) -> dict[str, Any]:
-    """The build config for the table record: a frozen split's keys (thousands of them) are
+def _record_config(config: BuildConfig) -> dict[str, Any]:
+    """The spec for the table record: a frozen split's keys (thousands of them) are
     summarised, so the item stays far below DynamoDB's 400 KB (the manifest keeps them)."""
-    keys = build_config.get("val_keys")
-    return {**build_config, "val_keys": None if keys is None else {"count": len(keys), "sha256": split_hash(list(keys))}}
+    keys = config.val_keys
+    return {**config.to_dict(), "val_keys": None if keys is None else {"count": len(keys), "sha256": split_hash(list(keys))}}
 
 
 def create_snapshot(
@@ -107,12 +113,13 @@ def create_snapshot(
     backend: Backend,
     config: BuildConfig,
     source: dict[str, Any],
+    options: BuildOptions | None = None,
     check_contracts: ContractCheck | None = None,
-    strategy: str = "query",
     progress: Progress | None = None,
     record: bool = True,
 ) -> BuildResult:
-    raw = read_table(table, config.statuses, concurrency=config.concurrency, strategy=strategy, progress=progress)
+    options = options or BuildOptions()
+    raw = read_table(table, config.statuses, concurrency=options.concurrency, strategy=options.strategy, progress=progress)
     dataset = build_dataset(raw, config)
     published = backend.published_ids()
     # Verified: drift is measured against the parent, so a tampered parent must not pass unnoticed.
@@ -122,23 +129,24 @@ def create_snapshot(
         dataset, config, files, source=source, parent_id=parent.id if parent else None,
         read_window=(raw.started_at, raw.finished_at), read_stats=raw.stats,
     )
-    report = check_contracts(dataset, manifest, parent) if check_contracts else {"status": "unchecked", "results": []}
-    manifest["contracts"] = report
-    if report["status"] == "failed" and not config.allow_contract_failures:
-        raise ContractGateFailed(report)
+    if check_contracts is not None:
+        manifest = manifest.with_contracts(ContractReport.model_validate(check_contracts(dataset, manifest, parent)))
+    report = manifest.contracts
+    if report.status == "failed" and not options.allow_contract_failures:
+        raise ContractGateFailed(report.model_dump())
 
     snapshot_id = backend.reserve_id()
-    manifest = {"id": snapshot_id, **manifest}
+    manifest = manifest.with_id(snapshot_id)
     files[MANIFEST] = manifest_bytes(manifest)
     uri = backend.publish(snapshot_id, files)
     manifest_hash = sha256(files[MANIFEST])
     recorded = False
     if record:
-        splits = manifest["counts"]["splits"]
+        lock = manifest.lock
         recorded = Store(table).put_snapshot_record(DatasetSnapshotRecord(
-            snapshot_id=snapshot_id, content_sha256=manifest["content_sha256"], manifest_sha256=manifest_hash,
-            uri=uri, created_at=manifest["created_at"], parent_id=manifest["parent_id"],
-            counts={s: {"receipts": splits[s]["receipts"], "words": splits[s]["words"]} for s in splits},
-            contract_status=report["status"], label_list=manifest["label_list"], build_config=_record_config(manifest["build_config"]),
+            snapshot_id=snapshot_id, content_sha256=lock.content_sha256, manifest_sha256=manifest_hash,
+            uri=uri, created_at=lock.created_at, parent_id=lock.parent_id,
+            counts={s: {"receipts": c.receipts, "words": c.words} for s, c in lock.counts.splits.items()},
+            contract_status=report.status, label_list=lock.label_list, build_config=_record_config(config),
         ))
     return BuildResult(snapshot_id, uri, manifest, manifest_hash, recorded)

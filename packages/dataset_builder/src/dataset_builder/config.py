@@ -1,14 +1,21 @@
-"""The build configuration: frozen, built once at the CLI edge, saved in every manifest."""
+"""What a build is asked for: frozen, built once at the CLI edge.
+
+`BuildConfig` holds every option that changes the data and is the manifest's `spec`;
+`BuildOptions` holds how a build runs (concurrency, read strategy, the contract gate) and is
+never saved, because two builds that differ only there produce the same data.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import math
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from .labels import CORE_LABELS, MERGE_PRESETS, VALIDATION_STATUSES
 
 RATIO_MECHANISMS = ("mask", "drop")
 SPLIT_GROUPS = ("receipt", "merchant")
+READ_STRATEGIES = ("query", "scan")
 
 
 class ConfigError(ValueError):
@@ -41,9 +48,6 @@ class BuildConfig:
     """A frozen validation split: receipt keys `<image_id>#<receipt_id>`."""
     holdout_merchants: tuple[str, ...] = ()
     """Merchants whose receipts all go to validation."""
-    concurrency: int = 16
-    allow_contract_failures: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         bad = [s for s in self.statuses if s not in VALIDATION_STATUSES]
@@ -55,10 +59,10 @@ class BuildConfig:
             raise ConfigError(f"--ratio-mechanism must be one of {RATIO_MECHANISMS}, got {self.ratio_mechanism!r}")
         if self.split_by not in SPLIT_GROUPS:
             raise ConfigError(f"--split-by must be one of {SPLIT_GROUPS}, got {self.split_by!r}")
-        if not 0.0 <= self.val_fraction < 1.0:
+        if not (math.isfinite(self.val_fraction) and 0.0 <= self.val_fraction < 1.0):
             raise ConfigError(f"--val-fraction must be in [0, 1), got {self.val_fraction}")
-        if self.o_entity_ratio is not None and self.o_entity_ratio <= 0:
-            raise ConfigError(f"--o-entity-ratio must be positive, got {self.o_entity_ratio}")
+        if self.o_entity_ratio is not None and not (math.isfinite(self.o_entity_ratio) and self.o_entity_ratio > 0):
+            raise ConfigError(f"--o-entity-ratio must be a positive finite number, got {self.o_entity_ratio}")
         if self.allowed_labels is not None:
             unknown = sorted(set(self.allowed_labels) - set(self.output_vocabulary))
             if unknown:
@@ -86,7 +90,28 @@ class BuildConfig:
         return tuple(dict.fromkeys(merge.get(label, label) for label in self.vocabulary))
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain data (lists, not tuples) plus the resolved `merge_map`, for the table record."""
         d = asdict(self)
-        d["custom_merge"] = dict(self.custom_merge)
+        d["custom_merge"] = [list(pair) for pair in self.custom_merge]
+        for name in ("statuses", "allowed_labels", "extra_labels", "val_keys", "holdout_merchants"):
+            d[name] = None if d[name] is None else list(d[name])
         d["merge_map"] = self.merge_map
         return d
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """How a build runs. None of this changes the data, so none of it is in the manifest."""
+
+    concurrency: int = 16
+    """Concurrent DynamoDB requests while reading."""
+    strategy: str = "query"
+    """`query` (GSI3 status partition, then one GSI4 query per receipt) or `scan`."""
+    allow_contract_failures: bool = False
+    """Publish even when an error-level contract fails (the failures are stamped)."""
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ConfigError(f"--concurrency must be at least 1, got {self.concurrency}")
+        if self.strategy not in READ_STRATEGIES:
+            raise ConfigError(f"--strategy must be one of {', '.join(READ_STRATEGIES)}, got {self.strategy!r}")

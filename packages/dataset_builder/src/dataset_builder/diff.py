@@ -7,6 +7,7 @@ from typing import Any
 
 import polars as pl
 
+from .config import BuildConfig
 from .snapshot import Snapshot
 
 WORD_ID = ["receipt_key", "line_id", "word_id"]
@@ -17,8 +18,11 @@ def _entity_words(words: pl.DataFrame) -> dict[str, int]:
     return dict(zip(counts["label"], counts["len"], strict=True))
 
 
-def _config_changes(a: dict[str, Any], b: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {k: {"from": a.get(k), "to": b.get(k)} for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
+def spec_changes(a: BuildConfig, b: BuildConfig) -> dict[str, dict[str, Any]]:
+    """The data options (the manifests' specs) that differ: run options are not in a spec,
+    so a different concurrency or contract gate is never reported as a data change."""
+    before, after = a.to_dict(), b.to_dict()
+    return {k: {"from": before.get(k), "to": after.get(k)} for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)}
 
 
 def diff_snapshots(a: Snapshot, b: Snapshot, *, examples: int = 10) -> dict[str, Any]:
@@ -62,11 +66,11 @@ def diff_snapshots(a: Snapshot, b: Snapshot, *, examples: int = 10) -> dict[str,
         },
         "status_transitions": [{"from": f, "to": t, "labels": n} for f, t, n in transitions.iter_rows()],
         "split": {
-            "same_val_split": a.manifest.get("split_hashes", {}).get("val") == b.manifest.get("split_hashes", {}).get("val"),
+            "same_val_split": a.split_hash("val") == b.split_hash("val"),
             "shared_receipts": splits.height,
             "moved": [{"from": f, "to": t, "receipts": n} for f, t, n in moved.sort("a").iter_rows()],
             "val_overlap": splits.filter((pl.col("a") == "val") & (pl.col("b") == "val")).height,
         },
-        "config_changes": _config_changes(a.manifest.get("build_config", {}), b.manifest.get("build_config", {})),
+        "config_changes": spec_changes(a.spec, b.spec),
         "content_changed": a.content_sha256 != b.content_sha256,
     }

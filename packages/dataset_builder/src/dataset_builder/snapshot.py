@@ -1,14 +1,14 @@
 """Snapshots: write one (manifest, hashes, atomic publish) and open one (verify, frames).
 
 This module is the API the trainer uses: `open_snapshot(root, "v12")` returns a verified
-`Snapshot` whose frames follow docs/snapshot_format.md.
+`Snapshot` whose frames follow docs/snapshot_format.md and whose `manifest` is the typed
+`manifest.Manifest` (spec and lock).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -16,7 +16,9 @@ from typing import Any
 
 import polars as pl
 
+from .config import BuildConfig
 from .dataset import Dataset
+from .manifest import ContractReport, FileEntry, Manifest, ManifestError, SnapshotLock
 from .storage import (
     MANIFEST,
     Backend,
@@ -27,11 +29,10 @@ from .storage import (
     id_number,
 )
 
-FORMAT_VERSION = 1
 DATA_FILES = ("words.parquet", "receipts.parquet", "labels.parquet")
 
 __all__ = [
-    "DATA_FILES", "Snapshot", "SnapshotCorrupted", "SnapshotError", "SnapshotExists", "SnapshotNotFound",
+    "DATA_FILES", "Manifest", "Snapshot", "SnapshotCorrupted", "SnapshotError", "SnapshotExists", "SnapshotNotFound",
     "content_hash", "list_snapshots", "open_snapshot", "resolve_id", "sha256", "split_hash",
 ]
 
@@ -68,12 +69,12 @@ def encode_dataset(dataset: Dataset) -> dict[str, bytes]:
     }
 
 
-def file_entries(files: dict[str, bytes], frames: dict[str, pl.DataFrame]) -> dict[str, dict[str, Any]]:
-    return {name: {"sha256": sha256(data), "bytes": len(data), "rows": frames[name].height} for name, data in files.items()}
+def file_entries(files: dict[str, bytes], frames: dict[str, pl.DataFrame]) -> dict[str, FileEntry]:
+    return {name: FileEntry(sha256=sha256(data), bytes=len(data), rows=frames[name].height) for name, data in files.items()}
 
 
-def manifest_bytes(manifest: dict[str, Any]) -> bytes:
-    return (json.dumps(manifest, indent=2, sort_keys=False, default=str) + "\n").encode()
+def manifest_bytes(manifest: Manifest) -> bytes:
+    return manifest.to_json().encode()
 
 
 def resolve_id(backend: Backend, ref: str) -> str:
@@ -97,7 +98,7 @@ class Snapshot:
 
     id: str
     uri: str
-    manifest: dict[str, Any]
+    manifest: Manifest
     backend: Backend = field(repr=False)
     _files: dict[str, bytes] = field(default_factory=dict, repr=False)
 
@@ -122,16 +123,34 @@ class Snapshot:
         return self.frame("labels.parquet")
 
     @property
+    def spec(self) -> BuildConfig:
+        """What the build was asked for (the options that change the data)."""
+        return self.manifest.spec
+
+    @property
+    def lock(self) -> SnapshotLock:
+        """What the build produced: counts, ratios, hashes, contract results."""
+        return self.manifest.lock
+
+    @property
     def label_list(self) -> list[str]:
-        return list(self.manifest["label_list"])
+        return self.manifest.label_list
 
     @property
     def tags(self) -> list[str]:
-        return list(self.manifest["tags"])
+        return self.manifest.tags
 
     @property
     def content_sha256(self) -> str:
-        return self.manifest["content_sha256"]
+        return self.manifest.content_sha256
+
+    @property
+    def parent_id(self) -> str | None:
+        return self.manifest.parent_id
+
+    @property
+    def contracts(self) -> ContractReport:
+        return self.manifest.contracts
 
     @property
     def manifest_sha256(self) -> str:
@@ -140,34 +159,42 @@ class Snapshot:
     @property
     def contracts_passed(self) -> bool:
         """False only when an error-level contract failed (warnings never block)."""
-        return self.manifest.get("contracts", {}).get("status", "unchecked") != "failed"
+        return self.contracts.passed
+
+    def split_hash(self, split: str) -> str | None:
+        return self.manifest.split_hash(split)
 
     def verify(self) -> None:
         """Re-hash every file against the manifest; a modified file is a clear error."""
-        entries = self.manifest.get("files", {})
+        entries = self.lock.files
         missing = sorted(set(DATA_FILES) - set(entries))
         if missing:
             raise SnapshotCorrupted(f"snapshot {self.id}: manifest lists no hash for {', '.join(missing)}")
         for name, entry in entries.items():
             actual = sha256(self._bytes(name))
-            if actual != entry["sha256"]:
+            if actual != entry.sha256:
                 raise SnapshotCorrupted(
                     f"snapshot {self.id}: {name} was modified after publishing "
-                    f"(sha256 {actual[:12]}..., manifest says {entry['sha256'][:12]}...)"
+                    f"(sha256 {actual[:12]}..., manifest says {entry.sha256[:12]}...)"
                 )
-        if content_hash({n: e["sha256"] for n, e in entries.items()}) != self.content_sha256:
+        if content_hash({n: e.sha256 for n, e in entries.items()}) != self.content_sha256:
             raise SnapshotCorrupted(f"snapshot {self.id}: manifest content_sha256 does not match its file hashes")
+
+
+def read_manifest(backend: Backend, snapshot_id: str) -> tuple[Manifest, bytes]:
+    """The typed manifest of a published snapshot (any known schema version) and its bytes."""
+    raw = backend.read(snapshot_id, MANIFEST)
+    try:
+        return Manifest.from_json(raw, where=f"snapshot {snapshot_id}: manifest.json"), raw
+    except ManifestError as exc:
+        raise SnapshotCorrupted(str(exc)) from exc
 
 
 def open_snapshot(root: str | Path, ref: str = "latest", *, verify: bool = True, backend: Backend | None = None) -> Snapshot:
     """Open a published snapshot by id (or `latest`), verifying its hashes by default."""
     backend = backend or backend_for(root)
     snapshot_id = resolve_id(backend, ref)
-    raw = backend.read(snapshot_id, MANIFEST)
-    try:
-        manifest = json.loads(raw)
-    except ValueError as exc:
-        raise SnapshotCorrupted(f"snapshot {snapshot_id}: manifest.json is not valid JSON") from exc
+    manifest, raw = read_manifest(backend, snapshot_id)
     snapshot = Snapshot(snapshot_id, backend.snapshot_uri(snapshot_id), manifest, backend, {MANIFEST: raw})
     if verify:
         snapshot.verify()
@@ -179,17 +206,16 @@ def list_snapshots(root: str | Path, *, backend: Backend | None = None) -> list[
     backend = backend or backend_for(root)
     rows = []
     for snapshot_id in backend.published_ids():
-        manifest = json.loads(backend.read(snapshot_id, MANIFEST))
-        splits = manifest.get("counts", {}).get("splits", {})
+        lock = read_manifest(backend, snapshot_id)[0].lock
         rows.append({
             "id": snapshot_id,
-            "parent_id": manifest.get("parent_id"),
-            "created_at": manifest.get("created_at"),
-            "train_receipts": splits.get("train", {}).get("receipts"),
-            "val_receipts": splits.get("val", {}).get("receipts"),
-            "labels": len(manifest.get("label_list", [])),
-            "contracts": manifest.get("contracts", {}).get("status", "unchecked"),
-            "content_sha256": manifest.get("content_sha256"),
+            "parent_id": lock.parent_id,
+            "created_at": lock.created_at,
+            "train_receipts": lock.counts.splits["train"].receipts if "train" in lock.counts.splits else None,
+            "val_receipts": lock.counts.splits["val"].receipts if "val" in lock.counts.splits else None,
+            "labels": len(lock.label_list),
+            "contracts": lock.contracts.status,
+            "content_sha256": lock.content_sha256,
             "uri": backend.snapshot_uri(snapshot_id),
         })
     return rows

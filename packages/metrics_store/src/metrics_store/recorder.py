@@ -1,8 +1,10 @@
 """What the trainer records through, without knowing about DynamoDB.
 
-`RunRecorder` is the small interface; `DynamoRecorder` writes to the table through `Store`
-(batched, idempotent, safe to call again after a resume), and `MemoryRecorder` keeps records
-in lists for tests of code that records.
+`RunRecorder` is the whole interface a run needs, reading back included: `DynamoRecorder`
+writes to the table through `Store` (batched, idempotent, safe to call again after a resume);
+`MemoryRecorder` keeps records in lists (tests, and code that records without a table);
+`NullRecorder` keeps nothing (the processes of a distributed run other than rank 0).
+metrics_store owns all three, so callers never check which one they hold.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
@@ -37,9 +40,24 @@ class MonotonicClock:
             return current.isoformat(timespec="microseconds")
 
 
+@dataclass(frozen=True)
+class RecordedRun:
+    """Everything recorded for one job, as read back."""
+
+    job: Job
+    metrics: tuple[JobMetric, ...] = ()
+    logs: tuple[JobLog, ...] = ()
+    statuses: tuple[JobStatus, ...] = ()
+    checkpoints: tuple[JobCheckpoint, ...] = ()
+
+
 @runtime_checkable
 class RunRecorder(Protocol):
     job_id: str
+
+    @property
+    def queries(self) -> Queries | None:
+        """The table's read API, for analyses that look across jobs; None without a table."""
 
     def open(self, job: Job) -> tuple[Job, bool]:
         """Create the job, or find it when resuming. Returns (job, created)."""
@@ -64,6 +82,12 @@ class RunRecorder(Protocol):
 
     def results(self, results: Mapping[str, Any]) -> None: ...
 
+    def recorded_metrics(self) -> list[JobMetric]:
+        """This job's metrics recorded so far, by any attempt (a resume rebuilds its history)."""
+
+    def read_back(self) -> RecordedRun | None:
+        """Everything recorded for this job, or None for a recorder that keeps nothing."""
+
 
 def _message_text(message: str | Mapping[str, Any]) -> str:
     return message if isinstance(message, str) else json.dumps(message, default=str, sort_keys=False)
@@ -75,7 +99,7 @@ class DynamoRecorder:
     def __init__(self, table: TableRef, job_id: str, *, source: str = "trainer", updated_by: str | None = None):
         self.job_id = job_id
         self.store = Store(table)
-        self.queries = Queries(table)
+        self._queries = Queries(table)
         self.source = source
         self.updated_by = updated_by
         self.clock = MonotonicClock()
@@ -85,7 +109,11 @@ class DynamoRecorder:
         if job.job_id != self.job_id:
             raise ValueError(f"recorder is for job {self.job_id}, not {job.job_id}")
         created = self.store.create_job(job)
-        return (job if created else self.queries.get_job(self.job_id)), created
+        return (job if created else self._queries.get_job(self.job_id)), created
+
+    @property
+    def queries(self) -> Queries:
+        return self._queries
 
     def status(self, status: str, *, message: str | None = None, progress: float | None = None) -> None:
         self.store.set_job_status(
@@ -96,7 +124,7 @@ class DynamoRecorder:
     def _already_recorded(self) -> set[tuple[str, int | None, float | None]]:
         if self._recorded is None:
             self._recorded = {
-                (m.metric_name, m.step, m.epoch) for m in self.queries.iter_job_metrics(self.job_id)
+                (m.metric_name, m.step, m.epoch) for m in self._queries.iter_job_metrics(self.job_id)
             }
         return self._recorded
 
@@ -124,6 +152,14 @@ class DynamoRecorder:
     def results(self, results: Mapping[str, Any]) -> None:
         self.store.update_job(self.job_id, results=dict(results))
 
+    def recorded_metrics(self) -> list[JobMetric]:
+        return list(self._queries.iter_job_metrics(self.job_id))
+
+    def read_back(self) -> RecordedRun:
+        q = self._queries
+        return RecordedRun(q.get_job(self.job_id), tuple(q.iter_job_metrics(self.job_id)), tuple(q.iter_job_logs(self.job_id)),
+                           tuple(q.status_history(self.job_id)), tuple(q.checkpoints(self.job_id)))
+
 
 class MemoryRecorder:
     """In-memory stand-in with the same behaviour, for tests that do not need a table."""
@@ -149,8 +185,6 @@ class MemoryRecorder:
         if self.job is None:
             raise JobNotFound(self.job_id)
         self.statuses.append(JobStatus(self.job_id, status, self.clock.now(), progress, message))
-        from dataclasses import replace
-
         self.job = replace(self.job, status=status)
 
     def metrics(self, values, *, epoch=None, step=None, units=None) -> int:
@@ -173,8 +207,57 @@ class MemoryRecorder:
         self.resources.append(resource)
 
     def results(self, results) -> None:
-        from dataclasses import replace
-
         if self.job is None:
             raise JobNotFound(self.job_id)
         self.job = replace(self.job, results=dict(results))
+
+    @property
+    def queries(self) -> None:
+        return None
+
+    def recorded_metrics(self) -> list[JobMetric]:
+        return list(self.metric_records)
+
+    def read_back(self) -> RecordedRun | None:
+        if self.job is None:
+            return None
+        return RecordedRun(self.job, tuple(self.metric_records), tuple(self.logs), tuple(self.statuses), tuple(self.checkpoints))
+
+
+class NullRecorder:
+    """Records nothing and reads back nothing: for the processes of a distributed run other
+    than rank 0 (one process records a run)."""
+
+    def __init__(self, job_id: str):
+        self.job_id = job_id
+
+    @property
+    def queries(self) -> None:
+        return None
+
+    def open(self, job: Job) -> tuple[Job, bool]:
+        return job, True
+
+    def status(self, status: str, *, message: str | None = None, progress: float | None = None) -> None:
+        return None
+
+    def metrics(self, values, *, epoch=None, step=None, units=None) -> int:
+        return 0
+
+    def log(self, message, *, level="INFO", exception=None) -> None:
+        return None
+
+    def checkpoint(self, checkpoint: JobCheckpoint) -> None:
+        return None
+
+    def resource(self, resource: JobResource) -> None:
+        return None
+
+    def results(self, results: Mapping[str, Any]) -> None:
+        return None
+
+    def recorded_metrics(self) -> list[JobMetric]:
+        return []
+
+    def read_back(self) -> None:
+        return None

@@ -7,6 +7,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from .errors import ConfigError
+
 BEST_DIR = "best"
 RUN_FILE = "run.json"
 MODEL_CARD = "receipt_ml.json"
@@ -44,7 +46,7 @@ def write_run_file(output_dir: Path, summary: dict[str, Any]) -> Path:
 def upload_folder(folder: Path, uri: str, *, s3_client: Any = None) -> str:
     """Copy a folder to `s3://bucket/prefix/<folder name>/`; returns that URI."""
     if not uri.startswith("s3://"):
-        raise ValueError(f"--upload-uri must be an s3:// URI, got {uri!r}")
+        raise ConfigError(f"--upload-uri must be an s3:// URI, got {uri!r}")
     bucket, _, prefix = uri.removeprefix("s3://").partition("/")
     if s3_client is None:
         import boto3

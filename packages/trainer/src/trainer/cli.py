@@ -1,4 +1,7 @@
-"""`trainer`: train LayoutLM on a snapshot (`fit`) and read runs back (`runs ...`)."""
+"""`trainer`: train LayoutLM on a snapshot (`fit`) and read runs back (`runs ...`).
+
+Every default below is read from the config dataclasses (`TrainConfig()`, `ModelConfig()`),
+so the CLI and the code that runs without it cannot disagree."""
 
 from __future__ import annotations
 
@@ -8,24 +11,18 @@ from typing import Annotated
 
 import typer
 
-from metrics_store.cli_support import (
-    EndpointOpt,
-    JsonOpt,
-    ProfileOpt,
-    RegionOpt,
-    TableOpt,
-    fail,
-    print_json,
-    store_config,
-)
+from cli_edge import EXIT_INTERRUPTED, JsonOpt, new_app, print_json, run_or_exit, store_options
+from cli_edge.options import DEFAULT_ROOT, RootOpt
+from metrics_store import StoreConfig
 
 from .cli_runs import runs_app
+from .config import ModelConfig, TrainConfig
 
-app = typer.Typer(help="Train LayoutLM token classification on a dataset snapshot and record every run.", no_args_is_help=True)
+app = new_app("Train LayoutLM token classification on a dataset snapshot and record every run.")
 app.add_typer(runs_app, name="runs")
 
-DEFAULT_MODEL = "microsoft/layoutlm-base-uncased"
-EXIT_INTERRUPTED = 130  # like a shell's SIGINT: stopped cleanly, resumable with --resume
+TRAIN = TrainConfig()
+MODEL = ModelConfig()
 
 
 @app.callback()
@@ -34,59 +31,59 @@ def main() -> None:
 
 
 @app.command("fit")
+@store_options(StoreConfig)
 def fit_command(
+    store: StoreConfig,
     snapshot: Annotated[str, typer.Option(help="Snapshot id (v12) or `latest`.")] = "latest",
-    root: Annotated[str, typer.Option("--root", envvar="RECEIPT_ML_SNAPSHOT_ROOT", help="Snapshot root: a folder or s3://bucket/prefix.")] = "snapshots",
-    model: Annotated[str, typer.Option(help="Hub id (from the local cache only), a local model folder, or `tiny`.")] = DEFAULT_MODEL,
+    root: RootOpt = DEFAULT_ROOT,
+    model: Annotated[str, typer.Option(help="Hub id (from the local cache only), a local model folder, or `tiny`.")] = MODEL.model,
     warm_start: Annotated[str | None, typer.Option(help="Local BERT (uncased) folder: its encoder seeds LayoutLM; 2-D embeddings start fresh.")] = None,
-    max_seq_length: Annotated[int, typer.Option(help="Sub-tokens per window, [CLS]/[SEP] included.")] = 512,
-    doc_stride: Annotated[int, typer.Option(help="Sub-tokens shared by consecutive windows of a long receipt.")] = 128,
-    epochs: Annotated[int, typer.Option(help="Epochs (early stopping may end sooner).")] = 20,
-    batch_size: Annotated[int, typer.Option(help="Windows per device step.")] = 16,
-    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 5e-5,
-    warmup_ratio: Annotated[float, typer.Option(help="Share of optimiser steps spent warming up.")] = 0.1,
-    weight_decay: Annotated[float, typer.Option()] = 0.01,
-    label_smoothing: Annotated[float, typer.Option(help="Label smoothing epsilon (applied with the class weights).")] = 0.0,
-    gradient_accumulation_steps: Annotated[int, typer.Option()] = 1,
-    early_stopping_patience: Annotated[int, typer.Option(help="Evaluations without improvement before stopping; 0 disables.")] = 5,
-    checkpoint_metric: Annotated[str, typer.Option(help="Metric that picks the best checkpoint (val_f1, eval_loss...).")] = "val_f1",
-    class_weights: Annotated[str, typer.Option(help="auto (inverse train frequency, clipped), none, or a JSON file {tag: weight}.")] = "none",
-    seed: Annotated[int, typer.Option()] = 42,
-    fp16: Annotated[bool | None, typer.Option("--fp16/--no-fp16", help="Default: automatic on GPU.")] = None,
-    bf16: Annotated[bool | None, typer.Option("--bf16/--no-bf16", help="Default: automatic on GPU.")] = None,
-    num_workers: Annotated[int, typer.Option(help="DataLoader worker processes.")] = 0,
+    max_seq_length: Annotated[int, typer.Option(help="Sub-tokens per window, [CLS] and [SEP] included.")] = MODEL.max_seq_length,
+    doc_stride: Annotated[int, typer.Option(help="Sub-tokens shared by consecutive windows of a long receipt (at most).")] = MODEL.doc_stride,
+    epochs: Annotated[int, typer.Option(help="Passes over the training windows (early stopping may end sooner).")] = TRAIN.epochs,
+    batch_size: Annotated[int, typer.Option(help="Windows per device per step.")] = TRAIN.batch_size,
+    lr: Annotated[float, typer.Option(help="Peak learning rate (per optimiser step, after warm-up).")] = TRAIN.learning_rate,
+    warmup_ratio: Annotated[float, typer.Option(help="Share of all optimiser steps spent warming up, in [0, 1).")] = TRAIN.warmup_ratio,
+    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay (decoupled, per step).")] = TRAIN.weight_decay,
+    label_smoothing: Annotated[float, typer.Option(help="Label smoothing epsilon in [0, 1), applied with the class weights.")] = TRAIN.label_smoothing,
+    gradient_accumulation_steps: Annotated[int, typer.Option(help="Batches per optimiser step (windows per update = batch size x this).")] = TRAIN.gradient_accumulation_steps,
+    early_stopping_patience: Annotated[int, typer.Option(help="Evaluations without improvement before stopping; 0 disables.")] = TRAIN.early_stopping_patience or 0,
+    checkpoint_metric: Annotated[str, typer.Option(help="Metric that picks the best checkpoint (val_f1, eval_loss...).")] = TRAIN.checkpoint_metric,
+    class_weights: Annotated[str, typer.Option(help="auto (inverse train frequency, clipped), none, or a JSON file {tag: weight}.")] = TRAIN.class_weights,
+    seed: Annotated[int, typer.Option(help="Seed of the weights, batch order and dropout.")] = TRAIN.seed,
+    fp16: Annotated[bool | None, typer.Option("--fp16/--no-fp16", help="Half precision (default: bf16 or fp16 on a GPU, fp32 on CPU).")] = TRAIN.fp16,
+    bf16: Annotated[bool | None, typer.Option("--bf16/--no-bf16", help="bfloat16 (default: on when the GPU supports it).")] = TRAIN.bf16,
+    num_workers: Annotated[int, typer.Option(help="DataLoader worker processes (0: load in the training process).")] = TRAIN.num_workers,
     group_by_length: Annotated[bool, typer.Option("--group-by-length/--random-batches",
-                                                  help="Batch windows of similar length (less padding, faster) or draw them at random.")] = True,
-    length_jitter: Annotated[float, typer.Option(help="Randomness of the length grouping: lengths are sorted times a random factor 1 +- JITTER (0: exact sort; < 1).")] = 0.6,
-    eval_steps: Annotated[int | None, typer.Option(help="Evaluate every N steps (default: every epoch).")] = None,
-    output_dir: Annotated[Path, typer.Option(help="Runs go to OUTPUT_DIR/<job name>/.")] = Path("runs"),
+                                                  help="Batch windows of similar length (less padding, faster) or draw them at random.")] = TRAIN.group_by_length,
+    length_jitter: Annotated[float, typer.Option(help="Randomness of the length grouping: lengths times a random factor 1 +- JITTER, in [0, 1) (0: exact sort).")] = TRAIN.length_jitter,
+    eval_steps: Annotated[int | None, typer.Option(help="Evaluate every N optimiser steps (default: once per epoch).")] = TRAIN.eval_steps,
+    output_dir: Annotated[Path, typer.Option(help="Runs go to OUTPUT_DIR/<job name>/.")] = Path(TRAIN.output_dir),
     job_name: Annotated[str | None, typer.Option(help="Job name (default: <snapshot>-<model>-<time>).")] = None,
-    description: Annotated[str, typer.Option()] = "",
+    description: Annotated[str, typer.Option(help="Free text stored with the job.")] = "",
     upload_uri: Annotated[str | None, typer.Option(help="Also copy the best model to s3://bucket/prefix/.")] = None,
-    allow_contract_failures: Annotated[bool, typer.Option(help="Train on a snapshot whose contracts failed.")] = False,
+    allow_contract_failures: Annotated[bool, typer.Option("--allow-contract-failures", help="Train on a snapshot whose contracts failed.")] = False,
     resume: Annotated[str | None, typer.Option(help="Continue an interrupted or failed job (same job id, same snapshot).")] = None,
-    table: TableOpt = "ReceiptsTable",
-    endpoint_url: EndpointOpt = None,
-    region: RegionOpt = None,
-    profile: ProfileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Train on a snapshot; every run is recorded (job, metrics, logs, checkpoints)."""
     from huggingface_hub.utils import disable_progress_bars
     from transformers.utils import logging as hf_logging
 
-    from metrics_store import DynamoRecorder, Queries, StoreError, connect
+    from metrics_store import DynamoRecorder, Queries, connect
 
-    from .config import ModelConfig, TrainConfig
-    from .fit import FitError, FitRequest, fit, request_for_resume
-    from .model import ModelNotCachedError
+    from .fit import fit
+    from .request import FitRequest, request_for_resume
 
     disable_progress_bars()  # per-evaluation lines on stderr say enough; no shard-writing bars
     hf_logging.disable_progress_bar()
-    try:
-        table_ref = connect(store_config(table, endpoint_url, region, profile))
+
+    def run():
+        table_ref = connect(store)
+        resume_id = None
         if resume:
-            request = request_for_resume(Queries(table_ref).find_job(resume))
+            job = Queries(table_ref).find_job(resume)
+            request, resume_id = request_for_resume(job), job.job_id
         else:
             request = FitRequest(
                 snapshot_root=root, snapshot=snapshot,
@@ -101,11 +98,9 @@ def fit_command(
                 job_name=job_name, description=description, created_by=os.environ.get("USER", ""),
                 allow_contract_failures=allow_contract_failures, upload_uri=upload_uri,
             )
-        resume_id = Queries(table_ref).find_job(resume).job_id if resume else None
-        result = fit(request, lambda job_id: DynamoRecorder(table_ref, job_id), resume_job_id=resume_id)
-    except (FitError, ModelNotCachedError, StoreError, ValueError, FileNotFoundError) as exc:
-        fail(str(exc))
-        return
+        return fit(request, lambda job_id: DynamoRecorder(table_ref, job_id), resume_job_id=resume_id)
+
+    result = run_or_exit(run)
     if as_json:
         print_json({"job_id": result.job_id, "status": result.status, "output_dir": result.output_dir, "best_dir": result.best_dir, "results": result.results})
     else:

@@ -12,129 +12,121 @@ from typing import Annotated, Any
 
 import typer
 
-from metrics_store.cli_support import (
-    EndpointOpt,
-    JsonOpt,
-    ProfileOpt,
-    RegionOpt,
-    TableOpt,
-    print_json,
-    run_or_exit,
-    store_config,
-)
+from cli_edge import JsonOpt, console, new_app, print_json, run_or_exit, store_options
+from metrics_store import StoreConfig
 
-runs_app = typer.Typer(help="Read runs back: list, show, compare, monitor, history, report, explain, plot.", no_args_is_help=True)
+runs_app = new_app("Read runs back: list, show, compare, monitor, history, report, explain, plot.")
 
-DEFAULT_TABLE = "ReceiptsTable"
 JobArg = Annotated[str, typer.Argument(help="Job id, unique id prefix (8+ characters) or job name.")]
 StatusOpt = Annotated[list[str] | None, typer.Option("--status", help="Only jobs in this status (repeatable).")]
 
 
-def _queries(table: str, endpoint_url: str | None, region: str | None, profile: str | None):
+def _queries(store: StoreConfig):
     from metrics_store import Queries, connect
 
-    return Queries(connect(store_config(table, endpoint_url, region, profile)))
+    return Queries(connect(store))
 
 
 def _emit(payload: dict[str, Any], as_json: bool, renderer_name: str) -> None:
     if as_json:
         print_json(payload)
         return
-    from rich.console import Console
-
     from .analysis import render
 
-    getattr(render, renderer_name)(payload, Console())
+    getattr(render, renderer_name)(payload, console())
 
 
 @runs_app.command("list")
+@store_options(StoreConfig)
 def list_command(
+    store: StoreConfig,
     status: StatusOpt = None,
     name: Annotated[str | None, typer.Option(help="Only jobs whose name contains this (case-insensitive).")] = None,
     snapshot: Annotated[str | None, typer.Option(help="Only jobs trained on this snapshot id (v12).")] = None,
     min_f1: Annotated[float | None, typer.Option(help="Only jobs whose best val_f1 (max over evaluations) is at least this.")] = None,
     sort: Annotated[str, typer.Option(help="best_f1 (highest first), created (newest first) or name.")] = "best_f1",
     limit: Annotated[int | None, typer.Option(help="Show at most this many.")] = None,
-    table: TableOpt = DEFAULT_TABLE, endpoint_url: EndpointOpt = None, region: RegionOpt = None, profile: ProfileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Jobs with their best F1, filtered and sorted."""
     from .analysis.commands import list_runs
 
-    payload = run_or_exit(lambda: list_runs(_queries(table, endpoint_url, region, profile), statuses=status, name=name,
+    payload = run_or_exit(lambda: list_runs(_queries(store), statuses=status, name=name,
                                             snapshot=snapshot, min_f1=min_f1, sort=sort, limit=limit))
     _emit(payload, as_json, "render_list")
 
 
 @runs_app.command("show")
+@store_options(StoreConfig)
 def show_command(
+    store: StoreConfig,
     job: JobArg,
     epoch: Annotated[float | None, typer.Option(help="Per-label table (and metrics) at this epoch instead of the best.")] = None,
-    table: TableOpt = DEFAULT_TABLE, endpoint_url: EndpointOpt = None, region: RegionOpt = None, profile: ProfileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """One run: config, snapshot lineage, per-epoch table, per-label table, results."""
     from .analysis.commands import show_run
 
-    payload = run_or_exit(lambda: show_run(_queries(table, endpoint_url, region, profile), job, epoch=epoch))
+    payload = run_or_exit(lambda: show_run(_queries(store), job, epoch=epoch))
     _emit(payload, as_json, "render_show")
 
 
 @runs_app.command("compare")
+@store_options(StoreConfig)
 def compare_command(
+    store: StoreConfig,
     jobs: Annotated[list[str], typer.Argument(help="Two or more jobs; the first is the baseline.")],
-    table: TableOpt = DEFAULT_TABLE, endpoint_url: EndpointOpt = None, region: RegionOpt = None, profile: ProfileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Config and metric differences, per label, and whether the runs are comparable."""
     from .analysis.commands import compare_jobs
 
-    payload = run_or_exit(lambda: compare_jobs(_queries(table, endpoint_url, region, profile), jobs))
+    payload = run_or_exit(lambda: compare_jobs(_queries(store), jobs))
     _emit(payload, as_json, "render_compare")
 
 
 @runs_app.command("monitor")
+@store_options(StoreConfig)
 def monitor_command(
+    store: StoreConfig,
     job: Annotated[str | None, typer.Option("--job", help="Job to watch (default: the newest running job).")] = None,
     interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 30.0,
     once: Annotated[bool, typer.Option("--once", help="Print one frame and exit.")] = False,
-    table: TableOpt = DEFAULT_TABLE, endpoint_url: EndpointOpt = None, region: RegionOpt = None, profile: ProfileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Epoch, latest metrics, throughput, ETA and recent logs of a running job, refreshed until it ends."""
-    from rich.console import Console
-
     from .analysis.commands import monitor_job
     from .analysis.render import render_monitor
 
-    queries = run_or_exit(lambda: _queries(table, endpoint_url, region, profile))
-    console = Console()
+    queries = run_or_exit(lambda: _queries(store))
+    out = console()
     while True:
         frame = run_or_exit(lambda: monitor_job(queries, job))
         if as_json:
             print_json(frame)
             return
-        if console.is_terminal and not once:
-            console.clear()
-        render_monitor(frame, console)
+        if out.is_terminal and not once:
+            out.clear()
+        render_monitor(frame, out)
         if once or frame["finished"]:
             return
         time.sleep(interval)
 
 
 @runs_app.command("history")
+@store_options(StoreConfig)
 def history_command(
+    store: StoreConfig,
     status: StatusOpt = None,
     limit: Annotated[int | None, typer.Option(help="Only the newest N jobs.")] = None,
     group_by: Annotated[str | None, typer.Option(help="Also group best F1 by this config key (batch_size, train.learning_rate...).")] = None,
     out: Annotated[Path | None, typer.Option(help="Also write the JSON to this file.")] = None,
-    table: TableOpt = DEFAULT_TABLE, endpoint_url: EndpointOpt = None, region: RegionOpt = None, profile: ProfileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Every run with its config and best F1, best first (the training history analyzer)."""
     from .analysis.commands import training_history
 
-    payload = run_or_exit(lambda: training_history(_queries(table, endpoint_url, region, profile), statuses=status,
+    payload = run_or_exit(lambda: training_history(_queries(store), statuses=status,
                                                    limit=limit, group_by=group_by))
     if out is not None:
         import json
@@ -145,43 +137,46 @@ def history_command(
 
 
 @runs_app.command("report")
+@store_options(StoreConfig)
 def report_command(
+    store: StoreConfig,
     job: JobArg,
     out: Annotated[Path | None, typer.Option(help="Write OUT/run_report.json (and the plots) here.")] = None,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="With --out, also write the PNG plots.")] = True,
-    table: TableOpt = DEFAULT_TABLE, endpoint_url: EndpointOpt = None, region: RegionOpt = None, profile: ProfileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Diagnoses of one run (overfitting, plateau, LR schedule, early stopping, weak labels, data needs)."""
     from .analysis.commands import report_run
 
-    payload = run_or_exit(lambda: report_run(_queries(table, endpoint_url, region, profile), job, out_dir=out, plots=plots))
+    payload = run_or_exit(lambda: report_run(_queries(store), job, out_dir=out, plots=plots))
     _emit(payload, as_json, "render_report")
 
 
 @runs_app.command("explain")
+@store_options(StoreConfig)
 def explain_command(
+    store: StoreConfig,
     job_a: Annotated[str, typer.Argument(help="The earlier (reference) job.")],
     job_b: Annotated[str, typer.Argument(help="The later job.")],
-    table: TableOpt = DEFAULT_TABLE, endpoint_url: EndpointOpt = None, region: RegionOpt = None, profile: ProfileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Why best F1 changed from JOB_A to JOB_B: confounders, config, data, labels."""
     from .analysis.commands import explain_jobs
 
-    payload = run_or_exit(lambda: explain_jobs(_queries(table, endpoint_url, region, profile), job_a, job_b))
+    payload = run_or_exit(lambda: explain_jobs(_queries(store), job_a, job_b))
     _emit(payload, as_json, "render_explain")
 
 
 @runs_app.command("plot")
+@store_options(StoreConfig)
 def plot_command(
+    store: StoreConfig,
     job: JobArg,
     out: Annotated[Path, typer.Option(help="Folder for learning_curves.png and per_label_f1.png.")] = Path("."),
-    table: TableOpt = DEFAULT_TABLE, endpoint_url: EndpointOpt = None, region: RegionOpt = None, profile: ProfileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Learning curves and per-label F1 as PNGs."""
     from .analysis.commands import plot_run
 
-    payload = run_or_exit(lambda: plot_run(_queries(table, endpoint_url, region, profile), job, out))
+    payload = run_or_exit(lambda: plot_run(_queries(store), job, out))
     _emit(payload, as_json, "render_plot")

@@ -7,9 +7,12 @@ recorded as the run's `job_config` with `to_dict()`, and compared between runs.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from .errors import ConfigError
 
 DEFAULT_MODEL = "microsoft/layoutlm-base-uncased"
 TINY_MODEL = "tiny"
@@ -33,11 +36,11 @@ class TinySizes:
 
     def __post_init__(self) -> None:
         if self.hidden_size % self.num_attention_heads:
-            raise ValueError("tiny hidden_size must be a multiple of num_attention_heads")
+            raise ConfigError("tiny hidden_size must be a multiple of num_attention_heads")
         if self.max_2d_position_embeddings <= MAX_BOX_COORDINATE:
-            raise ValueError(f"max_2d_position_embeddings must exceed {MAX_BOX_COORDINATE}")
+            raise ConfigError(f"max_2d_position_embeddings must exceed {MAX_BOX_COORDINATE}")
         if self.vocab_size < 16:
-            raise ValueError("tiny vocab_size must be at least 16")
+            raise ConfigError("tiny vocab_size must be at least 16")
 
 
 @dataclass(frozen=True)
@@ -58,14 +61,14 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         if self.max_seq_length < 3:
-            raise ValueError("max_seq_length must leave room for [CLS], one token and [SEP]")
+            raise ConfigError("max_seq_length must leave room for [CLS], one token and [SEP]")
         if not 0 <= self.doc_stride < self.max_seq_length - 2:
-            raise ValueError(
+            raise ConfigError(
                 f"doc_stride must be in [0, max_seq_length - 2) = [0, {self.max_seq_length - 2}), "
                 f"got {self.doc_stride}"
             )
         if self.warm_start_text_encoder is not None and self.model != DEFAULT_MODEL:
-            raise ValueError(
+            raise ConfigError(
                 "pass either a model or warm_start_text_encoder: the warm start decides the "
                 f"architecture and tokenizer itself (got model={self.model!r})"
             )
@@ -117,7 +120,7 @@ class TrainConfig:
     num_workers: int = 0  # DataLoader worker processes
     eval_steps: int | None = None  # None: evaluate once per epoch
     group_by_length: bool = True  # batch windows of similar length (less padding)
-    length_jitter: float = 0.6  # randomness of that grouping, in [0, 1): 0 sorts exactly (see data.LengthBucketSampler)
+    length_jitter: float = 0.6  # randomness of that grouping, in [0, 1): 0 sorts exactly (see sampler.LengthBucketSampler)
     pad_to_multiple_of: int | None = 8  # tensor-core friendly padding; None: pad to longest
     output_dir: str = "runs"
 
@@ -129,34 +132,41 @@ class TrainConfig:
         }
         for name, value in positive.items():
             if value < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
+                raise ConfigError(f"{name} must be >= 1, got {value}")
+        floats = {"learning_rate": self.learning_rate, "warmup_ratio": self.warmup_ratio, "weight_decay": self.weight_decay,
+                  "max_grad_norm": self.max_grad_norm, "label_smoothing": self.label_smoothing, "length_jitter": self.length_jitter}
+        for name, value in floats.items():
+            if not math.isfinite(value):
+                raise ConfigError(f"{name} must be a finite number, got {value}")
+        if self.max_grad_norm <= 0:
+            raise ConfigError(f"max_grad_norm must be > 0, got {self.max_grad_norm}")
         if self.eval_batch_size is not None and self.eval_batch_size < 1:
-            raise ValueError("eval_batch_size must be >= 1")
+            raise ConfigError("eval_batch_size must be >= 1")
         if self.learning_rate <= 0:
-            raise ValueError("learning_rate must be > 0")
+            raise ConfigError("learning_rate must be > 0")
         if not 0.0 <= self.warmup_ratio < 1.0:
-            raise ValueError("warmup_ratio must be in [0, 1)")
+            raise ConfigError("warmup_ratio must be in [0, 1)")
         if not 0.0 <= self.label_smoothing < 1.0:
-            raise ValueError("label_smoothing must be in [0, 1)")
+            raise ConfigError("label_smoothing must be in [0, 1)")
         if self.weight_decay < 0:
-            raise ValueError("weight_decay must be >= 0")
+            raise ConfigError("weight_decay must be >= 0")
         low, high = self.class_weight_clip
         if not 0 < low <= high:
-            raise ValueError("class_weight_clip must be (low, high) with 0 < low <= high")
+            raise ConfigError("class_weight_clip must be (low, high) with 0 < low <= high")
         if not self.class_weights:
-            raise ValueError('class_weights must be "none", "auto" or a file path')
+            raise ConfigError('class_weights must be "none", "auto" or a file path')
         if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
-            raise ValueError("early_stopping_patience must be >= 1 or None")
+            raise ConfigError("early_stopping_patience must be >= 1 or None")
         if self.eval_steps is not None and self.eval_steps < 1:
-            raise ValueError("eval_steps must be >= 1 or None")
+            raise ConfigError("eval_steps must be >= 1 or None")
         if self.fp16 and self.bf16:
-            raise ValueError("choose fp16 or bf16, not both")
+            raise ConfigError("choose fp16 or bf16, not both")
         if self.num_workers < 0:
-            raise ValueError("num_workers must be >= 0")
+            raise ConfigError("num_workers must be >= 0")
         if not 0.0 <= self.length_jitter < 1.0:
-            raise ValueError("length_jitter must be in [0, 1)")
+            raise ConfigError("length_jitter must be in [0, 1)")
         if self.pad_to_multiple_of is not None and self.pad_to_multiple_of < 1:
-            raise ValueError("pad_to_multiple_of must be >= 1 or None")
+            raise ConfigError("pad_to_multiple_of must be >= 1 or None")
 
     @property
     def greater_is_better(self) -> bool:

@@ -4,30 +4,22 @@ The predecessor truncated receipts at 512 sub-tokens; here every word lands in a
 window, and each window token remembers its word (`word_ids`) so that evaluate.py can merge
 predictions of overlapping windows back to exactly one score per word.
 
-Length grouping (`LengthBucketSampler`, used by loss.WeightedLossTrainer) replaces Hugging
-Face's `LengthGroupedSampler`: both batch windows of similar length, but HF's sorts small
-megabatches exactly and yields their batches longest first, which measured more padding
-and lower F1 than random batches on CORD (bench/RESULTS.md). Ours sorts larger buckets by jittered
-length and shuffles the batches themselves.
+Batch order lives in `sampler.py`; the on-disk cache of built features in `feature_cache.py`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
-import os
-import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 import torch
 
 from trainer.config import MAX_BOX_COORDINATE
+from trainer.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +28,6 @@ SPECIAL_WORD_ID = -1  # word_ids entry of [CLS] and [SEP]
 CLS_BOX = [0, 0, 0, 0]
 SEP_BOX = [MAX_BOX_COORDINATE] * 4
 PAD_BOX = [0, 0, 0, 0]
-# Bump when the layout of a feature changes, so old caches stop matching.
-FEATURE_FORMAT_VERSION = 1
 
 WORD_COLUMNS = (
     "receipt_key",
@@ -77,12 +67,12 @@ def examples_from_frame(
     """
     missing = [column for column in WORD_COLUMNS if column not in words.columns]
     if missing:
-        raise ValueError(f"words frame lacks columns {missing}")
+        raise DataError(f"words frame lacks columns {missing}")
     frame = words if split is None else words.filter(pl.col("split") == split)
 
     unknown = sorted(set(frame["tag"].unique().to_list()) - set(tags))
     if unknown:
-        raise ValueError(f"tags {unknown} are not in the label list {list(tags)}")
+        raise DataError(f"tags {unknown} are not in the label list {list(tags)}")
     bad_boxes = frame.filter(
         (pl.min_horizontal("x0", "y0", "x1", "y1") < 0)
         | (pl.max_horizontal("x0", "y0", "x1", "y1") > MAX_BOX_COORDINATE)
@@ -91,13 +81,13 @@ def examples_from_frame(
     )
     if bad_boxes.height:
         first = bad_boxes.row(0, named=True)
-        raise ValueError(
+        raise DataError(
             f"{bad_boxes.height} word boxes are outside 0..{MAX_BOX_COORDINATE} or inverted, "
             f"e.g. {first['receipt_key']} position {first['position']}"
         )
     duplicates = frame.group_by("receipt_key", "position").len().filter(pl.col("len") > 1)
     if duplicates.height:
-        raise ValueError(
+        raise DataError(
             f"duplicate positions in receipts {duplicates['receipt_key'].head(5).to_list()}"
         )
 
@@ -295,143 +285,3 @@ class FeatureCollator:
             ]
             batch[key] = torch.tensor(rows, dtype=torch.long)
         return batch
-
-
-class LengthBucketSampler(torch.utils.data.Sampler[int]):
-    """Indices such that every `batch_size` consecutive ones form a batch of similar lengths,
-    with the batches in random order.
-
-    Each epoch: shuffle all windows, cut them into buckets of `bucket_batches` batches, sort
-    each bucket by length times a random factor in [1 - jitter, 1 + jitter], cut it into
-    batches, shuffle the batches.
-
-    - Sorting cuts padding; the jitter lets windows of rather different lengths share a batch.
-      On CORD (tiny model, 3 seeds) an exact sort scored ~0.006 strict F1 below random batches
-      and a length factor of 1 +- 0.6 scored level with them, keeping most of the speed-up;
-      these gaps are about one seed's spread (bench/RESULTS.md), so the default leans towards
-      random batches' F1 and `jitter=0` is the fast choice.
-    - Shuffling the batches keeps consecutive steps from seeing a run of long (or short)
-      receipts, as HF's LengthGroupedSampler does by yielding each megabatch longest first.
-    - Only the last batch can be short, and it stays last so the DataLoader's slicing lines
-      up with the batches.
-
-    Randomness comes from torch's global generator (seeded by the Trainer, saved and restored
-    with checkpoints) unless a generator is given.
-    """
-
-    def __init__(self, lengths: Sequence[int], batch_size: int, *, bucket_batches: int = 64, jitter: float = 0.0,
-                 generator: torch.Generator | None = None) -> None:
-        if batch_size < 1 or bucket_batches < 1:
-            raise ValueError("batch_size and bucket_batches must be >= 1")
-        if not 0.0 <= jitter < 1.0:
-            raise ValueError("jitter must be in [0, 1)")
-        self.lengths = list(lengths)
-        self.batch_size = batch_size
-        self.bucket_batches = bucket_batches
-        self.jitter = jitter
-        self.generator = generator
-
-    def __len__(self) -> int:
-        return len(self.lengths)
-
-    def batches(self) -> list[list[int]]:
-        """One epoch's batches, in the order they are trained on."""
-        count = len(self.lengths)
-        order = torch.randperm(count, generator=self.generator).tolist()
-        factors = (1.0 + self.jitter * (2.0 * torch.rand(count, generator=self.generator) - 1.0)).tolist()
-        keys = [length * factor for length, factor in zip(self.lengths, factors, strict=True)]
-        bucket_size = self.batch_size * self.bucket_batches
-        batches: list[list[int]] = []
-        for start in range(0, count, bucket_size):
-            bucket = sorted(order[start:start + bucket_size], key=keys.__getitem__)
-            batches += [bucket[i:i + self.batch_size] for i in range(0, len(bucket), self.batch_size)]
-        short = [batches.pop()] if batches and len(batches[-1]) < self.batch_size else []
-        shuffled = [batches[i] for i in torch.randperm(len(batches), generator=self.generator).tolist()]
-        return shuffled + short
-
-    def __iter__(self):
-        return iter([index for batch in self.batches() for index in batch])
-
-
-# ---- feature cache -------------------------------------------------------------------------
-
-
-def tokenizer_fingerprint(tokenizer: Any) -> str:
-    """sha256 of the full fast-tokenizer definition (vocab, normalizer, pre-tokenizer, specials)."""
-    return hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode("utf-8")).hexdigest()
-
-
-def feature_cache_key_parts(
-    snapshot_sha256: str, tokenizer: Any, max_seq_length: int, doc_stride: int, tags: Sequence[str]
-) -> dict[str, Any]:
-    """Everything the features depend on; the cache key is a hash of this."""
-    return {
-        "snapshot_sha256": snapshot_sha256,
-        "tokenizer": tokenizer_fingerprint(tokenizer),
-        "max_seq_length": max_seq_length,
-        "doc_stride": doc_stride,
-        "tags": list(tags),
-    }
-
-
-@dataclass(frozen=True)
-class CachedFeatures:
-    features: list[Feature]
-    path: Path
-    hit: bool
-
-
-_CACHE_SCHEMA = {
-    "input_ids": pl.List(pl.Int32),
-    "attention_mask": pl.List(pl.Int8),
-    "token_type_ids": pl.List(pl.Int8),
-    "bbox": pl.List(pl.List(pl.Int16)),
-    "labels": pl.List(pl.Int32),
-    "example_index": pl.Int32,
-    "word_ids": pl.List(pl.Int32),
-}
-_CACHE_METADATA_KEY = "receipt_ml_feature_key"
-
-
-def feature_cache_path(cache_dir: Path | str, key_parts: Mapping[str, Any]) -> Path:
-    canonical = json.dumps(
-        {"format_version": FEATURE_FORMAT_VERSION, **key_parts},
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-    return Path(cache_dir) / f"features-{digest[:32]}.parquet"
-
-
-def load_or_build_features(
-    cache_dir: Path | str, key_parts: Mapping[str, Any], build_fn: Callable[[], list[Feature]]
-) -> CachedFeatures:
-    """Return cached features for `key_parts`, or build, store (atomically) and return them.
-
-    The file is written under a temporary name and renamed, so a crash never leaves a
-    half-written cache that a later run would trust.
-    """
-    path = feature_cache_path(cache_dir, key_parts)
-    key_json = json.dumps(dict(key_parts), sort_keys=True)
-    if path.exists():
-        stored = pl.read_parquet_metadata(path).get(_CACHE_METADATA_KEY)
-        if stored != key_json:
-            raise ValueError(
-                f"feature cache {path} was written for other inputs; delete it to rebuild"
-            )
-        frame = pl.read_parquet(path)
-        return CachedFeatures(features=frame.to_dicts(), path=path, hit=True)
-
-    features = build_fn()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame = pl.DataFrame(
-        {column: [feature[column] for feature in features] for column in _CACHE_SCHEMA},
-        schema=_CACHE_SCHEMA,
-    )
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-    try:
-        frame.write_parquet(temporary, metadata={_CACHE_METADATA_KEY: key_json})
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return CachedFeatures(features=features, path=path, hit=False)

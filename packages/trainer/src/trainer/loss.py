@@ -42,6 +42,8 @@ import torch
 import torch.nn.functional as F
 from transformers import Trainer
 
+from .errors import ConfigError
+
 IGNORE_INDEX = -100
 
 
@@ -103,10 +105,10 @@ def resolve_class_weights(
     given = json.loads(path.read_text())
     missing = [tag for tag in tags if tag not in given]
     if missing:
-        raise ValueError(f"class weights file {path} lacks tags {missing}")
+        raise ConfigError(f"class weights file {path} lacks tags {missing}")
     weights = [float(given[tag]) for tag in tags]
     if any(weight <= 0 for weight in weights):
-        raise ValueError(f"class weights in {path} must be positive")
+        raise ConfigError(f"class weights in {path} must be positive")
     return weights
 
 
@@ -138,13 +140,13 @@ class WeightedLossTrainer(Trainer):
         self.length_jitter = length_jitter
 
     def _get_train_sampler(self, train_dataset: Any = None) -> Any:
-        """`group_by_length` uses data.LengthBucketSampler instead of HF's LengthGroupedSampler
+        """`group_by_length` uses sampler.LengthBucketSampler instead of HF's LengthGroupedSampler
         (jittered lengths, shuffled batches; see its docstring). Batches are grouped per
         optimiser step, as HF does: batch_size x gradient_accumulation_steps windows."""
         dataset = train_dataset if train_dataset is not None else self.train_dataset
         if self.args.train_sampling_strategy != "group_by_length" or dataset is None or not hasattr(dataset, "__len__"):
             return super()._get_train_sampler(train_dataset)
-        from .data import LengthBucketSampler
+        from .sampler import LengthBucketSampler
 
         return LengthBucketSampler([len(feature["input_ids"]) for feature in dataset],
                                    self.args.train_batch_size * self.args.gradient_accumulation_steps, jitter=self.length_jitter)

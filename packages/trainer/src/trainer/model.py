@@ -34,6 +34,10 @@ from transformers import (
 )
 
 from trainer.config import ModelConfig, TinySizes
+from trainer.errors import ModelError, ModelNotCachedError
+
+__all__ = ["BuiltModel", "ModelNotCachedError", "WarmStartReport", "build_tokenizer_and_model", "load_pretrained",
+           "not_cached_message", "tiny_layoutlm_config", "train_tiny_tokenizer", "warm_start_from_bert"]
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 # BERT config fields that mean the same in a LayoutLM config.
@@ -52,10 +56,6 @@ _SHARED_BERT_FIELDS = (
     "layer_norm_eps",
     "pad_token_id",
 )
-
-
-class ModelNotCachedError(RuntimeError):
-    """A hub model was asked for but is not in the local Hugging Face cache."""
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def build_tokenizer_and_model(
     warm_start = None
     if source == "tiny":
         if train_words is None:
-            raise ValueError('model "tiny" needs train_words to build its vocabulary')
+            raise ModelError('model "tiny" needs train_words to build its vocabulary')
         tokenizer = train_tiny_tokenizer(train_words, model_config.tiny.vocab_size)
         model = LayoutLMForTokenClassification(
             tiny_layoutlm_config(
@@ -112,12 +112,12 @@ def build_tokenizer_and_model(
         model, tokenizer = load_pretrained(model_config.model, id2label, from_hub=source == "hub")
 
     if model_config.max_seq_length > model.config.max_position_embeddings:
-        raise ValueError(
+        raise ModelError(
             f"max_seq_length {model_config.max_seq_length} exceeds the model's "
             f"max_position_embeddings {model.config.max_position_embeddings}"
         )
     if len(tokenizer) > model.config.vocab_size:
-        raise ValueError(
+        raise ModelError(
             f"tokenizer has {len(tokenizer)} tokens, the model only {model.config.vocab_size}"
         )
     tokenizer.model_max_length = model_config.max_seq_length
@@ -140,12 +140,12 @@ def train_tiny_tokenizer(words: Iterable[str], vocab_size: int) -> PreTrainedTok
         for piece, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(word or "")):
             counts[piece] += 1
     if not counts:
-        raise ValueError("no train words to build a tokenizer from")
+        raise ModelError("no train words to build a tokenizer from")
 
     characters = sorted({character for piece in counts for character in piece})
     vocab = list(SPECIAL_TOKENS) + characters + [f"##{character}" for character in characters]
     if len(vocab) > vocab_size:
-        raise ValueError(
+        raise ModelError(
             f"vocab_size {vocab_size} cannot hold the {len(characters)} characters seen"
         )
     known = set(vocab)
@@ -195,7 +195,7 @@ def load_pretrained(
                 if config.model_type == "bert"
                 else ""
             )
-            raise ValueError(f"model {name} is a {config.model_type!r} model, not LayoutLM{hint}")
+            raise ModelError(f"model {name} is a {config.model_type!r} model, not LayoutLM{hint}")
         tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=True)
         model = LayoutLMForTokenClassification.from_pretrained(
             name, local_files_only=True, **_label_kwargs(id2label)
@@ -237,7 +237,7 @@ def warm_start_from_bert(
         raise FileNotFoundError(f"warm-start directory {bert_dir} has no config.json")
     bert_config = AutoConfig.from_pretrained(bert_dir, local_files_only=True)
     if bert_config.model_type != "bert":
-        raise ValueError(
+        raise ModelError(
             f"warm start needs a BERT checkpoint, {bert_dir} holds {bert_config.model_type!r}"
         )
     bert, loading_info = BertModel.from_pretrained(
@@ -259,7 +259,7 @@ def warm_start_from_bert(
     }
     mismatched = [key for key in source if key in target and source[key].shape != target[key].shape]
     if mismatched:
-        raise ValueError(f"checkpoint tensors do not fit LayoutLM: {mismatched[:5]}")
+        raise ModelError(f"checkpoint tensors do not fit LayoutLM: {mismatched[:5]}")
     loaded = [key for key in target if key in source]
     model.load_state_dict({key: source[key] for key in loaded}, strict=False)
 

@@ -1,14 +1,12 @@
 """`dsb`: the dataset builder's command line. One module per command group; each command
-parses options, calls one domain function, renders, and maps errors to exit codes."""
+parses options, calls one domain function through `cli_edge.run_or_exit` (the one place
+where errors become exit codes), and renders."""
 
 from __future__ import annotations
 
-import typer
+from cli_edge import new_app
 
-app = typer.Typer(
-    help="Receipt labels in DynamoDB -> versioned, immutable Parquet snapshots.",
-    no_args_is_help=True,
-)
+app = new_app("Receipt labels in DynamoDB -> versioned, immutable Parquet snapshots.")
 
 
 def _register() -> None:

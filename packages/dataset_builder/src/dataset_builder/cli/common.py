@@ -1,17 +1,12 @@
-"""Options and rendering shared by the dsb command groups."""
+"""Helpers shared by the dsb command groups."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
 
-import typer
+from cli_edge.options import DEFAULT_ROOT, RootOpt
 
-RootOpt = Annotated[
-    str,
-    typer.Option("--root", envvar="RECEIPT_ML_SNAPSHOT_ROOT", help="Snapshot root: a folder, or s3://bucket/prefix."),
-]
-DEFAULT_ROOT = "snapshots"
+__all__ = ["DEFAULT_ROOT", "RootOpt", "backend", "read_keys_file"]
 
 
 def backend(root: str, region: str | None = None):
@@ -27,20 +22,3 @@ def read_keys_file(path: Path) -> tuple[str, ...]:
         raise FileNotFoundError(f"--val-keys: {path} does not exist")
     keys = [line.strip() for line in path.read_text().splitlines()]
     return tuple(k for k in keys if k and not k.startswith("#"))
-
-
-def rich_table(title: str, columns: list[str], rows: list[list[Any]]):
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left")
-    for i, column in enumerate(columns):
-        table.add_column(column, justify="left" if i == 0 else "right")
-    for row in rows:
-        table.add_row(*("" if c is None else str(c) for c in row))
-    return table
-
-
-def console(stderr: bool = False):
-    from rich.console import Console
-
-    return Console(stderr=stderr)

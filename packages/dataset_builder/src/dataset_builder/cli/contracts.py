@@ -10,11 +10,12 @@ from typing import Annotated, Any
 
 import typer
 
-from metrics_store.cli_support import EXIT_FAILED, JsonOpt, print_json, run_or_exit
+from cli_edge import EXIT_FAILED, JsonOpt, console, key_table, new_app, print_json, run_or_exit
+from cli_edge.options import DEFAULT_ROOT, RootOpt
 
-from .common import DEFAULT_ROOT, RootOpt, backend, console
+from .common import backend
 
-app = typer.Typer(help="Data contracts: Great Expectations suites that gate every snapshot.", no_args_is_help=True)
+app = new_app("Data contracts: Great Expectations suites that gate every snapshot.")
 
 ContractsDirOpt = Annotated[
     Path | None,
@@ -26,15 +27,10 @@ REDUNDANT_KEYS = ("image_id", "receipt_id")
 
 
 def _table(title: str | None, columns: list[str], rows: list[list[Any]]):
-    """Like common.rich_table, but long names fold instead of being cut (CI logs are 80 wide)."""
-    from rich.table import Table
+    """A table whose long names fold instead of being cut (CI logs are 80 wide)."""
+    from cli_edge import Column
 
-    table = Table(title=title, title_justify="left")
-    for i, column in enumerate(columns):
-        table.add_column(column, justify="left" if i == 0 or not all(isinstance(r[i], int | float) for r in rows) else "right", overflow="fold")
-    for row in rows:
-        table.add_row(*("" if c is None else str(c) for c in row))
-    return table
+    return key_table(title, [Column(c, key=False) for c in columns], rows)
 
 
 @app.command("check")
@@ -49,20 +45,20 @@ def check(
 
     Exit 0: passed or warned; 1: a contract failed; 2: the check could not run."""
     from ..contracts import check_snapshot
-    from ..snapshot import SnapshotError, SnapshotNotFound, open_snapshot
+    from ..snapshot import SnapshotNotFound, open_snapshot
 
     def run() -> dict[str, Any]:
         store = backend(root)
         snap = open_snapshot(root, snapshot, backend=store)
         parent = None
-        if snap.manifest.get("parent_id"):
+        if snap.parent_id:
             try:
-                parent = open_snapshot(root, snap.manifest["parent_id"], verify=False, backend=store)
+                parent = open_snapshot(root, snap.parent_id, verify=False, backend=store)
             except SnapshotNotFound:
                 parent = None  # drift is reported as skipped, naming the missing parent
         return check_snapshot(snap, parent, contracts_dir, max_failing_rows=max_failing_rows)
 
-    report = run_or_exit(run, handled=(SnapshotError,))
+    report = run_or_exit(run)
     if as_json:
         print_json(report)
     else:

@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-from metrics_store.cli_support import (
-    EndpointOpt,
-    JsonOpt,
-    ProfileOpt,
-    RegionOpt,
-    TableOpt,
-    print_json,
-    run_or_exit,
-    store_config,
-)
+from typing import Any
 
-from .common import console, rich_table
+from cli_edge import JsonOpt, console, key_table, print_json, run_or_exit, store_options
+from metrics_store import StoreConfig
 
 
-def stats(table: TableOpt = "ReceiptsTable", endpoint_url: EndpointOpt = None, region: RegionOpt = None, profile: ProfileOpt = None, as_json: JsonOpt = False) -> None:
+@store_options(StoreConfig)
+def stats(store: StoreConfig, as_json: JsonOpt = False) -> None:
     """Label counts by validation status, receipts and words in the table."""
     from metrics_store import Queries, connect
 
     from ..labels import VALIDATION_STATUSES
 
-    def gather():
-        queries = Queries(connect(store_config(table, endpoint_url, region, profile)))
+    def gather() -> dict[str, Any]:
+        queries = Queries(connect(store))
         counts = queries.label_counts()
         return {
             "receipts": queries.count_receipts(),
@@ -39,5 +32,6 @@ def stats(table: TableOpt = "ReceiptsTable", endpoint_url: EndpointOpt = None, r
         return
     out = console()
     out.print(f"{result['receipts']:,} receipts, {result['words']:,} words, {result['label_items']:,} label items ({result['valid_labels']:,} VALID)")
-    rows = [[label, *(c.get(s, 0) for s in VALIDATION_STATUSES)] for label, c in sorted(result["labels_by_status"].items(), key=lambda kv: -kv[1].get("VALID", 0))]
-    out.print(rich_table("labels by validation status", ["label", *VALIDATION_STATUSES], rows))
+    rows = [[label, *(c.get(s, 0) for s in VALIDATION_STATUSES)]
+            for label, c in sorted(result["labels_by_status"].items(), key=lambda kv: -kv[1].get("VALID", 0))]
+    out.print(key_table("labels by validation status", ["label", *VALIDATION_STATUSES], rows))

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 from .suites import PARAMETERS, ContractError, ContractExpectation, ContractSuite, load_suites
 
 if TYPE_CHECKING:
+    from ..config import BuildConfig
     from ..dataset import Dataset
+    from ..manifest import Manifest
     from ..snapshot import Snapshot
 
 __all__ = [
@@ -33,14 +35,9 @@ def default_contracts_dir() -> Path:
 LABEL_SHAPING_OPTIONS = ("statuses", "merge_map", "allowed_labels", "extra_labels")
 
 
-def config_change(current: dict[str, Any], parent: dict[str, Any]) -> list[str]:
-    """The label-shaping build options whose values differ between two manifests."""
-    import json
-
-    def plain(manifest: dict[str, Any]) -> dict[str, Any]:  # a draft holds tuples, a stored one lists
-        return json.loads(json.dumps(manifest.get("build_config", {}), default=str))
-
-    ours, theirs = plain(current), plain(parent)
+def config_change(current: BuildConfig, parent: BuildConfig) -> list[str]:
+    """The label-shaping build options whose values differ between two specs."""
+    ours, theirs = current.to_dict(), parent.to_dict()
     return [name for name in LABEL_SHAPING_OPTIONS if ours.get(name) != theirs.get(name)]
 
 
@@ -55,7 +52,7 @@ def run_contracts(suites: list[ContractSuite], current: Any, parent: Any | None,
     try:
         frames = contract_frames(current)
         unavailable: dict[str, str] = {}
-        changed = config_change(current.manifest, parent.manifest) if parent is not None else []
+        changed = config_change(current.spec, parent.spec) if parent is not None else []
         if parent is not None and not changed:
             frames["drift"], drift = drift_frame(current, parent, parent_id)
         else:
@@ -71,10 +68,10 @@ def run_contracts(suites: list[ContractSuite], current: Any, parent: Any | None,
     return build_report(suites, results, drift, parent_id)
 
 
-def _inputs(source: Any, manifest: dict[str, Any]) -> Any:
+def _inputs(source: Any, manifest: Manifest) -> Any:
     from .frames import ContractInputs
 
-    return ContractInputs(source.words, source.receipts, source.labels, manifest)
+    return ContractInputs(source.words, source.receipts, source.labels, manifest.spec, manifest.label_list)
 
 
 def contract_gate(contracts_dir: Path | None = None, *, max_failing_rows: int = 10) -> Callable[[Dataset, dict, Snapshot | None], dict]:
@@ -82,7 +79,7 @@ def contract_gate(contracts_dir: Path | None = None, *, max_failing_rows: int = 
     broken contract file stops the build before it reads the table."""
     suites = load_suites(contracts_dir or default_contracts_dir())
 
-    def check(dataset: Dataset, manifest: dict[str, Any], parent: Snapshot | None) -> dict[str, Any]:
+    def check(dataset: Dataset, manifest: Manifest, parent: Snapshot | None) -> dict[str, Any]:
         current = _inputs(dataset, manifest)
         previous = _inputs(parent, parent.manifest) if parent is not None else None
         return run_contracts(suites, current, previous, parent_id=parent.id if parent else None, max_failing_rows=max_failing_rows)
@@ -94,6 +91,6 @@ def check_snapshot(snapshot: Snapshot, parent: Snapshot | None, contracts_dir: P
     """Re-check a published snapshot; `parent` is the reference for drift (None: skipped)."""
     suites = load_suites(contracts_dir or default_contracts_dir())
     previous = _inputs(parent, parent.manifest) if parent is not None else None
-    parent_id = parent.id if parent is not None else snapshot.manifest.get("parent_id")
+    parent_id = parent.id if parent is not None else snapshot.parent_id
     report = run_contracts(suites, _inputs(snapshot, snapshot.manifest), previous, parent_id=parent_id, max_failing_rows=max_failing_rows)
     return {"snapshot_id": snapshot.id, **report}

@@ -11,8 +11,9 @@ from typing import Any
 import polars as pl
 
 from .. import rules
+from ..config import BuildConfig
 from ..dataset import LABEL_COLUMNS, RECEIPT_COLUMNS, WORD_COLUMNS
-from ..labels import CORE_LABELS, LEGACY_ALIASES, VALIDATION_STATUSES
+from ..labels import LEGACY_ALIASES, VALIDATION_STATUSES
 
 WORD_KEYS = ["receipt_key", "image_id", "receipt_id", "line_id", "word_id"]
 RECEIPT_KEYS = ["receipt_key", "image_id", "receipt_id"]
@@ -58,38 +59,35 @@ CONTEXT: dict[str, list[str]] = {
 
 @dataclass(frozen=True)
 class ContractInputs:
-    """What the contracts read: a snapshot's three frames and its (draft) manifest."""
+    """What the contracts read: a snapshot's three frames, its spec and its label list."""
 
     words: pl.DataFrame
     receipts: pl.DataFrame
     labels: pl.DataFrame
-    manifest: dict[str, Any]
-
-    @property
-    def build_config(self) -> dict[str, Any]:
-        return self.manifest.get("build_config") or {}
+    spec: BuildConfig
+    label_list: list[str]
 
     @property
     def statuses(self) -> list[str]:
-        return list(self.build_config.get("statuses") or ["VALID"])
+        return list(self.spec.statuses)
 
     @property
     def vocabulary(self) -> list[str]:
-        return list(dict.fromkeys((*CORE_LABELS, *(self.build_config.get("extra_labels") or ()))))
+        return list(self.spec.vocabulary)
 
 
 def contract_parameters(inputs: ContractInputs) -> dict[str, Any]:
     """The values behind `$name` in the suite files, from the snapshot's manifest."""
-    labels = list(inputs.manifest.get("label_list") or [])
+    labels = list(inputs.label_list)
     return {
         "labels": labels,
         "labels_with_o": ["O", *labels],
-        "tags": list(inputs.manifest.get("tags") or rules.tag_list(labels)),
+        "tags": rules.tag_list(labels),
         "statuses": inputs.statuses,
         "validation_statuses": list(VALIDATION_STATUSES),
         "known_label_names": sorted({*inputs.vocabulary, *LEGACY_ALIASES}),
-        "target_ratio": inputs.build_config.get("o_entity_ratio"),
-        "val_fraction": inputs.build_config.get("val_fraction"),
+        "target_ratio": inputs.spec.o_entity_ratio,
+        "val_fraction": inputs.spec.val_fraction,
     }
 
 
@@ -152,7 +150,7 @@ def label_support_frame(inputs: ContractInputs) -> pl.DataFrame:
         *(((pl.col("split") == s) & pl.col("tag").str.starts_with("B-")).sum().alias(f"{s}_entities") for s in ("train", "val")),
         *((pl.col("split") == s).sum().alias(f"{s}_entity_words") for s in ("train", "val")),
     )
-    labels = pl.DataFrame({"label": list(inputs.manifest.get("label_list") or [])}, schema={"label": pl.Utf8})
+    labels = pl.DataFrame({"label": list(inputs.label_list)}, schema={"label": pl.Utf8})
     return labels.join(counts, on="label", how="left").with_columns(pl.exclude("label").fill_null(0).cast(pl.Int64))
 
 
@@ -162,7 +160,7 @@ def summary_frame(inputs: ContractInputs) -> pl.DataFrame:
     split_receipts = {s: inputs.receipts.filter(pl.col("split") == s).height for s in ("train", "val")}
     entity_words = {s: inputs.words.filter((pl.col("split") == s) & pl.col("supervised") & (pl.col("label") != "O")).height for s in ("train", "val")}
     ratio = rules.o_entity_ratio(inputs.words.filter(pl.col("split") == "train"))
-    target = inputs.build_config.get("o_entity_ratio")
+    target = inputs.spec.o_entity_ratio
     row = {
         "receipts": receipts,
         "train_receipts": split_receipts["train"],

@@ -11,8 +11,15 @@ from typing import Any
 @cache
 def great_expectations() -> Any:
     os.environ["GX_ANALYTICS_ENABLED"] = "false"  # read when GE is imported; must precede it
-    import great_expectations as gx
+    try:
+        import great_expectations as gx
+    except ImportError as exc:
+        from .suites import ContractError
 
+        raise ContractError(
+            "the data contracts need Great Expectations, which is not installed: "
+            "pip install 'receipt-ml-dataset-builder[contracts]', or build with --skip-contracts"
+        ) from exc
     return gx
 
 

@@ -24,6 +24,7 @@ from metrics_store.records import (
     ReceiptWordLabel,
 )
 
+from ..config import ConfigError
 from .bundle import LoadSummary, ProgressFn, ReceiptBundle, summarize, write_bundles
 from .geometry import enclosing_box, pixel_box_geometry
 from .jsonl import LabelMap, Problem, SourceReceipt, SourceWord, load_label_map, read_receipts
@@ -156,7 +157,7 @@ def to_bundle(source: SourceReceipt, *, source_name: str, status: str, timestamp
 def plan_import(path: Path, *, label_map: LabelMap | None = None, status: str = "VALID", timestamp: str | None = None) -> ImportPlan:
     """Read and convert the whole file; bad receipts are left out and reported."""
     if status not in VALIDATION_STATUSES:
-        raise ValueError(f"status must be one of {', '.join(VALIDATION_STATUSES)}; got {status!r}")
+        raise ConfigError(f"--status must be one of {', '.join(VALIDATION_STATUSES)}; got {status!r}")
     path = Path(path)
     sources, problems = read_receipts(path, label_map)
     timestamp = timestamp or keys.utc_now_iso()

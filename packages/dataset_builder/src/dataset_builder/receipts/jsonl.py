@@ -23,6 +23,10 @@ NO_LABEL = ("", "O")
 LabelMap = Mapping[str, str | None]
 
 
+class LabelMapError(ValueError):
+    """A --label-map file that cannot be used; the message names the file and the problem."""
+
+
 @dataclass(frozen=True)
 class SourceWord:
     text: str
@@ -65,12 +69,12 @@ def load_label_map(path: Path) -> dict[str, str | None]:
     try:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise ValueError(f"label map {path} is not valid JSON: {exc}") from exc
+        raise LabelMapError(f"label map {path} is not valid JSON: {exc}") from exc
     if not isinstance(raw, dict):
-        raise ValueError(f"label map {path} must be a JSON object (source label -> table label or null)")
+        raise LabelMapError(f"label map {path} must be a JSON object (source label -> table label or null)")
     bad = {k: v for k, v in raw.items() if not (v is None or v in TABLE_LABELS)}
     if bad:
-        raise ValueError(f"label map {path} maps to names that are not table labels: {bad}")
+        raise LabelMapError(f"label map {path} maps to names that are not table labels: {bad}")
     return raw
 
 

@@ -32,9 +32,9 @@ import polars as pl
 from metrics_store import TableRef, translate_errors
 from metrics_store.keys import receipt_key, utc_now_iso, validation_status_gsi3pk
 
+from ..config import READ_STRATEGIES, ConfigError
 from ..dataset import RawRead
 
-READ_STRATEGIES = ("query", "scan")
 ENTITY_TYPES = ("RECEIPT", "RECEIPT_WORD", "RECEIPT_WORD_LABEL")
 _PROJECTED = (
     "PK", "SK", "TYPE", "width", "height", "merchant_name", "text", "top_left", "top_right",
@@ -190,7 +190,7 @@ class TableReader:
 
     def read(self, statuses: tuple[str, ...], *, strategy: str = "query", progress: Progress | None = None) -> RawRead:
         if strategy not in READ_STRATEGIES:
-            raise ValueError(f"unknown read strategy {strategy!r}; choose from {READ_STRATEGIES}")
+            raise ConfigError(f"unknown read strategy {strategy!r}; choose from {', '.join(READ_STRATEGIES)}")
         started = utc_now_iso()
         rows = _Rows()
         if strategy == "query":

@@ -8,6 +8,7 @@ from typing import Any
 
 from metrics_store import Queries
 
+from ..errors import ConfigError
 from .compare import compare_runs, explain
 from .diagnose import Thresholds
 from .lineage import SnapshotInfo, resolve_snapshot, snapshot_changes
@@ -22,7 +23,7 @@ def list_runs(queries: Queries, *, statuses: list[str] | None = None, name: str 
               min_f1: float | None = None, sort: str = "best_f1", limit: int | None = None) -> dict[str, Any]:
     """Jobs with their best val_f1 (the max over evaluations), filtered and sorted."""
     if sort not in SORT_KEYS:
-        raise ValueError(f"--sort must be one of {', '.join(SORT_KEYS)}, got {sort!r}")
+        raise ConfigError(f"--sort must be one of {', '.join(SORT_KEYS)}, got {sort!r}")
     f1_by_job = metric_by_job(queries, "val_f1")
     rows = [list_row(job, f1_by_job.get(job.job_id, [])) for job in iter_jobs(queries, statuses)]
     if name:
@@ -48,7 +49,7 @@ def show_run(queries: Queries, job_ref: str, *, epoch: float | None = None) -> d
 
 def compare_jobs(queries: Queries, job_refs: list[str]) -> dict[str, Any]:
     if len(job_refs) < 2:
-        raise ValueError("compare needs at least two jobs")
+        raise ConfigError("compare needs at least two jobs")
     runs = [load_run(queries, ref) for ref in job_refs]
     cache: dict[tuple, SnapshotInfo] = {}
     return stamped("runs_compare", compare_runs(runs, [resolve_snapshot(r, queries, cache=cache) for r in runs]))

@@ -7,11 +7,14 @@ every answer then falls back to what the job recorded and says so."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from metrics_store import DatasetSnapshotRecord, Queries
 
 from .runs import RunData
+
+if TYPE_CHECKING:
+    from dataset_builder.manifest import Manifest
 
 
 @dataclass
@@ -22,7 +25,7 @@ class SnapshotInfo:
     uri: str | None
     content_sha256: str | None
     label_list: list[str] = field(default_factory=list)
-    manifest: dict[str, Any] | None = None
+    manifest: Manifest | None = None
     record: DatasetSnapshotRecord | None = None  # the table's record of this build, when found
     opened: Any = field(default=None, repr=False)  # dataset_builder Snapshot, for diffs
     reason: str | None = None  # why the manifest could not be read
@@ -32,26 +35,31 @@ class SnapshotInfo:
         return self.manifest is not None
 
     def split_hash(self, split: str = "val") -> str | None:
-        return ((self.manifest or {}).get("split_hashes") or {}).get(split)
+        return self.manifest.split_hash(split) if self.manifest is not None else None
 
     def train_entity_words(self) -> dict[str, int] | None:
         """Entity words per label in the train split (the manifest's counts)."""
-        splits = ((self.manifest or {}).get("counts") or {}).get("splits") or {}
-        counts = (splits.get("train") or {}).get("entity_words")
-        return dict(counts) if counts is not None else None
+        if self.manifest is None or "train" not in self.manifest.lock.counts.splits:
+            return None
+        return dict(self.manifest.lock.counts.splits["train"].entity_words)
 
     def to_dict(self) -> dict[str, Any]:
         """Lineage from the manifest when reachable, else from the table's snapshot record."""
-        manifest, record = self.manifest or {}, self.record
-        splits = (manifest.get("counts") or {}).get("splits") or (record.counts if record else {}) or {}
+        record = self.record
+        if self.manifest is not None:
+            lock = self.manifest.lock
+            parent_id, created_at, split_hashes = lock.parent_id, lock.created_at, dict(lock.split_hashes)
+            receipts = {s: c.receipts for s, c in lock.counts.splits.items()}
+            contracts: str | None = lock.contracts.status
+        else:
+            parent_id, created_at = (record.parent_id, record.created_at) if record else (None, None)
+            split_hashes = None
+            receipts = {s: (c or {}).get("receipts") for s, c in (record.counts if record else {}).items()}
+            contracts = record.contract_status if record else None
         return {
             "id": self.id, "uri": self.uri, "content_sha256": self.content_sha256, "label_list": self.label_list,
-            "reachable": self.reachable, "unreachable_reason": self.reason,
-            "parent_id": manifest.get("parent_id", record.parent_id if record else None),
-            "created_at": manifest.get("created_at", record.created_at if record else None),
-            "split_hashes": manifest.get("split_hashes"),
-            "receipts": {s: (splits.get(s) or {}).get("receipts") for s in splits} or None,
-            "contracts": (manifest.get("contracts") or {}).get("status") or (record.contract_status if record else None),
+            "reachable": self.reachable, "unreachable_reason": self.reason, "parent_id": parent_id, "created_at": created_at,
+            "split_hashes": split_hashes, "receipts": receipts or None, "contracts": contracts,
         }
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+
+from cli_edge import Column, key_table
 
 EPOCH_COLUMNS = ("train_loss", "eval_loss", "val_f1", "val_precision", "val_recall", "learning_rate", "samples_per_second")
 
@@ -27,36 +28,40 @@ def _numeric(cells: list[Any]) -> bool:
     return all(c is None or (isinstance(c, int | float) and not isinstance(c, bool)) for c in cells)
 
 
-def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
-    """Numbers right-aligned, text left-aligned."""
-    out = Table(title=title, title_justify="left")
-    for i, column in enumerate(columns):
-        out.add_column(column, justify="right" if i and _numeric([row[i] for row in rows]) else "left")
-    for row in rows:
-        out.add_row(*(fmt(c) for c in row))
-    return out
+def table(title: str, columns: list[Column | str], rows: list[list[Any]]) -> Any:
+    """Numbers right-aligned, text left-aligned; the first column (or those marked) is a key
+    and is never shortened (cli_edge.key_table)."""
+    specs = [c if isinstance(c, Column) else Column(c) for c in columns]
+    specs = [Column(c.name, c.key, c.drop, c.justify or ("right" if i and _numeric([row[i] for row in rows]) else "left"))
+             for i, c in enumerate(specs)]
+    return key_table(title, specs, [[fmt(c) for c in row] for row in rows])
 
 
 def signed(value: float | None) -> str:
     return "-" if value is None else f"{value:+.4f}"
 
 
-def _labels_table(title: str, labels: list[dict[str, Any]]) -> Table:
+def _labels_table(title: str, labels: list[dict[str, Any]]) -> Any:
     return table(title, ["label", "f1", "precision", "recall", "support"],
                  [[r["label"], r["f1"], r["precision"], r["recall"], r["support"]] for r in labels])
 
 
-def _epochs_table(rows: list[dict[str, Any]], best_epoch: Any) -> Table:
+def _epochs_table(rows: list[dict[str, Any]], best_epoch: Any) -> Any:
     present = [c for c in EPOCH_COLUMNS if any(c in r for r in rows)]
     body = [[f"{fmt(r['epoch'])}{' *' if r['epoch'] == best_epoch else ''}", r["step"], *(r.get(c) for c in present)] for r in rows]
     return table("per evaluation (* best)", ["epoch", "step", *present], body)
 
 
+JOB_COLUMNS = [Column("job", key=True), Column("name"), Column("status"), Column("snapshot", drop=1)]
+"""The first columns of every table of jobs: the full job id is the key (never shortened)."""
+
+
 def render_list(payload: dict[str, Any], console: Console) -> None:
-    rows = [[r["job_id"][:8], r["name"], r["status"], r["snapshot_id"], r["best_f1"], r["best_epoch"], r["last_f1"], r["evaluations"],
+    rows = [[r["job_id"], r["name"], r["status"], r["snapshot_id"], r["best_f1"], r["best_epoch"], r["last_f1"], r["evaluations"],
              (r["created_at"] or "")[:19]] for r in payload["runs"]]
     console.print(table(f"runs ({len(rows)} of {payload['matched']}, sorted by {payload['filters']['sort']})",
-                        ["job", "name", "status", "snapshot", "best f1", "best epoch", "last f1", "evals", "created"], rows))
+                        [*JOB_COLUMNS, Column("best f1"), Column("best epoch", drop=2), Column("last f1", drop=3),
+                         Column("evals", drop=4), Column("created", drop=5)], rows))
 
 
 def render_show(payload: dict[str, Any], console: Console) -> None:
@@ -87,12 +92,12 @@ def render_show(payload: dict[str, Any], console: Console) -> None:
 
 
 def render_compare(payload: dict[str, Any], console: Console) -> None:
-    names = [f"{r['name']} ({r['job_id'][:8]})" for r in payload["runs"]]
+    names = [f"{r['name']} ({r['job_id']})" for r in payload["runs"]]
     verdict = "comparable" if payload["comparable"] else "[red]NOT comparable[/red]"
     console.print(f"baseline {names[0]}; {verdict}")
     for check in payload["comparability"]:
         if not check["comparable"]:
-            console.print(f"  {check['job_id'][:8]}: same val split {fmt(check['same_val_split'])} (by {check['basis']}), "
+            console.print(f"  {check['job_id']}: same val split {fmt(check['same_val_split'])} (by {check['basis']}), "
                           f"same label set {fmt(check['same_label_set'])}")
     console.print(table("config differences", ["option", *names], [[d["key"], *d["values"]] for d in payload["config_differences"]]))
     console.print(table("metrics at the best evaluation", ["metric", *names], [[m["metric"], *m["values"]] for m in payload["metrics"]]))
@@ -102,7 +107,7 @@ def render_compare(payload: dict[str, Any], console: Console) -> None:
 
 
 def render_explain(payload: dict[str, Any], console: Console) -> None:
-    console.print(f"A {payload['a']['name']} ({payload['a']['job_id'][:8]}) -> B {payload['b']['name']} ({payload['b']['job_id'][:8]})")
+    console.print(f"A {payload['a']['name']} ({payload['a']['job_id']}) -> B {payload['b']['name']} ({payload['b']['job_id']})")
     console.print(f"[bold]cause: {payload['cause']['kind']}[/bold]")
     for sentence in payload["explanation"]:
         console.print(f"- {sentence}")
@@ -116,7 +121,7 @@ def render_monitor(payload: dict[str, Any], console: Console) -> None:
         return
     job = payload["job"]
     eta = payload["eta_seconds"]
-    console.print(f"[bold]{job['name']}[/bold] {job['job_id'][:8]}  {payload['status']}  epoch {fmt(payload['epoch'])}/"
+    console.print(f"[bold]{job['name']}[/bold] {job['job_id']}  {payload['status']}  epoch {fmt(payload['epoch'])}/"
                   f"{fmt(payload['configured_epochs'])}  step {fmt(payload['step'])}/{fmt(payload['max_steps'])}  "
                   f"progress {fmt(payload['progress'], 1)}%  ETA {_duration(eta)}")
     speed = payload["throughput"]
@@ -143,11 +148,11 @@ def render_history(payload: dict[str, Any], console: Console) -> None:
     rows = []
     for run in payload["runs"]:
         config = run["config"]
-        rows.append([run["job_id"][:8], run["name"], run["status"], run["snapshot_id"], run["best_f1"], run["best_epoch"],
+        rows.append([run["job_id"], run["name"], run["status"], run["snapshot_id"], run["best_f1"], run["best_epoch"],
                      config.get("train.learning_rate", config.get("learning_rate")), config.get("train.batch_size", config.get("batch_size")),
                      config.get("train.epochs", config.get("epochs"))])
     console.print(table(f"training history ({payload['total_runs']} runs, best first)",
-                        ["job", "name", "status", "snapshot", "best f1", "best epoch", "lr", "batch", "epochs"], rows))
+                        [*JOB_COLUMNS, Column("best f1"), Column("best epoch", drop=2), Column("lr"), Column("batch"), Column("epochs", drop=3)], rows))
 
 
 def render_report(payload: dict[str, Any], console: Console) -> None:

@@ -11,13 +11,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from metrics_store import Queries
+from metrics_store import Queries, RunRecorder
 
 from .compare import run_summary
 from .data_needs import TRAIN_SUPPORT, VAL_SUPPORT_PROXY, LabelPoint
 from .diagnose import Thresholds, diagnose_run, label_rows
 from .lineage import SnapshotInfo, resolve_snapshot
-from .runs import RunData, load_run, metric_by_job
+from .runs import RunData, metric_by_job
 from .values import number
 from .views import epoch_rows, stamped, throughput
 
@@ -111,14 +111,11 @@ def write_run_report(run_data: RunData, path: str | Path, *, queries: Queries | 
     return report
 
 
-def write_run_report_from_recorder(recorder: Any, out_dir: str | Path, *, plots: bool = True) -> dict[str, Any] | None:
-    """For `fit.cleanup`: the report of the recorder's job, from the table (DynamoRecorder)
-    or from memory (MemoryRecorder); None for recorders that keep nothing (other ranks)."""
-    queries = getattr(recorder, "queries", None)
-    if queries is not None:
-        run = load_run(queries, recorder.job_id)
-    elif getattr(recorder, "job", None) is not None:
-        run = RunData.from_records(recorder.job, recorder.metric_records, recorder.logs, recorder.statuses, recorder.checkpoints)
-    else:
+def write_run_report_from_recorder(recorder: RunRecorder, out_dir: str | Path, *, plots: bool = True) -> dict[str, Any] | None:
+    """For `fit.cleanup`: the report of the recorder's job, from what it reads back (the
+    table, or memory); None for a recorder that keeps nothing (other ranks)."""
+    recorded = recorder.read_back()
+    if recorded is None:
         return None
-    return write_run_report(run, Path(out_dir) / REPORT_NAME, queries=queries, plots=plots)
+    run = RunData.from_records(recorded.job, recorded.metrics, recorded.logs, recorded.statuses, recorded.checkpoints)
+    return write_run_report(run, Path(out_dir) / REPORT_NAME, queries=recorder.queries, plots=plots)

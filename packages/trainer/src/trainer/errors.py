@@ -1,0 +1,32 @@
+"""The trainer's user-facing errors: what a person can fix (an option, a file, a snapshot).
+
+`cli_edge` maps `TrainerError` to one line and exit code 2; any other exception is a bug and
+keeps its traceback. Each subclass also derives from the builtin it refines, so callers that
+catch ValueError or RuntimeError keep working.
+"""
+
+from __future__ import annotations
+
+
+class TrainerError(Exception):
+    """Base class: the trainer cannot do what was asked, and the message says why."""
+
+
+class ConfigError(TrainerError, ValueError):
+    """An option value that cannot work; the message names the option."""
+
+
+class FitError(TrainerError):
+    """A run cannot start or continue as asked (bad snapshot, refused contracts, nothing to resume)."""
+
+
+class ModelError(TrainerError, ValueError):
+    """A model or tokenizer that cannot be built as asked (wrong type, sizes that do not fit)."""
+
+
+class ModelNotCachedError(ModelError):
+    """A hub model was asked for but is not in the local Hugging Face cache."""
+
+
+class DataError(TrainerError, ValueError):
+    """Snapshot data the trainer cannot use (unknown tags, boxes outside 0..1000...)."""

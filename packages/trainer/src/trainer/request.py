@@ -1,0 +1,60 @@
+"""What `trainer fit` is asked for and what it answers: frozen, recordable, rebuilt on resume."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from metrics_store import Job
+
+from .config import ModelConfig, TinySizes, TrainConfig
+from .errors import FitError
+
+
+@dataclass(frozen=True)
+class FitRequest:
+    """Everything `trainer fit` was asked for; recorded in the job so `--resume` can rebuild it."""
+
+    snapshot_root: str
+    snapshot: str = "latest"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    job_name: str | None = None
+    description: str = ""
+    created_by: str = ""
+    allow_contract_failures: bool = False
+    upload_uri: str | None = None
+    cache_dir: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**{f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("model", "train")},
+                "model": self.model.to_dict(), "train": self.train.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FitRequest:
+        model = dict(d["model"])
+        model["tiny"] = TinySizes(**model.get("tiny", {}))
+        train = dict(d["train"])
+        train["class_weight_clip"] = tuple(train.get("class_weight_clip", (0.1, 10.0)))
+        rest = {k: v for k, v in d.items() if k not in ("model", "train")}
+        return cls(model=ModelConfig(**model), train=TrainConfig(**train), **rest)
+
+
+@dataclass(frozen=True)
+class FitResult:
+    job_id: str
+    status: str
+    output_dir: str
+    results: dict[str, Any]
+    best_dir: str | None = None
+
+
+def request_for_resume(job: Job) -> FitRequest:
+    """The request a job was started with, pinned to the snapshot it trained on."""
+    recorded = job.job_config.get("request")
+    if not recorded:
+        raise FitError(f"job {job.job_id} was not started by `trainer fit` (no recorded request); it cannot be resumed")
+    request = FitRequest.from_dict(json.loads(json.dumps(recorded)))
+    return dataclasses.replace(request, snapshot=job.job_config["snapshot"]["id"], job_name=job.name)

@@ -1,0 +1,68 @@
+"""The typed snapshot manifest: spec vs lock, versions, and snapshots written by the first
+release (schema version 1, fixture in tests/fixtures/snapshots_v1)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from dataset_builder.config import BuildConfig
+from dataset_builder.diff import diff_snapshots, spec_changes
+from dataset_builder.manifest import Manifest, ManifestError
+from dataset_builder.snapshot import SnapshotCorrupted, list_snapshots, open_snapshot
+from tests.conftest import REPO_ROOT
+
+V1_ROOT = REPO_ROOT / "tests" / "fixtures" / "snapshots_v1"
+
+
+def test_a_version_1_snapshot_opens_with_typed_accessors():
+    snap = open_snapshot(V1_ROOT, "v1")  # hashes verified: the upgrade rewrites nothing on disk
+    raw = json.loads((V1_ROOT / "v1" / "manifest.json").read_text())
+    assert raw["format_version"] == 1 and "concurrency" in raw["build_config"]
+    assert snap.manifest.schema_version == 2
+    assert snap.spec == BuildConfig(merge_preset="amounts", val_fraction=0.25, seed=3, o_entity_ratio=3.0)
+    assert snap.label_list == raw["label_list"] and snap.tags == raw["tags"]
+    assert snap.content_sha256 == raw["content_sha256"]
+    assert snap.lock.counts.split("train").receipts + snap.lock.counts.split("val").receipts == 12
+    assert snap.lock.o_entity_ratio.target == 3.0
+    assert snap.contracts.status == "unchecked" and snap.contracts_passed
+    assert snap.split_hash("val") == raw["split_hashes"]["val"]
+    assert snap.words.height == raw["files"]["words.parquet"]["rows"]
+    assert list_snapshots(V1_ROOT)[0]["id"] == "v1"
+
+
+def test_version_2_round_trips_and_keeps_run_options_out_of_the_spec():
+    manifest = open_snapshot(V1_ROOT, "v1").manifest
+    again = Manifest.from_json(manifest.to_json())
+    assert again == manifest
+    spec = json.loads(manifest.to_json())["spec"]
+    assert not {"concurrency", "allow_contract_failures", "strategy"} & set(spec)
+    assert set(json.loads(manifest.to_json())) == {"schema_version", "id", "spec", "lock"}
+
+
+def test_spec_changes_name_only_data_options():
+    a = BuildConfig(merge_preset="amounts")
+    assert spec_changes(a, BuildConfig(merge_preset="amounts")) == {}
+    changed = spec_changes(a, BuildConfig(merge_preset="amounts", val_fraction=0.2))
+    assert changed == {"val_fraction": {"from": 0.1, "to": 0.2}}
+    snap = open_snapshot(V1_ROOT, "v1")
+    assert diff_snapshots(snap, snap)["config_changes"] == {}
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda m: {**m, "format_version": 7}, "schema version 7"),
+    (lambda m: {k: v for k, v in m.items() if k != "label_list"}, "label_list"),
+    (lambda m: "[1, 2]", "not a JSON object"),
+])
+def test_unreadable_manifests_are_one_clear_error(tmp_path, edit, message):
+    shutil.copytree(V1_ROOT / "v1", tmp_path / "v1")
+    path = tmp_path / "v1" / "manifest.json"
+    path.chmod(0o644)
+    edited = edit(json.loads(path.read_text()))
+    path.write_text(edited if isinstance(edited, str) else json.dumps(edited))
+    with pytest.raises(SnapshotCorrupted, match=message):
+        open_snapshot(tmp_path, "v1", verify=False)
+    with pytest.raises(ManifestError):
+        Manifest.from_json(path.read_text())
