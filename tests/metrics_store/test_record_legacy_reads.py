@@ -143,3 +143,10 @@ def test_integral_fields_read_as_int_and_flags_as_bool():
 def test_missing_required_attribute_is_an_error(cls, item):
     with pytest.raises(KeyError):
         cls.from_item(item)
+
+
+def test_unknown_type_is_refused_and_a_missing_attribute_is_not_mistaken_for_one():
+    with pytest.raises(ValueError, match="unknown item TYPE 'IMAGE'"):
+        record_from_item({"PK": PK_IMAGE, "SK": {"S": "IMAGE"}, "TYPE": {"S": "IMAGE"}})
+    with pytest.raises(KeyError, match="'width'"):
+        record_from_item({"PK": PK_IMAGE, "SK": {"S": "RECEIPT#00003"}, "TYPE": {"S": "RECEIPT"}, "height": {"N": "1"}})
