@@ -79,6 +79,17 @@ def parse_word_sk(sk: str) -> tuple[int, int, int, str | None]:
     return int(rid), int(lid), int(wid), label
 
 
+def parse_receipt_sk(sk: str) -> int:
+    """`RECEIPT#00001` -> 1."""
+    return int(sk.removeprefix("RECEIPT#"))
+
+
+def parse_line_sk(sk: str) -> tuple[int, int]:
+    """`RECEIPT#00001#LINE#00012` -> (receipt_id, line_id)."""
+    parts = sk.split("#")
+    return int(parts[1]), int(parts[3])
+
+
 def parse_image_pk(pk: str) -> str:
     if not pk.startswith("IMAGE#"):
         raise ValueError(f"not an image partition key: {pk!r}")
@@ -90,6 +101,10 @@ def parse_image_pk(pk: str) -> str:
 
 def job_pk(job_id: str) -> str:
     return f"JOB#{job_id}"
+
+
+def parse_job_pk(pk: str) -> str:
+    return pk.removeprefix("JOB#")
 
 
 def job_status_gsi1pk(status: str) -> str:
@@ -110,6 +125,11 @@ def metric_gsi_pk(metric_name: str) -> str:
 
 def log_sk(timestamp: str) -> str:
     return f"LOG#{timestamp}"
+
+
+def parse_log_sk(sk: str) -> str:
+    """`LOG#<timestamp>` -> timestamp."""
+    return sk.removeprefix("LOG#")
 
 
 def status_sk(updated_at: str) -> str:

@@ -2,8 +2,9 @@
 
 A record is plain data: `to_item()` gives the DynamoDB item (keys, GSIs, TYPE, attributes in
 the reference layout) and `from_item()` reads one back, tolerating what older writers left
-(missing validation status, flat per-label metrics, absent optional fields). Records never
-save themselves; `Store` does the writing.
+(missing validation status, absent optional fields, ids only in the keys). Both are derived
+from the dataclass fields by `records.codec`, which also says how to add a record type.
+Records never save themselves; `Store` does the writing.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .choices import (
     TERMINAL_JOB_STATUSES,
     VALIDATION_STATUSES,
 )
+from .codec import Layout, Record
 from .datasets import DatasetSnapshotRecord
 from .jobs import Job, JobCheckpoint, JobLog, JobMetric, JobResource, JobStatus, MetricValue
 from .receipts import Geometry, Point, Receipt, ReceiptLine, ReceiptWord, ReceiptWordLabel
@@ -26,8 +28,8 @@ from .receipts import Geometry, Point, Receipt, ReceiptLine, ReceiptWord, Receip
 __all__ = [
     "JOB_PRIORITIES", "JOB_STATUSES", "LOG_LEVELS", "RECORD_TYPES", "RESOURCE_TYPES", "TERMINAL_JOB_STATUSES",
     "VALIDATION_STATUSES", "DatasetSnapshotRecord", "Geometry", "Job", "JobCheckpoint", "JobLog", "JobMetric",
-    "JobResource", "JobStatus", "MetricValue", "Point", "Receipt", "ReceiptLine", "ReceiptWord",
-    "ReceiptWordLabel", "record_from_item",
+    "JobResource", "JobStatus", "Layout", "MetricValue", "Point", "Receipt", "ReceiptLine", "ReceiptWord",
+    "ReceiptWordLabel", "Record", "record_from_item",
 ]
 
 
@@ -43,7 +45,7 @@ RECORD_TYPES: dict[str, type] = {
 def record_from_item(item: Item) -> Any:
     """Decode any item we know by its TYPE."""
     kind = item["TYPE"]["S"]
-    try:
-        return RECORD_TYPES[kind].from_item(item)
-    except KeyError:
-        raise ValueError(f"unknown item TYPE {kind!r}") from None
+    record_type = RECORD_TYPES.get(kind)
+    if record_type is None:
+        raise ValueError(f"unknown item TYPE {kind!r}")
+    return record_type.from_item(item)

@@ -1,4 +1,7 @@
-"""Receipt entities (the OCR side of the table): receipts, lines, words, word labels."""
+"""Receipt entities (the OCR side of the table): receipts, lines, words, word labels.
+
+They write absent optionals as NULL, as the user's pipeline does, and keep their ids in the
+keys; lines and words spread their `Geometry` over the attributes the layout names."""
 
 from __future__ import annotations
 
@@ -6,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from .. import keys
-from ..codec import Item, decode_item, encode_item
 from .choices import VALIDATION_STATUSES, check_choice
+from .codec import Layout, Record
 
 # --- geometry (normalized 0..1, bottom-left origin) ---------------------------------------
 
@@ -73,8 +76,9 @@ class Geometry:
 
 
 @dataclass(frozen=True, slots=True)
-class Receipt:
+class Receipt(Record):
     TYPE: ClassVar[str] = "RECEIPT"
+    LAYOUT: ClassVar[Layout] = Layout(write_nulls=True, read_defaults={"timestamp_added": ""})
     image_id: str
     receipt_id: int
     width: int
@@ -82,78 +86,57 @@ class Receipt:
     timestamp_added: str
     merchant_name: str | None = None
 
-    def to_item(self) -> Item:
+    def item_keys(self) -> dict[str, str]:
         rkey = keys.receipt_key(self.image_id, self.receipt_id)
-        return encode_item(
-            {
-                "PK": keys.image_pk(self.image_id),
-                "SK": keys.receipt_sk(self.receipt_id),
-                "TYPE": self.TYPE,
-                "GSI2PK": "RECEIPT",
-                "GSI2SK": rkey,
-                "GSI4PK": rkey,
-                "GSI4SK": "0_RECEIPT",
-                "image_id": self.image_id,
-                "receipt_id": self.receipt_id,
-                "width": self.width,
-                "height": self.height,
-                "timestamp_added": self.timestamp_added,
-                "merchant_name": self.merchant_name,
-            },
-            write_nulls=True,
-        )
+        return {
+            "PK": keys.image_pk(self.image_id), "SK": keys.receipt_sk(self.receipt_id),
+            "GSI2PK": "RECEIPT", "GSI2SK": rkey,
+            "GSI4PK": rkey, "GSI4SK": "0_RECEIPT",
+        }
 
     @classmethod
-    def from_item(cls, item: Item) -> Receipt:
-        d = decode_item(item)
-        return cls(
-            image_id=keys.parse_image_pk(d["PK"]),
-            receipt_id=int(d["SK"].removeprefix("RECEIPT#")),
-            width=int(d["width"]),
-            height=int(d["height"]),
-            timestamp_added=d.get("timestamp_added") or "",
-            merchant_name=d.get("merchant_name"),
-        )
+    def fields_from_keys(cls, pk: str, sk: str) -> dict[str, Any]:
+        return {"image_id": keys.parse_image_pk(pk), "receipt_id": keys.parse_receipt_sk(sk)}
 
 
 @dataclass(frozen=True, slots=True)
-class ReceiptLine:
+class ReceiptLine(Record):
     TYPE: ClassVar[str] = "RECEIPT_LINE"
+    LAYOUT: ClassVar[Layout] = Layout(
+        write_nulls=True,
+        key_only=("image_id", "receipt_id", "line_id"),
+        flattened={"geometry": Geometry},
+        read_defaults={"text": ""},
+    )
     image_id: str
     receipt_id: int
     line_id: int
     text: str
     geometry: Geometry
 
-    def to_item(self) -> Item:
+    def item_keys(self) -> dict[str, str]:
         rkey = keys.receipt_key(self.image_id, self.receipt_id)
-        return encode_item(
-            {
-                "PK": keys.image_pk(self.image_id),
-                "SK": keys.line_sk(self.receipt_id, self.line_id),
-                "TYPE": self.TYPE,
-                "GSI3PK": rkey,
-                "GSI3SK": "LINE",
-                "GSI4PK": rkey,
-                "GSI4SK": f"2_LINE#{keys.pad_id(self.line_id)}",
-                "text": self.text,
-                **self.geometry.to_fields(),
-            },
-            write_nulls=True,
-        )
+        return {
+            "PK": keys.image_pk(self.image_id), "SK": keys.line_sk(self.receipt_id, self.line_id),
+            "GSI3PK": rkey, "GSI3SK": "LINE",
+            "GSI4PK": rkey, "GSI4SK": f"2_LINE#{keys.pad_id(self.line_id)}",
+        }
 
     @classmethod
-    def from_item(cls, item: Item) -> ReceiptLine:
-        d = decode_item(item)
-        sk = d["SK"]
-        rid = int(sk.split("#")[1])
-        lid = int(sk.split("#")[3])
-        return cls(keys.parse_image_pk(d["PK"]), rid, lid, d.get("text") or "", Geometry.from_fields(d))
+    def fields_from_keys(cls, pk: str, sk: str) -> dict[str, Any]:
+        rid, lid = keys.parse_line_sk(sk)
+        return {"image_id": keys.parse_image_pk(pk), "receipt_id": rid, "line_id": lid}
 
 
 @dataclass(frozen=True, slots=True)
-class ReceiptWord:
+class ReceiptWord(Record):
     TYPE: ClassVar[str] = "RECEIPT_WORD"
+    LAYOUT: ClassVar[Layout] = Layout(
+        write_nulls=True,
+        key_only=("image_id", "receipt_id", "line_id", "word_id"),
+        flattened={"geometry": Geometry},
+        read_defaults={"text": ""},
+    )
     image_id: str
     receipt_id: int
     line_id: int
@@ -163,41 +146,30 @@ class ReceiptWord:
     is_noise: bool = False
     extracted_data: dict[str, Any] | None = None
 
-    def to_item(self) -> Item:
+    def item_keys(self) -> dict[str, str]:
         rkey = keys.receipt_key(self.image_id, self.receipt_id)
         sk = keys.word_sk(self.receipt_id, self.line_id, self.word_id)
-        return encode_item(
-            {
-                "PK": keys.image_pk(self.image_id),
-                "SK": sk,
-                "TYPE": self.TYPE,
-                "GSI2PK": "RECEIPT",
-                "GSI2SK": f"IMAGE#{self.image_id}#{sk}",
-                "GSI3PK": rkey,
-                "GSI3SK": "WORD",
-                "GSI4PK": rkey,
-                "GSI4SK": f"3_WORD#{keys.pad_id(self.line_id)}#{keys.pad_id(self.word_id)}",
-                "text": self.text,
-                **self.geometry.to_fields(),
-                "is_noise": self.is_noise,
-                "extracted_data": self.extracted_data,
-            },
-            write_nulls=True,
-        )
+        return {
+            "PK": keys.image_pk(self.image_id), "SK": sk,
+            "GSI2PK": "RECEIPT", "GSI2SK": f"IMAGE#{self.image_id}#{sk}",
+            "GSI3PK": rkey, "GSI3SK": "WORD",
+            "GSI4PK": rkey, "GSI4SK": f"3_WORD#{keys.pad_id(self.line_id)}#{keys.pad_id(self.word_id)}",
+        }
 
     @classmethod
-    def from_item(cls, item: Item) -> ReceiptWord:
-        d = decode_item(item)
-        rid, lid, wid, _ = keys.parse_word_sk(d["SK"])
-        return cls(
-            keys.parse_image_pk(d["PK"]), rid, lid, wid, d.get("text") or "",
-            Geometry.from_fields(d), bool(d.get("is_noise") or False), d.get("extracted_data"),
-        )
+    def fields_from_keys(cls, pk: str, sk: str) -> dict[str, Any]:
+        rid, lid, wid, _ = keys.parse_word_sk(sk)
+        return {"image_id": keys.parse_image_pk(pk), "receipt_id": rid, "line_id": lid, "word_id": wid}
 
 
 @dataclass(frozen=True, slots=True)
-class ReceiptWordLabel:
+class ReceiptWordLabel(Record):
     TYPE: ClassVar[str] = "RECEIPT_WORD_LABEL"
+    LAYOUT: ClassVar[Layout] = Layout(
+        write_nulls=True,
+        key_only=("image_id", "receipt_id", "line_id", "word_id", "label"),
+        read_defaults={"validation_status": "NONE", "timestamp_added": ""},  # missing status means NONE
+    )
     image_id: str
     receipt_id: int
     line_id: int
@@ -214,41 +186,19 @@ class ReceiptWordLabel:
         if not self.label or self.label != self.label.upper() or "#" in self.label:
             raise ValueError(f"label must be an upper-case name without '#', got {self.label!r}")
 
-    def to_item(self) -> Item:
+    def item_keys(self) -> dict[str, str]:
         sk = keys.label_sk(self.receipt_id, self.line_id, self.word_id, self.label)
-        return encode_item(
-            {
-                "PK": keys.image_pk(self.image_id),
-                "SK": sk,
-                "TYPE": self.TYPE,
-                "GSI1PK": keys.label_gsi1pk(self.label),
-                "GSI1SK": f"IMAGE#{self.image_id}#{keys.word_sk(self.receipt_id, self.line_id, self.word_id)}",
-                "GSI3PK": keys.validation_status_gsi3pk(self.validation_status),
-                "GSI3SK": f"IMAGE#{self.image_id}#{sk}",
-                "GSI4PK": keys.receipt_key(self.image_id, self.receipt_id),
-                "GSI4SK": f"4_LABEL#{keys.pad_id(self.line_id)}#{keys.pad_id(self.word_id)}#{self.label}",
-                "validation_status": self.validation_status,
-                "reasoning": self.reasoning,
-                "timestamp_added": self.timestamp_added,
-                "label_proposed_by": self.label_proposed_by,
-                "label_consolidated_from": self.label_consolidated_from,
-            },
-            write_nulls=True,
-        )
+        word_sk = keys.word_sk(self.receipt_id, self.line_id, self.word_id)
+        position = f"{keys.pad_id(self.line_id)}#{keys.pad_id(self.word_id)}"
+        return {
+            "PK": keys.image_pk(self.image_id), "SK": sk,
+            "GSI1PK": keys.label_gsi1pk(self.label), "GSI1SK": f"IMAGE#{self.image_id}#{word_sk}",
+            "GSI3PK": keys.validation_status_gsi3pk(self.validation_status), "GSI3SK": f"IMAGE#{self.image_id}#{sk}",
+            "GSI4PK": keys.receipt_key(self.image_id, self.receipt_id), "GSI4SK": f"4_LABEL#{position}#{self.label}",
+        }
 
     @classmethod
-    def from_item(cls, item: Item) -> ReceiptWordLabel:
-        d = decode_item(item)
-        rid, lid, wid, label = keys.parse_word_sk(d["SK"])
-        return cls(
-            image_id=keys.parse_image_pk(d["PK"]),
-            receipt_id=rid,
-            line_id=lid,
-            word_id=wid,
-            label=label or "",
-            validation_status=d.get("validation_status") or "NONE",
-            timestamp_added=d.get("timestamp_added") or "",
-            reasoning=d.get("reasoning"),
-            label_proposed_by=d.get("label_proposed_by"),
-            label_consolidated_from=d.get("label_consolidated_from"),
-        )
+    def fields_from_keys(cls, pk: str, sk: str) -> dict[str, Any]:
+        rid, lid, wid, label = keys.parse_word_sk(sk)
+        return {"image_id": keys.parse_image_pk(pk), "receipt_id": rid, "line_id": lid, "word_id": wid,
+                "label": label or ""}
