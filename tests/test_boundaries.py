@@ -3,13 +3,20 @@ and that `--help` does not pay for heavy imports."""
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
+from importlib import metadata
 
 from tests.conftest import REPO_ROOT
 
 WRITE_CALL = re.compile(r"\.(put_item|batch_write_item|update_item|delete_item|transact_write_items|batch_writer)\(")
+WRITE_NAMES = {
+    "put_item", "batch_write_item", "update_item", "delete_item", "transact_write_items", "batch_writer",
+    "PutItem", "BatchWriteItem", "UpdateItem", "DeleteItem", "TransactWriteItems",
+}
+"""DynamoDB write operations, as methods and as the API names `_make_api_call` takes."""
 
 
 def _python_files(*roots: str):
@@ -26,6 +33,43 @@ def test_only_metrics_store_writes_to_dynamodb():
         if WRITE_CALL.search(line) and path.name != "test_boundaries.py"
     ]
     assert offenders == []
+
+
+def test_no_write_is_dispatched_by_name_outside_metrics_store():
+    """`getattr(client, "put_item")(...)` or `client._make_api_call("PutItem", ...)` pass the
+    call regex; a write operation's name as a string or attribute anywhere is caught here."""
+    offenders = []
+    for path in _python_files("packages", "bench", "scripts", "tests"):
+        rel = path.relative_to(REPO_ROOT)
+        if "metrics_store" in rel.parts[:2] or path.name == "test_boundaries.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(rel))):
+            name = node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else node.attr if isinstance(node, ast.Attribute) else None
+            if name in WRITE_NAMES:
+                offenders.append(f"{rel}:{node.lineno}: {name}")
+    assert offenders == []
+
+
+def test_reading_a_snapshot_needs_no_great_expectations():
+    """The trainer installs dataset_builder without the `contracts` extra: opening and reading
+    a snapshot must work with Great Expectations (and its YAML reader) absent."""
+    requires = metadata.requires("receipt-ml-dataset-builder") or []
+    gx = [r for r in requires if r.lower().startswith(("great-expectations", "great_expectations", "ruamel"))]
+    assert gx and all('extra == "contracts"' in r for r in gx), gx
+    assert not any(r.lower().startswith(("great-expectations", "great_expectations")) for r in metadata.requires("receipt-ml-trainer") or [])
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('great_expectations', 'ruamel'): raise ImportError(name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from dataset_builder.snapshot import open_snapshot\n"
+        "snap = open_snapshot('tests/fixtures/snapshots_v1', 'v1')\n"
+        "assert snap.words.height > 0 and snap.label_list\n"
+        "import dataset_builder.diff, trainer.analysis.lineage\n"
+        "assert 'great_expectations' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT, capture_output=True)
 
 
 def _imported_after(code: str) -> set[str]:

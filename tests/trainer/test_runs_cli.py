@@ -73,6 +73,17 @@ def test_list_sorts_by_the_best_f1_over_epochs_and_filters(cli_env):
     assert "overfit" in invoke(env, "list", "--sort", "created", "--limit", "3").stdout
 
 
+def test_tables_keep_job_ids_whole_in_an_80_column_pipe(cli_env):
+    env, ids = cli_env
+    narrow = {**env, "COLUMNS": "80"}
+    for command in (["list"], ["history"]):
+        result = runner.invoke(app, ["runs", *command], env=narrow, terminal_width=80)
+        assert result.exit_code == 0, result.output
+        for job_id in ids.values():
+            assert job_id in result.stdout, (command, result.stdout)
+        assert "…" not in result.stdout
+
+
 def test_show_gives_config_lineage_epochs_and_labels(cli_env):
     env, ids = cli_env
     shown = as_json(env, "show", ids["overfit"][:8], schema="run_show")

@@ -46,55 +46,56 @@ def _as_column(column: Column | str) -> Column:
     return column if isinstance(column, Column) else Column(column)
 
 
-def key_table(title: str | None, columns: Sequence[Column | str], rows: Sequence[Sequence[Any]], *, width: int | None = None) -> Any:
-    """A rich renderable: a table that fits `width` (default: the console's) without cutting
-    a key. The first column is a key unless columns say otherwise."""
-    from rich.console import Group
-    from rich.table import Table
-
+def key_table(title: str | None, columns: Sequence[Column | str], rows: Sequence[Sequence[Any]]) -> KeyTable:
+    """A rich renderable: a table that fits the console it is printed on without cutting a
+    key. The first column is a key unless columns say otherwise."""
     specs = [_as_column(c) for c in columns]
     if specs and not any(c.key for c in specs):
         specs[0] = Column(specs[0].name, key=True, drop=None, justify=specs[0].justify)
-    cells = [[_cell(v) for v in row] for row in rows]
-    widths = [max([len(specs[i].name), *(len(r[i]) for r in cells)]) for i in range(len(specs))]
+    return KeyTable(title, specs, rows)
 
-    def needed(kept: list[int]) -> int:
+
+class KeyTable:
+    """Chooses its columns when rendered, for the width it is given (see `key_table`)."""
+
+    def __init__(self, title: str | None, specs: list[Column], rows: Sequence[Sequence[Any]]):
+        self.title, self.specs, self.rows = title, specs, rows
+        self.cells = [[_cell(v) for v in row] for row in rows]
+        self.widths = [max([len(spec.name), *(len(r[i]) for r in self.cells)]) for i, spec in enumerate(specs)]
+
+    def _needed(self, kept: list[int]) -> int:
         # keys at full width, other columns at least 6 characters, 3 per column of borders
-        return sum(widths[i] if specs[i].key else min(widths[i], 6) for i in kept) + 3 * len(kept) + 1
+        return sum(self.widths[i] if self.specs[i].key else min(self.widths[i], 6) for i in kept) + 3 * len(kept) + 1
 
-    target = width or console().width
-    kept = list(range(len(specs)))
-    droppable = sorted((i for i, c in enumerate(specs) if c.drop is not None), key=lambda i: -specs[i].drop)
-    while needed(kept) > target and droppable:
-        kept.remove(droppable.pop(0))
-    table = Table(title=title, title_justify="left")
-    for i in kept:
-        spec = specs[i]
-        numeric = all(_numeric(row[i]) for row in rows) and bool(rows)
-        table.add_column(spec.name, justify=spec.justify or ("right" if numeric and i else "left"),
-                         no_wrap=spec.key, min_width=widths[i] if spec.key else None, overflow="fold")
-    for row in cells:
-        table.add_row(*(row[i] for i in kept))
-    dropped = [specs[i].name for i in range(len(specs)) if i not in kept]
-    render_width = max(target, needed(kept))
-    parts: list[Any] = [_Sized(table, render_width)]
-    if dropped:
-        parts.append(f"(left out for width: {', '.join(dropped)}; --json has every column)")
-    return Group(*parts)
+    def columns_for(self, width: int) -> list[int]:
+        """The columns kept at `width`: optional ones leave, highest `drop` first."""
+        kept = list(range(len(self.specs)))
+        droppable = sorted((i for i, c in enumerate(self.specs) if c.drop is not None), key=lambda i: -(self.specs[i].drop or 0))
+        while self._needed(kept) > width and droppable:
+            kept.remove(droppable.pop(0))
+        return kept
+
+    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
+        from rich.table import Table
+
+        kept = self.columns_for(options.max_width)
+        table = Table(title=self.title, title_justify="left")
+        for i in kept:
+            spec = self.specs[i]
+            numeric = bool(self.rows) and all(_numeric(row[i]) for row in self.rows)
+            table.add_column(spec.name, justify=spec.justify or ("right" if numeric and i else "left"),  # type: ignore[arg-type]
+                             no_wrap=spec.key, min_width=self.widths[i] if spec.key else None, overflow="fold")
+        for row in self.cells:
+            table.add_row(*(row[i] for i in kept))
+        # wider than the console only when the keys alone need it: a key is never cut
+        yield from console.render(table, options.update(width=max(options.max_width, self._needed(kept))))
+        dropped = [self.specs[i].name for i in range(len(self.specs)) if i not in kept]
+        if dropped:
+            yield from console.render(f"(left out for width: {', '.join(dropped)}; --json has every column)", options)
 
 
 def _numeric(value: Any) -> bool:
     return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
-
-
-class _Sized:
-    """Renders its table at a fixed width (wider than the console only when keys need it)."""
-
-    def __init__(self, renderable: Any, width: int):
-        self.renderable, self.width = renderable, width
-
-    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
-        yield from console.render(self.renderable, options.update(width=self.width))
 
 
 @contextmanager

@@ -19,7 +19,7 @@ PARAMETERS = {
     "labels": "the manifest's entity labels (label_list)",
     "labels_with_o": "O and the manifest's entity labels",
     "tags": "the manifest's tags (O, B-X, I-X)",
-    "statuses": "the validation statuses the build selected (build_config.statuses)",
+    "statuses": "the validation statuses the build selected (spec.statuses)",
     "validation_statuses": "every validation status the table knows",
     "known_label_names": "core labels, legacy aliases and the build's extra labels",
     "target_ratio": "the build's target O:entity ratio (null when none was set)",
