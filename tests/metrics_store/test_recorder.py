@@ -35,6 +35,7 @@ def test_recorders_share_one_behaviour(recorder_and_reader):
     rec.log({"type": "run_config", "seed": 7})
     rec.results({"best_f1": 0.6, "best_epoch": 2})
     rec.status("succeeded")
+    assert rec.flush(timeout=30)  # records are written in the background, in order
 
     job_now = get_job()
     assert job_now.status == "succeeded" and job_now.results == {"best_f1": 0.6, "best_epoch": 2}
@@ -68,10 +69,12 @@ def test_reopening_a_job_resumes_it_and_skips_recorded_metrics(table):
     first = DynamoRecorder(table, j.job_id)
     first.open(j)
     first.metrics({"val_f1": 0.4}, epoch=1, step=5)
+    first.close()
     again = DynamoRecorder(table, j.job_id)  # a new process after a restart
     opened, created = again.open(j)
     assert not created and opened.job_id == j.job_id
     assert again.metrics({"val_f1": 0.4, "eval_loss": 0.9}, epoch=1, step=5) == 1
+    assert again.flush()
     assert len(list(Queries(table).iter_job_metrics(j.job_id))) == 2
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import time
 from pathlib import Path
 
 import pytest
@@ -91,17 +90,14 @@ def test_tiny_forward_backward_on_collated_batch(tiny):
     batch = FeatureCollator(pad_token_id=tiny.tokenizer.pad_token_id)(features)
     assert batch["input_ids"].shape[1] % 8 == 0
 
-    started = time.perf_counter()
     tiny.model.train()
     tiny.model.zero_grad()
     output = tiny.model(**batch)
     output.loss.backward()
-    elapsed = time.perf_counter() - started
 
     assert output.logits.shape == (*batch["input_ids"].shape, len(TAGS))
     assert torch.isfinite(output.loss)
     assert tiny.model.layoutlm.embeddings.x_position_embeddings.weight.grad.abs().sum() > 0
-    assert elapsed < 5.0
 
 
 def test_hub_model_not_cached_names_the_fix():

@@ -146,6 +146,7 @@ def record_run(recorder: RunRecorder, curves: Curves, *, name: str = "run", fini
         recorder.status("running", progress=100.0 * step / total_steps, message=f"epoch {epoch:g}")
         history.append({"epoch": epoch, "step": step, "val_f1": curves.f1[index]})
     if not finished:
+        recorder.close()  # everything written, as fit() leaves it
         return recorder.job_id
     best = max(history, key=lambda h: h["val_f1"])
     summary = {"type": "run_summary", "best_f1": best["val_f1"], "best_epoch": best["epoch"],
@@ -159,6 +160,7 @@ def record_run(recorder: RunRecorder, curves: Curves, *, name: str = "run", fini
             results["early_stopping_triggered"] = early_stopping_triggered
         recorder.results({**results, "train_runtime": 42.0, "total_flos": 1e12})
     recorder.status("succeeded", progress=100.0)
+    recorder.close()
     return recorder.job_id
 
 

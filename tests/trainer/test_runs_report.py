@@ -128,6 +128,7 @@ def test_legacy_rows_flat_label_metrics_and_a_summary_only_run_are_read(recorded
                       job_config={"learning_rate": 6e-5, "batch_size": 128}))
     recorder.metrics({"val_f1": 0.3, "label_DATE_f1": 0.1, "label_DATE_support": 9}, epoch=1, step=5)
     recorder.metrics({"val_f1": 0.32, "label_DATE_f1": 0.15, "label_DATE_support": 9}, epoch=2, step=10)
+    recorder.close()
     run = load_run(queries, recorder.job_id)
     assert [e.per_label["DATE"]["f1"] for e in run.evaluations] == [0.1, 0.15] and run.best_f1 == 0.32
     assert run.train_config["batch_size"] == 128
@@ -138,6 +139,7 @@ def test_legacy_rows_flat_label_metrics_and_a_summary_only_run_are_read(recorded
         {"epoch": e, "global_step": 145 * e, "eval_f1": f, "eval_loss": 0.8 - 0.05 * e,
          "per_label_metrics": {"B-AMOUNT": {"f1": f, "precision": f, "recall": f, "support": 232}}}
         for e, f in ((1.0, 0.6808), (2.0, 0.69), (3.0, 0.7021))]})
+    summary_only.close()
     old = report_run(queries, "summary-only")
     validate(old, "run_report")
     assert old["best"]["epoch"] == 3 and old["best"]["labels"][0]["label"] == "AMOUNT"

@@ -14,14 +14,19 @@ from .errors import (
     InvalidStatusTransition,
     InvalidValue,
     ItemTooLarge,
+    JobLeased,
     JobNotFound,
+    LeaseLost,
     MissingCredentials,
+    NotDynamoDB,
     StoreError,
     TableNotFound,
     WriteFailed,
 )
+from .job_state import HEARTBEAT_SECONDS, STALE_AFTER_SECONDS, heartbeat_age, is_stale
 from .queries import LabelCounts, Page, Queries, per_label_metrics
-from .recorder import DynamoRecorder, MemoryRecorder, NullRecorder, RecordedRun, RunRecorder
+from .recorder import DynamoRecorder, RecordedRun, RunRecorder, current_attempt
+from .recorder_memory import MemoryRecorder, NullRecorder
 from .records import (
     DatasetSnapshotRecord,
     Geometry,
@@ -39,10 +44,12 @@ from .records import (
 )
 from .schema import create_table, delete_table, table_exists
 from .store import RetryPolicy, Store
+from .writer import OUTAGE_BUDGET_SECONDS
 
 __all__ = [
+    "HEARTBEAT_SECONDS", "OUTAGE_BUDGET_SECONDS", "STALE_AFTER_SECONDS", "current_attempt", "heartbeat_age", "is_stale",
     "DatasetSnapshotRecord", "DynamoRecorder", "EndpointUnreachable", "Geometry", "InvalidStatusTransition",
-    "InvalidValue", "ItemTooLarge", "Job", "JobCheckpoint", "JobLog", "JobMetric", "JobNotFound",
+    "InvalidValue", "ItemTooLarge", "Job", "JobCheckpoint", "JobLog", "JobMetric", "JobLeased", "JobNotFound", "LeaseLost", "NotDynamoDB",
     "JobResource", "JobStatus", "LabelCounts", "MemoryRecorder", "MissingCredentials", "NullRecorder", "Page", "Point", "RecordedRun",
     "Queries", "Receipt", "ReceiptLine", "ReceiptWord", "ReceiptWordLabel", "RetryPolicy", "RunRecorder",
     "Store", "StoreConfig", "StoreError", "TableNotFound", "TableRef", "WriteFailed", "connect",

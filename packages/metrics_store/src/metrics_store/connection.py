@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from .errors import EndpointUnreachable, MissingCredentials, StoreError, TableNotFound
+from .errors import EndpointUnreachable, MissingCredentials, NotDynamoDB, StoreError, TableNotFound
 
 DEFAULT_TABLE = "ReceiptsTable"
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
@@ -24,7 +24,11 @@ class StoreConfig:
     region: str | None = None
     endpoint_url: str | None = None
     profile: str | None = None
-    max_attempts: int = 10
+    max_attempts: int | None = None
+    """botocore's attempts per request; None: 10 against AWS, 2 against a local endpoint (a
+    local DynamoDB that does not answer is down, not slow: fail in well under 2 s)."""
+    connect_timeout: float | None = None
+    """Seconds to open a connection; None: 5 against AWS, 1 against a local endpoint."""
 
     @property
     def is_local(self) -> bool:
@@ -49,11 +53,12 @@ def make_client(config: StoreConfig, service: str = "dynamodb") -> Any:
         session = boto3.Session(profile_name=config.profile) if config.profile else boto3.Session()
     except ProfileNotFound as exc:
         raise StoreError(f"AWS profile {config.profile!r} not found in your AWS config: check --profile / AWS_PROFILE") from exc
+    local = config.is_local
     kwargs: dict[str, Any] = {
         "region_name": config.region or session.region_name or "us-east-1",
         "config": Config(
-            retries={"mode": "standard", "total_max_attempts": config.max_attempts},
-            connect_timeout=5,
+            retries={"mode": "standard", "total_max_attempts": config.max_attempts or (2 if local else 10)},
+            connect_timeout=config.connect_timeout or (1 if local else 5),
             read_timeout=60,
             max_pool_connections=32,
         ),
@@ -84,6 +89,7 @@ def translate_errors(table: str | None = None, endpoint: str | None = None) -> I
     from botocore.exceptions import (
         ConnectionError as BotoConnectionError,
     )
+    from botocore.parsers import ResponseParserError
 
     try:
         yield
@@ -93,8 +99,14 @@ def translate_errors(table: str | None = None, endpoint: str | None = None) -> I
         raise StoreError("no AWS region configured: pass --region or set AWS_REGION") from exc
     except (EndpointConnectionError, BotoConnectionError) as exc:
         raise EndpointUnreachable(endpoint) from exc
+    except ResponseParserError as exc:
+        raise NotDynamoDB(endpoint, str(exc)) from exc
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
+        message = str(exc.response.get("Error", {}).get("Message", ""))
+        if _looks_like_html(message):
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            raise NotDynamoDB(endpoint, f"HTTP {status} with an HTML page") from exc
         if code == "ResourceNotFoundException" and table:
             raise TableNotFound(table, endpoint) from exc
         if code in ("UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException"):
@@ -102,3 +114,8 @@ def translate_errors(table: str | None = None, endpoint: str | None = None) -> I
         if code == "AccessDeniedException":
             raise StoreError(f"access denied to table {table!r}: {exc.response['Error'].get('Message', '')}") from exc
         raise StoreError(f"DynamoDB error {code}: {exc.response.get('Error', {}).get('Message', exc)}") from exc
+
+
+def _looks_like_html(text: str) -> bool:
+    head = text.lstrip()[:200].lower()
+    return head.startswith(("<!doctype", "<html")) or "<html" in head

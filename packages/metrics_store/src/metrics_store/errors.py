@@ -29,6 +29,15 @@ class EndpointUnreachable(StoreError):
         self.endpoint = endpoint
 
 
+class NotDynamoDB(StoreError):
+    """Something answers at the endpoint, but not as DynamoDB (a web server, a proxy page)."""
+
+    def __init__(self, endpoint: str | None, what: str):
+        super().__init__(f"{endpoint or 'the endpoint'} does not answer like DynamoDB ({' '.join(what.split())[:120]}): "
+                         "check --endpoint-url / AWS_ENDPOINT_URL_DYNAMODB")
+        self.endpoint = endpoint
+
+
 class MissingCredentials(StoreError):
     def __init__(self) -> None:
         super().__init__(
@@ -66,3 +75,23 @@ class JobNotFound(StoreError):
 
 class InvalidStatusTransition(StoreError):
     pass
+
+
+class JobLeased(StoreError):
+    """The job is running under another process whose heartbeat is fresh."""
+
+    def __init__(self, job_id: str, owner: str | None, heartbeat_at: str | None, age_s: float | None = None):
+        when = f"{age_s:.0f} s ago" if age_s is not None else f"at {heartbeat_at}"
+        super().__init__(
+            f"job {job_id} is running (lease held by {owner or 'another process'}, heartbeat {when}): "
+            "it cannot be resumed or marked interrupted while its heartbeat is fresh"
+        )
+        self.job_id, self.owner, self.heartbeat_at = job_id, owner, heartbeat_at
+
+
+class LeaseLost(StoreError):
+    """This process no longer holds the job's lease: stop training it."""
+
+    def __init__(self, job_id: str, owner: str, status: str | None, holder: str | None):
+        super().__init__(f"job {job_id} is no longer ours to train (now {status}, lease {holder or 'released'}; we were {owner})")
+        self.job_id, self.status, self.holder = job_id, status, holder

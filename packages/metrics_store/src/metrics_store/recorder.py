@@ -1,26 +1,28 @@
 """What the trainer records through, without knowing about DynamoDB.
 
 `RunRecorder` is the whole interface a run needs, reading back included: `DynamoRecorder`
-writes to the table through `Store` (batched, idempotent, safe to call again after a resume);
-`MemoryRecorder` keeps records in lists (tests, and code that records without a table);
-`NullRecorder` keeps nothing (the processes of a distributed run other than rank 0).
-metrics_store owns all three, so callers never check which one they hold.
+writes to the table through `Store` (batched, idempotent, through short outages, under the
+job's lease); `MemoryRecorder` keeps records in lists (tests, and code that records without a
+table); `NullRecorder` keeps nothing (the processes of a distributed run other than rank 0).
+metrics_store owns all three (recorder_memory.py), so callers never check which one they hold.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
+from .codec import Item, to_attribute
 from .connection import TableRef
-from .errors import JobNotFound
+from .job_state import HEARTBEAT_SECONDS, STALE_AFTER_SECONDS, new_lease_owner
 from .queries import Queries
 from .records import Job, JobCheckpoint, JobLog, JobMetric, JobResource, JobStatus, MetricValue
-from .store import Store
+from .store import Store, check_size, split_log
+from .writer import OUTAGE_BUDGET_SECONDS, BackgroundWriter
 
 
 class MonotonicClock:
@@ -42,13 +44,18 @@ class MonotonicClock:
 
 @dataclass(frozen=True)
 class RecordedRun:
-    """Everything recorded for one job, as read back."""
+    """Everything recorded for one job (of its current attempt), as read back."""
 
     job: Job
     metrics: tuple[JobMetric, ...] = ()
     logs: tuple[JobLog, ...] = ()
     statuses: tuple[JobStatus, ...] = ()
     checkpoints: tuple[JobCheckpoint, ...] = ()
+
+
+def current_attempt(job: Job, metrics: Iterable[JobMetric]) -> list[JobMetric]:
+    """The metrics of the job's current attempt: after a `--restart`, earlier ones are not."""
+    return [m for m in metrics if not job.restarted_at or m.timestamp >= job.restarted_at]
 
 
 @runtime_checkable
@@ -62,16 +69,18 @@ class RunRecorder(Protocol):
     def open(self, job: Job) -> tuple[Job, bool]:
         """Create the job, or find it when resuming. Returns (job, created)."""
 
+    def acquire(self, *, message: str | None = None) -> None:
+        """Take the job's lease and mark it running. A job running elsewhere with a fresh
+        heartbeat is refused (`JobLeased`); from here on the lease is renewed in the background."""
+
+    def restart(self, *, reason: str) -> None:
+        """Start the job's history again: what earlier attempts recorded is left out of
+        `recorded_metrics` and of every analysis (they stay in the table)."""
+
     def status(self, status: str, *, message: str | None = None, progress: float | None = None) -> None: ...
 
-    def metrics(
-        self,
-        values: Mapping[str, MetricValue],
-        *,
-        epoch: float | None = None,
-        step: int | None = None,
-        units: Mapping[str, str] | None = None,
-    ) -> int:
+    def metrics(self, values: Mapping[str, MetricValue], *, epoch: float | None = None, step: int | None = None,
+                units: Mapping[str, str] | None = None) -> int:
         """Record metrics in one batch; returns how many were new (resumes skip repeats)."""
 
     def log(self, message: str | Mapping[str, Any], *, level: str = "INFO", exception: str | None = None) -> None: ...
@@ -82,28 +91,54 @@ class RunRecorder(Protocol):
 
     def results(self, results: Mapping[str, Any]) -> None: ...
 
+    def health(self) -> str | None:
+        """Why this run must stop (its writes failed for longer than the outage budget, or
+        another process took its lease), or None."""
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait (up to `timeout` seconds) until every record so far reached the store; True
+        when it did. Records are written in the background, in order."""
+
+    def close(self, timeout: float | None = None) -> bool:
+        """`flush`, then stop writing in the background (and renewing the lease)."""
+
     def recorded_metrics(self) -> list[JobMetric]:
-        """This job's metrics recorded so far, by any attempt (a resume rebuilds its history)."""
+        """This job's metrics of its current attempt (a resume rebuilds its history from them)."""
 
     def read_back(self) -> RecordedRun | None:
         """Everything recorded for this job, or None for a recorder that keeps nothing."""
 
 
-def _message_text(message: str | Mapping[str, Any]) -> str:
+def message_text(message: str | Mapping[str, Any]) -> str:
     return message if isinstance(message, str) else json.dumps(message, default=str, sort_keys=False)
 
 
 class DynamoRecorder:
-    """Records one job in the receipts table."""
+    """Records one job in the receipts table.
 
-    def __init__(self, table: TableRef, job_id: str, *, source: str = "trainer", updated_by: str | None = None):
+    Writes are encoded (validated) when they are made and written in order by a
+    `BackgroundWriter`, which rides out an outage of up to `outage_budget_s`; after
+    `acquire()` the job's lease is renewed whenever `heartbeat_s` pass without a write to
+    the Job item. `close()` waits for the queue."""
+
+    def __init__(self, table: TableRef, job_id: str, *, source: str = "trainer", owner: str | None = None,
+                 outage_budget_s: float = OUTAGE_BUDGET_SECONDS, heartbeat_s: float = HEARTBEAT_SECONDS,
+                 stale_after_s: float = STALE_AFTER_SECONDS):
         self.job_id = job_id
         self.store = Store(table)
         self._queries = Queries(table)
         self.source = source
-        self.updated_by = updated_by
+        self.owner = owner or new_lease_owner()
+        self.stale_after_s = stale_after_s
         self.clock = MonotonicClock()
         self._recorded: set[tuple[str, int | None, float | None]] | None = None
+        self._heartbeat_s = heartbeat_s
+        self._leased = False
+        self._writer = BackgroundWriter(outage_budget_s=outage_budget_s, tick=self._heartbeat, tick_seconds=heartbeat_s)
+
+    @property
+    def queries(self) -> Queries:
+        return self._queries
 
     def open(self, job: Job) -> tuple[Job, bool]:
         if job.job_id != self.job_id:
@@ -111,153 +146,80 @@ class DynamoRecorder:
         created = self.store.create_job(job)
         return (job if created else self._queries.get_job(self.job_id)), created
 
-    @property
-    def queries(self) -> Queries:
-        return self._queries
+    def acquire(self, *, message: str | None = None) -> None:
+        self.store.acquire_lease(self.job_id, self.owner, message=message, now=self.clock.now(), stale_after_s=self.stale_after_s)
+        self._leased = True
+
+    def restart(self, *, reason: str) -> None:
+        self._writer.flush()
+        self.store.update_job(self.job_id, restarted_at=self.clock.now())
+        self._recorded = set()
+        self.log({"type": "restart", "reason": reason}, level="WARNING")
+
+    def _heartbeat(self) -> None:
+        if self._leased:
+            self.store.heartbeat(self.job_id, self.owner, now=self.clock.now())
 
     def status(self, status: str, *, message: str | None = None, progress: float | None = None) -> None:
-        self.store.set_job_status(
-            self.job_id, status, message=message, progress=progress,
-            updated_by=self.updated_by, updated_at=self.clock.now(),
-        )
+        at = self.clock.now()
+        JobStatus(self.job_id, status, at, progress, message)  # validates now, in the caller's thread
+        self._writer.submit(lambda: self.store.set_job_status(
+            self.job_id, status, message=message, progress=progress, updated_by=self.owner, updated_at=at,
+            owner=self.owner if self._leased else None), f"status {status}")
 
     def _already_recorded(self) -> set[tuple[str, int | None, float | None]]:
         if self._recorded is None:
-            self._recorded = {
-                (m.metric_name, m.step, m.epoch) for m in self._queries.iter_job_metrics(self.job_id)
-            }
+            self._recorded = {(m.metric_name, m.step, m.epoch) for m in self.recorded_metrics()}
         return self._recorded
+
+    def _put(self, items: list[Item], what: str) -> None:
+        for item in items:
+            check_size(item)
+        if items:
+            self._writer.submit(lambda: self.store.batch_put(items), what)
 
     def metrics(self, values, *, epoch=None, step=None, units=None) -> int:
         timestamp = self.clock.now()
         seen = self._already_recorded()
-        fresh = [
-            JobMetric(self.job_id, name, timestamp, value, (units or {}).get(name), step, epoch)
-            for name, value in values.items()
-            if (name, step, epoch) not in seen
-        ]
-        self.store.add_metrics(fresh)
+        fresh = [JobMetric(self.job_id, name, timestamp, value, (units or {}).get(name), step, epoch)
+                 for name, value in values.items() if (name, step, epoch) not in seen]
+        self._put([m.to_item() for m in fresh], f"{len(fresh)} metric(s)")
         seen.update((m.metric_name, step, epoch) for m in fresh)
         return len(fresh)
 
     def log(self, message, *, level="INFO", exception=None) -> None:
-        self.store.add_logs([JobLog(self.job_id, self.clock.now(), _message_text(message), level, self.source, exception)])
+        entry = JobLog(self.job_id, self.clock.now(), message_text(message), level, self.source, exception)
+        self._put(split_log(entry), "a log")
 
     def checkpoint(self, checkpoint: JobCheckpoint) -> None:
-        self.store.add_checkpoint(checkpoint)
+        self._put([checkpoint.to_item()], "a checkpoint")
 
     def resource(self, resource: JobResource) -> None:
-        self.store.add_resource(resource)
+        self._put([resource.to_item()], "a resource")
 
     def results(self, results: Mapping[str, Any]) -> None:
-        self.store.update_job(self.job_id, results=dict(results))
+        payload = dict(results)
+        to_attribute(payload, "results")  # a non-finite value fails here, not in the writer
+        self._writer.submit(lambda: self.store.update_job(self.job_id, results=payload), "results")
+
+    def health(self) -> str | None:
+        failure = self._writer.failure
+        return None if failure is None else str(failure)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        return self._writer.flush(timeout)
+
+    def close(self, timeout: float | None = None) -> bool:
+        self._leased = False
+        return self._writer.close(timeout)
 
     def recorded_metrics(self) -> list[JobMetric]:
-        return list(self._queries.iter_job_metrics(self.job_id))
+        self._writer.flush()
+        return current_attempt(self._queries.get_job(self.job_id), self._queries.iter_job_metrics(self.job_id))
 
     def read_back(self) -> RecordedRun:
+        self._writer.flush()
         q = self._queries
-        return RecordedRun(q.get_job(self.job_id), tuple(q.iter_job_metrics(self.job_id)), tuple(q.iter_job_logs(self.job_id)),
+        job = q.get_job(self.job_id)
+        return RecordedRun(job, tuple(current_attempt(job, q.iter_job_metrics(self.job_id))), tuple(q.iter_job_logs(self.job_id)),
                            tuple(q.status_history(self.job_id)), tuple(q.checkpoints(self.job_id)))
-
-
-class MemoryRecorder:
-    """In-memory stand-in with the same behaviour, for tests that do not need a table."""
-
-    def __init__(self, job_id: str):
-        self.job_id = job_id
-        self.clock = MonotonicClock()
-        self.job: Job | None = None
-        self.statuses: list[JobStatus] = []
-        self.metric_records: list[JobMetric] = []
-        self.logs: list[JobLog] = []
-        self.checkpoints: list[JobCheckpoint] = []
-        self.resources: list[JobResource] = []
-
-    def open(self, job: Job) -> tuple[Job, bool]:
-        if self.job is not None:
-            return self.job, False
-        self.job = job
-        self.statuses.append(JobStatus(job.job_id, job.status, job.created_at, message="created"))
-        return job, True
-
-    def status(self, status, *, message=None, progress=None) -> None:
-        if self.job is None:
-            raise JobNotFound(self.job_id)
-        self.statuses.append(JobStatus(self.job_id, status, self.clock.now(), progress, message))
-        self.job = replace(self.job, status=status)
-
-    def metrics(self, values, *, epoch=None, step=None, units=None) -> int:
-        seen = {(m.metric_name, m.step, m.epoch) for m in self.metric_records}
-        timestamp = self.clock.now()
-        fresh = [
-            JobMetric(self.job_id, n, timestamp, v, (units or {}).get(n), step, epoch)
-            for n, v in values.items() if (n, step, epoch) not in seen
-        ]
-        self.metric_records.extend(fresh)
-        return len(fresh)
-
-    def log(self, message, *, level="INFO", exception=None) -> None:
-        self.logs.append(JobLog(self.job_id, self.clock.now(), _message_text(message), level, "trainer", exception))
-
-    def checkpoint(self, checkpoint: JobCheckpoint) -> None:
-        self.checkpoints.append(checkpoint)
-
-    def resource(self, resource: JobResource) -> None:
-        self.resources.append(resource)
-
-    def results(self, results) -> None:
-        if self.job is None:
-            raise JobNotFound(self.job_id)
-        self.job = replace(self.job, results=dict(results))
-
-    @property
-    def queries(self) -> None:
-        return None
-
-    def recorded_metrics(self) -> list[JobMetric]:
-        return list(self.metric_records)
-
-    def read_back(self) -> RecordedRun | None:
-        if self.job is None:
-            return None
-        return RecordedRun(self.job, tuple(self.metric_records), tuple(self.logs), tuple(self.statuses), tuple(self.checkpoints))
-
-
-class NullRecorder:
-    """Records nothing and reads back nothing: for the processes of a distributed run other
-    than rank 0 (one process records a run)."""
-
-    def __init__(self, job_id: str):
-        self.job_id = job_id
-
-    @property
-    def queries(self) -> None:
-        return None
-
-    def open(self, job: Job) -> tuple[Job, bool]:
-        return job, True
-
-    def status(self, status: str, *, message: str | None = None, progress: float | None = None) -> None:
-        return None
-
-    def metrics(self, values, *, epoch=None, step=None, units=None) -> int:
-        return 0
-
-    def log(self, message, *, level="INFO", exception=None) -> None:
-        return None
-
-    def checkpoint(self, checkpoint: JobCheckpoint) -> None:
-        return None
-
-    def resource(self, resource: JobResource) -> None:
-        return None
-
-    def results(self, results: Mapping[str, Any]) -> None:
-        return None
-
-    def recorded_metrics(self) -> list[JobMetric]:
-        return []
-
-    def read_back(self) -> None:
-        return None

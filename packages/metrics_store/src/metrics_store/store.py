@@ -23,16 +23,14 @@ from typing import Any
 from . import keys
 from .codec import MAX_ITEM_BYTES, Item, encode_item, item_size, to_attribute
 from .connection import TableRef, translate_errors
-from .errors import InvalidStatusTransition, ItemTooLarge, JobNotFound, StoreError, WriteFailed
+from .errors import ItemTooLarge, JobNotFound, StoreError, WriteFailed
+from .job_state import JobStateMixin
 from .records import (
-    TERMINAL_JOB_STATUSES,
     DatasetSnapshotRecord,
-    Job,
     JobCheckpoint,
     JobLog,
     JobMetric,
     JobResource,
-    JobStatus,
 )
 
 BATCH_LIMIT = 25
@@ -113,8 +111,9 @@ def split_log(log: JobLog, part_bytes: int = LOG_PART_BYTES) -> list[Item]:
     return items
 
 
-class Store:
-    """Writes records to one table. Thread-safe; `requests` counts the API calls made."""
+class Store(JobStateMixin):
+    """Writes records to one table. Thread-safe; `requests` counts the API calls made.
+    Job status and lease changes come from `job_state.JobStateMixin`."""
 
     def __init__(
         self,
@@ -210,74 +209,10 @@ class Store:
 
     # --- jobs ---------------------------------------------------------------------------
 
-    def create_job(self, job: Job) -> bool:
-        """Create the job and its first status entry. Idempotent: False if it existed."""
-        created = self.put_new(job.to_item())
-        if created:
-            self.put(JobStatus(job.job_id, job.status, job.created_at, message="created").to_item())
-        return created
-
-    def set_job_status(
-        self,
-        job_id: str,
-        status: str,
-        *,
-        message: str | None = None,
-        progress: float | None = None,
-        updated_by: str | None = None,
-        instance_id: str | None = None,
-        updated_at: str | None = None,
-    ) -> JobStatus:
-        """Move the job to `status` (its GSI1 partition moves with it) and append a JobStatus
-        entry, in one transaction. A succeeded or cancelled job cannot change status."""
-        from botocore.exceptions import ClientError
-
-        entry = JobStatus(
-            job_id, status, updated_at or keys.utc_now_iso(), progress=progress,
-            message=message, updated_by=updated_by, instance_id=instance_id,
-        )
-        names = {"#status": "status"}
-        values = {":status": {"S": status}, ":gsi1pk": {"S": keys.job_status_gsi1pk(status)}}
-        condition = "attribute_exists(PK)"
-        for i, terminal in enumerate(TERMINAL_JOB_STATUSES):
-            if terminal != status:
-                values[f":t{i}"] = {"S": terminal}
-                condition += f" AND #status <> :t{i}"
-        try:
-            self._with_backoff(
-                "transact_write_items",
-                TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": self.table.name,
-                            "Key": {"PK": {"S": keys.job_pk(job_id)}, "SK": {"S": "JOB"}},
-                            "UpdateExpression": "SET #status = :status, GSI1PK = :gsi1pk",
-                            "ConditionExpression": condition,
-                            "ExpressionAttributeNames": names,
-                            "ExpressionAttributeValues": values,
-                        }
-                    },
-                    {"Put": {"TableName": self.table.name, "Item": check_size(entry.to_item())}},
-                ],
-            )
-        except StoreError as exc:
-            cause = exc.__cause__
-            if isinstance(cause, ClientError) and cause.response["Error"]["Code"] == "TransactionCanceledException":
-                current = self.table.client.get_item(
-                    TableName=self.table.name,
-                    Key={"PK": {"S": keys.job_pk(job_id)}, "SK": {"S": "JOB"}},
-                ).get("Item")
-                if current is None:
-                    raise JobNotFound(job_id) from exc
-                raise InvalidStatusTransition(
-                    f"job {job_id} is {current['status']['S']}; it cannot become {status}"
-                ) from exc
-            raise
-        return entry
-
     def update_job(self, job_id: str, **fields: Any) -> None:
         """Set top-level attributes of a job (results, tags, storage, description...)."""
-        forbidden = {"PK", "SK", "TYPE", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "status", "job_id", "name", "created_at"}
+        forbidden = {"PK", "SK", "TYPE", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "status", "job_id", "name", "created_at",
+                     "lease_owner", "heartbeat_at"}
         bad = forbidden & fields.keys()
         if bad:
             raise ValueError(f"update_job cannot set {sorted(bad)}; use set_job_status for status")

@@ -9,6 +9,11 @@ from typing import Any
 from .config import TrainConfig
 from .request import FitRequest
 
+LOGGING_STEPS = 0.01
+"""Train loss and learning rate are logged (and recorded) every 1% of the optimiser steps
+(every step in runs under 100 steps): about 100 points per run, 2 items each, whatever its
+length, enough to see the warm-up and the schedule (docs/runs.md)."""
+
 
 def training_arguments(request: FitRequest, output_dir: Path) -> Any:
     import torch
@@ -20,8 +25,10 @@ def training_arguments(request: FitRequest, output_dir: Path) -> Any:
     schedule = {
         "eval_strategy": "steps" if per_steps else "epoch",
         "save_strategy": "steps" if per_steps else "epoch",
-        "logging_strategy": "steps" if per_steps else "epoch",
-        **({"eval_steps": train.eval_steps, "save_steps": train.eval_steps, "logging_steps": train.eval_steps} if per_steps else {}),
+        "logging_strategy": "steps",
+        "logging_steps": LOGGING_STEPS,
+        "logging_first_step": True,  # the warm-up starts at step 1: observe it
+        **({"eval_steps": train.eval_steps, "save_steps": train.eval_steps} if per_steps else {}),
     }
     metric = train.checkpoint_metric
     return TrainingArguments(

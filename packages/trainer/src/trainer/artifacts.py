@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +18,21 @@ MODEL_CARD = "receipt_ml.json"
 
 def export_best(model: Any, tokenizer: Any, output_dir: Path, *, card: dict[str, Any]) -> Path:
     """Weights, tokenizer, label map, snapshot id and coordinate convention, in one folder an
-    inference service can load (`LayoutLMForTokenClassification.from_pretrained(best)`)."""
+    inference service can load (`LayoutLMForTokenClassification.from_pretrained(best)`).
+
+    Written beside the old one and swapped in by renames, so an export stopped half-way (a
+    signal, a full disk) never leaves a half-written `best/` behind."""
     best = output_dir / BEST_DIR
+    staging = output_dir / f".{BEST_DIR}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    (staging / MODEL_CARD).write_text(json.dumps(card, indent=2, default=str) + "\n")
+    old = output_dir / f".{BEST_DIR}.old-{os.getpid()}"
     if best.exists():
-        shutil.rmtree(best)
-    model.save_pretrained(best)
-    tokenizer.save_pretrained(best)
-    (best / MODEL_CARD).write_text(json.dumps(card, indent=2, default=str) + "\n")
+        os.rename(best, old)
+    os.rename(staging, best)
+    shutil.rmtree(old, ignore_errors=True)
     return best
 
 
@@ -43,16 +53,63 @@ def write_run_file(output_dir: Path, summary: dict[str, Any]) -> Path:
     return path
 
 
-def upload_folder(folder: Path, uri: str, *, s3_client: Any = None) -> str:
-    """Copy a folder to `s3://bucket/prefix/<folder name>/`; returns that URI."""
-    if not uri.startswith("s3://"):
-        raise ConfigError(f"--upload-uri must be an s3:// URI, got {uri!r}")
+def split_s3_uri(uri: str, option: str = "--upload-uri") -> tuple[str, str]:
+    if not uri.startswith("s3://") or not uri.removeprefix("s3://").partition("/")[0]:
+        raise ConfigError(f"{option} must be an s3:// URI (s3://bucket/prefix), got {uri!r}")
     bucket, _, prefix = uri.removeprefix("s3://").partition("/")
-    if s3_client is None:
-        import boto3
+    return bucket, prefix.strip("/")
 
-        s3_client = boto3.client("s3")
-    target = "/".join(p for p in (prefix.strip("/"), folder.name) if p)
+
+def _s3(s3_client: Any) -> Any:
+    if s3_client is not None:
+        return s3_client
+    import boto3
+
+    return boto3.client("s3")
+
+
+def upload_folder(folder: Path, uri: str, *, s3_client: Any = None, name: str | None = None) -> str:
+    """Copy a folder to `s3://bucket/prefix/<name or folder name>/`; returns that URI."""
+    bucket, prefix = split_s3_uri(uri)
+    s3_client = _s3(s3_client)
+    target = "/".join(p for p in (prefix, name or folder.name) if p)
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         s3_client.upload_file(str(path), bucket, f"{target}/{path.relative_to(folder).as_posix()}")
     return f"s3://{bucket}/{target}/"
+
+
+def download_folder(uri: str, folder: Path, *, s3_client: Any = None) -> Path:
+    """Copy `s3://bucket/prefix/` into `folder` (written beside it, then renamed into place)."""
+    bucket, prefix = split_s3_uri(uri, "checkpoint uri")
+    s3_client = _s3(s3_client)
+    staging = folder.with_name(f".{folder.name}.partial-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    found = 0
+    for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/"):
+        for entry in page.get("Contents", []):
+            target = staging / entry["Key"][len(prefix) + 1:]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            s3_client.download_file(bucket, entry["Key"], str(target))
+            found += 1
+    if not found:
+        from .errors import FitError
+
+        raise FitError(f"checkpoint {uri} is empty or gone: resume cannot continue from it (pass --restart to start over)")
+    os.replace(staging, folder)
+    return folder
+
+
+def check_upload_destination(uri: str, *, s3_client: Any = None) -> None:
+    """Fail before training when the best model could not be uploaded at the end: the bucket
+    must exist and accept a write (a probe object, removed again)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, prefix = split_s3_uri(uri)
+    s3_client = _s3(s3_client)
+    probe = "/".join(p for p in (prefix, f".receipt-ml-write-probe-{uuid.uuid4().hex}") if p)
+    try:
+        s3_client.put_object(Bucket=bucket, Key=probe, Body=b"")
+        s3_client.delete_object(Bucket=bucket, Key=probe)
+    except (ClientError, BotoCoreError) as exc:
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+        raise ConfigError(f"--upload-uri {uri}: cannot write to bucket {bucket!r} ({code}); check the bucket and the credentials") from exc

@@ -1,12 +1,13 @@
-"""Hugging Face Trainer callbacks: what gets recorded at each evaluation and checkpoint, and
-how a SIGTERM/SIGINT becomes a clean, resumable stop."""
+"""Hugging Face Trainer callbacks: what gets recorded at each logging step, evaluation and
+checkpoint. (How a signal becomes a clean, resumable stop: signals.SignalGuard.)"""
 
 from __future__ import annotations
 
+import math
 import resource
-import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,27 +47,47 @@ def gpu_utilization() -> float | None:
         return None
 
 
+STEP_SERIES = {"step_train_loss": "loss", "step_learning_rate": "rate"}
+"""Metrics recorded at every logging step (about 100 per run, see arguments.LOGGING_STEPS)."""
+
+
 class RecordingCallback(TrainerCallback):
-    """Turns each evaluation into one batch of JobMetrics and each save into a JobCheckpoint.
+    """Turns each logging step into two JobMetrics (`step_train_loss`, `step_learning_rate`),
+    each evaluation into one batch of JobMetrics and each save into a JobCheckpoint.
 
-    Metric names are the user's dashboards': val_f1, val_precision, val_recall, eval_loss,
-    train_loss, learning_rate, label_<LABEL> = {f1, precision, recall, support}, plus
-    val_f1_lenient (the old, lenient seqeval figure) and system metrics."""
+    Evaluation metric names are the user's dashboards': val_f1, val_precision, val_recall,
+    eval_loss, train_loss (the mean logged training loss since the previous evaluation),
+    learning_rate, label_<LABEL> = {f1, precision, recall, support}, plus val_f1_lenient (the
+    old, lenient seqeval figure) and system metrics. The recorder batches these writes."""
 
-    def __init__(self, recorder: RunRecorder, *, samples_per_step: int, checkpoint_metric: str):
+    def __init__(self, recorder: RunRecorder, *, samples_per_step: int, checkpoint_metric: str,
+                 upload: Callable[[Path], str] | None = None):
         self.recorder = recorder
         self.samples_per_step = samples_per_step
         self.checkpoint_metric = checkpoint_metric
+        self.upload = upload
         self.history: list[dict[str, Any]] = []
         self._last_train: dict[str, float] = {}
+        self._window: list[tuple[float, int]] = []  # (logged mean loss, steps it covers) since the last evaluation
+        self._last_logged_step = 0
         self._clock: tuple[float, int] | None = None
 
     def on_train_begin(self, args, state, control, **kwargs):
         self._clock = (time.perf_counter(), state.global_step)
+        self._last_logged_step = state.global_step
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        if logs and "loss" in logs:
-            self._last_train = {"train_loss": float(logs["loss"]), "learning_rate": float(logs.get("learning_rate", 0.0))}
+        if not logs or "loss" not in logs:
+            return
+        loss, lr = float(logs["loss"]), float(logs.get("learning_rate", 0.0))
+        steps = max(state.global_step - self._last_logged_step, 1)
+        self._last_logged_step = state.global_step
+        if not math.isfinite(loss):
+            return  # never stored (DynamoDB refuses it); the divergence check names it
+        self._window.append((loss, steps))
+        self._last_train = {"train_loss": sum(v * n for v, n in self._window) / sum(n for _, n in self._window), "learning_rate": lr}
+        self.recorder.metrics({"step_train_loss": loss, "step_learning_rate": lr}, epoch=round(float(state.epoch or 0), 4),
+                              step=state.global_step, units=STEP_SERIES)
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         if not metrics or "eval_f1" not in metrics:
@@ -79,6 +100,7 @@ class RecordingCallback(TrainerCallback):
         memory, memory_kind = peak_memory_mb()
         values: dict[str, Any] = {name: float(metrics[key]) for name, (key, _) in SCALAR_METRICS.items() if key in metrics}
         values.update(self._last_train)
+        self._window = []
         units = {name: unit for name, (_, unit) in SCALAR_METRICS.items()}
         units.update({"train_loss": "loss", "learning_rate": "rate"})
         for label, figures in (metrics.get("eval_per_label") or {}).items():
@@ -110,8 +132,11 @@ class RecordingCallback(TrainerCallback):
         if not folder.is_dir():
             return
         latest = self.history[-1] if self.history and self.history[-1]["step"] == state.global_step else None
+        bucket, key = "", str(folder.resolve())
+        if self.upload is not None:  # another machine can resume from it
+            bucket, _, key = self.upload(folder).removeprefix("s3://").rstrip("/").partition("/")
         self.recorder.checkpoint(JobCheckpoint(
-            job_id=self.recorder.job_id, timestamp=utc_now_iso(), s3_bucket="", s3_key=str(folder.resolve()),
+            job_id=self.recorder.job_id, timestamp=utc_now_iso(), s3_bucket=bucket, s3_key=key,
             size_bytes=sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()),
             step=state.global_step, epoch=round(float(state.epoch or 0), 4),
             is_best=state.best_model_checkpoint is not None and Path(state.best_model_checkpoint) == folder,
@@ -142,30 +167,17 @@ class ConsoleCallback(TrainerCallback):
         )
 
 
-class StopOnSignal(TrainerCallback):
-    """SIGTERM or SIGINT: finish the current step, save a checkpoint, stop. The run is then
-    marked `interrupted` and `trainer fit --resume JOB` continues it."""
+class StoreHealth(TrainerCallback):
+    """Stops the loop (checkpoint, then `interrupted`) when the recorder says this run must
+    stop: its writes failed for longer than the outage budget, or another process took the
+    job's lease."""
 
-    def __init__(self) -> None:
-        self.received: int | None = None
-        self._previous: dict[int, Any] = {}
-
-    def install(self) -> StopOnSignal:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            self._previous[signum] = signal.signal(signum, self._handle)
-        return self
-
-    def uninstall(self) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-        self._previous.clear()
-
-    def _handle(self, signum: int, _frame: Any) -> None:
-        if self.received is not None:  # a second signal: stop now
-            raise KeyboardInterrupt
-        self.received = signum
+    def __init__(self, recorder: RunRecorder, stop: Callable[[str], None]):
+        self.recorder, self.stop = recorder, stop
 
     def on_step_end(self, args, state, control, **kwargs):
-        if self.received is not None:
+        reason = self.recorder.health()
+        if reason:
+            self.stop(reason)
             control.should_save = True
             control.should_training_stop = True

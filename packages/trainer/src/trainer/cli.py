@@ -11,7 +11,15 @@ from typing import Annotated
 
 import typer
 
-from cli_edge import EXIT_INTERRUPTED, JsonOpt, new_app, print_json, run_or_exit, store_options
+from cli_edge import (
+    EXIT_INTERRUPTED,
+    JsonOpt,
+    fail,
+    new_app,
+    print_json,
+    run_or_exit,
+    store_options,
+)
 from cli_edge.options import DEFAULT_ROOT, RootOpt
 from metrics_store import StoreConfig
 
@@ -63,23 +71,26 @@ def fit_command(
     description: Annotated[str, typer.Option(help="Free text stored with the job.")] = "",
     upload_uri: Annotated[str | None, typer.Option(help="Also copy the best model to s3://bucket/prefix/.")] = None,
     allow_contract_failures: Annotated[bool, typer.Option("--allow-contract-failures", help="Train on a snapshot whose contracts failed.")] = False,
-    resume: Annotated[str | None, typer.Option(help="Continue an interrupted or failed job (same job id, same snapshot).")] = None,
+    resume: Annotated[str | None, typer.Option(help="Continue an interrupted or failed job (same job id, same snapshot), from its last checkpoint.")] = None,
+    restart: Annotated[bool, typer.Option("--restart", help="With --resume: train the job again from step 0 (its earlier records are superseded).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Train on a snapshot; every run is recorded (job, metrics, logs, checkpoints)."""
-    from huggingface_hub.utils import disable_progress_bars
-    from transformers.utils import logging as hf_logging
+    """Train on a snapshot; every run is recorded (job, metrics, logs, checkpoints).
 
+    Options, the table, the snapshot, the model source and the upload destination are checked
+    before the job is created; a stopped run prints the command that resumes it."""
     from metrics_store import DynamoRecorder, Queries, connect
 
     from .fit import fit
+    from .preflight import check_table, preflight
     from .request import FitRequest, request_for_resume
 
-    disable_progress_bars()  # per-evaluation lines on stderr say enough; no shard-writing bars
-    hf_logging.disable_progress_bar()
+    if restart and not resume:
+        fail("--restart needs --resume JOB: it trains an existing job again from step 0")
 
     def run():
         table_ref = connect(store)
+        check_table(table_ref)  # one DescribeTable, before anything heavy is imported
         resume_id = None
         if resume:
             job = Queries(table_ref).find_job(resume)
@@ -98,18 +109,48 @@ def fit_command(
                 job_name=job_name, description=description, created_by=os.environ.get("USER", ""),
                 allow_contract_failures=allow_contract_failures, upload_uri=upload_uri,
             )
-        return fit(request, lambda job_id: DynamoRecorder(table_ref, job_id), resume_job_id=resume_id)
+        opened = preflight(request)
+        _quiet_hugging_face()
+        return fit(request, lambda job_id: DynamoRecorder(table_ref, job_id), resume_job_id=resume_id, restart=restart, snapshot=opened)
 
     result = run_or_exit(run)
+    resume_command = _resume_command(result.job_id, store)
     if as_json:
-        print_json({"job_id": result.job_id, "status": result.status, "output_dir": result.output_dir, "best_dir": result.best_dir, "results": result.results})
+        print_json({"job_id": result.job_id, "status": result.status, "output_dir": result.output_dir, "best_dir": result.best_dir,
+                    "results": result.results, "stopped_by": result.stopped_by, "recorded": result.recorded,
+                    "resume_command": resume_command if result.status == "interrupted" else None})
     else:
-        typer.echo(f"job {result.job_id}: {result.status}")
+        typer.echo(f"job {result.job_id}: {result.status}" + (f" (stopped by {result.stopped_by})" if result.stopped_by else ""))
         for key, value in result.results.items():
             typer.echo(f"  {key}: {value}")
         typer.echo(f"  output: {result.output_dir}")
+        if result.status == "interrupted":
+            typer.echo(f"  resume with: {resume_command}")
+    if not result.recorded:
+        typer.secho(f"warning: the end of job {result.job_id} could not be written to the table (unreachable); it shows as running "
+                    f"until its lease goes stale, then `{resume_command}` continues it", fg=typer.colors.YELLOW, err=True)
     if result.status == "interrupted":
         raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def _quiet_hugging_face() -> None:
+    """Per-evaluation lines on stderr say enough: no shard-writing progress bars."""
+    from huggingface_hub.utils import disable_progress_bars
+    from transformers.utils import logging as hf_logging
+
+    disable_progress_bars()
+    hf_logging.disable_progress_bar()
+
+
+def _resume_command(job_id: str, store: StoreConfig) -> str:
+    """The exact command that continues a job, with the connection options it was run with."""
+    parts = ["trainer", "fit", "--resume", job_id]
+    defaults = StoreConfig()
+    for option, value, default in (("--table", store.table, defaults.table), ("--endpoint-url", store.endpoint_url, None),
+                                   ("--region", store.region, None), ("--profile", store.profile, None)):
+        if value and value != default:
+            parts += [option, value]
+    return " ".join(parts)
 
 
 if __name__ == "__main__":

@@ -1,17 +1,20 @@
 """`trainer fit`: train LayoutLM on a snapshot and record the run. A recipe in three parts:
 
-    setup()   open and gate the snapshot, open (or resume) the job, build model and
-              features, record the start
+    setup()   open and gate the snapshot, open (or resume) the job under its lease, build
+              model and features, record the start
     train()   Hugging Face Trainer with our loss, evaluation, recording and signal handling
     cleanup() export the best model, write run.json and the run summary, close the job
 
-`fit()` wires them together and makes sure a crash is recorded as `failed` and a
-SIGTERM/SIGINT as `interrupted` (resumable with `--resume JOB_ID`); nothing is recorded twice.
+`fit()` wires them together under a `SignalGuard`: from the moment the job exists, every
+way out ends in a terminal or resumable status (a crash `failed`, a signal, an outage longer
+than the budget or a lost lease `interrupted`; resumable with `--resume JOB_ID`), and nothing
+is recorded twice. docs/runs.md ("Faults") says what each status means.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import traceback
 import uuid
 from collections.abc import Callable
@@ -22,8 +25,10 @@ from typing import TYPE_CHECKING, Any
 from metrics_store import Job, NullRecorder, RunRecorder
 from metrics_store.keys import utc_now_iso
 
-from .errors import FitError
+from .errors import FitError, TrainingDiverged
+from .preflight import open_gated_snapshot
 from .request import FitRequest, FitResult
+from .signals import SignalGuard
 from .summary import history_from_metrics, merge_history, results_of, summarize
 
 if TYPE_CHECKING:
@@ -36,6 +41,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 RecorderFactory = Callable[[str], RunRecorder]
+CLOSE_TIMEOUT_S = 330.0  # the recorder's outage budget, and a little more
+"""How long the end of a run waits for its last records to reach the table."""
 
 __all__ = ["FitError", "FitRequest", "FitResult", "Run", "TrainOutcome", "cleanup", "fit", "setup", "train"]
 
@@ -58,12 +65,14 @@ class Run:
     request: FitRequest
     job: Job
     resumed: bool
+    resume_from: Path | None  # the checkpoint this attempt continues from
     recorder: RunRecorder
     snapshot: Snapshot
     output_dir: Path
     args: TrainingArguments
     built: BuiltModel
     data: RunData
+    guard: SignalGuard
 
     @property
     def job_id(self) -> str:
@@ -80,52 +89,45 @@ class TrainOutcome:
     """What train() hands to cleanup(): the model with the best weights loaded, and the record."""
 
     model: PreTrainedModel
-    interrupted_by: int | None
+    stopped_by: str | None
     history: list[dict[str, Any]]
     train_runtime: float | None
     total_flos: float | None
     early_stopping_triggered: bool
 
 
-def fit(request: FitRequest, recorder_for: RecorderFactory, *, resume_job_id: str | None = None) -> FitResult:
-    """Set up, train, clean up; a crash marks the job failed, a signal interrupted."""
-    run = setup(request, recorder_for, resume_job_id=resume_job_id)
-    try:
-        return cleanup(run, train(run))
-    except BaseException as exc:
-        mark_failed(run.recorder, exc)
-        raise
+def fit(request: FitRequest, recorder_for: RecorderFactory, *, resume_job_id: str | None = None, restart: bool = False,
+        snapshot: Snapshot | None = None) -> FitResult:
+    """Set up, train, clean up. `snapshot`: already opened and gated (by `preflight`)."""
+    with SignalGuard() as guard:
+        run = setup(request, recorder_for, guard=guard, resume_job_id=resume_job_id, restart=restart, snapshot=snapshot)
+        try:
+            result = cleanup(run, train(run))
+        except BaseException as exc:
+            mark_failed(run.recorder, exc)
+            run.recorder.close(CLOSE_TIMEOUT_S)
+            raise
+    return result
 
 
 # --- setup ---------------------------------------------------------------------------------
 
 
-def setup(request: FitRequest, recorder_for: RecorderFactory, *, resume_job_id: str | None = None) -> Run:
-    snapshot = open_gated_snapshot(request)
-    job, recorder, args, output_dir = open_job(request, snapshot, recorder_for, resume_job_id)
+def setup(request: FitRequest, recorder_for: RecorderFactory, *, guard: SignalGuard | None = None, resume_job_id: str | None = None,
+          restart: bool = False, snapshot: Snapshot | None = None) -> Run:
+    snapshot = snapshot or open_gated_snapshot(request)
+    job, recorder, args, output_dir, resume_from = open_job(request, snapshot, recorder_for, resume_job_id, restart)
     try:
         built, data = build_model_and_features(request, snapshot)
-        run = Run(request, job, resume_job_id is not None, recorder, snapshot, output_dir, args, built, data)
-        if not run.resumed:
+        run = Run(request, job, resume_job_id is not None, resume_from, recorder, snapshot, output_dir, args, built, data,
+                  guard or SignalGuard())
+        if not run.resumed or restart:
             record_start(run)
     except BaseException as exc:
         mark_failed(recorder, exc)
+        recorder.close(CLOSE_TIMEOUT_S)
         raise
     return run
-
-
-def open_gated_snapshot(request: FitRequest) -> Snapshot:
-    """The verified snapshot; one whose contracts failed only when explicitly allowed."""
-    from dataset_builder.snapshot import SnapshotError, open_snapshot
-
-    try:
-        snapshot = open_snapshot(request.snapshot_root, request.snapshot)
-    except SnapshotError as exc:
-        raise FitError(str(exc)) from exc
-    if not snapshot.contracts_passed and not request.allow_contract_failures:
-        raise FitError(f"snapshot {snapshot.id} failed its data contracts; check it with `dsb contracts check --snapshot {snapshot.id}`, "
-                       "or pass --allow-contract-failures to train on it anyway")
-    return snapshot
 
 
 def snapshot_lineage(snapshot: Snapshot) -> dict[str, Any]:
@@ -135,21 +137,23 @@ def snapshot_lineage(snapshot: Snapshot) -> dict[str, Any]:
             "label_list": snapshot.label_list, "coordinate_convention": dict(snapshot.lock.coordinate_convention)}
 
 
-def open_job(request: FitRequest, snapshot: Snapshot, recorder_for: RecorderFactory,
-             resume_job_id: str | None) -> tuple[Job, RunRecorder, TrainingArguments, Path]:
-    """Create the job (or find the one to resume) and mark it running."""
+def open_job(request: FitRequest, snapshot: Snapshot, recorder_for: RecorderFactory, resume_job_id: str | None,
+             restart: bool) -> tuple[Job, RunRecorder, TrainingArguments, Path, Path | None]:
+    """Create the job (or find the one to resume), take its lease, claim its folder and find
+    the checkpoint to continue from."""
     from .arguments import shared_job_id, training_arguments
+    from .run_dir import claim, locate_checkpoint, run_folder
 
     name = request.job_name or f"{snapshot.id}-{request.model.source}-{utc_now_iso()[:19].replace(':', '')}"
-    output_dir = Path(request.train.output_dir) / name
-    args = training_arguments(request, output_dir)
+    args = training_arguments(request, Path(request.train.output_dir))  # output_dir set below, once the job is known
     job_id = shared_job_id(args, resume_job_id or str(uuid.uuid4()))
     is_main = args.process_index == 0
     recorder = recorder_for(job_id) if is_main else NullRecorder(job_id)
+    output_dir = run_folder(request.train.output_dir, name, job_id)
     proposed = Job(
         job_id=job_id, name=name, created_at=utc_now_iso(), description=request.description, created_by=request.created_by,
         job_config={"request": request.to_dict(), "snapshot": snapshot_lineage(snapshot), "seed": request.train.seed},
-        storage={"output_dir": str(output_dir.resolve())}, tags={"snapshot_id": snapshot.id, "model": request.model.source},
+        storage={"output_dir": str(output_dir)}, tags={"snapshot_id": snapshot.id, "model": request.model.source},
     )
     job, created = recorder.open(proposed)
     if resume_job_id and created and is_main:
@@ -158,8 +162,35 @@ def open_job(request: FitRequest, snapshot: Snapshot, recorder_for: RecorderFact
     if resume_job_id and is_main and recorded_content != snapshot.content_sha256:
         raise FitError(f"job {job_id} trained on snapshot content {str(recorded_content)[:12]}, but {snapshot.id} now holds "
                        f"{snapshot.content_sha256[:12]}: a resumed run must see the same data")
-    recorder.status("running", message="resumed" if resume_job_id else "setting up", progress=0.0)
-    return job, recorder, args, output_dir
+    recorder.acquire(message=("restarted from step 0" if restart else "resumed") if resume_job_id else "setting up")
+    try:
+        if resume_job_id and (job.storage or {}).get("output_dir"):
+            output_dir = Path(job.storage["output_dir"])  # where the job said it is, from any working directory
+        claim(output_dir, job_id, recorded=resume_job_id is not None)
+        args.output_dir = str(output_dir)
+        resume_from = None
+        if resume_job_id and restart:
+            from .artifacts import prune_checkpoints
+
+            prune_checkpoints(output_dir)  # this job's own earlier attempt; its records stay in the table
+            recorder.restart(reason="--restart: training the job again from step 0; earlier records are superseded")
+        elif resume_job_id:
+            recorded = recorder.read_back()
+            checkpoints = list(recorded.checkpoints) if recorded else []
+            resume_from = locate_checkpoint(output_dir, checkpoints, job_id=job_id)
+            evaluations = [m for m in (recorded.metrics if recorded else ()) if m.metric_name == "val_f1"]
+            if resume_from is None and evaluations:
+                raise FitError(f"job {job_id} recorded {len(evaluations)} evaluation(s) but no checkpoint to continue from: "
+                               "pass --restart to train it again from step 0")
+    except FitError as exc:  # refused before anything ran: the job stays resumable
+        recorder.status("interrupted", message=f"resume refused: {exc}"[:500])
+        recorder.close(CLOSE_TIMEOUT_S)
+        raise
+    except BaseException as exc:
+        mark_failed(recorder, exc)
+        recorder.close(CLOSE_TIMEOUT_S)
+        raise
+    return job, recorder, args, output_dir, resume_from
 
 
 def build_model_and_features(request: FitRequest, snapshot: Snapshot) -> tuple[BuiltModel, RunData]:
@@ -191,7 +222,7 @@ def build_model_and_features(request: FitRequest, snapshot: Snapshot) -> tuple[B
 
 
 def record_start(run: Run) -> None:
-    """The run_config log and the dataset metrics, written once per job (not on resume)."""
+    """The run_config log and the dataset metrics, written once per attempt from step 0."""
     from .arguments import planned_schedule
 
     snapshot, data, tags = run.snapshot, run.data, run.snapshot.tags
@@ -222,18 +253,19 @@ def record_start(run: Run) -> None:
 
 def train(run: Run) -> TrainOutcome:
     from transformers import EarlyStoppingCallback, PrinterCallback
-    from transformers.trainer_utils import get_last_checkpoint
 
-    from .callbacks import ConsoleCallback, RecordingCallback, StopOnSignal
+    from .artifacts import upload_folder
+    from .callbacks import ConsoleCallback, RecordingCallback, StoreHealth
     from .data import FeatureCollator
     from .evaluate import make_compute_metrics
     from .loss import WeightedLossTrainer
 
-    request, args, model = run.request, run.args, run.built.model
+    request, args, model, guard = run.request, run.args, run.built.model, run.guard
+    upload = (lambda folder: upload_folder(folder, str(request.upload_uri), name=f"{run.output_dir.name}/{folder.name}")) \
+        if request.upload_uri else None
     recording = RecordingCallback(run.recorder, samples_per_step=args.train_batch_size * args.gradient_accumulation_steps * args.world_size,
-                                  checkpoint_metric=request.train.checkpoint_metric)
-    stop = StopOnSignal().install()
-    callbacks: list[Any] = [recording, stop, ConsoleCallback(request.train.checkpoint_metric)]
+                                  checkpoint_metric=request.train.checkpoint_metric, upload=upload)
+    callbacks: list[Any] = [recording, guard, StoreHealth(run.recorder, guard.request_stop), ConsoleCallback(request.train.checkpoint_metric)]
     early = None
     if request.train.early_stopping_patience:
         early = EarlyStoppingCallback(early_stopping_patience=request.train.early_stopping_patience)
@@ -248,17 +280,16 @@ def train(run: Run) -> TrainOutcome:
         length_jitter=request.train.length_jitter,
     )
     trainer.remove_callback(PrinterCallback)
-    resume_from = get_last_checkpoint(str(run.output_dir)) if run.resumed and run.output_dir.is_dir() else None
     if run.resumed:
-        run.recorder.log({"type": "resume", "from_checkpoint": resume_from})
-    try:
-        output = trainer.train(resume_from_checkpoint=resume_from)
-    finally:
-        stop.uninstall()
+        run.recorder.log({"type": "resume", "from_checkpoint": str(run.resume_from) if run.resume_from else None,
+                          "note": None if run.resume_from else "no checkpoint was saved yet: training starts at step 0"})
+    with guard.graceful():
+        output = trainer.train(resume_from_checkpoint=str(run.resume_from) if run.resume_from else None)
     earlier = history_from_metrics(run.recorder.recorded_metrics()) if run.resumed else []
     state = trainer.state
+    stopped_by = f"signal {guard.received}" if guard.received is not None else guard.stop_reason
     return TrainOutcome(
-        model=trainer.model, interrupted_by=stop.received, history=merge_history(earlier, recording.history),
+        model=trainer.model, stopped_by=stopped_by, history=merge_history(earlier, recording.history),
         train_runtime=output.metrics.get("train_runtime"), total_flos=float(state.total_flos or 0),
         early_stopping_triggered=bool(early and early.early_stopping_patience_counter >= request.train.early_stopping_patience
                                       and state.global_step < state.max_steps),
@@ -275,10 +306,12 @@ def cleanup(run: Run, outcome: TrainOutcome) -> FitResult:
     summary = summarize(outcome.history, job_id=run.job_id, snapshot_id=run.snapshot.id, checkpoint_metric=train_config.checkpoint_metric,
                         greater_is_better=train_config.greater_is_better, early_stopping_triggered=outcome.early_stopping_triggered,
                         train_runtime=outcome.train_runtime, total_flos=outcome.total_flos)
-    if outcome.interrupted_by is not None:
-        recorder.log({"type": "interrupted", "signal": outcome.interrupted_by, "resume": f"trainer fit --resume {run.job_id}"}, level="WARNING")
-        recorder.status("interrupted", message=f"stopped by signal {outcome.interrupted_by}; resume with `trainer fit --resume {run.job_id}`")
-        return FitResult(run.job_id, "interrupted", str(run.output_dir), summary)
+    if outcome.stopped_by is not None:
+        hint = f"resume with `trainer fit --resume {run.job_id}`"
+        recorder.log({"type": "interrupted", "stopped_by": outcome.stopped_by, "resume": f"trainer fit --resume {run.job_id}"}, level="WARNING")
+        recorder.status("interrupted", message=f"stopped by {outcome.stopped_by}; {hint}")
+        recorded = recorder.close(CLOSE_TIMEOUT_S)
+        return FitResult(run.job_id, "interrupted", str(run.output_dir), {}, stopped_by=outcome.stopped_by, recorded=recorded)
     best_dir = best_uri = None
     if run.is_main:
         snapshot = run.snapshot
@@ -287,8 +320,9 @@ def cleanup(run: Run, outcome: TrainOutcome) -> FitResult:
                 "max_seq_length": run.request.model.max_seq_length, "doc_stride": run.request.model.doc_stride,
                 "best_epoch": summary["best_epoch"], "best_f1": summary["best_f1"]}
         best_dir = export_best(outcome.model, run.built.tokenizer, run.output_dir, card=card)
+        best_uri = upload_folder(best_dir, run.request.upload_uri, name=f"{run.output_dir.name}/best") if run.request.upload_uri \
+            else str(best_dir.resolve())
         prune_checkpoints(run.output_dir)
-        best_uri = upload_folder(best_dir, run.request.upload_uri) if run.request.upload_uri else str(best_dir.resolve())
         summary["best_checkpoint_s3_path"] = best_uri
         write_run_file(run.output_dir, summary)
     results = results_of(summary, best_uri)
@@ -296,8 +330,10 @@ def cleanup(run: Run, outcome: TrainOutcome) -> FitResult:
     recorder.results(results)
     recorder.status("succeeded", progress=100.0, message=f"best {summary['checkpoint_metric']} {summary['best_metric']} at epoch {summary['best_epoch']}")
     if run.is_main:
+        recorder.flush(CLOSE_TIMEOUT_S)
         write_report(recorder, run.output_dir)
-    return FitResult(run.job_id, "succeeded", str(run.output_dir), results, str(best_dir) if best_dir else None)
+    recorded = recorder.close(CLOSE_TIMEOUT_S)
+    return FitResult(run.job_id, "succeeded", str(run.output_dir), results, str(best_dir) if best_dir else None, recorded=recorded)
 
 
 def write_report(recorder: RunRecorder, output_dir: Path) -> None:
@@ -313,11 +349,19 @@ def write_report(recorder: RunRecorder, output_dir: Path) -> None:
 
 
 def mark_failed(recorder: RunRecorder, exc: BaseException) -> None:
-    """A crash is recorded, never left `running`."""
+    """A crash is recorded `failed` (a signal `interrupted`), never left `running`. Both can
+    be resumed; a diverged run also records where it diverged."""
     interrupted = isinstance(exc, KeyboardInterrupt)
     try:
-        recorder.log({"type": "error", "error": f"{type(exc).__name__}: {exc}"}, level="ERROR",
-                     exception="".join(traceback.format_exception(exc))[-20000:])
-        recorder.status("interrupted" if interrupted else "failed", message=f"{type(exc).__name__}: {exc}"[:500])
+        if isinstance(exc, TrainingDiverged):
+            recorder.results({"diverged": {"step": exc.step, "loss": repr(exc.loss), "learning_rate": exc.learning_rate,
+                                           "last_finite_step": exc.last_finite[0] if exc.last_finite else None,
+                                           "last_finite_loss": exc.last_finite[1] if exc.last_finite else None}})
+        recorder.log({"type": "interrupted" if interrupted else "error", "error": f"{type(exc).__name__}: {exc}",
+                      "resume": f"trainer fit --resume {recorder.job_id}"}, level="WARNING" if interrupted else "ERROR",
+                     exception=None if interrupted else "".join(traceback.format_exception(exc))[-20000:])
+        hint = f"; resume with `trainer fit --resume {recorder.job_id}`"
+        recorder.status("interrupted" if interrupted else "failed", message=(f"{exc}" if interrupted else f"{type(exc).__name__}: {exc}")[:400] + hint)
     except Exception:  # noqa: BLE001 - the original error matters more than a failed record
         log.exception("could not record the failure of job %s", recorder.job_id)
+        print(f"warning: could not record the end of job {recorder.job_id}", file=sys.stderr)

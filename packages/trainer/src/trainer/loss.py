@@ -34,6 +34,7 @@ training_args.py, version 5.23):
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ import torch
 import torch.nn.functional as F
 from transformers import Trainer
 
-from .errors import ConfigError
+from .errors import ConfigError, TrainingDiverged
 
 IGNORE_INDEX = -100
 
@@ -138,6 +139,19 @@ class WeightedLossTrainer(Trainer):
         )
         self.label_smoothing = label_smoothing
         self.length_jitter = length_jitter
+        self.last_finite_loss: tuple[int, float] | None = None  # (optimiser step, loss)
+
+    def training_step(self, model: torch.nn.Module, inputs: dict[str, Any], num_items_in_batch: Any = None) -> torch.Tensor:
+        """One step, then a check: a non-finite loss stops the run as diverged (naming the
+        step and the last finite values), instead of training on NaN weights until a record
+        cannot be stored."""
+        loss = super().training_step(model, inputs, num_items_in_batch)
+        value = float(loss.detach().float())
+        step = self.state.global_step + 1
+        if not math.isfinite(value):
+            raise TrainingDiverged(step, value, self.last_finite_loss, self._get_learning_rate())
+        self.last_finite_loss = (step, value)
+        return loss
 
     def _get_train_sampler(self, train_dataset: Any = None) -> Any:
         """`group_by_length` uses sampler.LengthBucketSampler instead of HF's LengthGroupedSampler

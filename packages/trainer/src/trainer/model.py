@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import huggingface_hub
-from huggingface_hub import constants as hub_constants
 from tokenizers import normalizers, pre_tokenizers
 from transformers import (
     AutoConfig,
@@ -35,6 +33,7 @@ from transformers import (
 
 from trainer.config import ModelConfig, TinySizes
 from trainer.errors import ModelError, ModelNotCachedError
+from trainer.hub import not_cached_message, require_cached
 
 __all__ = ["BuiltModel", "ModelNotCachedError", "WarmStartReport", "build_tokenizer_and_model", "load_pretrained",
            "not_cached_message", "tiny_layoutlm_config", "train_tiny_tokenizer", "warm_start_from_bert"]
@@ -182,7 +181,7 @@ def load_pretrained(
 ) -> tuple[LayoutLMForTokenClassification, PreTrainedTokenizerBase]:
     """A LayoutLM from a local directory or the local hub cache (never the network)."""
     if from_hub:
-        _require_cached(name)
+        require_cached(name)
     else:
         name = str(Path(name).expanduser())
         if not Path(name).is_dir():
@@ -205,26 +204,6 @@ def load_pretrained(
             raise ModelNotCachedError(not_cached_message(name)) from error
         raise
     return model, tokenizer
-
-
-def not_cached_message(name: str) -> str:
-    return (
-        f"model {name} is not in the local Hugging Face cache (HF_HOME={hub_constants.HF_HOME}); "
-        f"download it on a machine with internet with `hf download {name}` "
-        f"(`huggingface-cli download {name}` with huggingface_hub < 1.0) and copy the cache, "
-        "or pass --model tiny or a local directory"
-    )
-
-
-def _require_cached(name: str) -> None:
-    try:
-        found = huggingface_hub.try_to_load_from_cache(repo_id=name, filename="config.json")
-    except ValueError as error:  # not a valid repo id either
-        raise ModelNotCachedError(
-            f"model {name!r} is neither an existing directory nor a valid hub id"
-        ) from error
-    if not isinstance(found, str):
-        raise ModelNotCachedError(not_cached_message(name))
 
 
 def warm_start_from_bert(

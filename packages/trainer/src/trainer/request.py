@@ -28,6 +28,16 @@ class FitRequest:
     upload_uri: str | None = None
     cache_dir: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.job_name is not None:
+            from .run_dir import check_job_name
+
+            check_job_name(self.job_name)
+        if self.upload_uri is not None:
+            from .artifacts import split_s3_uri
+
+            split_s3_uri(self.upload_uri)
+
     def to_dict(self) -> dict[str, Any]:
         return {**{f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("model", "train")},
                 "model": self.model.to_dict(), "train": self.train.to_dict()}
@@ -49,6 +59,10 @@ class FitResult:
     output_dir: str
     results: dict[str, Any]
     best_dir: str | None = None
+    stopped_by: str | None = None
+    """Why an interrupted run stopped (a signal, an outage, a lost lease)."""
+    recorded: bool = True
+    """False when the end of the run could not be written to the table (it was unreachable)."""
 
 
 def request_for_resume(job: Job) -> FitRequest:

@@ -13,10 +13,12 @@ from typing import Any
 
 from ..codec import Item
 from .choices import (
+    FINAL_JOB_STATUSES,
     JOB_PRIORITIES,
     JOB_STATUSES,
     LOG_LEVELS,
     RESOURCE_TYPES,
+    RESUMABLE_JOB_STATUSES,
     TERMINAL_JOB_STATUSES,
     VALIDATION_STATUSES,
 )
@@ -26,7 +28,7 @@ from .jobs import Job, JobCheckpoint, JobLog, JobMetric, JobResource, JobStatus,
 from .receipts import Geometry, Point, Receipt, ReceiptLine, ReceiptWord, ReceiptWordLabel
 
 __all__ = [
-    "JOB_PRIORITIES", "JOB_STATUSES", "LOG_LEVELS", "RECORD_TYPES", "RESOURCE_TYPES", "TERMINAL_JOB_STATUSES",
+    "FINAL_JOB_STATUSES", "JOB_PRIORITIES", "JOB_STATUSES", "LOG_LEVELS", "RECORD_TYPES", "RESOURCE_TYPES", "RESUMABLE_JOB_STATUSES", "TERMINAL_JOB_STATUSES",
     "VALIDATION_STATUSES", "DatasetSnapshotRecord", "Geometry", "Job", "JobCheckpoint", "JobLog", "JobMetric",
     "JobResource", "JobStatus", "Layout", "MetricValue", "Point", "Receipt", "ReceiptLine", "ReceiptWord",
     "ReceiptWordLabel", "Record", "record_from_item",

@@ -39,6 +39,13 @@ class Job(JobRecord):
     storage: dict[str, str] | None = None
     results: dict[str, Any] | None = None
     estimated_duration: int | None = None
+    heartbeat_at: str | None = None
+    """When the process training a running job last renewed its lease (see job_state)."""
+    lease_owner: str | None = None
+    """Which process holds the lease: `host:pid:tag`."""
+    restarted_at: str | None = None
+    """Set by `trainer fit --resume --restart`: records before this time belong to an
+    abandoned attempt and are left out of the run's history."""
 
     def __post_init__(self) -> None:
         check_choice("status", self.status, JOB_STATUSES)

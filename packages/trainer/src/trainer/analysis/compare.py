@@ -138,6 +138,8 @@ def explain(a: RunData, b: RunData, snapshot_a: SnapshotInfo, snapshot_b: Snapsh
     labels = label_changes(a, b)
     change = _delta(a.best_f1, b.best_f1)
     kind = _cause(check["comparable"], config_changed, snapshot_changed)
+    if kind == "none" and change is not None and abs(change) < 5e-5:  # prints as +0.0000
+        kind = "reproduced"
 
     sentences = [f"Best F1 {_fmt(a.best_f1)} -> {_fmt(b.best_f1)} ({_signed(change)})."]
     sentences += confounders
@@ -161,6 +163,7 @@ def explain(a: RunData, b: RunData, snapshot_a: SnapshotInfo, snapshot_b: Snapsh
         "seed": "Only the seed differs: the change is run-to-run variance, not an improvement.",
         "config_and_snapshot": "Both the config and the data changed, so the cause cannot be separated; rerun one change at a time.",
         "none": "Same config and data: the change is nondeterminism (run-to-run variance).",
+        "reproduced": "Same config and data, and the same F1: the run reproduced exactly.",
     }[kind]
     sentences.append(cause_sentence)
     return {

@@ -123,7 +123,8 @@ def plateau(run: RunData, t: Thresholds = Thresholds()) -> dict[str, Any]:
 def learning_rate_schedule(run: RunData, t: Thresholds = Thresholds()) -> dict[str, Any]:
     """Warmup length (steps and epochs), peak, and decay shape by fit, beside the config."""
     th = t.pick("lr_constant_tolerance", "lr_fit_tolerance", "lr_config_tolerance")
-    points = [(e.step, lr) for e, lr in run.series("learning_rate") if e.step is not None]
+    step_lrs = [(p.step, p.values["learning_rate"]) for p in run.steps if "learning_rate" in p.values]
+    points = step_lrs or [(e.step, lr) for e, lr in run.series("learning_rate") if e.step is not None]
     observed = observe_schedule(points, constant_tolerance=t.lr_constant_tolerance, fit_tolerance=t.lr_fit_tolerance)
     per_epoch = run.steps_per_epoch
     train = run.train_config
@@ -137,13 +138,18 @@ def learning_rate_schedule(run: RunData, t: Thresholds = Thresholds()) -> dict[s
         "configured_warmup_ratio": warmup_ratio,
         "expected_warmup_steps": warmup_ratio * total_steps if total_steps and warmup_ratio is not None else None,
         "by_epoch": [{"epoch": e.epoch, "step": e.step, "learning_rate": lr} for e, lr in run.series("learning_rate")],
+        "sampled_at": "logging_steps" if step_lrs else "evaluations",
+        "first_sample_step": min((s for s, _ in points), default=None),
     }
+    # A warm-up that ended before the first sample leaves no trace: "no warmup" needs a sample at step 1.
+    first = evidence["first_sample_step"]
+    evidence["warmup_observable"] = bool(observed["warmup"]) or (first is not None and first <= 1)
     evidence["matches_config"] = _schedule_matches_config(evidence, [s for s, _ in points], t.lr_config_tolerance)
     shape = observed["shape"]
     if shape == "unknown":
         text = f"Cannot tell the schedule: {len(points)} learning-rate sample(s); at least 3 evaluations are needed."
         return _diagnosis("learning_rate_schedule", "unknown", evidence, text, th)
-    warm = "no warmup"
+    warm = "no warmup" if evidence["warmup_observable"] else f"warmup not observable (first learning-rate sample at step {first:.0f})"
     if observed["warmup"]:
         epochs_text = f", {evidence['warmup_epochs']:.2f} epochs" if evidence["warmup_epochs"] is not None else ""
         warm = f"warmup over ~{observed['warmup_steps']:.0f} steps{epochs_text}"
@@ -165,7 +171,7 @@ def _schedule_matches_config(evidence: dict[str, Any], steps: list[float], toler
         return None
     matches = abs(observed - configured) <= tolerance * configured
     expected, warmup = evidence["expected_warmup_steps"], evidence["warmup_steps"]
-    if expected is not None and warmup is not None:
+    if expected is not None and warmup is not None and evidence.get("warmup_observable", True):
         gaps = [b - a for a, b in zip(steps, steps[1:], strict=False)]
         interval = statistics.median(gaps) if gaps else 0.0
         matches = matches and abs(warmup - expected) <= max(tolerance * expected, interval)

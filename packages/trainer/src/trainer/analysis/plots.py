@@ -20,6 +20,11 @@ def _x(e: Evaluation) -> float:
 
 
 def _series(run: RunData, name: str) -> tuple[list[float], list[float]]:
+    """A metric by epoch: from every logging step when recorded (train loss, learning rate),
+    else from the evaluations."""
+    steps = [(p.epoch, p.values[name]) for p in run.steps if p.epoch is not None and name in p.values]
+    if steps:
+        return [e for e, _ in steps], [v for _, v in steps]
     pairs = run.series(name)
     return [_x(e) for e, _ in pairs], [v for _, v in pairs]
 
@@ -40,7 +45,7 @@ def learning_curves(run: RunData, path: Path) -> Path:
     best = run.best()
     figure = Figure(figsize=(13, 9), layout="constrained")
     loss, f1, lr, labels = figure.subplots(2, 2).flat
-    for name, style in (("train_loss", "-o"), ("eval_loss", "-s")):
+    for name, style in (("train_loss", "-"), ("eval_loss", "-s")):
         xs, ys = _series(run, name)
         if xs:
             loss.plot(xs, ys, style, markersize=3, label=name.replace("_", " "))
@@ -50,14 +55,14 @@ def learning_curves(run: RunData, path: Path) -> Path:
             f1.plot(xs, ys, style, markersize=3, label=name.replace("val_", "val "))
     xs, ys = _series(run, "learning_rate")
     if xs:
-        lr.plot(xs, ys, "-o", markersize=3, color="tab:purple", label="learning rate")
+        lr.plot(xs, ys, "-", markersize=3, color="tab:purple", label="learning rate")
         lr.ticklabel_format(axis="y", style="sci", scilimits=(0, 0))
     final = label_rows(best)[:MAX_LABEL_CURVES]
     for row in final:
         points = [(_x(e), e.per_label[row["label"]]["f1"]) for e in run.evaluations
                   if row["label"] in e.per_label and e.per_label[row["label"]].get("f1") is not None]
         labels.plot([p[0] for p in points], [p[1] for p in points], "-", marker=".", label=row["label"])
-    titles = ((loss, "Loss", "loss"), (f1, "Validation F1", "score (0-1)"), (lr, "Learning rate (at each evaluation)", "learning rate"),
+    titles = ((loss, "Loss", "loss"), (f1, "Validation F1", "score (0-1)"), (lr, "Learning rate", "learning rate"),
               (labels, f"Per-label F1 (weakest {len(final)} at best epoch)", "F1 (0-1)"))
     for axis, title, ylabel in titles:
         axis.set_title(title)

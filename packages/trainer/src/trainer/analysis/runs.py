@@ -17,6 +17,7 @@ from metrics_store import (
     JobMetric,
     JobStatus,
     Queries,
+    current_attempt,
     per_label_metrics,
 )
 
@@ -53,12 +54,37 @@ def _sort_key(evaluation: Evaluation) -> tuple[float, float]:
     return (evaluation.epoch if evaluation.epoch is not None else -1.0, evaluation.step if evaluation.step is not None else -1)
 
 
+STEP_SERIES_PREFIX = "step_"
+"""Metrics recorded at every logging step (`step_train_loss`, `step_learning_rate`), not at evaluations."""
+
+
+@dataclass(frozen=True)
+class StepPoint:
+    """One logging step: train loss and learning rate between evaluations."""
+
+    step: int
+    epoch: float | None
+    values: Mapping[str, float]
+
+
+def step_points(metrics: Iterable[JobMetric]) -> list[StepPoint]:
+    by_step: dict[int, dict[str, Any]] = {}
+    for metric in metrics:
+        if metric.metric_name.startswith(STEP_SERIES_PREFIX) and metric.step is not None and number(metric.value) is not None:
+            row = by_step.setdefault(metric.step, {"epoch": metric.epoch, "values": {}})
+            row["values"][metric.metric_name.removeprefix(STEP_SERIES_PREFIX)] = number(metric.value)
+    return [StepPoint(step, row["epoch"], row["values"]) for step, row in sorted(by_step.items())]
+
+
 def evaluations_from_metrics(metrics: Iterable[JobMetric]) -> tuple[list[Evaluation], dict[str, Any]]:
     """Group JobMetrics into evaluations (same step, or same epoch when rows have no step);
-    rows with neither are the dataset metrics written once at the start."""
+    rows with neither are the dataset metrics written once at the start; logging-step series
+    (`step_*`) are not evaluations (see `step_points`)."""
     groups: dict[tuple, list[JobMetric]] = {}
     dataset: dict[str, Any] = {}
     for metric in sorted(metrics, key=lambda m: m.timestamp):
+        if metric.metric_name.startswith(STEP_SERIES_PREFIX):
+            continue
         if metric.epoch is None and metric.step is None:
             dataset[metric.metric_name] = metric.value
             continue
@@ -117,10 +143,12 @@ class RunData:
     logs: tuple[JobLog, ...] = ()
     statuses: tuple[JobStatus, ...] = ()
     checkpoints: tuple[JobCheckpoint, ...] = ()
+    steps: tuple[StepPoint, ...] = ()
 
     @classmethod
     def from_records(cls, job: Job, metrics: Iterable[JobMetric], logs: Iterable[JobLog] = (),
                      statuses: Iterable[JobStatus] = (), checkpoints: Iterable[JobCheckpoint] = ()) -> RunData:
+        metrics = current_attempt(job, metrics)  # after a --restart, the earlier attempt's records are superseded
         evaluations, dataset = evaluations_from_metrics(metrics)
         logs = tuple(sorted(logs, key=lambda log: log.timestamp))
         if not evaluations:
@@ -128,7 +156,7 @@ class RunData:
             if summaries:
                 evaluations = evaluations_from_summary(summaries[-1])
         return cls(job, tuple(evaluations), dataset, logs, tuple(sorted(statuses, key=lambda s: s.updated_at)),
-                   tuple(sorted(checkpoints, key=lambda c: c.timestamp)))
+                   tuple(sorted(checkpoints, key=lambda c: c.timestamp)), tuple(step_points(metrics)))
 
     # --- what was asked ---------------------------------------------------------------
 

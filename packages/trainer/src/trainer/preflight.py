@@ -1,0 +1,74 @@
+"""Checks that run before a job is created, so a run that cannot work fails in seconds, with
+one line, and leaves nothing behind: the table answers, the snapshot opens and passed its
+contracts, the model can be loaded from where it is said to be, files named by options exist,
+and the upload destination accepts a write. None of this imports torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConfigError, FitError
+from .request import FitRequest
+
+if TYPE_CHECKING:
+    from dataset_builder.snapshot import Snapshot
+
+
+def check_table(table: Any) -> None:
+    """One DescribeTable: a missing table or an endpoint that is down fails here."""
+    from metrics_store import TableNotFound, table_exists
+
+    if not table_exists(table):
+        raise TableNotFound(table.name, table.endpoint_url)
+
+
+def open_gated_snapshot(request: FitRequest) -> Snapshot:
+    """The verified snapshot; one whose contracts failed only when explicitly allowed."""
+    from dataset_builder.snapshot import SnapshotError, open_snapshot
+
+    try:
+        snapshot = open_snapshot(request.snapshot_root, request.snapshot)
+    except SnapshotError as exc:
+        raise FitError(str(exc)) from exc
+    if not snapshot.contracts_passed and not request.allow_contract_failures:
+        raise FitError(f"snapshot {snapshot.id} failed its data contracts; check it with `dsb contracts check --snapshot {snapshot.id}`, "
+                       "or pass --allow-contract-failures to train on it anyway")
+    return snapshot
+
+
+def check_model_source(request: FitRequest) -> None:
+    """The model can be found without a download (the hub cache check reads files only)."""
+    model = request.model
+    if model.source == "warm_start":
+        folder = Path(str(model.warm_start_text_encoder)).expanduser()
+        if not (folder / "config.json").is_file():
+            raise ConfigError(f"--warm-start {folder}: no config.json there (a BERT folder written by save_pretrained)")
+    elif model.source == "local":
+        folder = Path(model.model).expanduser()
+        if not (folder / "config.json").is_file():
+            raise ConfigError(f"--model {folder}: no config.json there (a LayoutLM folder written by save_pretrained)")
+    elif model.source == "hub":
+        from .hub import require_cached
+
+        require_cached(model.model)
+
+
+def check_files(request: FitRequest) -> None:
+    weights = request.train.class_weights
+    if weights not in ("auto", "none") and not Path(weights).is_file():
+        raise ConfigError(f'--class-weights {weights}: no such file (or use "auto" / "none")')
+
+
+def preflight(request: FitRequest, table: Any | None = None, *, s3_client: Any = None) -> Snapshot:
+    """Everything that can be checked before the job exists; returns the opened snapshot."""
+    if table is not None:
+        check_table(table)
+    check_files(request)
+    check_model_source(request)
+    snapshot = open_gated_snapshot(request)
+    if request.upload_uri:
+        from .artifacts import check_upload_destination
+
+        check_upload_destination(request.upload_uri, s3_client=s3_client)
+    return snapshot
