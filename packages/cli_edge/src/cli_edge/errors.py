@@ -37,6 +37,7 @@ EXIT_CODES: dict[str, int] = {
     # trainer
     "trainer.config.ConfigError": EXIT_ERROR,
     "trainer.errors.TrainerError": EXIT_ERROR,
+    "trainer.errors.TrainingDiverged": EXIT_FAILED,  # the run started and failed: recorded as `failed`
     # files named by an option
     "builtins.FileNotFoundError": EXIT_ERROR,
 }

@@ -11,8 +11,9 @@ from typing import Any
 
 import polars as pl
 
-from metrics_store import DatasetSnapshotRecord, Store, TableRef
+from metrics_store import DatasetSnapshotRecord, Queries, Store, StoreError, TableRef
 from metrics_store.keys import utc_now_iso
+from metrics_store.store import check_size
 
 from . import rules
 from .config import BuildConfig, BuildOptions
@@ -27,6 +28,7 @@ from .snapshot import (
     file_entries,
     manifest_bytes,
     open_snapshot,
+    read_manifest,
     sha256,
     split_hash,
 )
@@ -55,6 +57,11 @@ class BuildResult:
     manifest: Manifest
     manifest_sha256: str
     recorded: bool
+    record_error: str | None = None
+    """Why the table record could not be written (the snapshot is published all the same;
+    `dsb snapshot repair` writes the record later)."""
+    cleaned: tuple[str, ...] = ()
+    """Debris of killed builds removed before this one (stale staging folders)."""
 
 
 def code_version() -> dict[str, str | None]:
@@ -107,6 +114,32 @@ def _record_config(config: BuildConfig) -> dict[str, Any]:
     return {**config.to_dict(), "val_keys": None if keys is None else {"count": len(keys), "sha256": split_hash(list(keys))}}
 
 
+def choose_parent(backend: Backend, choice: str) -> Snapshot | None:
+    """The parent snapshot, opened and verified before the table is read: drift is measured
+    against it, so a damaged one must stop the build with a way out, not after the read."""
+    if choice == "none":
+        return None
+    published = backend.published_ids()
+    if choice == "latest" and not published:
+        return None
+    parent_id = published[-1] if choice == "latest" else choice
+    try:
+        return open_snapshot("", parent_id, backend=backend)
+    except SnapshotError as exc:
+        raise SnapshotError(f"the parent snapshot {parent_id} cannot be used ({exc}); build without a parent (--parent none) "
+                            f"or name a good one (--parent vN); `dsb snapshot verify {parent_id}` shows the damage") from exc
+
+
+def snapshot_record(manifest: Manifest, manifest_hash: str, uri: str) -> DatasetSnapshotRecord:
+    lock = manifest.lock
+    return DatasetSnapshotRecord(
+        snapshot_id=str(manifest.id), content_sha256=lock.content_sha256, manifest_sha256=manifest_hash, uri=uri,
+        created_at=lock.created_at, parent_id=lock.parent_id,
+        counts={s: {"receipts": c.receipts, "words": c.words} for s, c in lock.counts.splits.items()},
+        contract_status=lock.contracts.status, label_list=lock.label_list, build_config=_record_config(manifest.spec),
+    )
+
+
 def create_snapshot(
     *,
     table: TableRef,
@@ -118,12 +151,15 @@ def create_snapshot(
     progress: Progress | None = None,
     record: bool = True,
 ) -> BuildResult:
+    """Read, apply the rules, check the contracts, publish, record. A failure before the
+    publish leaves nothing visible (ids of failed builds are gaps, never reused); the record
+    is built and validated before the publish, so after it only the table can fail, and then
+    the snapshot is published and the record is repaired later (`repair_records`)."""
     options = options or BuildOptions()
+    cleaned = tuple(backend.clean_debris())
+    parent = choose_parent(backend, options.parent)
     raw = read_table(table, config.statuses, concurrency=options.concurrency, strategy=options.strategy, progress=progress)
     dataset = build_dataset(raw, config)
-    published = backend.published_ids()
-    # Verified: drift is measured against the parent, so a tampered parent must not pass unnoticed.
-    parent = open_snapshot("", published[-1], backend=backend) if published else None
     files = encode_dataset(dataset)
     manifest = draft_manifest(
         dataset, config, files, source=source, parent_id=parent.id if parent else None,
@@ -131,22 +167,37 @@ def create_snapshot(
     )
     if check_contracts is not None:
         manifest = manifest.with_contracts(ContractReport.model_validate(check_contracts(dataset, manifest, parent)))
-    report = manifest.contracts
-    if report.status == "failed" and not options.allow_contract_failures:
-        raise ContractGateFailed(report.model_dump())
+    if manifest.contracts.status == "failed" and not options.allow_contract_failures:
+        raise ContractGateFailed(manifest.contracts.model_dump())
 
     snapshot_id = backend.reserve_id()
     manifest = manifest.with_id(snapshot_id)
     files[MANIFEST] = manifest_bytes(manifest)
-    uri = backend.publish(snapshot_id, files)
     manifest_hash = sha256(files[MANIFEST])
-    recorded = False
+    entry = snapshot_record(manifest, manifest_hash, backend.snapshot_uri(snapshot_id))
+    check_size(entry.to_item())  # a record that cannot be stored fails the build before anything is visible
+    uri = backend.publish(snapshot_id, files)
+    recorded, error = False, None
     if record:
-        lock = manifest.lock
-        recorded = Store(table).put_snapshot_record(DatasetSnapshotRecord(
-            snapshot_id=snapshot_id, content_sha256=lock.content_sha256, manifest_sha256=manifest_hash,
-            uri=uri, created_at=lock.created_at, parent_id=lock.parent_id,
-            counts={s: {"receipts": c.receipts, "words": c.words} for s, c in lock.counts.splits.items()},
-            contract_status=report.status, label_list=lock.label_list, build_config=_record_config(config),
-        ))
-    return BuildResult(snapshot_id, uri, manifest, manifest_hash, recorded)
+        try:
+            recorded = Store(table).put_snapshot_record(entry)
+        except StoreError as exc:
+            error = str(exc)
+    return BuildResult(snapshot_id, uri, manifest, manifest_hash, recorded, error, cleaned)
+
+
+def repair_records(table: TableRef, backend: Backend) -> dict[str, Any]:
+    """What `dsb snapshot repair` does: write the table record of every published snapshot
+    that lacks one (a build killed, or the table unreachable, right after publishing), and
+    remove debris of killed builds. Reserved ids that were never published stay gaps."""
+    recorded = {r.manifest_sha256 for r in Queries(table).snapshot_records()}
+    written = []
+    for snapshot_id in backend.published_ids():
+        manifest, raw = read_manifest(backend, snapshot_id)
+        manifest_hash = sha256(raw)
+        if manifest_hash not in recorded:
+            Store(table).put_snapshot_record(snapshot_record(manifest, manifest_hash, backend.snapshot_uri(snapshot_id)))
+            written.append(snapshot_id)
+    published = set(backend.published_ids())
+    return {"records_written": written, "debris_removed": backend.clean_debris(),
+            "unpublished_ids": [i for i in backend.reserved_ids() if i not in published]}

@@ -109,8 +109,12 @@ class BuildOptions:
     """`query` (GSI3 status partition, then one GSI4 query per receipt) or `scan`."""
     allow_contract_failures: bool = False
     """Publish even when an error-level contract fails (the failures are stamped)."""
+    parent: str = "latest"
+    """The snapshot drift is measured against: `latest`, `none`, or an id (`v12`)."""
 
     def __post_init__(self) -> None:
+        if self.parent not in ("latest", "none") and not (self.parent.startswith("v") and self.parent[1:].isdigit()):
+            raise ConfigError(f"--parent must be latest, none or a snapshot id like v12, got {self.parent!r}")
         if self.concurrency < 1:
             raise ConfigError(f"--concurrency must be at least 1, got {self.concurrency}")
         if self.strategy not in READ_STRATEGIES:

@@ -201,12 +201,15 @@ def open_snapshot(root: str | Path, ref: str = "latest", *, verify: bool = True,
     return snapshot
 
 
-def list_snapshots(root: str | Path, *, backend: Backend | None = None) -> list[dict[str, Any]]:
-    """One summary row per published snapshot, oldest first."""
+def list_snapshots(root: str | Path, *, backend: Backend | None = None, recorded: set[str] | None = None) -> list[dict[str, Any]]:
+    """One summary row per published snapshot, oldest first. `recorded`: the manifest hashes
+    the table holds records of (None: not looked up), which fills each row's `recorded`."""
     backend = backend or backend_for(root)
     rows = []
     for snapshot_id in backend.published_ids():
-        lock = read_manifest(backend, snapshot_id)[0].lock
+        manifest, raw = read_manifest(backend, snapshot_id)
+        lock = manifest.lock
+        manifest_hash = sha256(raw)
         rows.append({
             "id": snapshot_id,
             "parent_id": lock.parent_id,
@@ -216,6 +219,8 @@ def list_snapshots(root: str | Path, *, backend: Backend | None = None) -> list[
             "labels": len(lock.label_list),
             "contracts": lock.contracts.status,
             "content_sha256": lock.content_sha256,
+            "manifest_sha256": manifest_hash,
+            "recorded": None if recorded is None else manifest_hash in recorded,
             "uri": backend.snapshot_uri(snapshot_id),
         })
     return rows

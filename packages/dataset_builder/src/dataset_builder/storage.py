@@ -16,6 +16,8 @@ import contextlib
 import os
 import re
 import shutil
+import socket
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +25,9 @@ from typing import Any, Protocol
 
 ID_PATTERN = re.compile(r"^v(\d+)$")
 MANIFEST = "manifest.json"
+STAGING_LEASE_SECONDS = 3600
+"""A staging folder (or an unpublished S3 upload) older than this, whose build is not alive,
+is debris of a killed build and may be removed."""
 
 
 class SnapshotError(Exception):
@@ -57,6 +62,10 @@ class Backend(Protocol):
 
     def snapshot_uri(self, snapshot_id: str) -> str: ...
 
+    def reserved_ids(self) -> list[str]: ...
+
+    def clean_debris(self, *, older_than_s: float = STAGING_LEASE_SECONDS) -> list[str]: ...
+
 
 class LocalBackend:
     def __init__(self, root: Path):
@@ -85,8 +94,25 @@ class LocalBackend:
             except FileExistsError:
                 number += 1
 
+    def reserved_ids(self) -> list[str]:
+        reservations = self.root / ".ids"
+        ids = [p.name for p in reservations.iterdir() if ID_PATTERN.match(p.name)] if reservations.is_dir() else []
+        return sorted(ids, key=id_number)
+
+    def clean_debris(self, *, older_than_s: float = STAGING_LEASE_SECONDS) -> list[str]:
+        """Remove staging folders of killed builds: older than the lease and, when the build
+        ran on this host, its process is gone. A live build's folder is never touched."""
+        staging = self.root / ".staging"
+        removed = []
+        for folder in sorted(staging.iterdir()) if staging.is_dir() else []:
+            if _staging_alive(folder.name) or time.time() - folder.stat().st_mtime < older_than_s:
+                continue
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(str(folder))
+        return removed
+
     def publish(self, snapshot_id: str, files: dict[str, bytes]) -> str:
-        staging = self.root / ".staging" / f"{snapshot_id}-{uuid.uuid4().hex}"
+        staging = self.root / ".staging" / f"{snapshot_id}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         staging.mkdir(parents=True)
         try:
             for name in sorted(files, key=lambda n: n == MANIFEST):  # manifest last
@@ -112,6 +138,21 @@ class LocalBackend:
             return path.read_bytes()
         except FileNotFoundError:
             raise SnapshotNotFound(f"{path} does not exist") from None
+
+
+def _staging_alive(name: str) -> bool:
+    """`<id>-<host>-<pid>-<tag>`: alive when it names this host and a running process."""
+    _, _, rest = name.partition("-")  # ids (vN) have no dash; host names may
+    parts = rest.rsplit("-", 2)
+    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @contextlib.contextmanager
@@ -167,6 +208,31 @@ class S3Backend:
             if len(parts) == 2 and parts[1] == MANIFEST and ID_PATTERN.match(parts[0]):
                 ids.add(parts[0])
         return sorted(ids, key=id_number)
+
+    def reserved_ids(self) -> list[str]:
+        with s3_errors(self.uri):
+            reserved = self._list(self._key(".ids") + "/")
+        return sorted((k.rsplit("/", 1)[-1] for k in reserved if ID_PATTERN.match(k.rsplit("/", 1)[-1])), key=id_number)
+
+    def clean_debris(self, *, older_than_s: float = STAGING_LEASE_SECONDS) -> list[str]:
+        """Remove data files of ids that never got their manifest (a killed upload), once they
+        are older than the lease."""
+        from datetime import UTC, datetime
+
+        published = set(self.published_ids())
+        base = self._key("")
+        removed = []
+        with s3_errors(self.uri):
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=f"{base}/" if base else "")
+            for page in pages:
+                for entry in page.get("Contents", []):
+                    rel = entry["Key"][len(base) + 1:] if base else entry["Key"]
+                    snapshot_id, _, _ = rel.partition("/")
+                    age = (datetime.now(UTC) - entry["LastModified"]).total_seconds()
+                    if ID_PATTERN.match(snapshot_id) and snapshot_id not in published and age >= older_than_s:
+                        self.client.delete_object(Bucket=self.bucket, Key=entry["Key"])
+                        removed.append(f"s3://{self.bucket}/{entry['Key']}")
+        return removed
 
     def reserve_id(self) -> str:
         from botocore.exceptions import ClientError

@@ -58,7 +58,7 @@ class BackgroundWriter:
     `outage_budget_s`. `tick` (if given) runs whenever the queue has been idle for
     `tick_seconds` (the recorder's heartbeat)."""
 
-    def __init__(self, *, outage_budget_s: float = OUTAGE_BUDGET_SECONDS, base_delay: float = 0.5, max_delay: float = 15.0,
+    def __init__(self, *, outage_budget_s: float = OUTAGE_BUDGET_SECONDS, base_delay: float = 0.5, max_delay: float = 5.0,
                  tick: Callable[[], None] | None = None, tick_seconds: float = 60.0, name: str = "metrics-store-writer"):
         self.outage_budget_s = outage_budget_s
         self.base_delay, self.max_delay = base_delay, max_delay

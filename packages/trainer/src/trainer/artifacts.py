@@ -23,8 +23,9 @@ def export_best(model: Any, tokenizer: Any, output_dir: Path, *, card: dict[str,
     Written beside the old one and swapped in by renames, so an export stopped half-way (a
     signal, a full disk) never leaves a half-written `best/` behind."""
     best = output_dir / BEST_DIR
+    for leftover in output_dir.glob(f".{BEST_DIR}.*"):  # an earlier export of this job, stopped half-way
+        shutil.rmtree(leftover, ignore_errors=True)
     staging = output_dir / f".{BEST_DIR}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
     model.save_pretrained(staging)
     tokenizer.save_pretrained(staging)
     (staging / MODEL_CARD).write_text(json.dumps(card, indent=2, default=str) + "\n")

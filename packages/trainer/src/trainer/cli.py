@@ -81,7 +81,6 @@ def fit_command(
     before the job is created; a stopped run prints the command that resumes it."""
     from metrics_store import DynamoRecorder, Queries, connect
 
-    from .fit import fit
     from .preflight import check_table, preflight
     from .request import FitRequest, request_for_resume
 
@@ -97,19 +96,21 @@ def fit_command(
             request, resume_id = request_for_resume(job), job.job_id
         else:
             request = FitRequest(
-                snapshot_root=root, snapshot=snapshot,
+                snapshot_root=_absolute(root), snapshot=snapshot,
                 model=ModelConfig(model=model, warm_start_text_encoder=warm_start, max_seq_length=max_seq_length, doc_stride=doc_stride),
                 train=TrainConfig(
                     epochs=epochs, batch_size=batch_size, learning_rate=lr, warmup_ratio=warmup_ratio, weight_decay=weight_decay,
                     label_smoothing=label_smoothing, gradient_accumulation_steps=gradient_accumulation_steps,
                     early_stopping_patience=early_stopping_patience or None, checkpoint_metric=checkpoint_metric,
                     class_weights=class_weights, seed=seed, fp16=fp16, bf16=bf16, num_workers=num_workers,
-                    eval_steps=eval_steps, group_by_length=group_by_length, length_jitter=length_jitter, output_dir=str(output_dir),
+                    eval_steps=eval_steps, group_by_length=group_by_length, length_jitter=length_jitter, output_dir=_absolute(str(output_dir)),
                 ),
                 job_name=job_name, description=description, created_by=os.environ.get("USER", ""),
                 allow_contract_failures=allow_contract_failures, upload_uri=upload_uri,
             )
         opened = preflight(request)
+        from .fit import fit  # torch and transformers load only once every check has passed
+
         _quiet_hugging_face()
         return fit(request, lambda job_id: DynamoRecorder(table_ref, job_id), resume_job_id=resume_id, restart=restart, snapshot=opened)
 
@@ -131,6 +132,11 @@ def fit_command(
                     f"until its lease goes stale, then `{resume_command}` continues it", fg=typer.colors.YELLOW, err=True)
     if result.status == "interrupted":
         raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def _absolute(location: str) -> str:
+    """Paths are recorded absolute, so a resume from another working directory finds them."""
+    return location if location.startswith("s3://") else str(Path(location).expanduser().resolve())
 
 
 def _quiet_hugging_face() -> None:

@@ -15,7 +15,7 @@ import typer
 from cli_edge import JsonOpt, console, new_app, print_json, run_or_exit, store_options
 from metrics_store import StoreConfig
 
-runs_app = new_app("Read runs back: list, show, compare, monitor, history, report, explain, plot.")
+runs_app = new_app("Read runs back: list, show, compare, monitor, history, report, explain, plot; mark a dead job interrupted.")
 
 JobArg = Annotated[str, typer.Argument(help="Job id, unique id prefix (8+ characters) or job name.")]
 StatusOpt = Annotated[list[str] | None, typer.Option("--status", help="Only jobs in this status (repeatable).")]
@@ -180,3 +180,18 @@ def plot_command(
 
     payload = run_or_exit(lambda: plot_run(_queries(store), job, out))
     _emit(payload, as_json, "render_plot")
+
+
+@runs_app.command("mark-interrupted")
+@store_options(StoreConfig)
+def mark_interrupted_command(store: StoreConfig, job: JobArg, as_json: JsonOpt = False) -> None:
+    """Mark a stale running job (no heartbeat for 10 minutes: its process was killed) as
+    interrupted, so `trainer fit --resume` continues it. A live job is refused."""
+    from .analysis.commands import mark_interrupted
+
+    payload = run_or_exit(lambda: mark_interrupted(_queries(store), job))
+    if as_json:
+        print_json(payload)
+    else:
+        typer.echo(f"job {payload['job_id']}: interrupted (last heartbeat {payload['previous_heartbeat_at'] or '-'}); "
+                   f"resume with: {payload['resume']}")

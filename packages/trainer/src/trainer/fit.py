@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from metrics_store import Job, NullRecorder, RunRecorder
+from metrics_store import Job, JobLeased, NullRecorder, RunRecorder
 from metrics_store.keys import utc_now_iso
 
 from .errors import FitError, TrainingDiverged
@@ -162,7 +162,14 @@ def open_job(request: FitRequest, snapshot: Snapshot, recorder_for: RecorderFact
     if resume_job_id and is_main and recorded_content != snapshot.content_sha256:
         raise FitError(f"job {job_id} trained on snapshot content {str(recorded_content)[:12]}, but {snapshot.id} now holds "
                        f"{snapshot.content_sha256[:12]}: a resumed run must see the same data")
-    recorder.acquire(message=("restarted from step 0" if restart else "resumed") if resume_job_id else "setting up")
+    try:
+        recorder.acquire(message=("restarted from step 0" if restart else "resumed") if resume_job_id else "setting up")
+    except JobLeased:
+        raise  # a live job: another process trains it; nothing here may touch its status
+    except BaseException as exc:
+        mark_failed(recorder, exc)
+        recorder.close(CLOSE_TIMEOUT_S)
+        raise
     try:
         if resume_job_id and (job.storage or {}).get("output_dir"):
             output_dir = Path(job.storage["output_dir"])  # where the job said it is, from any working directory

@@ -56,7 +56,7 @@ def create(
     merge: Annotated[list[str], typer.Option("--merge", help="Extra merge SOURCE=TARGET, after the preset (repeatable).")] = [],  # noqa: B006
     allowed_label: Annotated[list[str], typer.Option("--allowed-label", help="Keep only this label, after merging (repeatable); others become O.")] = [],  # noqa: B006
     extra_label: Annotated[list[str], typer.Option("--extra-label", help="A label name beyond the 22 core ones (repeatable).")] = [],  # noqa: B006
-    o_entity_ratio: Annotated[float | None, typer.Option(help="Target O words per entity word in the training split (default: as read).")] = SPEC.o_entity_ratio,
+    o_entity_ratio: Annotated[float | None, typer.Option(help="Target O words per entity word in the training split (a positive finite number; default: as read).")] = SPEC.o_entity_ratio,
     ratio_mechanism: Annotated[str, typer.Option(help="How the ratio is met: drop (O-only training lines removed; measured best) or mask (kept as unsupervised context).")] = SPEC.ratio_mechanism,
     val_fraction: Annotated[float, typer.Option(help="Share of receipts (or merchants) in validation, 0 to <1.")] = SPEC.val_fraction,
     seed: Annotated[int, typer.Option(help="Seed of the split and of the ratio control.")] = SPEC.seed,
@@ -66,6 +66,7 @@ def create(
     concurrency: Annotated[int, typer.Option(help="Concurrent DynamoDB requests while reading.")] = RUN.concurrency,
     strategy: Annotated[str, typer.Option(help="How to read: query (GSI3 + one GSI4 query per receipt) or scan (parallel table scan).")] = RUN.strategy,
     allow_contract_failures: Annotated[bool, typer.Option("--allow-contract-failures", help="Publish even if error-level contracts fail (stamped in the manifest).")] = RUN.allow_contract_failures,
+    parent: Annotated[str, typer.Option(help="Snapshot that drift is measured against: latest, none, or an id (v12).")] = RUN.parent,
     skip_contracts: Annotated[bool, typer.Option("--skip-contracts", help="Do not run the data contracts (the manifest says `unchecked`).")] = False,
     contracts_dir: Annotated[Path | None, typer.Option(help="Folder of contract suites (default: the repository's data_contracts/).")] = None,
     as_json: JsonOpt = False,
@@ -85,7 +86,7 @@ def create(
             seed=seed, split_by=split_by, val_keys=read_keys_file(val_keys) if val_keys else None,
             holdout_merchants=tuple(holdout_merchant),
         )
-        options = BuildOptions(concurrency=concurrency, strategy=strategy, allow_contract_failures=allow_contract_failures)
+        options = BuildOptions(concurrency=concurrency, strategy=strategy, allow_contract_failures=allow_contract_failures, parent=parent)
         checker = None
         if not skip_contracts:
             from ..contracts import contract_gate
@@ -109,8 +110,12 @@ def create(
 
                 render_report(exc.report, console(stderr=True))
             raise
+    if result.record_error:
+        typer.secho(f"warning: {result.snapshot_id} is published, but its table record could not be written ({result.record_error}); "
+                    "`dsb snapshot repair` writes it", fg=typer.colors.YELLOW, err=True)
     if as_json:
-        print_json({"id": result.snapshot_id, "uri": result.uri, "recorded": result.recorded, "manifest": result.manifest.to_dict()})
+        print_json({"id": result.snapshot_id, "uri": result.uri, "recorded": result.recorded, "record_error": result.record_error,
+                    "debris_removed": list(result.cleaned), "manifest": result.manifest.to_dict()})
         return
     render_summary(result.manifest, console(stderr=True))
     typer.echo(result.snapshot_id)
@@ -129,12 +134,25 @@ def render_summary(manifest: Manifest, out: Any) -> None:
     out.print(f"contracts: {lock.contracts.status}; parent: {lock.parent_id or '-'}")
 
 
+def _recorded_hashes(store: StoreConfig) -> set[str] | None:
+    """The manifest hashes the table has records of; None when the table cannot be read (a
+    listing of the files still works)."""
+    from metrics_store import Queries, StoreError, connect
+
+    try:
+        return {r.manifest_sha256 for r in Queries(connect(store)).snapshot_records()}
+    except StoreError:
+        return None
+
+
 @app.command("list")
-def list_(root: RootOpt = DEFAULT_ROOT, as_json: JsonOpt = False) -> None:
-    """Every published snapshot, oldest first."""
+@store_options(StoreConfig)
+def list_(store: StoreConfig, root: RootOpt = DEFAULT_ROOT, as_json: JsonOpt = False) -> None:
+    """Every published snapshot, oldest first, and whether the table has its record."""
     from ..snapshot import list_snapshots
 
-    rows = run_or_exit(lambda: list_snapshots(root, backend=backend(root)))
+    recorded = _recorded_hashes(store)
+    rows = run_or_exit(lambda: list_snapshots(root, backend=backend(root), recorded=recorded))
     if as_json:
         print_json(rows)
         return
@@ -144,10 +162,15 @@ def list_(root: RootOpt = DEFAULT_ROOT, as_json: JsonOpt = False) -> None:
     from cli_edge import Column
 
     columns = [Column("id", key=True), Column("created"), Column("parent", drop=2), Column("train"), Column("val"),
-               Column("labels", drop=3), Column("contracts"), Column("content", drop=1)]
-    console().print(key_table(f"snapshots in {root}", columns,
-                              [[r["id"], r["created_at"][:19], r["parent_id"], r["train_receipts"], r["val_receipts"], r["labels"],
-                                r["contracts"], r["content_sha256"][:12]] for r in rows]))
+               Column("labels", drop=3), Column("contracts"), Column("record", drop=4), Column("content", drop=1)]
+    mark = {True: "yes", False: "MISSING", None: "?"}
+    out = console()
+    out.print(key_table(f"snapshots in {root}", columns,
+                        [[r["id"], r["created_at"][:19], r["parent_id"], r["train_receipts"], r["val_receipts"], r["labels"],
+                          r["contracts"], mark[r["recorded"]], r["content_sha256"][:12]] for r in rows]))
+    missing = [r["id"] for r in rows if r["recorded"] is False]
+    if missing:
+        out.print(f"{', '.join(missing)}: published without a table record; `dsb snapshot repair` writes them")
 
 
 @app.command("show")
@@ -167,8 +190,10 @@ def show(snapshot_id: SnapshotArg = "latest", root: RootOpt = DEFAULT_ROOT, as_j
 
 
 @app.command("verify")
-def verify(snapshot_id: SnapshotArg = "latest", root: RootOpt = DEFAULT_ROOT, as_json: JsonOpt = False) -> None:
-    """Re-hash every file of a snapshot. Exit 0: intact; 1: modified; 2: cannot check."""
+@store_options(StoreConfig)
+def verify(store: StoreConfig, snapshot_id: SnapshotArg = "latest", root: RootOpt = DEFAULT_ROOT, as_json: JsonOpt = False) -> None:
+    """Re-hash every file of a snapshot, and look for its table record. Exit 0: intact; 1:
+    modified; 2: cannot check. A missing record is reported (`dsb snapshot repair`)."""
     from ..snapshot import SnapshotCorrupted, open_snapshot
 
     with exit_on_error():
@@ -179,10 +204,32 @@ def verify(snapshot_id: SnapshotArg = "latest", root: RootOpt = DEFAULT_ROOT, as
                 print_json({"id": snapshot_id, "ok": False, "error": str(exc)})
             raise
     files = {name: entry.model_dump() for name, entry in snap.lock.files.items()}
+    hashes = _recorded_hashes(store)
+    recorded = None if hashes is None else snap.manifest_sha256 in hashes
     if as_json:
-        print_json({"id": snap.id, "ok": True, "content_sha256": snap.content_sha256, "files": files})
+        print_json({"id": snap.id, "ok": True, "content_sha256": snap.content_sha256, "files": files, "recorded": recorded})
     else:
-        typer.echo(f"{snap.id}: {len(files)} files intact (content {snap.content_sha256[:12]})")
+        note = {True: "", False: "; its table record is MISSING: `dsb snapshot repair` writes it", None: "; table record not checked"}[recorded]
+        typer.echo(f"{snap.id}: {len(files)} files intact (content {snap.content_sha256[:12]}){note}")
+
+
+@app.command("repair")
+@store_options(StoreConfig)
+def repair(store: StoreConfig, root: RootOpt = DEFAULT_ROOT, as_json: JsonOpt = False) -> None:
+    """Write the missing table records of published snapshots, and remove what killed builds
+    left (staging folders, unpublished uploads, older than an hour). Live builds are never touched."""
+    from metrics_store import connect
+
+    from ..build import repair_records
+
+    report = run_or_exit(lambda: repair_records(connect(store), backend(root, store.region)))
+    if as_json:
+        print_json(report)
+        return
+    typer.echo(f"records written: {', '.join(report['records_written']) or 'none needed'}")
+    typer.echo(f"debris removed: {len(report['debris_removed'])}" + "".join(f"\n  {d}" for d in report["debris_removed"]))
+    if report["unpublished_ids"]:
+        typer.echo(f"reserved but never published (gaps; ids are never reused): {', '.join(report['unpublished_ids'])}")
 
 
 @app.command("diff")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from metrics_store import TableRef, keys
+from metrics_store.codec import MAX_ITEM_BYTES, item_size
 from metrics_store.records import (
     VALIDATION_STATUSES,
     Receipt,
@@ -154,6 +155,24 @@ def to_bundle(source: SourceReceipt, *, source_name: str, status: str, timestamp
     return ReceiptBundle(receipt, tuple(lines), tuple(words), tuple(labels))
 
 
+def oversize_items(source: SourceReceipt, bundle: ReceiptBundle) -> list[Problem]:
+    """Items of the receipt that DynamoDB would refuse (over 400 KB), found before anything is
+    written, reported like every other bad line."""
+    problems = []
+    for record in bundle.records():
+        size = item_size(record.to_item())
+        if size > MAX_ITEM_BYTES:
+            where = type(record).__name__
+            if hasattr(record, "word_id"):
+                where += f" line {record.line_id} word {record.word_id}"
+            elif hasattr(record, "line_id"):
+                where += f" line {record.line_id}"
+            problems.append(Problem(source.line_number, source.receipt_id,
+                                    f"{where} would be a {size:,}-byte item, over DynamoDB's {MAX_ITEM_BYTES:,}-byte limit "
+                                    f"(text of {len(getattr(record, 'text', '')):,} characters)"))
+    return problems
+
+
 def plan_import(path: Path, *, label_map: LabelMap | None = None, status: str = "VALID", timestamp: str | None = None) -> ImportPlan:
     """Read and convert the whole file; bad receipts are left out and reported."""
     if status not in VALIDATION_STATUSES:
@@ -161,8 +180,12 @@ def plan_import(path: Path, *, label_map: LabelMap | None = None, status: str = 
     path = Path(path)
     sources, problems = read_receipts(path, label_map)
     timestamp = timestamp or keys.utc_now_iso()
-    bundles = tuple(to_bundle(s, source_name=path.name, status=status, timestamp=timestamp) for s in sources)
-    imported = tuple(ImportedReceipt(s.receipt_id, s.line_number, b.key, s.split) for s, b in zip(sources, bundles, strict=True))
+    converted = [(s, to_bundle(s, source_name=path.name, status=status, timestamp=timestamp)) for s in sources]
+    oversize = {id(s): too_large for s, b in converted if (too_large := oversize_items(s, b))}
+    problems = [*problems, *(p for s, _ in converted for p in oversize.get(id(s), []))]
+    kept = [(s, b) for s, b in converted if id(s) not in oversize]
+    bundles = tuple(b for _, b in kept)
+    imported = tuple(ImportedReceipt(s.receipt_id, s.line_number, b.key, s.split) for s, b in kept)
     return ImportPlan(bundles, imported, tuple(sorted(problems, key=lambda p: p.line_number)))
 
 

@@ -137,12 +137,24 @@ def _word(raw: Any, index: int, width: int, height: int, label_map: LabelMap | N
     return SourceWord(text, tuple(float(v) for v in box), label, raw.get("line_id"), raw.get("row_id")), []
 
 
+def json_problem(exc: json.JSONDecodeError, text: str) -> str:
+    """Where the JSON of one line goes wrong, by column of that line (1-based); a line that
+    stops in the middle of a value says where it ends, the usual sign of a truncated file."""
+    end = len(text.rstrip())
+    where = f"column {exc.pos + 1}"
+    message = f"{exc.msg} {where}" if exc.msg.endswith(" at") else f"{exc.msg} at {where}"
+    if exc.msg.startswith("Unterminated") or exc.pos >= end:
+        message += f"; the line ends at column {end + 1} (truncated?)"
+    return f"invalid JSON: {message}"
+
+
 def parse_receipt(line: str, line_number: int, label_map: LabelMap | None) -> tuple[SourceReceipt | None, list[Problem]]:
     """One line of the file -> a receipt, or the problems that stop it from being imported."""
+    text = line.rstrip("\r\n")
     try:
-        raw = json.loads(line)
+        raw = json.loads(text)
     except json.JSONDecodeError as exc:
-        return None, [Problem(line_number, None, f"invalid JSON: {exc.msg} at column {exc.colno}")]
+        return None, [Problem(line_number, None, json_problem(exc, text))]
     if not isinstance(raw, dict):
         return None, [Problem(line_number, None, "not a JSON object")]
     receipt_id = raw.get("receipt_id", raw.get("id"))

@@ -62,6 +62,19 @@ def explain_jobs(queries: Queries, job_a: str, job_b: str) -> dict[str, Any]:
     return stamped("runs_explain", explain(a, b, snapshot_a, snapshot_b, snapshot_changes(snapshot_a, snapshot_b)))
 
 
+def mark_interrupted(queries: Queries, job_ref: str) -> dict[str, Any]:
+    """A stale running job (its process is gone) becomes `interrupted`, so `trainer fit
+    --resume` continues it; a job whose heartbeat is fresh is refused (metrics_store.JobLeased)."""
+    from metrics_store import Store
+
+    job = queries.find_job(job_ref)
+    entry = Store(queries.table).mark_stale_interrupted(
+        job.job_id, message=f"marked interrupted: no heartbeat since {job.heartbeat_at or 'it started'}; "
+                            f"resume with `trainer fit --resume {job.job_id}`", updated_by="trainer runs mark-interrupted")
+    return {"job_id": job.job_id, "name": job.name, "status": entry.status, "updated_at": entry.updated_at,
+            "previous_heartbeat_at": job.heartbeat_at, "resume": f"trainer fit --resume {job.job_id}"}
+
+
 def running_job(queries: Queries) -> RunData | None:
     """The newest running job, if any."""
     job = next(iter(queries.iter_jobs_by_status("running")), None)

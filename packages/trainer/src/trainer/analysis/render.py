@@ -57,16 +57,35 @@ JOB_COLUMNS = [Column("job", key=True), Column("name"), Column("status"), Column
 
 
 def render_list(payload: dict[str, Any], console: Console) -> None:
-    rows = [[r["job_id"], r["name"], r["status"], r["snapshot_id"], r["best_f1"], r["best_epoch"], r["last_f1"], r["evaluations"],
-             (r["created_at"] or "")[:19]] for r in payload["runs"]]
+    rows = [[r["job_id"], r["name"], _status(r["status"], r["lease"]), r["snapshot_id"], r["best_f1"], r["best_epoch"], r["last_f1"],
+             r["evaluations"], (r["created_at"] or "")[:19]] for r in payload["runs"]]
     console.print(table(f"runs ({len(rows)} of {payload['matched']}, sorted by {payload['filters']['sort']})",
                         [*JOB_COLUMNS, Column("best f1"), Column("best epoch", drop=2), Column("last f1", drop=3),
                          Column("evals", drop=4), Column("created", drop=5)], rows))
 
 
+def _status(status: str, lease: dict[str, Any] | None) -> str:
+    return f"{status} (stale)" if lease and lease.get("stale") else status
+
+
+def _lease_line(status: str, lease: dict[str, Any] | None) -> str | None:
+    if status != "running" or not lease:
+        return None
+    age = lease.get("heartbeat_age_seconds")
+    seen = f"last heartbeat {age:.0f} s ago" if age is not None else "no heartbeat recorded"
+    if lease.get("stale"):
+        return (f"[red]stale[/red]: {seen} (over {lease['stale_after_seconds']:.0f} s): the process that trained it is gone; "
+                "`trainer runs mark-interrupted JOB` makes it resumable")
+    return f"lease held by {lease.get('owner') or '-'}, {seen}"
+
+
 def render_show(payload: dict[str, Any], console: Console) -> None:
     job, best, snap = payload["job"], payload["best"], payload["snapshot"]
-    console.print(f"[bold]{job['name']}[/bold] {job['job_id']}  status [bold]{job['status']}[/bold]  created {job['created_at']}")
+    console.print(f"[bold]{job['name']}[/bold] {job['job_id']}  status [bold]{_status(job['status'], payload.get('lease'))}[/bold]  "
+                  f"created {job['created_at']}")
+    lease = _lease_line(job["status"], payload.get("lease"))
+    if lease:
+        console.print(lease)
     console.print(f"snapshot {snap.get('id')} (parent {snap.get('parent_id') or '-'}, content {str(snap.get('content_sha256'))[:12]}, "
                   f"contracts {snap.get('contracts') or '-'}, {'reachable' if snap.get('reachable') else 'unreachable'}) {snap.get('uri') or ''}")
     also = f"; best val_f1 {fmt(best['best_f1'])}" if best["metric"] != "val_f1" else ""
@@ -121,7 +140,10 @@ def render_monitor(payload: dict[str, Any], console: Console) -> None:
         return
     job = payload["job"]
     eta = payload["eta_seconds"]
-    console.print(f"[bold]{job['name']}[/bold] {job['job_id']}  {payload['status']}  epoch {fmt(payload['epoch'])}/"
+    lease = _lease_line(payload["status"], payload.get("lease"))
+    if lease:
+        console.print(lease)
+    console.print(f"[bold]{job['name']}[/bold] {job['job_id']}  {_status(payload['status'], payload.get('lease'))}  epoch {fmt(payload['epoch'])}/"
                   f"{fmt(payload['configured_epochs'])}  step {fmt(payload['step'])}/{fmt(payload['max_steps'])}  "
                   f"progress {fmt(payload['progress'], 1)}%  ETA {_duration(eta)}")
     speed = payload["throughput"]

@@ -51,6 +51,16 @@ def throughput(run: RunData) -> dict[str, Any]:
     }
 
 
+def lease_view(job: Job, now: datetime | None = None) -> dict[str, Any]:
+    """A running job's lease: its last heartbeat and whether it went stale (the process that
+    trained it is gone: `trainer runs mark-interrupted` makes it resumable)."""
+    from metrics_store import STALE_AFTER_SECONDS, heartbeat_age, is_stale
+
+    age = heartbeat_age(job, now)
+    return {"heartbeat_at": job.heartbeat_at, "heartbeat_age_seconds": round(age, 1) if age is not None else None,
+            "owner": job.lease_owner, "stale": is_stale(job, now), "stale_after_seconds": STALE_AFTER_SECONDS}
+
+
 def list_row(job: Job, f1_metrics: Sequence[JobMetric]) -> dict[str, Any]:
     """A listing row from the job and its val_f1 rows only (one GSI query for all jobs)."""
     scored = sorted((m for m in f1_metrics if number(m.value) is not None), key=lambda m: (m.step or 0, m.epoch or 0))
@@ -62,7 +72,7 @@ def list_row(job: Job, f1_metrics: Sequence[JobMetric]) -> dict[str, Any]:
         "model": (job.tags or {}).get("model"),
         "best_f1": best.value if best else recorded, "best_epoch": best.epoch if best else number((job.results or {}).get("best_epoch")),
         "last_f1": scored[-1].value if scored else None, "last_epoch": scored[-1].epoch if scored else None,
-        "evaluations": len(scored),
+        "evaluations": len(scored), "lease": lease_view(job),
     }
 
 
@@ -105,6 +115,7 @@ def show_payload(run: RunData, snapshot: dict[str, Any], epoch: float | None = N
         "status_history": [{"status": s.status, "updated_at": s.updated_at, "progress": s.progress, "message": s.message}
                            for s in run.statuses],
         "problems": _logs(run, levels=("WARNING", "ERROR", "CRITICAL")),
+        "lease": lease_view(job),
     })
 
 
@@ -172,8 +183,10 @@ def monitor_frame(run: RunData | None, now: datetime | None = None) -> dict[str,
         finish = evaluated_at.timestamp() + max(max_steps - last.step, 0) / steps_per_second
         eta_seconds, eta_at = max(finish - now.timestamp(), 0.0), datetime.fromtimestamp(finish, UTC).isoformat()
     latest_status = run.statuses[-1] if run.statuses else None
+    lease = lease_view(run.job, now)
     return stamped("run_monitor", {
-        "job": run_summary(run), "status": run.job.status, "finished": run.job.status not in RUNNING_STATUSES,
+        "job": run_summary(run), "status": run.job.status, "lease": lease,
+        "finished": run.job.status not in RUNNING_STATUSES or lease["stale"],  # a dead job is not followed forever
         "observed_at": now.isoformat(), "started_at": started.isoformat() if started else None,
         "elapsed_seconds": (now - started).total_seconds() if started else None,
         "status_message": latest_status.message if latest_status else None, "progress": progress,
