@@ -8,21 +8,22 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .package import ModelPackage, write_package
 
 BEST_DIR = "best"
 RUN_FILE = "run.json"
-MODEL_CARD = "receipt_ml.json"
 
 
-def export_best(model: Any, tokenizer: Any, output_dir: Path, *, card: dict[str, Any]) -> Path:
-    """Weights, tokenizer, label map, snapshot id and coordinate convention, in one folder an
-    inference service can load (`LayoutLMForTokenClassification.from_pretrained(best)`)."""
+def export_best(model: Any, tokenizer: Any, output_dir: Path, *, package: ModelPackage) -> Path:
+    """Weights, tokenizer and the model package (receipt_ml.json and the README.md model card:
+    package.py) in one folder that `trainer predict` and any inference service can load
+    (`LayoutLMForTokenClassification.from_pretrained(best)`)."""
     best = output_dir / BEST_DIR
     if best.exists():
         shutil.rmtree(best)
     model.save_pretrained(best)
     tokenizer.save_pretrained(best)
-    (best / MODEL_CARD).write_text(json.dumps(card, indent=2, default=str) + "\n")
+    write_package(best, package)
     return best
 
 

@@ -15,6 +15,7 @@ from cli_edge import EXIT_INTERRUPTED, JsonOpt, new_app, print_json, run_or_exit
 from cli_edge.options import DEFAULT_ROOT, RootOpt
 from metrics_store import StoreConfig
 
+from .cli_predict import add_commands
 from .cli_runs import runs_app
 from .config import ModelConfig, TrainConfig
 
@@ -111,6 +112,8 @@ def fit_command(
     if result.status == "interrupted":
         raise typer.Exit(EXIT_INTERRUPTED)
 
+
+add_commands(app)  # predict, export
 
 if __name__ == "__main__":
     app()
