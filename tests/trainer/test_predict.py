@@ -17,9 +17,10 @@ from typer.testing import CliRunner
 
 from dataset_builder.build import create_snapshot
 from dataset_builder.config import BuildConfig
-from dataset_builder.receipts import generate_receipts, write_bundles
+from dataset_builder.receipts import ReceiptBundle, generate_receipts, write_bundles
 from dataset_builder.storage import LocalBackend
 from metrics_store import DynamoRecorder, Queries, StoreConfig, connect, create_table, delete_table
+from metrics_store.records import Geometry, Point, Receipt, ReceiptWord
 from tests.conftest import REPO_ROOT
 from trainer.cli import app
 from trainer.config import ModelConfig, TrainConfig
@@ -208,6 +209,12 @@ def test_bad_requests_exit_non_zero_with_one_line(trained, tmp_path):
     assert "is not a model package" in cli(trained, "predict", "--model", str(tmp_path), "--snapshot", "v1", code=2).output
     assert "does not exist" in cli(trained, "predict", "--model", str(tmp_path / "nope"), "--snapshot", "v1", code=2).output
     assert "no job 'no-such-job'" in cli(trained, "predict", "--model", "no-such-job", "--snapshot", "v1", code=2).output
+    off_page = Geometry(Point(0.2, 0.5), Point(1.3, 0.5), Point(0.2, 0.45), Point(1.3, 0.45))
+    image_id = str(uuid.uuid4())
+    bad = ReceiptBundle(Receipt(image_id, 1, 100, 100, ""), (), (ReceiptWord(image_id, 1, 1, 1, "CASH", off_page),), ())
+    write_bundles(trained["table"], [bad])
+    refused = cli(trained, "predict", "--model", model, "--from-table", "--receipt", f"{image_id}#1", code=2).output
+    assert f"receipt {image_id}#00001: word 1 of line 1 ('CASH')" in refused and "outside layoutlm-0-1000-top-left" in refused
     empty = tmp_path / "empty.jsonl"
     empty.write_text(json.dumps({"receipt_id": 1, "width": 5, "height": 5, "words": []}) + "\n")
     only_empty = predict_json(trained, "--model", model, "--jsonl", str(empty))

@@ -36,7 +36,14 @@ ThreadsOpt = Annotated[int | None, typer.Option(help="CPU threads for torch and 
 
 
 def _model_folder(model: str, store: StoreConfig, cache_dir: Path) -> Path:
+    """The package folder `--model` names (a job id is looked up in the table)."""
+    from huggingface_hub.utils import disable_progress_bars
+    from transformers.utils import logging as hf_logging
+
     from .model_ref import resolve_model
+
+    disable_progress_bars()  # no weight-loading bars: the command's own progress is on stderr
+    hf_logging.disable_progress_bar()
 
     def queries() -> Any:
         from metrics_store import Queries, connect

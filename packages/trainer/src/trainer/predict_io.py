@@ -19,8 +19,7 @@ from .data import examples_from_frame
 from .errors import DataError
 from .package import ModelPackage
 from .predict import PredictInput, Progress
-
-SPLITS = ("val", "train", "all")
+from .predict_config import SPLITS
 
 
 def _word_key(row: dict[str, Any]) -> str:
