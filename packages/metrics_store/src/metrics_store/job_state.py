@@ -43,19 +43,25 @@ def stale_before(now: str, stale_after_s: float = STALE_AFTER_SECONDS) -> str:
     return (datetime.fromisoformat(now) - timedelta(seconds=stale_after_s)).isoformat(timespec="microseconds")
 
 
-def heartbeat_age(job: Job, now: datetime | None = None) -> float | None:
-    """Seconds since the job's last heartbeat (None: the job never had one)."""
-    if not job.heartbeat_at:
+def heartbeat_age(job: Job, now: datetime | None = None, last_activity: str | None = None) -> float | None:
+    """Seconds since the job's last sign of life: its heartbeat, or for a job started by a
+    trainer without leases, `last_activity` (its latest record) or its creation. None when
+    there is no timestamp at all."""
+    seen = job.heartbeat_at or last_activity or job.created_at
+    if not seen:
         return None
     now = now or datetime.now(UTC)
-    return max((now - datetime.fromisoformat(job.heartbeat_at)).total_seconds(), 0.0)
+    try:
+        return max((now - datetime.fromisoformat(seen)).total_seconds(), 0.0)
+    except ValueError:
+        return None
 
 
-def is_stale(job: Job, now: datetime | None = None, stale_after_s: float = STALE_AFTER_SECONDS) -> bool:
-    """A running job whose heartbeat is missing or older than the threshold."""
+def is_stale(job: Job, now: datetime | None = None, stale_after_s: float = STALE_AFTER_SECONDS, last_activity: str | None = None) -> bool:
+    """A running job with no sign of life for longer than the threshold."""
     if job.status != "running":
         return False
-    age = heartbeat_age(job, now)
+    age = heartbeat_age(job, now, last_activity)
     return age is None or age > stale_after_s
 
 

@@ -10,15 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .package import ModelPackage, write_package
 
 BEST_DIR = "best"
 RUN_FILE = "run.json"
-MODEL_CARD = "receipt_ml.json"
 
 
-def export_best(model: Any, tokenizer: Any, output_dir: Path, *, card: dict[str, Any]) -> Path:
-    """Weights, tokenizer, label map, snapshot id and coordinate convention, in one folder an
-    inference service can load (`LayoutLMForTokenClassification.from_pretrained(best)`).
+def export_best(model: Any, tokenizer: Any, output_dir: Path, *, package: ModelPackage) -> Path:
+    """Weights, tokenizer and the model package (receipt_ml.json and the README.md model card:
+    package.py) in one folder that `trainer predict` and any inference service can load
+    (`LayoutLMForTokenClassification.from_pretrained(best)`).
 
     Written beside the old one and swapped in by renames, so an export stopped half-way (a
     signal, a full disk) never leaves a half-written `best/` behind."""
@@ -28,7 +29,7 @@ def export_best(model: Any, tokenizer: Any, output_dir: Path, *, card: dict[str,
     staging = output_dir / f".{BEST_DIR}.partial-{os.getpid()}"
     model.save_pretrained(staging)
     tokenizer.save_pretrained(staging)
-    (staging / MODEL_CARD).write_text(json.dumps(card, indent=2, default=str) + "\n")
+    write_package(staging, package)
     old = output_dir / f".{BEST_DIR}.old-{os.getpid()}"
     if best.exists():
         os.rename(best, old)

@@ -23,6 +23,7 @@ from cli_edge import (
 from cli_edge.options import DEFAULT_ROOT, RootOpt
 from metrics_store import StoreConfig
 
+from .cli_predict import add_commands
 from .cli_runs import runs_app
 from .config import ModelConfig, TrainConfig
 
@@ -158,6 +159,8 @@ def _resume_command(job_id: str, store: StoreConfig) -> str:
             parts += [option, value]
     return " ".join(parts)
 
+
+add_commands(app)  # predict, export
 
 if __name__ == "__main__":
     app()

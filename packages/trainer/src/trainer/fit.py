@@ -308,6 +308,7 @@ def train(run: Run) -> TrainOutcome:
 
 def cleanup(run: Run, outcome: TrainOutcome) -> FitResult:
     from .artifacts import export_best, prune_checkpoints, upload_folder, write_run_file
+    from .package import package_for_run
 
     train_config, recorder = run.request.train, run.recorder
     summary = summarize(outcome.history, job_id=run.job_id, snapshot_id=run.snapshot.id, checkpoint_metric=train_config.checkpoint_metric,
@@ -321,12 +322,7 @@ def cleanup(run: Run, outcome: TrainOutcome) -> FitResult:
         return FitResult(run.job_id, "interrupted", str(run.output_dir), {}, stopped_by=outcome.stopped_by, recorded=recorded)
     best_dir = best_uri = None
     if run.is_main:
-        snapshot = run.snapshot
-        card = {"job_id": run.job_id, "snapshot": {"id": snapshot.id, "content_sha256": snapshot.content_sha256},
-                "tags": snapshot.tags, "label_list": snapshot.label_list, "coordinate_convention": dict(snapshot.lock.coordinate_convention),
-                "max_seq_length": run.request.model.max_seq_length, "doc_stride": run.request.model.doc_stride,
-                "best_epoch": summary["best_epoch"], "best_f1": summary["best_f1"]}
-        best_dir = export_best(outcome.model, run.built.tokenizer, run.output_dir, card=card)
+        best_dir = export_best(outcome.model, run.built.tokenizer, run.output_dir, package=package_for_run(run, summary))
         best_uri = upload_folder(best_dir, run.request.upload_uri, name=f"{run.output_dir.name}/best") if run.request.upload_uri \
             else str(best_dir.resolve())
         prune_checkpoints(run.output_dir)

@@ -23,14 +23,20 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import polars as pl
 
 from metrics_store import TableRef, translate_errors
-from metrics_store.keys import receipt_key, utc_now_iso, validation_status_gsi3pk
+from metrics_store.keys import (
+    image_pk,
+    receipt_key,
+    receipt_sk,
+    utc_now_iso,
+    validation_status_gsi3pk,
+)
 
 from ..config import READ_STRATEGIES, ConfigError
 from ..dataset import RawRead
@@ -188,6 +194,32 @@ class TableReader:
             found += [i for i in page if (i["PK"]["S"][6:], int(i["SK"]["S"].split("#")[1])) in wanted]
         return found
 
+    def receipt_header(self, image_id: str, receipt_id: int) -> list[dict[str, Any]]:
+        """The Receipt item of one receipt (empty when the table has no such receipt)."""
+        found: list[dict[str, Any]] = []
+        for page in self._pages(
+            "query", KeyConditionExpression="PK = :pk AND SK = :sk", ProjectionExpression=_PROJECTION,
+            ExpressionAttributeNames=_NAMES,
+            ExpressionAttributeValues={":pk": {"S": image_pk(image_id)}, ":sk": {"S": receipt_sk(receipt_id)}},
+        ):
+            found.extend(page)
+        return found
+
+    def read_receipts(self, keys: Sequence[tuple[str, int]], *, progress: Progress | None = None) -> RawRead:
+        """Headers, words and labels of the given receipts, whatever their labels' status (the
+        receipts a prediction is asked for). A key the table does not hold reads as nothing."""
+        started = utc_now_iso()
+        rows = _Rows()
+        done = 0
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            for items in pool.map(lambda k: self.receipt_header(*k) + self.fetch_receipt(*k), keys):
+                rows.add(items)
+                done += 1
+                if progress:
+                    progress(done, len(keys))
+        receipts, words, labels = rows.frames()
+        return RawRead(receipts, words, labels, started, utc_now_iso(), {"strategy": "keys", "requests": self.requests})
+
     def read(self, statuses: tuple[str, ...], *, strategy: str = "query", progress: Progress | None = None) -> RawRead:
         if strategy not in READ_STRATEGIES:
             raise ConfigError(f"unknown read strategy {strategy!r}; choose from {', '.join(READ_STRATEGIES)}")
@@ -231,3 +263,11 @@ class TableReader:
 def read_table(table: TableRef, statuses: tuple[str, ...], *, concurrency: int = 16, strategy: str = "query", progress: Progress | None = None) -> RawRead:
     """Everything a snapshot build needs from the table, read once."""
     return TableReader(table, concurrency=concurrency).read(statuses, strategy=strategy, progress=progress)
+
+
+def frames_from_items(items: Iterable[dict[str, Any]]) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Receipt, word and label items in the table's wire format (`Record.to_item()`, or what a
+    query returns) as the (receipts, words, labels) frames a read of the table gives."""
+    rows = _Rows()
+    rows.add(list(items))
+    return rows.frames()

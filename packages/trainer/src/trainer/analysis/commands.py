@@ -65,9 +65,14 @@ def explain_jobs(queries: Queries, job_a: str, job_b: str) -> dict[str, Any]:
 def mark_interrupted(queries: Queries, job_ref: str) -> dict[str, Any]:
     """A stale running job (its process is gone) becomes `interrupted`, so `trainer fit
     --resume` continues it; a job whose heartbeat is fresh is refused (metrics_store.JobLeased)."""
-    from metrics_store import Store
+    from metrics_store import JobLeased, Store, heartbeat_age, is_stale
+
+    from .views import last_activity
 
     job = queries.find_job(job_ref)
+    run = load_run(queries, job.job_id)
+    if job.status == "running" and not is_stale(job, last_activity=last_activity(run)):
+        raise JobLeased(job.job_id, job.lease_owner, job.heartbeat_at, heartbeat_age(job, last_activity=last_activity(run)))
     entry = Store(queries.table).mark_stale_interrupted(
         job.job_id, message=f"marked interrupted: no heartbeat since {job.heartbeat_at or 'it started'}; "
                             f"resume with `trainer fit --resume {job.job_id}`", updated_by="trainer runs mark-interrupted")

@@ -51,14 +51,21 @@ def throughput(run: RunData) -> dict[str, Any]:
     }
 
 
-def lease_view(job: Job, now: datetime | None = None) -> dict[str, Any]:
-    """A running job's lease: its last heartbeat and whether it went stale (the process that
-    trained it is gone: `trainer runs mark-interrupted` makes it resumable)."""
+def lease_view(job: Job, now: datetime | None = None, last_activity: str | None = None) -> dict[str, Any]:
+    """A running job's lease: its last heartbeat (or, for jobs of trainers without leases,
+    its latest record) and whether it went stale (the process that trained it is gone:
+    `trainer runs mark-interrupted` makes it resumable)."""
     from metrics_store import STALE_AFTER_SECONDS, heartbeat_age, is_stale
 
-    age = heartbeat_age(job, now)
+    age = heartbeat_age(job, now, last_activity)
     return {"heartbeat_at": job.heartbeat_at, "heartbeat_age_seconds": round(age, 1) if age is not None else None,
-            "owner": job.lease_owner, "stale": is_stale(job, now), "stale_after_seconds": STALE_AFTER_SECONDS}
+            "owner": job.lease_owner, "stale": is_stale(job, now, last_activity=last_activity), "stale_after_seconds": STALE_AFTER_SECONDS}
+
+
+def last_activity(run: RunData) -> str | None:
+    """The newest timestamp among the run's status entries and evaluations."""
+    times = [s.updated_at for s in run.statuses] + [e.timestamp for e in run.evaluations if e.timestamp]
+    return max(times, default=None)
 
 
 def list_row(job: Job, f1_metrics: Sequence[JobMetric]) -> dict[str, Any]:
@@ -72,7 +79,7 @@ def list_row(job: Job, f1_metrics: Sequence[JobMetric]) -> dict[str, Any]:
         "model": (job.tags or {}).get("model"),
         "best_f1": best.value if best else recorded, "best_epoch": best.epoch if best else number((job.results or {}).get("best_epoch")),
         "last_f1": scored[-1].value if scored else None, "last_epoch": scored[-1].epoch if scored else None,
-        "evaluations": len(scored), "lease": lease_view(job),
+        "evaluations": len(scored), "lease": lease_view(job, last_activity=max((m.timestamp for m in scored), default=None)),
     }
 
 
@@ -115,7 +122,7 @@ def show_payload(run: RunData, snapshot: dict[str, Any], epoch: float | None = N
         "status_history": [{"status": s.status, "updated_at": s.updated_at, "progress": s.progress, "message": s.message}
                            for s in run.statuses],
         "problems": _logs(run, levels=("WARNING", "ERROR", "CRITICAL")),
-        "lease": lease_view(job),
+        "lease": lease_view(job, last_activity=last_activity(run)),
     })
 
 
@@ -183,7 +190,7 @@ def monitor_frame(run: RunData | None, now: datetime | None = None) -> dict[str,
         finish = evaluated_at.timestamp() + max(max_steps - last.step, 0) / steps_per_second
         eta_seconds, eta_at = max(finish - now.timestamp(), 0.0), datetime.fromtimestamp(finish, UTC).isoformat()
     latest_status = run.statuses[-1] if run.statuses else None
-    lease = lease_view(run.job, now)
+    lease = lease_view(run.job, now, last_activity(run))
     return stamped("run_monitor", {
         "job": run_summary(run), "status": run.job.status, "lease": lease,
         "finished": run.job.status not in RUNNING_STATUSES or lease["stale"],  # a dead job is not followed forever
