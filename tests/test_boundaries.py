@@ -4,6 +4,7 @@ and that `--help` does not pay for heavy imports."""
 from __future__ import annotations
 
 import ast
+import os
 import re
 import subprocess
 import sys
@@ -99,3 +100,24 @@ def test_cli_help_does_not_import_heavy_libraries():
             raise
         heavy = {"torch", "transformers", "great_expectations", "polars", "matplotlib", "onnx", "onnxruntime", "onnxscript"} & modules
         assert heavy == set(), f"{cli} imports {heavy} before any command runs"
+
+
+def test_trainer_fit_rejects_bad_input_before_importing_torch(dynamodb_endpoint, tmp_path):
+    """A bad option, a missing table, a closed port or a missing snapshot fails before torch
+    or the data are loaded (the reason it fails in about a second)."""
+    cases = [
+        ["--table", "no-such-table", "--endpoint-url", dynamodb_endpoint],
+        ["--endpoint-url", "http://127.0.0.1:9"],
+        ["--lr", "nan", "--endpoint-url", dynamodb_endpoint],
+        ["--job-name", "../escape", "--endpoint-url", dynamodb_endpoint],
+    ]
+    for args in cases:
+        code = (
+            "import sys\n"
+            "from trainer.cli import app\n"
+            f"try:\n    app(['fit', '--model', 'tiny', '--root', {str(tmp_path)!r}, *{args!r}])\n"
+            "except SystemExit as exc:\n    print(exc.code, 'torch' in sys.modules, 'transformers' in sys.modules)\n"
+        )
+        out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True,
+                             env={**os.environ, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_REGION": "us-east-1"})
+        assert out.stdout.split() == ["2", "False", "False"], (args, out.stdout, out.stderr)

@@ -66,3 +66,36 @@ def test_unreadable_manifests_are_one_clear_error(tmp_path, edit, message):
         open_snapshot(tmp_path, "v1", verify=False)
     with pytest.raises(ManifestError):
         Manifest.from_json(path.read_text())
+
+
+@pytest.mark.parametrize("options", [{"o_entity_ratio": float("nan")}, {"o_entity_ratio": float("inf")}, {"o_entity_ratio": -1.0},
+                                     {"val_fraction": float("nan")}])
+def test_non_finite_build_options_are_refused(options):
+    from dataset_builder.config import ConfigError
+
+    with pytest.raises(ConfigError, match="--o-entity-ratio|--val-fraction"):
+        BuildConfig(**options)
+
+
+@pytest.mark.parametrize("parent, ok", [("latest", True), ("none", True), ("v12", True), ("12", False), ("../v1", False)])
+def test_the_parent_option(parent, ok):
+    from dataset_builder.config import BuildOptions, ConfigError
+
+    if ok:
+        assert BuildOptions(parent=parent).parent == parent
+    else:
+        with pytest.raises(ConfigError, match="--parent"):
+            BuildOptions(parent=parent)
+
+
+def test_a_truncated_json_line_is_reported_where_it_ends():
+    from dataset_builder.receipts.jsonl import parse_receipt
+
+    line = '{"receipt_id": "r1", "width": 10, "words": [{"text": "Mi'
+    receipt, problems = parse_receipt(line + "\n", 7, None)
+    assert receipt is None and problems[0].line_number == 7
+    start = line.index('"Mi') + 1
+    assert problems[0].message == (f"invalid JSON: Unterminated string starting at column {start}; "
+                                   f"the line ends at column {len(line) + 1} (truncated?)")
+    _, problems = parse_receipt('{"receipt_id": "r1", "width": 10,\n', 8, None)
+    assert "at column 34; the line ends at column 34 (truncated?)" in problems[0].message

@@ -1,0 +1,69 @@
+"""Run folders: unique per job, owned by their job, and found again on resume."""
+
+from __future__ import annotations
+
+import pytest
+
+from metrics_store import JobCheckpoint
+from trainer.config import TrainConfig
+from trainer.errors import ConfigError, FitError
+from trainer.request import FitRequest
+from trainer.run_dir import check_job_name, claim, locate_checkpoint, owns, run_folder
+
+
+@pytest.mark.parametrize("name", ["v1-tiny-2026-12-01T154725", "receipts_2026.11=b+1", "a"])
+def test_good_job_names_pass(name):
+    assert check_job_name(name) == name
+
+
+@pytest.mark.parametrize("name", ["../x", "/abs/path", "a/b", "..", "a..b", "", "-leading-dash", "x" * 121, "sp ace", "semi;colon"])
+def test_names_that_are_not_one_safe_path_segment_are_refused(name):
+    with pytest.raises(ConfigError, match="--job-name"):
+        check_job_name(name)
+    with pytest.raises(ConfigError, match="--job-name"):
+        FitRequest(snapshot_root="snapshots", job_name=name)
+
+
+def test_the_run_folder_includes_the_job_id_and_is_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    folder = run_folder("runs", "same-name", "0123456789abcdef")
+    assert folder == (tmp_path / "runs" / "same-name-01234567") and folder.is_absolute()
+    assert run_folder("runs", "same-name", "fedcba98") != folder
+
+
+def test_a_folder_belongs_to_one_job(tmp_path):
+    folder = tmp_path / "run-a"
+    claim(folder, "job-a")
+    assert owns(folder, "job-a") and not owns(folder, "job-b")
+    claim(folder, "job-a")  # its own again: fine
+    with pytest.raises(FitError, match="belongs to job job-a"):
+        claim(folder, "job-b")
+    stranger = tmp_path / "unmarked"
+    stranger.mkdir()
+    (stranger / "weights.bin").write_bytes(b"someone else's")
+    with pytest.raises(FitError, match="never overwritten"):
+        claim(stranger, "job-c")
+    claim(stranger, "job-c", recorded=True)  # the job's own recorded folder, from before markers
+    assert owns(stranger, "job-c") and (stranger / "weights.bin").read_bytes() == b"someone else's"
+
+
+def _checkpoint(step: int, key: str, bucket: str = "") -> JobCheckpoint:
+    return JobCheckpoint("job", f"2026-01-01T00:00:{step:02d}+00:00", bucket, key, 1, step, 1.0)
+
+
+def test_a_resume_finds_the_newest_checkpoint_or_says_why_it_cannot(tmp_path):
+    assert locate_checkpoint(tmp_path, [], job_id="job") is None  # never saved one: start at step 0
+    for step in (4, 8):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+    assert locate_checkpoint(tmp_path, [_checkpoint(8, "/elsewhere/checkpoint-8")], job_id="job").name == "checkpoint-8"
+    with pytest.raises(FitError, match=r"step 12.*--restart"):
+        locate_checkpoint(tmp_path, [_checkpoint(12, "/gone/checkpoint-12")], job_id="job")
+
+
+@pytest.mark.parametrize("field, value", [("learning_rate", float("nan")), ("learning_rate", float("inf")),
+                                          ("weight_decay", float("nan")), ("warmup_ratio", float("nan")),
+                                          ("label_smoothing", float("inf")), ("max_grad_norm", float("nan")),
+                                          ("length_jitter", float("nan"))])
+def test_non_finite_hyperparameters_are_refused(field, value):
+    with pytest.raises(ConfigError, match=f"{field} must be a finite number"):
+        TrainConfig(**{field: value})
