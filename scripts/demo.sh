@@ -40,9 +40,10 @@ dsb snapshot list
 dsb contracts check --snapshot "$snapshot"
 
 step "Training a tiny LayoutLM on $snapshot (CPU, $EPOCHS epochs)"
-job=$(trainer fit --snapshot "$snapshot" --model tiny --max-seq-length 256 --doc-stride 64 \
-  --epochs "$EPOCHS" --batch-size 8 --lr 1e-3 --output-dir "$DEMO_DIR/runs" --json \
-  | python -c 'import json, sys; print(json.load(sys.stdin)["job_id"])')
+fitted=$(trainer fit --snapshot "$snapshot" --model tiny --max-seq-length 256 --doc-stride 64 \
+  --epochs "$EPOCHS" --batch-size 8 --lr 1e-3 --output-dir "$DEMO_DIR/runs" --json)
+job=$(printf '%s' "$fitted" | python -c 'import json, sys; print(json.load(sys.stdin)["job_id"])')
+run_dir=$(printf '%s' "$fitted" | python -c 'import json, sys; print(json.load(sys.stdin)["output_dir"])')
 
 step "The run, as recorded in DynamoDB"
 trainer runs show "$job"
@@ -52,7 +53,7 @@ cat <<DONE
 
 Done.
   snapshot:   $RECEIPT_ML_SNAPSHOT_ROOT/$snapshot   (dsb snapshot show $snapshot)
-  run:        $DEMO_DIR/runs/   (best model, run.json, run_report.json, plots)
+  run:        $run_dir   (best model, run.json, run_report.json, plots)
   job:        $job   (trainer runs show $job --json)
   DynamoDB:   $endpoint, table $RECEIPT_ML_TABLE
 Run it again: the table keeps its receipts and a new snapshot and job are added.
