@@ -20,7 +20,7 @@ from .errors import (
     TableNotFound,
     WriteFailed,
 )
-from .queries import LabelCounts, Page, Queries, per_label_metrics
+from .queries import LabelCounts, Page, Queries, WordLabelStates, per_label_metrics
 from .recorder import DynamoRecorder, MemoryRecorder, NullRecorder, RecordedRun, RunRecorder
 from .records import (
     DatasetSnapshotRecord,
@@ -45,6 +45,6 @@ __all__ = [
     "InvalidValue", "ItemTooLarge", "Job", "JobCheckpoint", "JobLog", "JobMetric", "JobNotFound",
     "JobResource", "JobStatus", "LabelCounts", "MemoryRecorder", "MissingCredentials", "NullRecorder", "Page", "Point", "RecordedRun",
     "Queries", "Receipt", "ReceiptLine", "ReceiptWord", "ReceiptWordLabel", "RetryPolicy", "RunRecorder",
-    "Store", "StoreConfig", "StoreError", "TableNotFound", "TableRef", "WriteFailed", "connect",
+    "Store", "StoreConfig", "StoreError", "TableNotFound", "TableRef", "WordLabelStates", "WriteFailed", "connect",
     "create_table", "delete_table", "per_label_metrics", "table_exists", "translate_errors",
 ]
