@@ -222,16 +222,29 @@ def test_unknown_words_are_never_supervised_under_ignore_and_match_the_label_ite
     assert check(gate, awaiting_review(0.1, old), old)["status"] == "passed"
 
 
-def test_bio_continues_across_unknown_words_only_under_ignore(gate):
+def address_word_awaiting_review(word_id: int, every: int = 1) -> Dataset:
+    """The healthy receipts with word `word_id` of `1 Main St` NEEDS_REVIEW in every `every`-th receipt."""
     raw = fixture.healthy_read()
-    middle = (pl.col("label") == "ADDRESS") & (pl.col("word_id") == 2)  # `Main` of `1 Main St` awaits review
-    labels = raw.labels.with_columns(pl.when(middle).then(pl.lit("NEEDS_REVIEW")).otherwise(pl.col("validation_status")).alias("validation_status"))
-    dataset = build_dataset(replace(raw, labels=labels), fixture.HEALTHY_CONFIG)
+    receipts = [fixture.image_id(n) for n in range(1, raw.receipts.height + 1, every)]
+    pending = (pl.col("label") == "ADDRESS") & (pl.col("word_id") == word_id) & pl.col("image_id").is_in(receipts)
+    labels = raw.labels.with_columns(pl.when(pending).then(pl.lit("NEEDS_REVIEW")).otherwise(pl.col("validation_status")).alias("validation_status"))
+    return build_dataset(replace(raw, labels=labels), fixture.HEALTHY_CONFIG)
+
+
+def test_bio_continues_across_unknown_words_only_under_ignore(gate):
+    dataset = address_word_awaiting_review(2)
     street = dataset.words.filter((pl.col("line_id") == 2) & (pl.col("word_id") == 3))
-    assert set(street["tag"]) == {"I-ADDRESS_LINE"}
+    assert set(street["tag"]) == {"I-ADDRESS_LINE"} and street["supervised"].all()
     assert check(gate, dataset)["status"] in ("passed", "warned")
     old = BuildConfig(**{**fixture.HEALTHY_CONFIG.__dict__, "unvalidated": "o"})  # o does not skip unknown words: I- after O
     assert ("snapshot_words", "bio_valid") in failures(check(gate, dataset, old))
+
+
+def test_a_start_right_after_an_unknown_word_is_unsupervised_in_val_too(gate):
+    dataset = address_word_awaiting_review(1, every=4)
+    main = dataset.words.filter((pl.col("line_id") == 2) & (pl.col("word_id") == 2) & ~pl.col("supervised"))
+    assert set(main["tag"]) == {"B-ADDRESS_LINE"} and (main["split"] == "val").any()
+    assert check(gate, dataset)["status"] in ("passed", "warned")  # val_unmasked: not the ratio control's doing
 
 
 def test_a_snapshot_from_before_label_state_still_passes(gate, healthy):

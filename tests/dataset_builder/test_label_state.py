@@ -72,7 +72,8 @@ def test_unknown_words_are_context_under_ignore_and_o_under_o(unvalidated):
     words = words_of(build_dataset(raw_read({1: RECEIPT}), config))
     state = {text: (w["label_state"], w["label"], w["tag"], w["supervised"]) for text, w in words.items()}
     assert state["Corner"] == ("labelled", "MERCHANT_NAME", "B-MERCHANT_NAME", True)
-    assert state["Main"] == ("labelled", "ADDRESS_LINE", "B-ADDRESS_LINE", True)  # VALID wins over the INVALID item
+    # VALID wins over the INVALID item; right after the unknown `1`, whether `Main` starts the address is not known
+    assert state["Main"] == ("labelled", "ADDRESS_LINE", "B-ADDRESS_LINE", unvalidated == "o")
     assert state["Date:"] == ("unlabelled", "O", "O", True)
     assert state["card"] == state["x"] == ("labelled", "O", "O", True)
     for text in ("Deli", "1", "2026-01-02", "VISA", "9.50"):
@@ -138,10 +139,37 @@ def test_unvalidated_must_be_ignore_or_o():
     assert BuildConfig().unvalidated == "ignore"
 
 
-def test_under_ignore_an_entity_continues_across_unknown_words():
+def test_under_ignore_an_entity_continues_across_unknown_words_and_an_uncertain_start_is_no_target():
     address = [[("1", [("ADDRESS_LINE", V)]), ("Main", [("ADDRESS_LINE", NR)]), ("St", [("ADDRESS_LINE", V)])],
-               [("Ave", [("ADDRESS_LINE", V)])]]
-    tags = {u: [w["tag"] for w in build_dataset(raw_read({1: address}), BuildConfig(val_fraction=0.0, unvalidated=u)).words.iter_rows(named=True)]
-            for u in ("ignore", "o")}
-    assert tags["ignore"] == ["B-ADDRESS_LINE", "O", "I-ADDRESS_LINE", "B-ADDRESS_LINE"]  # a new line still starts an entity
-    assert tags["o"] == ["B-ADDRESS_LINE", "O", "B-ADDRESS_LINE", "B-ADDRESS_LINE"]  # as the first release tagged it
+               [("Ave", [("ADDRESS_LINE", V)])],
+               [("2", [("ADDRESS_LINE", NR)]), ("Elm", [("ADDRESS_LINE", V)]), ("Rd", [("ADDRESS_LINE", V)])]]
+    built = {u: build_dataset(raw_read({1: address}), BuildConfig(val_fraction=0.0, unvalidated=u)).words for u in ("ignore", "o")}
+    tags = {u: list(zip(w["tag"], w["supervised"], strict=True)) for u, w in built.items()}
+    A, IA = "B-ADDRESS_LINE", "I-ADDRESS_LINE"
+    # `St` continues `1` across the unknown `Main`; a new line starts an entity; `Elm` may continue an
+    # address that starts at the unknown `2`: its label is a target only through `Rd`, which continues it
+    assert tags["ignore"] == [(A, True), ("O", False), (IA, True), (A, True), ("O", False), (A, False), (IA, True)]
+    assert tags["o"] == [(A, True), ("O", True), (A, True), (A, True), ("O", True), (A, True), (IA, True)]  # the first release
+
+
+def test_o_builds_what_the_old_rule_built():
+    """`--unvalidated o` is the first release's rule: the words come out exactly as if the
+    unknown words had no label item at all (then every word was O unless VALID)."""
+    raw = raw_read({n: RECEIPT for n in range(1, 30)})
+    config = BuildConfig(merge_preset="amounts", val_fraction=0.3, o_entity_ratio=1.0, seed=4, unvalidated="o")
+    old = build_dataset(raw, config).words
+    unknown = old.filter(pl.col("label_state") == "unknown").select(rules.WORD_KEY)
+    assert unknown.height > 100
+    stripped = raw.labels.join(unknown, on=rules.WORD_KEY, how="anti")
+    as_before = build_dataset(RawRead(raw.receipts, raw.words, stripped), BuildConfig(**{**config.__dict__, "unvalidated": "ignore"})).words
+    assert old.drop("label_state").equals(as_before.drop("label_state"))
+
+
+def test_an_entity_id_settles_whether_a_word_after_an_unknown_one_starts_an_entity():
+    line = [[("Nasi", [("PRODUCT_NAME", NR)]), ("Goreng", [("PRODUCT_NAME", NR)]), ("25,000", [("LINE_TOTAL", V)])]]
+    raw = raw_read({1: line})
+    for entity_ids, supervised in ((["a", "a", "b"], True), ([None] * 3, False)):
+        words = raw.words.with_columns(pl.Series("entity_id", entity_ids, dtype=pl.Utf8))
+        built = build_dataset(RawRead(raw.receipts, words, raw.labels), BuildConfig(val_fraction=0.0)).words
+        price = built.filter(pl.col("text") == "25,000").row(0, named=True)
+        assert (price["tag"], price["supervised"]) == ("B-LINE_TOTAL", supervised)

@@ -109,10 +109,27 @@ def label_states(labels: pl.DataFrame, statuses: Iterable[str]) -> pl.DataFrame:
     )
 
 
+def starts_after_unknown(*, by_entity_id: bool = True) -> pl.Expr:
+    """True for a word tagged B-X right after an unknown word of its line (on a frame with
+    `tag`, `label_state`, `line_id`, `position` and, with `by_entity_id`, `entity_id`):
+    whether it starts an entity or continues one that starts at the unknown word depends on
+    what that word is, so its B-/I- prefix is not known. When the source says which entity
+    each word belongs to (`entity_id`, e.g. CORD), a different id there settles it: B."""
+    previous = lambda c: pl.col(c).shift(1).over("receipt_key", order_by="position")  # noqa: E731
+    after_unknown = (previous("label_state") == UNKNOWN) & (previous("line_id") == pl.col("line_id"))
+    if by_entity_id:
+        after_unknown = after_unknown & previous("entity_id").eq_missing(pl.col("entity_id"))
+    return (pl.col("tag").str.starts_with("B-") & after_unknown).fill_null(False)
+
+
 def initial_supervision(unvalidated: str) -> pl.Expr:
-    """`supervised` before the O:entity ratio control: under `ignore` an unknown word is only
-    context (not a training target, and not scored); under `o` it is a trained O."""
-    return (pl.col("label_state") != UNKNOWN) if unvalidated == "ignore" else pl.lit(True)
+    """`supervised` before the O:entity ratio control. Under `ignore` an unknown word is only
+    context (not a training target, and not scored), and so is a word whose B-/I- prefix
+    depends on one (`starts_after_unknown`: its label is known, its prefix is not; it is still
+    scored); under `o` every word is a target, unknown ones as O."""
+    if unvalidated != "ignore":
+        return pl.lit(True)
+    return (pl.col("label_state") != UNKNOWN) & ~starts_after_unknown()
 
 
 def with_label_state(words: pl.DataFrame) -> pl.DataFrame:

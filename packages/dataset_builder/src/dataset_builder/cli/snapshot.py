@@ -127,7 +127,7 @@ def render_summary(manifest: Manifest, out: Any) -> None:
                         ["split", "receipts", "words", "supervised", "unknown", "entities", "O:entity before", "after"], rows))
     labels = sorted({label for c in splits.values() for label in (*c.entities, *c.unknown_words_by_label)})
     unknown = lambda c, lab: sum(c.unknown_words_by_label.get(lab, {}).values())  # noqa: E731
-    out.print(key_table("entities and unknown words per label (unknown: proposed as the label, never validated)",
+    out.print(key_table("entities and unknown words per label (unknown: items name the label, none with a selected status)",
                         ["label", *(f"{s} {what}" for s in splits for what in ("entities", "unknown"))],
                         [[lab, *(n for c in splits.values() for n in (c.entities.get(lab, 0), unknown(c, lab)))] for lab in labels]))
     moved = {s: (ratio.unknown_before.get(s), ratio.unknown_after.get(s)) for s in splits}

@@ -118,8 +118,10 @@ def words_frame(inputs: ContractInputs) -> pl.DataFrame:
     expected = _int_keys(rules.label_states(inputs.labels, inputs.statuses)).rename({"label_state": "expected_label_state"})
     words = rules.with_label_state(inputs.words).with_row_index("_row")
     unknown = pl.col("label_state") == rules.UNKNOWN
-    # `--unvalidated ignore` tags across unknown words (rules.bio_tags): they are not the previous word
-    skipped = unknown if inputs.spec.unvalidated == "ignore" else pl.lit(False)
+    # `--unvalidated ignore` tags across unknown words (rules.bio_tags): they are not the previous word;
+    # words.parquet keeps no entity id, so val_unmasked allows every B- right after an unknown word
+    ignore = pl.lit(inputs.spec.unvalidated == "ignore")
+    skipped = unknown & ignore
     previous = pl.when(~skipped).then(pl.col("tag")).otherwise(None).shift(1).forward_fill().over("receipt_key", order_by="position")
     derived = (
         _int_keys(words.select("_row", *rules.WORD_KEY, "receipt_key", "position", "tag", "label", "source_label", "supervised", "split",
@@ -138,7 +140,8 @@ def words_frame(inputs: ContractInputs) -> pl.DataFrame:
                 | (pl.col("tag") == pl.format("I-{}", "label"))
             ).fill_null(False).alias("tag_matches_label"),
             (~(pl.col("supervised") & (pl.col("label") != "O")) | pl.col("_backed").fill_null(False)).fill_null(False).alias("supervision_valid"),
-            ((pl.col("split") != "val") | pl.col("supervised") | unknown).fill_null(False).alias("val_unmasked"),
+            ((pl.col("split") != "val") | pl.col("supervised") | unknown | (rules.starts_after_unknown(by_entity_id=False) & ignore))
+            .fill_null(False).alias("val_unmasked"),
             (pl.lit(not recorded) | (pl.col("label_state") == pl.col("expected_label_state"))).fill_null(False).alias("label_state_valid"),
             (~unknown | ~pl.col("supervised") | pl.lit(inputs.spec.unvalidated == "o")).fill_null(False).alias("unknown_unsupervised"),
         )
