@@ -83,7 +83,7 @@ def set_where(frame: pl.DataFrame, row: dict, column: str, value) -> pl.DataFram
 def test_every_default_expectation_passes_on_a_healthy_snapshot(gate, healthy):
     report = check(gate, healthy)
     assert report["status"] == "passed", [r for r in report["results"] if not r["success"]]
-    assert {n: s["expectations"] for n, s in report["suites"].items()} == {"drift": 8, "raw_labels": 10, "snapshot": 12, "snapshot_words": 23}
+    assert {n: s["expectations"] for n, s in report["suites"].items()} == {"drift": 8, "raw_labels": 10, "snapshot": 14, "snapshot_words": 26}
     assert report["drift"] == {"status": "skipped", "parent_id": None, "reason": "no parent snapshot", "metrics": {}}
     assert all(r["skipped"] == "no parent snapshot" for r in report["results"] if r["suite"] == "drift")
     json.dumps(report)  # stamped in the manifest as is
@@ -181,6 +181,76 @@ def test_expectations_on_an_unset_parameter_are_skipped(gate):
     ratio = [r for r in report["results"] if r["column"] == "train_ratio_to_target"]
     assert [(r["success"], r["skipped"]) for r in ratio] == [(True, "parameter target_ratio not set")] * 2
     assert report["suites"]["snapshot"]["skipped"] == 2
+
+
+def awaiting_review(share: float, config: BuildConfig = fixture.HEALTHY_CONFIG) -> Dataset:
+    """The healthy receipts with the address items of the first `share` of them NEEDS_REVIEW."""
+    raw = fixture.healthy_read()
+    pending = [fixture.image_id(n) for n in range(1, 1 + int(share * raw.receipts.height))]
+    review = (pl.col("label") == "ADDRESS") & pl.col("image_id").is_in(pending)
+    labels = raw.labels.with_columns(pl.when(review).then(pl.lit("NEEDS_REVIEW")).otherwise(pl.col("validation_status")).alias("validation_status"))
+    return build_dataset(replace(raw, labels=labels), config)
+
+
+@pytest.mark.parametrize(("share", "status"), [(0.1, "passed"), (0.5, "warned")])
+def test_a_label_mostly_awaiting_review_warns(gate, share, status):
+    dataset = awaiting_review(share)
+    assert dataset.words.filter(pl.col("label_state") == "unknown").height == 3 * int(share * 150)
+    report = check(gate, dataset)
+    assert report["status"] == status, [r for r in report["results"] if not r["success"]]
+    shares = {r["column"]: r for r in report["results"] if r["column"] in ("train_unknown_share", "val_unknown_share")}
+    assert {r["severity"] for r in shares.values()} == {"warn"}
+    if status == "warned":
+        rows = shares["train_unknown_share"]["failing_rows"]
+        assert [r["label"] for r in rows] == ["ADDRESS_LINE"] and 0.4 < rows[0]["train_unknown_share"] < 0.6
+
+
+def test_unknown_words_are_never_supervised_under_ignore_and_match_the_label_items(gate):
+    dataset = awaiting_review(0.1)
+    unknown = dataset.words.filter(pl.col("label_state") == "unknown")
+    assert not unknown["supervised"].any() and (unknown["split"] == "val").any()  # val_unmasked allows them
+    taught = word(unknown, "train", "O")
+    relabelled = word(dataset.words.filter(pl.col("label_state") == "labelled"), "train", "DATE")
+    words = set_where(set_where(dataset.words, taught, "supervised", True), relabelled, "label_state", "unknown")
+    failed = failures(check(gate, replace(dataset, words=words)))
+    key = lambda row: tuple(row[c] for c in WORD)  # noqa: E731
+    assert keys_of(failed[("snapshot_words", "unknown_unsupervised")]["failing_rows"], WORD) == {key(taught), key(relabelled)}
+    mismatched = failed[("snapshot_words", "label_state_valid")]["failing_rows"]
+    assert [(key(r), r["label_state"], r["expected_label_state"]) for r in mismatched] == [(key(relabelled), "unknown", "labelled")]
+    # built with --unvalidated o, unknown words are trained as O on purpose
+    old = BuildConfig(**{**fixture.HEALTHY_CONFIG.__dict__, "unvalidated": "o"})
+    assert check(gate, awaiting_review(0.1, old), old)["status"] == "passed"
+
+
+def address_word_awaiting_review(word_id: int, every: int = 1) -> Dataset:
+    """The healthy receipts with word `word_id` of `1 Main St` NEEDS_REVIEW in every `every`-th receipt."""
+    raw = fixture.healthy_read()
+    receipts = [fixture.image_id(n) for n in range(1, raw.receipts.height + 1, every)]
+    pending = (pl.col("label") == "ADDRESS") & (pl.col("word_id") == word_id) & pl.col("image_id").is_in(receipts)
+    labels = raw.labels.with_columns(pl.when(pending).then(pl.lit("NEEDS_REVIEW")).otherwise(pl.col("validation_status")).alias("validation_status"))
+    return build_dataset(replace(raw, labels=labels), fixture.HEALTHY_CONFIG)
+
+
+def test_bio_continues_across_unknown_words_only_under_ignore(gate):
+    dataset = address_word_awaiting_review(2)
+    street = dataset.words.filter((pl.col("line_id") == 2) & (pl.col("word_id") == 3))
+    assert set(street["tag"]) == {"I-ADDRESS_LINE"} and street["supervised"].all()
+    assert check(gate, dataset)["status"] in ("passed", "warned")
+    old = BuildConfig(**{**fixture.HEALTHY_CONFIG.__dict__, "unvalidated": "o"})  # o does not skip unknown words: I- after O
+    assert ("snapshot_words", "bio_valid") in failures(check(gate, dataset, old))
+
+
+def test_a_start_right_after_an_unknown_word_is_unsupervised_in_val_too(gate):
+    dataset = address_word_awaiting_review(1, every=4)
+    main = dataset.words.filter((pl.col("line_id") == 2) & (pl.col("word_id") == 2) & ~pl.col("supervised"))
+    assert set(main["tag"]) == {"B-ADDRESS_LINE"} and (main["split"] == "val").any()
+    assert check(gate, dataset)["status"] in ("passed", "warned")  # val_unmasked: not the ratio control's doing
+
+
+def test_a_snapshot_from_before_label_state_still_passes(gate, healthy):
+    old = BuildConfig(**{**fixture.HEALTHY_CONFIG.__dict__, "unvalidated": "o"})
+    report = check(gate, replace(healthy, words=healthy.words.drop("label_state")), old)
+    assert report["status"] == "passed", [r for r in report["results"] if not r["success"]]
 
 
 @pytest.mark.parametrize(("empty_share", "status"), [(0.03, "passed"), (0.10, "warned")])
@@ -321,7 +391,7 @@ def test_cli_lists_the_suites():
     result = run_cli("list", "--json")
     assert result.exit_code == 0
     listed = {s["suite"]: s["expectation_count"] for s in json.loads(result.stdout)}
-    assert listed == {"drift": 8, "raw_labels": 10, "snapshot": 12, "snapshot_words": 23}
+    assert listed == {"drift": 8, "raw_labels": 10, "snapshot": 14, "snapshot_words": 26}
 
 
 # --- the gate in a real build ------------------------------------------------------------------

@@ -22,7 +22,8 @@ def test_a_version_1_snapshot_opens_with_typed_accessors():
     raw = json.loads((V1_ROOT / "v1" / "manifest.json").read_text())
     assert raw["format_version"] == 1 and "concurrency" in raw["build_config"]
     assert snap.manifest.schema_version == 2
-    assert snap.spec == BuildConfig(merge_preset="amounts", val_fraction=0.25, seed=3, o_entity_ratio=3.0)
+    # the first release trained every word without a VALID label as O: upgraded as `--unvalidated o`
+    assert snap.spec == BuildConfig(merge_preset="amounts", val_fraction=0.25, seed=3, o_entity_ratio=3.0, unvalidated="o")
     assert snap.label_list == raw["label_list"] and snap.tags == raw["tags"]
     assert snap.content_sha256 == raw["content_sha256"]
     assert snap.lock.counts.split("train").receipts + snap.lock.counts.split("val").receipts == 12
@@ -40,6 +41,18 @@ def test_version_2_round_trips_and_keeps_run_options_out_of_the_spec():
     spec = json.loads(manifest.to_json())["spec"]
     assert not {"concurrency", "allow_contract_failures", "strategy"} & set(spec)
     assert set(json.loads(manifest.to_json())) == {"schema_version", "id", "spec", "lock"}
+
+
+def test_a_version_2_manifest_from_before_the_unvalidated_option_reads_as_o():
+    data = open_snapshot(V1_ROOT, "v1").manifest.to_dict()
+    assert data["spec"]["unvalidated"] == "o"
+    del data["spec"]["unvalidated"]
+    assert Manifest.from_dict(data).spec.unvalidated == "o"
+    data["spec"]["unvalidated"] = "ignore"
+    assert Manifest.from_dict(data).spec.unvalidated == "ignore"
+    data["spec"]["unvalidated"] = "skip"
+    with pytest.raises(ManifestError, match="--unvalidated must be one of ignore, o"):
+        Manifest.from_dict(data)
 
 
 def test_spec_changes_name_only_data_options():

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from dataset_builder.cli import app
 from dataset_builder.receipts.synthetic import generate_receipts
-from metrics_store import connect, table_exists
+from metrics_store import connect, delete_table, table_exists
 from metrics_store.queries import Queries
 
 runner = CliRunner()
@@ -86,3 +86,27 @@ def test_import_refuses_an_unknown_status(store_config, tmp_path):
     path = write(tmp_path / "in.jsonl", [{**GOOD, "words": []}])
     result = runner.invoke(app, ["receipts", "import", str(path), "--status", "MAYBE", *table_args(store_config)])
     assert result.exit_code == 2 and "status must be one of" in result.stderr
+
+
+def test_generate_with_the_user_mix_writes_a_ground_truth_copy(store_config, tmp_path):
+    from dataclasses import replace
+
+    from dataset_builder.receipts.synthetic import USER_2025_11
+
+    truth_table, truth_file = f"{store_config.table}-truth", tmp_path / "truth.jsonl"
+    args = ["receipts", "generate", "--n", "3", "--seed", "5", "--label-mix", "user-2025-11", "--truth-table", truth_table,
+            "--truth-jsonl", str(truth_file), "--json", *table_args(store_config)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    expected = list(generate_receipts(5, 3, USER_2025_11))
+    assert summary["label_mix"] == "user-2025-11" and summary["labels"] == sum(len(r.labels) for r in expected)
+    truth_ref = connect(replace(store_config, table=truth_table))
+    truth = Queries(truth_ref)
+    assert truth.count_by_type("RECEIPT_WORD") == summary["words"]
+    assert truth.label_counts().total("VALID") == sum(1 for r in expected for t in r.truth.values() if t)
+    assert sum(truth.label_counts().total(s) for s in ("INVALID", "NEEDS_REVIEW", "PENDING", "NONE")) == 0
+    assert len(truth_file.read_text().splitlines()) == summary["words"]
+    delete_table(truth_ref)
+    bad = runner.invoke(app, ["receipts", "generate", "--n", "1", "--label-mix", "sloppy", *table_args(store_config)])
+    assert bad.exit_code == 2 and "--label-mix: unknown mix 'sloppy'" in bad.output

@@ -155,7 +155,7 @@ def test_diff_between_two_builds(filled, tmp_path):
     assert result["receipts"]["added_examples"] == [f"{image_id(50)}#00001"]
     assert {"from": "VALID", "to": "INVALID", "labels": 1} in result["status_transitions"]
     changes = {(c["from"], c["to"]): c["words"] for c in result["relabelled_words"]["by_change"]}
-    assert changes == {("DATE", "O"): 1, ("O", "TIME"): 1}
+    assert changes == {("DATE", "(unknown)"): 1, ("O", "TIME"): 1}  # its only label item is INVALID now: unknown, not O
     assert result["label_counts"]["TIME"] == {"a": 0, "b": 1, "change": 1}
     assert result["split"]["moved"] == []
     assert result["config_changes"] == {}

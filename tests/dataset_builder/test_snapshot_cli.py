@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from dataset_builder.cli import app
 
-from .receipts_fixture import simple_receipt, write_receipts
+from .receipts_fixture import image_id, simple_receipt, write_receipts
 
 runner = CliRunner()
 
@@ -69,7 +69,39 @@ def test_stats(table, store_config):
     assert stats["labels_by_status"]["DATE"]["VALID"] == 1 and stats["labels_by_status"]["DATE"]["NEEDS_REVIEW"] == 1
     assert stats["labels_by_status"]["LINE_TOTAL"]["INVALID"] == 2
     assert stats["valid_labels"] == 6
-    assert dsb(store_config, "stats").exit_code == 0
+    # receipt 2's six labelled words carry NEEDS_REVIEW (and one INVALID) items only: unknown
+    assert stats["label_states"] == {"statuses": ["VALID"], "labelled": 6, "unknown": 6, "unlabelled": 8}
+    assert stats["unknown_words_by_label"] == {"DATE": {"NEEDS_REVIEW": 1}, "GRAND_TOTAL": {"NEEDS_REVIEW": 1},
+                                               "LINE_TOTAL": {"INVALID": 1, "NEEDS_REVIEW": 1}, "MERCHANT_NAME": {"NEEDS_REVIEW": 2},
+                                               "PRODUCT_NAME": {"NEEDS_REVIEW": 1}}
+    wider = json.loads(dsb(store_config, "stats", "--json", "--status", "VALID", "--status", "NEEDS_REVIEW").stdout)
+    assert wider["label_states"]["labelled"] == 12 and wider["label_states"]["unknown"] == 0
+    shown = dsb(store_config, "stats")
+    assert shown.exit_code == 0 and "6 unknown" in shown.stdout
+    assert dsb(store_config, "stats", "--status", "MAYBE").exit_code == 2
+
+
+def test_create_with_unvalidated_ignore_or_o(table, store_config, tmp_path):
+    reviewed = [(f"{image_id(50)}", [[("Corner", [("MERCHANT_NAME", "VALID")]), ("Deli", [("MERCHANT_NAME", "NEEDS_REVIEW")])],
+                                      [("2026-01-02", [("DATE", "INVALID")]), ("Thanks", [])]])]
+    write_receipts(table, [simple_receipt(n) for n in range(1, 11)] + reviewed)
+    ignore = json.loads(dsb(store_config, "snapshot", "create", "--skip-contracts", "--json", "--val-fraction", "0.2", root=tmp_path).stdout)
+    old = json.loads(dsb(store_config, "snapshot", "create", "--skip-contracts", "--json", "--val-fraction", "0.2",
+                         "--unvalidated", "o", root=tmp_path).stdout)
+    assert ignore["manifest"]["spec"]["unvalidated"] == "ignore" and old["manifest"]["spec"]["unvalidated"] == "o"
+    counts = {s: c for s, c in ignore["manifest"]["lock"]["counts"]["splits"].items() if c["unknown_words"]}
+    (split, c), = counts.items()
+    assert c["unknown_words_by_label"] == {"DATE": {"INVALID": 1}, "MERCHANT_NAME": {"NEEDS_REVIEW": 1}}
+    old_split = old["manifest"]["lock"]["counts"]["splits"][split]
+    assert old_split["unknown_words"] == 2 and old_split["supervised_words"] == c["supervised_words"] + 2
+    assert ignore["manifest"]["lock"]["o_entity_ratio"]["unknown_before"][split] == 2
+    shown = dsb(store_config, "snapshot", "show", "v1", root=tmp_path)
+    assert shown.exit_code == 0 and "--unvalidated ignore" in shown.stdout and "left out of training and scoring" in shown.stdout
+    diff = json.loads(dsb(store_config, "snapshot", "diff", "v1", "v2", "--json", root=tmp_path).stdout)
+    assert diff["config_changes"] == {"unvalidated": {"from": "ignore", "to": "o"}}
+    assert {(c["from"], c["to"]): c["words"] for c in diff["relabelled_words"]["by_change"]} == {("(unknown)", "O"): 2}
+    bad = dsb(store_config, "snapshot", "create", "--skip-contracts", "--unvalidated", "skip", root=tmp_path)
+    assert bad.exit_code == 2 and "--unvalidated must be one of ignore, o" in bad.output
 
 
 def test_no_credentials_is_one_clear_error(tmp_path):

@@ -202,3 +202,51 @@ def test_receipts_round_trip_through_the_table(table):
                 back = read[(record.line_id, getattr(record, "word_id", 0))]
                 assert back.text == record.text
                 _assert_same_geometry(back.geometry, record.geometry)
+
+
+def test_the_user_mix_reproduces_the_per_label_status_shares_of_november_2025():
+    from dataset_builder.receipts.synthetic import LABEL_MIXES, USER_2025_11
+
+    assert LABEL_MIXES["default"] == LabelMix() and LABEL_MIXES["user-2025-11"] is USER_2025_11
+    statuses: dict[str, Counter[str]] = defaultdict(Counter)
+    for receipt in generate_receipts(3, 300, USER_2025_11):
+        by_word = _labels_by_word(receipt)
+        for key, truth in receipt.truth.items():
+            if truth and by_word.get(key):
+                statuses[truth][by_word[key][0].validation_status] += 1
+    seeds = {"ADDRESS_LINE": (1394, 545, 1365), "MERCHANT_NAME": (647, 346, 798), "PAYMENT_METHOD": (517, 129, 625),
+             "DATE": (435, 450, 0), "TIME": (556, 251, 0), "PRODUCT_NAME": (4534, 359, 0)}
+    for label, (valid, invalid, review) in seeds.items():
+        drawn, total = statuses[label], valid + invalid + review
+        n = sum(drawn.values())
+        assert n > 250, label
+        for status, count in (("VALID", valid), ("INVALID", invalid), ("NEEDS_REVIEW", review)):
+            assert _close(drawn[status], n, count / total), (label, status, drawn)
+    default_share = statuses["PHONE_NUMBER"]["VALID"] / sum(statuses["PHONE_NUMBER"].values())
+    assert _close(statuses["PHONE_NUMBER"]["VALID"], sum(statuses["PHONE_NUMBER"].values()), 0.8), default_share
+    assert list(generate_receipts(3, 5)) == list(generate_receipts(3, 5, LabelMix())), "the default mix draws as before"
+    with pytest.raises(ValueError, match="per_label\\[DATE\\]"):
+        LabelMix(per_label={"DATE": {"VALID": 0.5}})
+    with pytest.raises(ValueError, match="unknown label"):
+        LabelMix(per_label={"TOTAL_PRICE": {"VALID": 1.0}})
+
+
+def test_the_ground_truth_copy_has_the_same_ids_and_every_true_label_valid(tmp_path):
+    import json
+
+    from dataset_builder.receipts.synthetic import USER_2025_11
+    from dataset_builder.receipts.truth import truth_bundle, write_truth_jsonl
+
+    receipts = list(generate_receipts(4, 20, USER_2025_11))
+    for receipt in receipts:
+        truth = truth_bundle(receipt)
+        assert (truth.receipt, truth.lines, truth.words) == (receipt.receipt, receipt.lines, receipt.words)
+        assert all(label.validation_status == "VALID" for label in truth.labels)
+        assert {(lab.line_id, lab.word_id): lab.label for lab in truth.labels} == {k: t for k, t in receipt.truth.items() if t}
+    path = tmp_path / "truth.jsonl"
+    assert write_truth_jsonl(receipts, path) == sum(len(r.words) for r in receipts)
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    first = receipts[0]
+    assert rows[0] == {"receipt_key": first.key, "image_id": first.receipt.image_id, "receipt_id": 1, "line_id": 1, "word_id": 1,
+                       "text": first.words[0].text, "label": first.truth[(1, 1)]}
+    assert {r["label"] for r in rows} - {None} <= set(CORE_LABELS)

@@ -48,7 +48,8 @@ def snapshot_table(dynamodb_endpoint):
 @pytest.fixture(scope="module")
 def runs_on_snapshots(snapshot_table, tmp_path_factory):
     """v1; v2 = v1 with the DATE label of ten receipts invalidated; v3 = v2 split with another
-    seed. Runs A (v1) and B (v2) share one request; C trained on v3. Built once per module."""
+    seed; v4 = v2 built with `--unvalidated o`. Runs A (v1) and B (v2) share one request; C
+    trained on v3, D on v4. Built once per module."""
     _, table = snapshot_table
     write_receipts(table, [simple_receipt(n) for n in range(1, 21)])
     root = tmp_path_factory.mktemp("runs") / "snapshots"
@@ -57,9 +58,10 @@ def runs_on_snapshots(snapshot_table, tmp_path_factory):
     Store(table).put_records([ReceiptWordLabel(image_id(n), 1, 2, 2, "DATE", "INVALID", "2026-02-01T00:00:00+00:00") for n in range(1, 11)])
     v2 = build()
     v3 = build(seed=3)
+    v4 = build(unvalidated="o")  # v2's data, its unknown DATE words trained and scored as O
     config = {**request(), "snapshot_root": str(root)}
     runs = {}
-    for name, snapshot, date_f1 in (("A", v1, 0.80), ("B", v2, 0.40), ("C", v3, 0.60)):
+    for name, snapshot, date_f1 in (("A", v1, 0.80), ("B", v2, 0.40), ("C", v3, 0.60), ("D", v4, 0.30)):
         curves = healthy()
         curves.label_f1 = {label: [f * (date_f1 / 0.75 if label == "DATE" else 1.0) for f in f1s] for label, f1s in curves.label_f1.items()}
         curves.label_f1 = {label: curves.label_f1[label] for label in lineage(snapshot)["label_list"] if label in curves.label_f1}
@@ -78,7 +80,7 @@ def test_a_snapshot_change_is_named_as_the_cause_when_the_config_is_the_same(run
     assert "snapshot change (v1 -> v2)" in explained["cause"]["sentence"]
     changes = explained["snapshot_changes"]
     assert changes["available"] and changes["content_changed"] and changes["relabelled_words"] == 10
-    assert changes["relabelled_by_change"] == [{"from": "DATE", "to": "O", "words": 10}]
+    assert changes["relabelled_by_change"] == [{"from": "DATE", "to": "(unknown)", "words": 10}]  # INVALID only: unknown
     assert changes["label_count_changes"]["DATE"]["change"] == -10
     assert explained["label_changes"][0]["label"] == "DATE" and explained["label_changes"][0]["change"] < 0
     assert any(s.startswith("The data changed (v1 -> v2)") for s in explained["explanation"])
@@ -94,6 +96,21 @@ def test_a_different_val_split_is_a_confounder_reported_first(runs_on_snapshots)
     compared = compare_jobs(queries, [runs["A"], runs["B"], runs["C"]])
     validate(compared, "runs_compare")
     assert [c["comparable"] for c in compared["comparability"]] == [True, False]
+
+
+def test_snapshots_built_with_another_unvalidated_are_not_comparable_on_f1(runs_on_snapshots):
+    queries, runs = runs_on_snapshots
+    explained = explain_jobs(queries, runs["B"], runs["D"])
+    validate(explained, "runs_explain")
+    check = explained["comparable"]
+    assert check["same_val_split"] is True and check["same_label_set"] is True
+    assert (check["unvalidated_a"], check["unvalidated_b"], check["same_unvalidated"], check["comparable"]) == ("ignore", "o", False, False)
+    assert explained["cause"]["kind"] == "not_comparable"
+    assert explained["confounders"][0].startswith("Not comparable on F1: A's snapshot was built with --unvalidated ignore, B's with o")
+    assert explained["snapshot_changes"]["build_config_changes"] == {"unvalidated": {"from": "ignore", "to": "o"}}
+    compared = compare_jobs(queries, [runs["A"], runs["B"], runs["D"]])
+    validate(compared, "runs_compare")
+    assert [(c["same_unvalidated"], c["comparable"]) for c in compared["comparability"]] == [(True, True), (False, False)]
 
 
 def test_reports_use_train_support_from_reachable_snapshots(runs_on_snapshots):

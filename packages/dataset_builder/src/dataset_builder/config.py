@@ -16,6 +16,7 @@ from .labels import CORE_LABELS, MERGE_PRESETS, VALIDATION_STATUSES
 RATIO_MECHANISMS = ("mask", "drop")
 SPLIT_GROUPS = ("receipt", "merchant")
 READ_STRATEGIES = ("query", "scan")
+UNVALIDATED_CHOICES = ("ignore", "o")
 
 
 class ConfigError(ValueError):
@@ -48,6 +49,12 @@ class BuildConfig:
     """A frozen validation split: receipt keys `<image_id>#<receipt_id>`."""
     holdout_merchants: tuple[str, ...] = ()
     """Merchants whose receipts all go to validation."""
+    unvalidated: str = "ignore"
+    """What an `unknown` word (it has label items, but none with a selected status: only
+    NEEDS_REVIEW, PENDING, NONE or INVALID ones) becomes. `ignore`: layout context, out of the
+    loss (`supervised=False`) and out of scoring, because nobody has said what it is; `o`: a
+    trained and scored O, the behaviour of the first release and of the predecessor (to
+    reproduce an old run)."""
 
     def __post_init__(self) -> None:
         bad = [s for s in self.statuses if s not in VALIDATION_STATUSES]
@@ -57,6 +64,8 @@ class BuildConfig:
             raise ConfigError(f"--merge-preset: unknown preset {self.merge_preset!r}; choose from {', '.join(MERGE_PRESETS)}")
         if self.ratio_mechanism not in RATIO_MECHANISMS:
             raise ConfigError(f"--ratio-mechanism must be one of {RATIO_MECHANISMS}, got {self.ratio_mechanism!r}")
+        if self.unvalidated not in UNVALIDATED_CHOICES:
+            raise ConfigError(f"--unvalidated must be one of {', '.join(UNVALIDATED_CHOICES)}, got {self.unvalidated!r}")
         if self.split_by not in SPLIT_GROUPS:
             raise ConfigError(f"--split-by must be one of {SPLIT_GROUPS}, got {self.split_by!r}")
         if not (math.isfinite(self.val_fraction) and 0.0 <= self.val_fraction < 1.0):

@@ -12,7 +12,7 @@ from .config import BuildConfig
 
 WORD_COLUMNS = [
     "receipt_key", "image_id", "receipt_id", "line_id", "word_id", "position", "text",
-    "x0", "y0", "x1", "y1", "source_label", "label", "tag", "supervised", "split",
+    "x0", "y0", "x1", "y1", "source_label", "label", "tag", "supervised", "label_state", "split",
 ]
 RECEIPT_COLUMNS = ["receipt_key", "image_id", "receipt_id", "width", "height", "merchant", "split", "n_words", "n_entity_words"]
 LABEL_COLUMNS = ["receipt_key", "image_id", "receipt_id", "line_id", "word_id", "label", "validation_status", "timestamp_added"]
@@ -43,30 +43,40 @@ class EmptyDataset(ValueError):
     pass
 
 
-def _counts(words: pl.DataFrame, receipts: pl.DataFrame, labels: pl.DataFrame) -> dict[str, Any]:
+def _by_label_and_status(rows: pl.DataFrame) -> dict[str, dict[str, int]]:
+    """{label: {status: n}} from (label, validation_status, n) rows."""
+    out: dict[str, dict[str, int]] = {}
+    for label, status, n in rows.sort(["label", "validation_status"]).iter_rows():
+        out.setdefault(label, {})[status] = n
+    return out
+
+
+def _counts(words: pl.DataFrame, receipts: pl.DataFrame, labels: pl.DataFrame, unknown_labels: pl.DataFrame) -> dict[str, Any]:
     per_split: dict[str, Any] = {}
     for split in ("train", "val"):
         w = words.filter(pl.col("split") == split)
         sup = w.filter(pl.col("supervised"))
         entity_words = sup.filter(pl.col("label") != "O").group_by("label").len().sort("label")
         entities = w.filter(pl.col("tag").str.starts_with("B-")).group_by("label").len().sort("label")
+        states = dict(w.group_by("label_state").len().iter_rows())
+        unknown = unknown_labels.filter(pl.col("split") == split).group_by("label", "validation_status").len()
         per_split[split] = {
             "receipts": receipts.filter(pl.col("split") == split).height,
             "words": w.height,
             "supervised_words": sup.height,
             "entity_words": dict(zip(entity_words["label"], entity_words["len"], strict=True)),
             "entities": dict(zip(entities["label"], entities["len"], strict=True)),
+            **{f"{state}_words": states.get(state, 0) for state in rules.LABEL_STATES},
+            "unknown_words_by_label": _by_label_and_status(unknown),
         }
-    by_status = labels.group_by(["label", "validation_status"]).len().sort(["label", "validation_status"])
-    statuses: dict[str, dict[str, int]] = {}
-    for label, status, n in by_status.iter_rows():
-        statuses.setdefault(label, {})[status] = n
+    statuses = _by_label_and_status(labels.group_by(["label", "validation_status"]).len())
     return {"splits": per_split, "labels_by_status": statuses, "label_items": labels.height}
 
 
 def build_dataset(raw: RawRead, config: BuildConfig) -> Dataset:
     """Apply every rule, in order: select receipts, alias, status filter and merge, allowed
-    list, boxes, reading order, BIO tags, split, O:entity ratio."""
+    list, label state, boxes, reading order, BIO tags, split, supervision (`unvalidated`),
+    O:entity ratio."""
     labels = rules.with_receipt_key(raw.labels)
     selected = labels.filter(pl.col("validation_status").is_in(list(config.statuses)))["receipt_key"].unique()
     if selected.len() == 0:
@@ -78,18 +88,26 @@ def build_dataset(raw: RawRead, config: BuildConfig) -> Dataset:
     aliased, dropped_labels = rules.alias_labels(labels, config.vocabulary)
     word_labels, conflicts = rules.resolve_word_labels(aliased, config.statuses, config.merge_map)
     word_labels = rules.apply_allowed(word_labels, config.allowed_labels)
-    words = words.join(word_labels, on=rules.WORD_KEY, how="left").with_columns(pl.col("label").fill_null("O"))
-    words = rules.bio_tags(rules.reading_order(rules.layout_boxes(words)))
+    words = (
+        words.join(word_labels, on=rules.WORD_KEY, how="left")
+        .join(rules.label_states(labels, config.statuses), on=rules.WORD_KEY, how="left")
+        .with_columns(pl.col("label").fill_null("O"), pl.col("label_state").fill_null(rules.UNLABELLED))
+    )
+    words = rules.bio_tags(rules.reading_order(rules.layout_boxes(words)), skip_unknown=config.unvalidated == "ignore")
 
     receipts, missing_val_keys = rules.assign_splits(
         receipts, val_fraction=config.val_fraction, seed=config.seed, split_by=config.split_by,
         val_keys=config.val_keys, holdout_merchants=config.holdout_merchants,
     )
-    words = words.join(receipts.select("receipt_key", "split"), on="receipt_key").with_columns(pl.lit(True).alias("supervised"))
+    words = words.join(receipts.select("receipt_key", "split"), on="receipt_key").with_columns(
+        rules.initial_supervision(config.unvalidated).alias("supervised"))
     by_split = lambda frame, s: frame.filter(pl.col("split") == s)  # noqa: E731
+    unknown = lambda frame, s: by_split(frame, s).filter(pl.col("label_state") == rules.UNKNOWN).height  # noqa: E731
     ratio_before = {s: rules.o_entity_ratio(by_split(words, s)) for s in ("train", "val")}
+    unknown_before = {s: unknown(words, s) for s in ("train", "val")}
     words = rules.control_o_entity_ratio(words, target=config.o_entity_ratio, mechanism=config.ratio_mechanism, seed=config.seed)
     ratio_after = {s: rules.o_entity_ratio(by_split(words, s)) for s in ("train", "val")}
+    unknown_after = {s: unknown(words, s) for s in ("train", "val")}
 
     words = words.select(WORD_COLUMNS).sort(["split", "receipt_key", "position"])
     per_receipt = words.group_by("receipt_key").agg(pl.len().alias("n_words"), (pl.col("label") != "O").sum().alias("n_entity_words"))
@@ -101,10 +119,12 @@ def build_dataset(raw: RawRead, config: BuildConfig) -> Dataset:
     )
     present = set(words.filter(pl.col("supervised") & (pl.col("label") != "O"))["label"].unique())
     label_list = sorted(config.allowed_labels) if config.allowed_labels is not None else sorted(present)
+    unknown_labels = rules.unknown_word_labels(aliased, words, config.merge_map)
     labels = labels.select(LABEL_COLUMNS).sort(["receipt_key", "line_id", "word_id", "label"])
     summary = {
-        "counts": _counts(words, receipts, labels),
-        "o_entity_ratio": {"target": config.o_entity_ratio, "mechanism": config.ratio_mechanism, "before": ratio_before, "after": ratio_after},
+        "counts": _counts(words, receipts, labels, unknown_labels),
+        "o_entity_ratio": {"target": config.o_entity_ratio, "mechanism": config.ratio_mechanism, "before": ratio_before, "after": ratio_after,
+                           "unknown_before": unknown_before, "unknown_after": unknown_after},
         "multi_label_conflicts": conflicts,
         "dropped_label_names": dropped_labels,
         "missing_val_keys": missing_val_keys,

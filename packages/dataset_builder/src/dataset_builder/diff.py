@@ -7,10 +7,21 @@ from typing import Any
 
 import polars as pl
 
+from . import rules
 from .config import BuildConfig
 from .snapshot import Snapshot
 
 WORD_ID = ["receipt_key", "line_id", "word_id"]
+UNKNOWN_TARGET = "(unknown)"
+"""What a word kept out of training and scoring as unknown (`--unvalidated ignore`) is, in
+`relabelled_words`: not O, which is what it would have been before."""
+
+
+def training_target() -> pl.Expr:
+    """A word's training target: its label, or `(unknown)` for an unknown word the build left
+    unsupervised (on frames with `label_state`: see `rules.with_label_state`)."""
+    ignored = (pl.col("label_state") == rules.UNKNOWN) & ~pl.col("supervised")
+    return pl.when(ignored).then(pl.lit(UNKNOWN_TARGET)).otherwise(pl.col("label"))
 
 
 def _entity_words(words: pl.DataFrame) -> dict[str, int]:
@@ -30,9 +41,10 @@ def diff_snapshots(a: Snapshot, b: Snapshot, *, examples: int = 10) -> dict[str,
     count_a, count_b = _entity_words(a.words), _entity_words(b.words)
     labels = sorted(set(count_a) | set(count_b))
 
+    words_a, words_b = rules.with_label_state(a.words), rules.with_label_state(b.words)
     relabelled = (
-        a.words.select(*WORD_ID, pl.col("label").alias("from"))
-        .join(b.words.select(*WORD_ID, pl.col("label").alias("to")), on=WORD_ID)
+        words_a.select(*WORD_ID, training_target().alias("from"))
+        .join(words_b.select(*WORD_ID, training_target().alias("to")), on=WORD_ID)
         .filter(pl.col("from") != pl.col("to"))
     )
     pairs = relabelled.group_by("from", "to").len().sort("len", descending=True)

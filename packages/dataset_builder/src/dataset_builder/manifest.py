@@ -59,6 +59,15 @@ class SplitCounts(_Model):
     """Supervised words per label (O excluded)."""
     entities: dict[str, int] = Field(default_factory=dict)
     """Entities (B- tags) per label."""
+    labelled_words: int = 0
+    """Words with a label item of a selected status (`label_state` labelled)."""
+    unlabelled_words: int = 0
+    """Words without any label item (O)."""
+    unknown_words: int = 0
+    """Words whose label items all lack a selected status (`label_state` unknown)."""
+    unknown_words_by_label: dict[str, dict[str, int]] = Field(default_factory=dict)
+    """Unknown words per label their items propose (aliased and merged) and status; a word
+    with items of two labels counts under both."""
 
 
 class Counts(_Model):
@@ -80,6 +89,10 @@ class RatioReport(_Model):
     mechanism: str = "drop"
     before: dict[str, float | None] = Field(default_factory=dict)
     after: dict[str, float | None] = Field(default_factory=dict)
+    unknown_before: dict[str, int] = Field(default_factory=dict)
+    """Unknown words per split before the ratio control (neither O nor entity: not counted)."""
+    unknown_after: dict[str, int] = Field(default_factory=dict)
+    """... and after it (`drop` removes the unknown words of the O-only lines it takes)."""
 
 
 class FileEntry(_Model):
@@ -199,6 +212,9 @@ class Manifest(_Model):
             )
         if version == 1:
             data = upgrade_v1(data)
+        elif isinstance(data.get("spec"), dict) and "unvalidated" not in data["spec"]:
+            # Written before the option existed: those builds trained unknown words as O.
+            data = {**data, "spec": {**data["spec"], "unvalidated": "o"}}
         try:
             return cls.model_validate(data)
         except (ValidationError, ConfigError) as exc:
@@ -220,6 +236,7 @@ def upgrade_v1(data: dict[str, Any]) -> dict[str, Any]:
     merges = config.get("custom_merge") or {}
     spec = {k: v for k, v in config.items() if k not in RUN_OPTIONS_V1}
     spec["custom_merge"] = [list(pair) for pair in (merges.items() if isinstance(merges, dict) else merges)]
+    spec["unvalidated"] = "o"  # the first release trained every word without a VALID label as O
     lock_keys = set(SnapshotLock.model_fields)
     lock = {k: v for k, v in data.items() if k in lock_keys}
     if lock.get("contracts") is None:

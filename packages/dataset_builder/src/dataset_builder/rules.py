@@ -87,6 +87,73 @@ def apply_allowed(word_labels: pl.DataFrame, allowed: Iterable[str] | None) -> p
     return word_labels.filter(pl.col("label").is_in(list(allowed)))
 
 
+# --- label state ----------------------------------------------------------------------------
+
+LABELLED, UNLABELLED, UNKNOWN = "labelled", "unlabelled", "unknown"
+LABEL_STATES = (LABELLED, UNLABELLED, UNKNOWN)
+
+
+def label_states(labels: pl.DataFrame, statuses: Iterable[str]) -> pl.DataFrame:
+    """`label_state` of every word that has a label item (WORD_KEY + label_state).
+
+    `labelled`: one of its items has a selected status, whatever its name (a VALID `O` or
+    CARD_NUMBER, which map to no label, still says what the word is: O). `unknown`: items
+    exist but none has a selected status (only NEEDS_REVIEW, PENDING, NONE or INVALID): a
+    proposal nobody confirmed, or one that was rejected; neither says the word is O. A word
+    without a row here is `unlabelled` (nobody proposed a label: O, as always). Computed on the
+    raw items, before aliases, merges and the allowed list, which change labels, not states.
+    """
+    selected = pl.col("validation_status").is_in(list(statuses)).any()
+    return labels.group_by(WORD_KEY).agg(
+        pl.when(selected).then(pl.lit(LABELLED)).otherwise(pl.lit(UNKNOWN)).alias("label_state")
+    )
+
+
+def starts_after_unknown(*, by_entity_id: bool = True) -> pl.Expr:
+    """True for a word tagged B-X right after an unknown word of its line (on a frame with
+    `tag`, `label_state`, `line_id`, `position` and, with `by_entity_id`, `entity_id`):
+    whether it starts an entity or continues one that starts at the unknown word depends on
+    what that word is, so its B-/I- prefix is not known. When the source says which entity
+    each word belongs to (`entity_id`, e.g. CORD), a different id there settles it: B."""
+    previous = lambda c: pl.col(c).shift(1).over("receipt_key", order_by="position")  # noqa: E731
+    after_unknown = (previous("label_state") == UNKNOWN) & (previous("line_id") == pl.col("line_id"))
+    if by_entity_id:
+        after_unknown = after_unknown & previous("entity_id").eq_missing(pl.col("entity_id"))
+    return (pl.col("tag").str.starts_with("B-") & after_unknown).fill_null(False)
+
+
+def initial_supervision(unvalidated: str) -> pl.Expr:
+    """`supervised` before the O:entity ratio control. Under `ignore` an unknown word is only
+    context (not a training target, and not scored), and so is a word whose B-/I- prefix
+    depends on one (`starts_after_unknown`: its label is known, its prefix is not; it is still
+    scored); under `o` every word is a target, unknown ones as O."""
+    if unvalidated != "ignore":
+        return pl.lit(True)
+    return (pl.col("label_state") != UNKNOWN) & ~starts_after_unknown()
+
+
+def with_label_state(words: pl.DataFrame) -> pl.DataFrame:
+    """Snapshots written before `label_state` existed: derive it from `source_label`
+    (`labelled` when a VALID label supervised the word, else `unlabelled`). Never `unknown`:
+    those builds trained such words as O, so that is what they were."""
+    if "label_state" in words.columns:
+        return words
+    state = pl.when(pl.col("source_label").is_not_null()).then(pl.lit(LABELLED)).otherwise(pl.lit(UNLABELLED))
+    return words.with_columns(state.alias("label_state"))
+
+
+def unknown_word_labels(aliased: pl.DataFrame, words: pl.DataFrame, merge_map: Mapping[str, str]) -> pl.DataFrame:
+    """The labels unknown words were proposed under: one row per (word, merged label, status)
+    of `aliased` label items on words whose state is unknown, with the word's split."""
+    unknown = words.filter(pl.col("label_state") == UNKNOWN).select(*WORD_KEY, "split")
+    return (
+        aliased.with_columns(pl.col("label").replace(dict(merge_map)))
+        .join(unknown, on=WORD_KEY)
+        .unique([*WORD_KEY, "label", "validation_status"])
+        .select(*WORD_KEY, "split", "label", "validation_status")
+    )
+
+
 # --- geometry and order ---------------------------------------------------------------------
 
 
@@ -120,26 +187,35 @@ def reading_order(words: pl.DataFrame) -> pl.DataFrame:
     ).drop("_line_y", "_line_x")
 
 
-def bio_tags(words: pl.DataFrame) -> pl.DataFrame:
+def bio_tags(words: pl.DataFrame, *, skip_unknown: bool = False) -> pl.DataFrame:
     """Add `tag` (O, B-X, I-X) over reading order. A word continues the previous word's
     entity only if both carry the same label *and* the same original label, on the same line,
     with the same source entity id: merged neighbours (SUBTOTAL then TAX, both AMOUNT) stay
-    two entities."""
+    two entities.
+
+    `skip_unknown` (`--unvalidated ignore`): "previous" skips unknown words, which are O but
+    neither trained nor scored, so an address whose middle word awaits review (`1` VALID,
+    `Main` NEEDS_REVIEW, `St` VALID) keeps `St` as I-ADDRESS_LINE, the target the whole line
+    would have, instead of starting a second entity."""
     ordered = words.sort(["receipt_key", "position"])
-    same = lambda c: (pl.col(c) == pl.col(c).shift(1).over("receipt_key")).fill_null(False)  # noqa: E731
-    same_entity_id = (
-        pl.col("entity_id").eq_missing(pl.col("entity_id").shift(1).over("receipt_key"))
-        & (pl.col("position") > 0)
+    skipped = (pl.col("label_state") == UNKNOWN) if skip_unknown else pl.lit(False)
+    anchor = pl.when(~skipped).then(pl.col("position")).otherwise(None).shift(1).forward_fill().over("receipt_key")
+    previous = ordered.select(
+        "receipt_key", pl.col("position").alias("_anchor"),
+        *(pl.col(c).alias(f"_prev_{c}") for c in ("label", "source_label", "line_id", "entity_id")),
     )
+    linked = ordered.with_columns(anchor.alias("_anchor")).join(previous, on=["receipt_key", "_anchor"], how="left")
+    same = lambda c: (pl.col(c) == pl.col(f"_prev_{c}")).fill_null(False)  # noqa: E731
+    same_entity_id = pl.col("entity_id").eq_missing(pl.col("_prev_entity_id")) & pl.col("_anchor").is_not_null()
     continues = same("label") & same("source_label") & same("line_id") & same_entity_id
-    return ordered.with_columns(
+    return linked.with_columns(
         pl.when(pl.col("label") == "O")
         .then(pl.lit("O"))
         .when(continues)
         .then(pl.format("I-{}", pl.col("label")))
         .otherwise(pl.format("B-{}", pl.col("label")))
         .alias("tag")
-    )
+    ).drop("_anchor", "_prev_label", "_prev_source_label", "_prev_line_id", "_prev_entity_id").sort(["receipt_key", "position"])
 
 
 def tag_list(labels: Iterable[str]) -> list[str]:

@@ -24,7 +24,7 @@ from .errors import (
     WriteFailed,
 )
 from .job_state import HEARTBEAT_SECONDS, STALE_AFTER_SECONDS, heartbeat_age, is_stale
-from .queries import LabelCounts, Page, Queries, per_label_metrics
+from .queries import LabelCounts, Page, Queries, WordLabelStates, per_label_metrics
 from .recorder import DynamoRecorder, RecordedRun, RunRecorder, current_attempt
 from .recorder_memory import MemoryRecorder, NullRecorder
 from .records import (
@@ -52,6 +52,6 @@ __all__ = [
     "InvalidValue", "ItemTooLarge", "Job", "JobCheckpoint", "JobLog", "JobMetric", "JobLeased", "JobNotFound", "LeaseLost", "NotDynamoDB",
     "JobResource", "JobStatus", "LabelCounts", "MemoryRecorder", "MissingCredentials", "NullRecorder", "Page", "Point", "RecordedRun",
     "Queries", "Receipt", "ReceiptLine", "ReceiptWord", "ReceiptWordLabel", "RetryPolicy", "RunRecorder",
-    "Store", "StoreConfig", "StoreError", "TableNotFound", "TableRef", "WriteFailed", "connect",
+    "Store", "StoreConfig", "StoreError", "TableNotFound", "TableRef", "WordLabelStates", "WriteFailed", "connect",
     "create_table", "delete_table", "per_label_metrics", "table_exists", "translate_errors",
 ]

@@ -63,6 +63,19 @@ class LabelCounts:
         return sum(c.get(status, 0) for c in self.by_label.values())
 
 
+@dataclass(frozen=True)
+class WordLabelStates:
+    """Words of the table that carry label items, by label state: `labelled` (an item with
+    one of `statuses`), `unknown` (items, none with one of them: the words a snapshot build
+    leaves out of training and scoring, or trains as O with `--unvalidated o`)."""
+
+    statuses: tuple[str, ...]
+    labelled_words: int = 0
+    unknown_words: int = 0
+    unknown_by_label: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Unknown words per label name their items carry, and status."""
+
+
 class Queries:
     def __init__(self, table: TableRef):
         self.table = table
@@ -324,6 +337,35 @@ class Queries:
                 label = keys.parse_word_sk(row["SK"])[3] or ""
                 counts[label][row.get("validation_status") or "NONE"] += 1
         return LabelCounts({k: dict(v) for k, v in sorted(counts.items())})
+
+    def word_label_states(self, statuses: tuple[str, ...] = ("VALID",)) -> WordLabelStates:
+        """Labelled and unknown words (see `WordLabelStates`), from one pass over the
+        RECEIPT_WORD_LABEL type index (keys and status only)."""
+        page = self._query_page(
+            decode_item, limit=None, token=None, IndexName="GSITYPE",
+            KeyConditionExpression="#type = :type",
+            ExpressionAttributeNames={"#type": "TYPE"},
+            ExpressionAttributeValues={":type": {"S": "RECEIPT_WORD_LABEL"}},
+            ProjectionExpression="PK, SK, validation_status",
+        )
+        return _word_label_states(page.items, tuple(statuses))
+
+
+def _word_label_states(items: list[dict[str, Any]], statuses: tuple[str, ...]) -> WordLabelStates:
+    words: dict[tuple[str, int, int, int], list[tuple[str, str]]] = defaultdict(list)
+    for row in items:
+        rid, lid, wid, label = keys.parse_word_sk(row["SK"])
+        words[(row["PK"], rid, lid, wid)].append((label or "", row.get("validation_status") or "NONE"))
+    labelled = 0
+    unknown: dict[str, dict[str, set]] = defaultdict(lambda: defaultdict(set))
+    for word, word_items in words.items():
+        if any(status in statuses for _, status in word_items):
+            labelled += 1
+            continue
+        for label, status in word_items:
+            unknown[label][status].add(word)
+    by_label = {label: {status: len(w) for status, w in sorted(per.items())} for label, per in sorted(unknown.items())}
+    return WordLabelStates(statuses, labelled, len(words) - labelled, by_label)
 
 
 def per_label_metrics(metrics: list[JobMetric]) -> dict[tuple[float | None, str], dict[str, Any]]:

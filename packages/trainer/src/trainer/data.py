@@ -18,6 +18,7 @@ from typing import Any
 import polars as pl
 import torch
 
+from dataset_builder.rules import UNKNOWN
 from trainer.config import MAX_BOX_COORDINATE
 from trainer.errors import DataError
 
@@ -55,12 +56,18 @@ class ReceiptExample:
     boxes: list[list[int]]  # [x0, y0, x1, y1], 0..1000, top-left origin
     tag_ids: list[int]  # index into the snapshot's tag list
     supervised: list[bool]
+    scored: list[bool] | None = None  # per word: counted by evaluate.word_metrics; None: every word
 
 
 def examples_from_frame(
     words: pl.DataFrame, tags: Sequence[str], split: str | None = None
 ) -> list[ReceiptExample]:
     """Group the snapshot's words frame into receipts ordered by `position`.
+
+    `scored` is False only for an unknown word the build left out of training
+    (`label_state` unknown and not supervised: `--unvalidated ignore`); under `--unvalidated o`
+    unknown words are trained and scored as O (validation words are never masked). Snapshots
+    without `label_state` (built before it) have no unknown words.
 
     Fails loudly on what would otherwise corrupt training: unknown tags, boxes outside
     0..1000 or inverted, duplicate positions within a receipt.
@@ -92,14 +99,17 @@ def examples_from_frame(
         )
 
     tag_index = {tag: index for index, tag in enumerate(tags)}
+    unscored = (pl.col("label_state") == UNKNOWN) & ~pl.col("supervised") if "label_state" in frame.columns else pl.lit(False)
     grouped = (
-        frame.sort("receipt_key", "position")
+        frame.with_columns((~unscored).alias("_scored"))
+        .sort("receipt_key", "position")
         .group_by("receipt_key", maintain_order=True)
         .agg(
             pl.col("text").fill_null(""),
             pl.concat_list("x0", "y0", "x1", "y1").alias("box"),
             pl.col("tag"),
             pl.col("supervised"),
+            pl.col("_scored"),
         )
     )
     return [
@@ -109,6 +119,7 @@ def examples_from_frame(
             boxes=row["box"],
             tag_ids=[tag_index[tag] for tag in row["tag"]],
             supervised=row["supervised"],
+            scored=row["_scored"],
         )
         for row in grouped.iter_rows(named=True)
     ]

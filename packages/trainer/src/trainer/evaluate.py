@@ -5,8 +5,9 @@ the mean of its first-sub-token logits over every window that holds it, and metr
 computed once per word of each receipt.
 
 Entity metrics run over every word of the split (unsupervised words included: they are real
-words with real tags, kept out of training only by the O:entity ratio control); token
-accuracy is over supervised words only. The headline F1 is seqeval's strict IOB2 mode, in
+words with real tags, kept out of training only by the O:entity ratio control), except that
+entities touching an unscored word (an unknown word, `ReceiptExample.scored`) are not counted
+(trainer.unscored, docs/runs.md); token accuracy is over supervised words only. The headline F1 is seqeval's strict IOB2 mode, in
 which a predicted I-X that does not continue a B-X/I-X starts no entity; `f1_lenient` is
 seqeval's default mode, which counts such an I-X as a new entity, as the old runs did.
 """
@@ -19,6 +20,8 @@ from typing import Any, Protocol
 import numpy as np
 from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
 from seqeval.scheme import IOB2
+
+from trainer.unscored import mask_unscored
 
 
 class LabelledReceipt(Protocol):
@@ -68,6 +71,8 @@ def word_metrics(
 
     Per-label keys are entity names without B-/I- ("AMOUNT"), one for every entity label in
     `tags`, present in the data or not, so records keep the same shape from run to run.
+    A receipt's `scored` flags (None or absent: every word) leave the entities that touch an
+    unscored word out of every entity figure (`trainer.unscored`).
     """
     if len(predicted_tag_ids) != len(receipts):
         raise ValueError(f"{len(predicted_tag_ids)} predictions for {len(receipts)} receipts")
@@ -86,6 +91,10 @@ def word_metrics(
                 total += 1
                 correct += int(gold == int(guess))
 
+    scored = [getattr(receipt, "scored", None) or [True] * len(truth) for receipt, truth in zip(receipts, y_true, strict=True)]
+    masked = mask_unscored(y_true, y_pred, scored, strict=True)
+    lenient = mask_unscored(y_true, y_pred, scored, strict=False)
+    y_true, y_pred = masked.y_true, masked.y_pred
     strict = {"mode": "strict", "scheme": IOB2, "zero_division": 0}
     report = classification_report(y_true, y_pred, output_dict=True, **strict)
     per_label = {}
@@ -101,12 +110,15 @@ def word_metrics(
         "f1": float(f1_score(y_true, y_pred, **strict)),
         "precision": float(precision_score(y_true, y_pred, **strict)),
         "recall": float(recall_score(y_true, y_pred, **strict)),
-        "f1_lenient": float(f1_score(y_true, y_pred, zero_division=0)),
-        "precision_lenient": float(precision_score(y_true, y_pred, zero_division=0)),
-        "recall_lenient": float(recall_score(y_true, y_pred, zero_division=0)),
+        "f1_lenient": float(f1_score(lenient.y_true, lenient.y_pred, zero_division=0)),
+        "precision_lenient": float(precision_score(lenient.y_true, lenient.y_pred, zero_division=0)),
+        "recall_lenient": float(recall_score(lenient.y_true, lenient.y_pred, zero_division=0)),
         "accuracy": correct / total if total else 0.0,
         "num_words": sum(len(truth) for truth in y_true),
         "num_supervised_words": total,
+        "num_unscored_words": sum(flags.count(False) for flags in map(list, scored)),
+        "num_unscored_entities": masked.true_removed,
+        "num_unscored_predictions": masked.predicted_removed,
         "per_label": per_label,
     }
 

@@ -38,17 +38,34 @@ def generate(
     store: StoreConfig,
     n: Annotated[int, typer.Option("--n", min=0, help="How many receipts to generate.")] = 200,
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same receipts, same ids.")] = 7,
+    label_mix: Annotated[str, typer.Option("--label-mix", help="Validation statuses of the labels: default (80% VALID) or user-2025-11 (the user's per-label mix of November 2025: about half the addresses and merchant names not VALID).")] = "default",
+    truth_table: Annotated[str | None, typer.Option("--truth-table", help="Also write the ground truth (every word with its true label, all VALID, same ids) to this table.")] = None,
+    truth_jsonl: Annotated[Path | None, typer.Option("--truth-jsonl", help="Also write the ground truth to this JSONL file, one word per line.", dir_okay=False)] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Generate realistic synthetic receipts (words, geometry, labels) and write them."""
-    from dataset_builder.receipts.synthetic import load_synthetic
+    from dataclasses import replace
+
+    from dataset_builder.receipts.synthetic import LABEL_MIXES, load_synthetic
+
+    def load(on_progress):
+        if label_mix not in LABEL_MIXES:
+            from dataset_builder.config import ConfigError
+
+            raise ConfigError(f"--label-mix: unknown mix {label_mix!r}; choose from {', '.join(LABEL_MIXES)}")
+        truth = connect(replace(store, table=truth_table)) if truth_table else None
+        return load_synthetic(connect(store), seed=seed, n_receipts=n, mix=LABEL_MIXES[label_mix], on_progress=on_progress,
+                              truth_table=truth, truth_jsonl=truth_jsonl)
 
     with progress(f"writing {n} receipts", quiet=as_json) as on_progress:
-        summary = run_or_exit(lambda: load_synthetic(connect(store), seed=seed, n_receipts=n, on_progress=on_progress))
+        summary = run_or_exit(lambda: load(on_progress))
+    truth = {"table": truth_table, "jsonl": str(truth_jsonl) if truth_jsonl else None}
     if as_json:
-        print_json({"seed": seed, **summary.to_dict()})
+        print_json({"seed": seed, "label_mix": label_mix, "truth": truth, **summary.to_dict()})
     else:
-        _render_summary(summary, f"synthetic receipts (seed {seed}) -> {store.table}")
+        _render_summary(summary, f"synthetic receipts (seed {seed}, label mix {label_mix}) -> {store.table}")
+        for where in filter(None, (truth_table, truth_jsonl)):
+            typer.echo(f"ground truth of the same receipts written to {where}")
 
 
 @app.command("import")

@@ -63,6 +63,7 @@ def create(
     split_by: Annotated[str, typer.Option(help="Unit of the split: receipt, or merchant to hold out whole merchants.")] = SPEC.split_by,
     val_keys: Annotated[Path | None, typer.Option(help="Frozen validation split: a file of <image_id>#<receipt_id> keys, one per line.")] = None,
     holdout_merchant: Annotated[list[str], typer.Option("--holdout-merchant", help="Put this merchant's receipts in validation (repeatable).")] = [],  # noqa: B006
+    unvalidated: Annotated[str, typer.Option(help="Words whose label items all lack a --status (NEEDS_REVIEW, INVALID...): ignore (layout context only, neither trained nor scored) or o (trained and scored as O, as old runs did).")] = SPEC.unvalidated,
     concurrency: Annotated[int, typer.Option(help="Concurrent DynamoDB requests while reading.")] = RUN.concurrency,
     strategy: Annotated[str, typer.Option(help="How to read: query (GSI3 + one GSI4 query per receipt) or scan (parallel table scan).")] = RUN.strategy,
     allow_contract_failures: Annotated[bool, typer.Option("--allow-contract-failures", help="Publish even if error-level contracts fail (stamped in the manifest).")] = RUN.allow_contract_failures,
@@ -84,7 +85,7 @@ def create(
             allowed_labels=tuple(allowed_label) or None, extra_labels=tuple(extra_label),
             o_entity_ratio=o_entity_ratio, ratio_mechanism=ratio_mechanism, val_fraction=val_fraction,
             seed=seed, split_by=split_by, val_keys=read_keys_file(val_keys) if val_keys else None,
-            holdout_merchants=tuple(holdout_merchant),
+            holdout_merchants=tuple(holdout_merchant), unvalidated=unvalidated,
         )
         options = BuildOptions(concurrency=concurrency, strategy=strategy, allow_contract_failures=allow_contract_failures, parent=parent)
         checker = None
@@ -125,12 +126,20 @@ def render_summary(manifest: Manifest, out: Any) -> None:
     lock = manifest.lock
     splits, ratio = lock.counts.splits, lock.o_entity_ratio
     fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
-    rows = [[s, c.receipts, c.words, c.supervised_words, sum(c.entities.values()), fmt(ratio.before.get(s)), fmt(ratio.after.get(s))]
-            for s, c in splits.items()]
+    rows = [[s, c.receipts, c.words, c.supervised_words, c.unknown_words, sum(c.entities.values()), fmt(ratio.before.get(s)),
+             fmt(ratio.after.get(s))] for s, c in splits.items()]
     out.print(key_table(f"snapshot {manifest.id} (content {lock.content_sha256[:12]})",
-                        ["split", "receipts", "words", "supervised", "entities", "O:entity before", "after"], rows))
-    labels = sorted({label for c in splits.values() for label in c.entities})
-    out.print(key_table("entities per label", ["label", *splits], [[lab, *(c.entities.get(lab, 0) for c in splits.values())] for lab in labels]))
+                        ["split", "receipts", "words", "supervised", "unknown", "entities", "O:entity before", "after"], rows))
+    labels = sorted({label for c in splits.values() for label in (*c.entities, *c.unknown_words_by_label)})
+    unknown = lambda c, lab: sum(c.unknown_words_by_label.get(lab, {}).values())  # noqa: E731
+    out.print(key_table("entities and unknown words per label (unknown: items name the label, none with a selected status)",
+                        ["label", *(f"{s} {what}" for s in splits for what in ("entities", "unknown"))],
+                        [[lab, *(n for c in splits.values() for n in (c.entities.get(lab, 0), unknown(c, lab)))] for lab in labels]))
+    moved = {s: (ratio.unknown_before.get(s), ratio.unknown_after.get(s)) for s in splits}
+    treated = "left out of training and scoring" if manifest.spec.unvalidated == "ignore" else "trained and scored as O"
+    out.print(f"unknown words ({treated}, --unvalidated {manifest.spec.unvalidated}): "
+              + ", ".join(f"{s} {b if b is not None else '-'} before the ratio control, {a if a is not None else '-'} after"
+                          for s, (b, a) in moved.items()))
     out.print(f"contracts: {lock.contracts.status}; parent: {lock.parent_id or '-'}")
 
 

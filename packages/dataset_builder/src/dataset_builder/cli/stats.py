@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+import typer
 
 from cli_edge import JsonOpt, console, key_table, print_json, run_or_exit, store_options
 from metrics_store import StoreConfig
 
+from ..config import BuildConfig
+
+SPEC = BuildConfig()
+
 
 @store_options(StoreConfig)
-def stats(store: StoreConfig, as_json: JsonOpt = False) -> None:
-    """Label counts by validation status, receipts and words in the table."""
+def stats(
+    store: StoreConfig,
+    status: Annotated[list[str], typer.Option("--status", help="Status that makes a word labelled, as in `dsb snapshot create` (repeatable).")] = list(SPEC.statuses),  # noqa: B006
+    as_json: JsonOpt = False,
+) -> None:
+    """Label counts by validation status, receipts and words in the table, and words by label
+    state: labelled, unknown (label items, none with a --status) and unlabelled."""
     from metrics_store import Queries, connect
 
     from ..labels import VALIDATION_STATUSES
@@ -18,12 +29,17 @@ def stats(store: StoreConfig, as_json: JsonOpt = False) -> None:
     def gather() -> dict[str, Any]:
         queries = Queries(connect(store))
         counts = queries.label_counts()
+        states = queries.word_label_states(BuildConfig(statuses=tuple(status)).statuses)  # a bad --status: one clear error
+        words = queries.count_by_type("RECEIPT_WORD")
         return {
             "receipts": queries.count_receipts(),
-            "words": queries.count_by_type("RECEIPT_WORD"),
+            "words": words,
             "label_items": sum(sum(c.values()) for c in counts.by_label.values()),
             "labels_by_status": counts.by_label,
             "valid_labels": counts.total("VALID"),
+            "label_states": {"statuses": list(states.statuses), "labelled": states.labelled_words, "unknown": states.unknown_words,
+                             "unlabelled": max(words - states.labelled_words - states.unknown_words, 0)},
+            "unknown_words_by_label": states.unknown_by_label,
         }
 
     result = run_or_exit(gather)
@@ -32,6 +48,11 @@ def stats(store: StoreConfig, as_json: JsonOpt = False) -> None:
         return
     out = console()
     out.print(f"{result['receipts']:,} receipts, {result['words']:,} words, {result['label_items']:,} label items ({result['valid_labels']:,} VALID)")
-    rows = [[label, *(c.get(s, 0) for s in VALIDATION_STATUSES)]
+    states = result["label_states"]
+    out.print(f"words: {states['labelled']:,} labelled ({'/'.join(states['statuses'])}), {states['unknown']:,} unknown "
+              f"(label items, none {'/'.join(states['statuses'])}: not trained or scored by default), {states['unlabelled']:,} unlabelled")
+    unknown = result["unknown_words_by_label"]
+    rows = [[label, *(c.get(s, 0) for s in VALIDATION_STATUSES), sum(unknown.get(label, {}).values())]
             for label, c in sorted(result["labels_by_status"].items(), key=lambda kv: -kv[1].get("VALID", 0))]
-    out.print(key_table("labels by validation status", ["label", *VALIDATION_STATUSES], rows))
+    out.print(key_table("labels by validation status (unknown: words with only non-selected items of the label)",
+                        ["label", *VALIDATION_STATUSES, "unknown words"], rows))

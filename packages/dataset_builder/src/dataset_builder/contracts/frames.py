@@ -25,10 +25,12 @@ SUMMARY_COLUMNS = [
 
 FRAME_COLUMNS: dict[str, list[str]] = {
     "labels": LABEL_COLUMNS,
-    "words": [*WORD_COLUMNS, "previous_tag", "bio_valid", "tag_matches_label", "supervision_valid", "val_unmasked"],
+    "words": [*WORD_COLUMNS, "previous_tag", "bio_valid", "tag_matches_label", "supervision_valid", "val_unmasked",
+              "expected_label_state", "label_state_valid", "unknown_unsupervised"],
     "receipts": RECEIPT_COLUMNS,
     "receipt_splits": [*RECEIPT_KEYS, "n_splits", "splits"],
-    "label_support": ["label", "train_entities", "val_entities", "train_entity_words", "val_entity_words"],
+    "label_support": ["label", "train_entities", "val_entities", "train_entity_words", "val_entity_words",
+                      "train_unknown_words", "val_unknown_words", "train_unknown_share", "val_unknown_share"],
     "summary": SUMMARY_COLUMNS,
     "drift": ["parent_id", *(f"{m}_psi" for m in DRIFT_METRICS)],
 }
@@ -49,7 +51,11 @@ CONTEXT: dict[str, list[str]] = {
     "bio_valid": ["position", "previous_tag", "tag"],
     "tag_matches_label": ["tag", "label"],
     "supervision_valid": ["split", "supervised", "source_label", "label"],
-    "val_unmasked": ["split", "supervised"],
+    "val_unmasked": ["split", "supervised", "label_state"],
+    "label_state_valid": ["label_state", "expected_label_state"],
+    "unknown_unsupervised": ["label_state", "supervised"],
+    "train_unknown_share": ["train_unknown_words", "train_entity_words"],
+    "val_unknown_share": ["val_unknown_words", "val_entity_words"],
     "n_splits": ["splits"],
     "train_ratio_to_target": ["train_o_entity_ratio", "target_o_entity_ratio"],
     "val_share": ["receipts", "val_receipts"],
@@ -88,6 +94,7 @@ def contract_parameters(inputs: ContractInputs) -> dict[str, Any]:
         "known_label_names": sorted({*inputs.vocabulary, *LEGACY_ALIASES}),
         "target_ratio": inputs.spec.o_entity_ratio,
         "val_fraction": inputs.spec.val_fraction,
+        "label_states": list(rules.LABEL_STATES),
     }
 
 
@@ -97,7 +104,9 @@ def _int_keys(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def words_frame(inputs: ContractInputs) -> pl.DataFrame:
-    """words.parquet with the derived columns the snapshot_words suite checks."""
+    """words.parquet with the derived columns the snapshot_words suite checks. A snapshot from
+    before `label_state` gets it derived (`rules.with_label_state`); there is nothing to check
+    it against, so `label_state_valid` holds."""
     aliased, _ = rules.alias_labels(inputs.labels, inputs.vocabulary)
     backing = (
         _int_keys(aliased.filter(pl.col("validation_status").is_in(inputs.statuses)))
@@ -105,12 +114,21 @@ def words_frame(inputs: ContractInputs) -> pl.DataFrame:
         .unique()
         .with_columns(pl.lit(True).alias("_backed"))
     )
-    words = inputs.words.with_row_index("_row")
-    previous = pl.col("tag").shift(1).over("receipt_key", order_by="position")
+    recorded = "label_state" in inputs.words.columns
+    expected = _int_keys(rules.label_states(inputs.labels, inputs.statuses)).rename({"label_state": "expected_label_state"})
+    words = rules.with_label_state(inputs.words).with_row_index("_row")
+    unknown = pl.col("label_state") == rules.UNKNOWN
+    # `--unvalidated ignore` tags across unknown words (rules.bio_tags): they are not the previous word;
+    # words.parquet keeps no entity id, so val_unmasked allows every B- right after an unknown word
+    ignore = pl.lit(inputs.spec.unvalidated == "ignore")
+    skipped = unknown & ignore
+    previous = pl.when(~skipped).then(pl.col("tag")).otherwise(None).shift(1).forward_fill().over("receipt_key", order_by="position")
     derived = (
-        _int_keys(words.select("_row", *rules.WORD_KEY, "receipt_key", "position", "tag", "label", "source_label", "supervised", "split"))
+        _int_keys(words.select("_row", *rules.WORD_KEY, "receipt_key", "position", "tag", "label", "source_label", "supervised", "split",
+                               "label_state"))
         .join(backing, on=[*rules.WORD_KEY, "source_label"], how="left")
-        .with_columns(previous.alias("previous_tag"))
+        .join(expected, on=rules.WORD_KEY, how="left")
+        .with_columns(previous.alias("previous_tag"), pl.col("expected_label_state").fill_null(rules.UNLABELLED))
         .with_columns(
             (
                 ~pl.col("tag").str.starts_with("I-")
@@ -122,9 +140,13 @@ def words_frame(inputs: ContractInputs) -> pl.DataFrame:
                 | (pl.col("tag") == pl.format("I-{}", "label"))
             ).fill_null(False).alias("tag_matches_label"),
             (~(pl.col("supervised") & (pl.col("label") != "O")) | pl.col("_backed").fill_null(False)).fill_null(False).alias("supervision_valid"),
-            ((pl.col("split") != "val") | pl.col("supervised")).fill_null(False).alias("val_unmasked"),
+            ((pl.col("split") != "val") | pl.col("supervised") | unknown | (rules.starts_after_unknown(by_entity_id=False) & ignore))
+            .fill_null(False).alias("val_unmasked"),
+            (pl.lit(not recorded) | (pl.col("label_state") == pl.col("expected_label_state"))).fill_null(False).alias("label_state_valid"),
+            (~unknown | ~pl.col("supervised") | pl.lit(inputs.spec.unvalidated == "o")).fill_null(False).alias("unknown_unsupervised"),
         )
-        .select("_row", "previous_tag", "bio_valid", "tag_matches_label", "supervision_valid", "val_unmasked")
+        .select("_row", "previous_tag", "bio_valid", "tag_matches_label", "supervision_valid", "val_unmasked", "label_state_valid",
+                "unknown_unsupervised", "expected_label_state")
     )
     return words.join(derived, on="_row", how="left").sort("_row").drop("_row")
 
@@ -143,15 +165,37 @@ def receipt_splits_frame(inputs: ContractInputs) -> pl.DataFrame:
     )
 
 
+AWAITING_REVIEW = ("NEEDS_REVIEW", "PENDING", "NONE")
+"""Statuses of a proposal nobody has judged yet: an unknown word proposed as X under one of
+them may be an X. (An INVALID X says the word is not an X: it counts in the manifest's
+`unknown_words_by_label`, not in the share below.)"""
+
+
 def label_support_frame(inputs: ContractInputs) -> pl.DataFrame:
-    """One row per label of the manifest: entities (B- tags) and entity words per split."""
+    """One row per label of the manifest: entities (B- tags) and entity words per split, and
+    the unknown words proposed as the label and awaiting review, with their share of the
+    label's words (unknown / (unknown + supervised entity words); null when both are 0)."""
     supervised = inputs.words.filter(pl.col("supervised") & (pl.col("label") != "O"))
     counts = supervised.group_by("label").agg(
         *(((pl.col("split") == s) & pl.col("tag").str.starts_with("B-")).sum().alias(f"{s}_entities") for s in ("train", "val")),
         *((pl.col("split") == s).sum().alias(f"{s}_entity_words") for s in ("train", "val")),
     )
+    aliased, _ = rules.alias_labels(inputs.labels, inputs.vocabulary)
+    words = _int_keys(rules.with_label_state(inputs.words))
+    proposed = rules.unknown_word_labels(_int_keys(aliased), words, inputs.spec.merge_map).filter(
+        pl.col("validation_status").is_in(list(AWAITING_REVIEW)))
+    unknown = proposed.unique([*rules.WORD_KEY, "label"]).group_by("label").agg(
+        *((pl.col("split") == s).sum().alias(f"{s}_unknown_words") for s in ("train", "val")))
     labels = pl.DataFrame({"label": list(inputs.label_list)}, schema={"label": pl.Utf8})
-    return labels.join(counts, on="label", how="left").with_columns(pl.exclude("label").fill_null(0).cast(pl.Int64))
+    support = (
+        labels.join(counts, on="label", how="left").join(unknown, on="label", how="left")
+        .with_columns(pl.exclude("label").fill_null(0).cast(pl.Int64))
+    )
+    share = lambda s: pl.col(f"{s}_unknown_words") / (pl.col(f"{s}_unknown_words") + pl.col(f"{s}_entity_words"))  # noqa: E731
+    return support.with_columns(
+        *(pl.when(pl.col(f"{s}_unknown_words") + pl.col(f"{s}_entity_words") > 0).then(share(s)).otherwise(None)
+          .cast(pl.Float64).alias(f"{s}_unknown_share") for s in ("train", "val"))
+    )
 
 
 def summary_frame(inputs: ContractInputs) -> pl.DataFrame:

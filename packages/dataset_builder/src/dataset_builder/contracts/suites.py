@@ -24,6 +24,7 @@ PARAMETERS = {
     "known_label_names": "core labels, legacy aliases and the build's extra labels",
     "target_ratio": "the build's target O:entity ratio (null when none was set)",
     "val_fraction": "the build's validation fraction",
+    "label_states": "labelled, unlabelled, unknown (rules.LABEL_STATES)",
 }
 """Build parameters a file may reference as `$name`; the runner fills them in per snapshot."""
 

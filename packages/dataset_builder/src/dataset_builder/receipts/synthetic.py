@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from dataset_builder.labels import LEGACY_ALIASES
 from metrics_store import TableRef
@@ -58,8 +59,9 @@ class LabelMix:
     """How the labelling of synthetic receipts looks in the table. Fractions are of words:
 
     - `missing_fraction`: words that should be labelled but never were (they read as O);
-    - the rest get one label item whose status is drawn from `status_probabilities`; an
-      INVALID one carries a wrong label (a proposal a reviewer rejected);
+    - the rest get one label item whose status is drawn from `per_label[true label]`, else
+      from `status_probabilities`; an INVALID one carries a wrong label (a proposal a reviewer
+      rejected);
     - `legacy_fraction`: of words whose label has an old name (BUSINESS_NAME, ADDRESS,
       PAYMENT_TYPE), those written under it; card numbers get a CARD_NUMBER item this often;
     - `two_label_fraction`: of labelled words, those that also carry a second, wrong,
@@ -72,20 +74,55 @@ class LabelMix:
     legacy_fraction: float = 0.05
     two_label_fraction: float = 0.04
     missing_fraction: float = 0.02
+    per_label: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    """Status probabilities for the words whose true label is the key, instead of
+    `status_probabilities` (see `USER_2025_11`)."""
 
     def __post_init__(self) -> None:
-        unknown = set(self.status_probabilities) - set(VALIDATION_STATUSES)
-        if unknown:
-            raise ValueError(f"unknown validation statuses {sorted(unknown)}")
-        if any(p < 0 for p in self.status_probabilities.values()) or abs(sum(self.status_probabilities.values()) - 1) > 1e-9:
-            raise ValueError("status_probabilities must be non-negative and sum to 1")
+        for where, probabilities in (("status_probabilities", self.status_probabilities),
+                                     *((f"per_label[{k}]", v) for k, v in self.per_label.items())):
+            unknown = set(probabilities) - set(VALIDATION_STATUSES)
+            if unknown:
+                raise ValueError(f"{where}: unknown validation statuses {sorted(unknown)}")
+            if any(p < 0 for p in probabilities.values()) or abs(sum(probabilities.values()) - 1) > 1e-9:
+                raise ValueError(f"{where} must be non-negative and sum to 1")
+        unknown_labels = sorted(set(self.per_label) - set(CONFUSIONS))
+        if unknown_labels:
+            raise ValueError(f"per_label: unknown label(s) {', '.join(unknown_labels)}")
         for name in ("legacy_fraction", "two_label_fraction", "missing_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be within 0..1")
 
-    def draw_status(self, rng: random.Random) -> str:
-        statuses = list(self.status_probabilities)
-        return rng.choices(statuses, weights=[self.status_probabilities[s] for s in statuses])[0]
+    def draw_status(self, rng: random.Random, label: str | None = None) -> str:
+        probabilities = self.per_label.get(label, self.status_probabilities) if label else self.status_probabilities
+        statuses = list(probabilities)
+        return rng.choices(statuses, weights=[probabilities[s] for s in statuses])[0]
+
+
+def status_shares(valid: int, invalid: int = 0, needs_review: int = 0) -> dict[str, float]:
+    """Counts of label items by status -> the probabilities that reproduce them."""
+    total = valid + invalid + needs_review
+    shares = {"VALID": valid / total, "INVALID": invalid / total, "NEEDS_REVIEW": needs_review / total}
+    return {status: p for status, p in shares.items() if p}
+
+
+USER_2025_11 = LabelMix(per_label={
+    "ADDRESS_LINE": status_shares(1394, 545, 1365),
+    "MERCHANT_NAME": status_shares(647, 346, 798),
+    "PAYMENT_METHOD": status_shares(517, 129, 625),
+    "DATE": status_shares(435, 450),
+    "TIME": status_shares(556, 251),
+    "PRODUCT_NAME": status_shares(4534, 359),
+})
+"""The user's table in November 2025 (`../shared/seeds/`, label quality breakdown): per label,
+the share of VALID, INVALID and NEEDS_REVIEW items, drawn for the words whose true label it is
+(ADDRESS_LINE 42% VALID, 16% INVALID, 41% NEEDS_REVIEW; MERCHANT_NAME 36/19/45; PAYMENT_METHOD
+41/10/49; DATE 49/51/0; TIME 69/31/0; PRODUCT_NAME 93/7/0). The other labels (the seeds give
+only their VALID counts) keep the default mix. As everywhere in the generator, an INVALID item
+names a wrong label (the word's true label is the one a reviewer would have had to pick)."""
+
+LABEL_MIXES: dict[str, LabelMix] = {"default": LabelMix(), "user-2025-11": USER_2025_11}
+"""The mixes `dsb receipts generate --label-mix` knows."""
 
 
 @dataclass(frozen=True)
@@ -162,7 +199,7 @@ def label_items(rng: random.Random, token: Token, mix: LabelMix) -> list[tuple[s
             return []
     elif rng.random() < mix.missing_fraction:
         return []
-    status = mix.draw_status(rng)
+    status = mix.draw_status(rng, intended)
     wrong = CONFUSIONS[intended]
     if status == "INVALID":
         name = wrong[0]
@@ -191,6 +228,17 @@ def load_synthetic(
     n_receipts: int,
     mix: LabelMix = LabelMix(),
     on_progress: ProgressFn | None = None,
+    truth_table: TableRef | None = None,
+    truth_jsonl: Path | None = None,
 ) -> LoadSummary:
-    """Generate `n_receipts` receipts for `seed` and write them (creating the table if needed)."""
-    return write_bundles(table, list(generate_receipts(seed, n_receipts, mix)), on_progress=on_progress)
+    """Generate `n_receipts` receipts for `seed` and write them (creating the table if needed);
+    with `truth_table` / `truth_jsonl`, also their ground truth (see `receipts.truth`)."""
+    from .truth import truth_bundle, write_truth_jsonl
+
+    receipts = list(generate_receipts(seed, n_receipts, mix))
+    summary = write_bundles(table, receipts, on_progress=on_progress)
+    if truth_table is not None:
+        write_bundles(truth_table, [truth_bundle(r) for r in receipts])
+    if truth_jsonl is not None:
+        write_truth_jsonl(receipts, truth_jsonl)
+    return summary

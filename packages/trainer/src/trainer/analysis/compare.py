@@ -19,6 +19,8 @@ BOOKKEEPING_KEYS = frozenset({"job_name", "description", "created_by", "snapshot
                               "cache_dir", "train.output_dir", "allow_contract_failures"})
 SEED_KEYS = frozenset({"train.seed", "seed"})
 COMPARED_METRICS = ("val_f1", "val_precision", "val_recall", "eval_loss", "train_loss")
+UNVALIDATED_MEANING = ("under `o` words whose labels were never validated are trained and scored as O, under `ignore` "
+                       "they are left out of training and scoring, so the two F1s count different words.")
 
 
 def run_summary(run: RunData) -> dict[str, Any]:
@@ -133,6 +135,9 @@ def explain(a: RunData, b: RunData, snapshot_a: SnapshotInfo, snapshot_b: Snapsh
     if not check["same_label_set"]:
         confounders.append(f"Not comparable: different label set (only in A: {', '.join(check['labels_only_in_a']) or '-'}; "
                            f"only in B: {', '.join(check['labels_only_in_b']) or '-'}).")
+    if check["same_unvalidated"] is False:
+        confounders.append(f"Not comparable on F1: A's snapshot was built with --unvalidated {check['unvalidated_a']}, B's with "
+                           f"{check['unvalidated_b']}: {UNVALIDATED_MEANING}")
     config_changed = [{"key": d["key"], "a": d["values"][0], "b": d["values"][1]} for d in config_differences([a, b])]
     snapshot_changed = bool(changes.get("content_changed")) or (changes.get("content_changed") is None and a.snapshot_id != b.snapshot_id)
     labels = label_changes(a, b)

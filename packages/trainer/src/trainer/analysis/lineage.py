@@ -37,6 +37,16 @@ class SnapshotInfo:
     def split_hash(self, split: str = "val") -> str | None:
         return self.manifest.split_hash(split) if self.manifest is not None else None
 
+    @property
+    def unvalidated(self) -> str | None:
+        """How the build treated unknown words (`ignore` or `o`): the manifest's spec, else the
+        table's record of the build (records from before the option: `o`), else None."""
+        if self.manifest is not None:
+            return self.manifest.spec.unvalidated
+        if self.record is not None:
+            return str((self.record.build_config or {}).get("unvalidated", "o"))
+        return None
+
     def train_entity_words(self) -> dict[str, int] | None:
         """Entity words per label in the train split (the manifest's counts)."""
         if self.manifest is None or "train" not in self.manifest.lock.counts.splits:
@@ -131,7 +141,9 @@ def _open_first(info: SnapshotInfo, roots: list[str]) -> str | None:
 
 def comparability(a: SnapshotInfo, b: SnapshotInfo, labels_a: list[str], labels_b: list[str]) -> dict[str, Any]:
     """Whether two runs' F1 can be compared: same val split (manifest split hashes when both
-    are reachable, else identical snapshot content) and the same label set."""
+    are reachable, else identical snapshot content), the same label set, and the same
+    treatment of unknown words (`--unvalidated`: scored as O, or left out of scoring), unless
+    the content is identical (then no word is treated differently)."""
     if a.split_hash() and b.split_hash():
         same_split, basis = a.split_hash() == b.split_hash(), "split_hash"
     elif a.content_sha256 and b.content_sha256:
@@ -139,13 +151,19 @@ def comparability(a: SnapshotInfo, b: SnapshotInfo, labels_a: list[str], labels_
     else:
         same_split, basis = None, "unknown"
     set_a, set_b = set(labels_a), set(labels_b)
+    same_content = bool(a.content_sha256) and a.content_sha256 == b.content_sha256
+    known = a.unvalidated is not None and b.unvalidated is not None
+    same_unvalidated = True if same_content else (a.unvalidated == b.unvalidated if known else None)
     return {
         "same_val_split": same_split,
         "basis": basis,
         "same_label_set": set_a == set_b,
         "labels_only_in_a": sorted(set_a - set_b),
         "labels_only_in_b": sorted(set_b - set_a),
-        "comparable": bool(same_split) and set_a == set_b,
+        "unvalidated_a": a.unvalidated,
+        "unvalidated_b": b.unvalidated,
+        "same_unvalidated": same_unvalidated,
+        "comparable": bool(same_split) and set_a == set_b and same_unvalidated is not False,
     }
 
 
@@ -181,7 +199,11 @@ def _relabelled_in_split(a: Any, b: Any, split: str) -> int:
     yardstick itself, not only what the model learns from."""
     import polars as pl
 
+    from dataset_builder.diff import training_target
+    from dataset_builder.rules import with_label_state
+
     word = ["receipt_key", "line_id", "word_id"]
-    joined = a.words.select(*word, pl.col("label").alias("from")).join(
-        b.words.select(*word, pl.col("label").alias("to"), "split"), on=word)
+    words_a, words_b = with_label_state(a.words), with_label_state(b.words)
+    joined = words_a.select(*word, training_target().alias("from")).join(
+        words_b.select(*word, training_target().alias("to"), "split"), on=word)
     return joined.filter((pl.col("from") != pl.col("to")) & (pl.col("split") == split)).height

@@ -117,7 +117,8 @@ def render_compare(payload: dict[str, Any], console: Console) -> None:
     for check in payload["comparability"]:
         if not check["comparable"]:
             console.print(f"  {check['job_id']}: same val split {fmt(check['same_val_split'])} (by {check['basis']}), "
-                          f"same label set {fmt(check['same_label_set'])}")
+                          f"same label set {fmt(check['same_label_set'])}, same --unvalidated {fmt(check['same_unvalidated'])} "
+                          f"({check['unvalidated_a'] or '?'} vs {check['unvalidated_b'] or '?'})")
     console.print(table("config differences", ["option", *names], [[d["key"], *d["values"]] for d in payload["config_differences"]]))
     console.print(table("metrics at the best evaluation", ["metric", *names], [[m["metric"], *m["values"]] for m in payload["metrics"]]))
     console.print(table("per-label F1 (change vs baseline)", ["label", *names],
