@@ -224,10 +224,9 @@ def train(run: Run) -> TrainOutcome:
     from transformers import EarlyStoppingCallback, PrinterCallback
     from transformers.trainer_utils import get_last_checkpoint
 
+    from .batching import make_trainer
     from .callbacks import ConsoleCallback, RecordingCallback, StopOnSignal
-    from .data import FeatureCollator
     from .evaluate import make_compute_metrics
-    from .loss import WeightedLossTrainer
 
     request, args, model = run.request, run.args, run.built.model
     recording = RecordingCallback(run.recorder, samples_per_step=args.train_batch_size * args.gradient_accumulation_steps * args.world_size,
@@ -238,14 +237,11 @@ def train(run: Run) -> TrainOutcome:
     if request.train.early_stopping_patience:
         early = EarlyStoppingCallback(early_stopping_patience=request.train.early_stopping_patience)
         callbacks.append(early)
-    trainer = WeightedLossTrainer(
-        model=model, args=args, train_dataset=run.data.train, eval_dataset=run.data.val,
-        data_collator=FeatureCollator(run.built.tokenizer.pad_token_id, pad_to_multiple_of=request.train.pad_to_multiple_of,
-                                      max_length=model.config.max_position_embeddings),
-        processing_class=run.built.tokenizer,
+    trainer = make_trainer(
+        request.train, model=model, tokenizer=run.built.tokenizer, args=args, max_seq_length=request.model.max_seq_length,
+        train_dataset=run.data.train, eval_dataset=run.data.val,
         compute_metrics=make_compute_metrics(run.data.val, run.data.val_examples, run.snapshot.tags),
-        callbacks=callbacks, class_weights=run.data.class_weights, label_smoothing=request.train.label_smoothing,
-        length_jitter=request.train.length_jitter,
+        callbacks=callbacks, class_weights=run.data.class_weights,
     )
     trainer.remove_callback(PrinterCallback)
     resume_from = get_last_checkpoint(str(run.output_dir)) if run.resumed and run.output_dir.is_dir() else None
