@@ -26,7 +26,7 @@ from _local import fresh_table, local_endpoint
 
 from dataset_builder.build import create_snapshot
 from dataset_builder.config import BuildConfig
-from dataset_builder.receipts import generate_receipts, import_jsonl, write_bundles
+from dataset_builder.receipts import LabelMix, generate_receipts, import_jsonl, write_bundles
 from dataset_builder.storage import LocalBackend
 from metrics_store import MemoryRecorder
 
@@ -63,11 +63,27 @@ def set_threads(threads: int | None) -> None:
 # ---- snapshots -----------------------------------------------------------------------------
 
 
-def generated_snapshot(root: Path, *, receipts: int, seed: int, config: BuildConfig | None = None) -> str:
+def label_mix(name: str) -> LabelMix:
+    """The generator's label mix: `default` (LabelMix()), or a named preset of
+    dataset_builder.receipts.synthetic (such as the user-like `user-2025-11`, where the
+    generator has it)."""
+    from dataset_builder.receipts import synthetic
+
+    if name == "default":
+        return LabelMix()
+    presets: dict[str, LabelMix] = {}
+    for attribute in ("LABEL_MIXES", "LABEL_MIX_PRESETS", "MIX_PRESETS"):
+        presets.update(getattr(synthetic, attribute, None) or {})
+    if name not in presets:
+        raise SystemExit(f"label mix {name!r} is not one the generator knows; choose from default, {', '.join(sorted(presets)) or '(no presets)'}")
+    return presets[name]
+
+
+def generated_snapshot(root: Path, *, receipts: int, seed: int, config: BuildConfig | None = None, mix: LabelMix | None = None) -> str:
     """Generate receipts into a fresh DynamoDB Local table and build a snapshot of them in `root`."""
     with local_endpoint() as endpoint, fresh_table(endpoint, "bench-train") as (_, table):
         start = time.perf_counter()
-        summary = write_bundles(table, list(generate_receipts(seed, receipts)))
+        summary = write_bundles(table, list(generate_receipts(seed, receipts, mix or LabelMix())))
         print(f"loaded {receipts} generated receipts ({summary.items_written:,} items) in {time.perf_counter() - start:.1f}s")
         result = create_snapshot(table=table, backend=LocalBackend(root), config=config or BuildConfig(),
                                  source={"table": table.name, "generated": {"seed": seed, "receipts": receipts}}, record=False)
@@ -149,16 +165,17 @@ class TokenClassificationCollator:
 
 @dataclass
 class CountingCollator:
-    """Wraps a collator and notes, per batch, the windows, padded tokens and real tokens it
-    hands the model. (accelerate's loader collates one batch ahead, so there is one batch more
-    than steps trained; `totals(steps)` counts the first `steps` only.)"""
+    """Wraps a collator and notes, per batch, the windows, the tokens of the batch tensor and
+    the real (window) tokens among them. (accelerate's loader collates one batch ahead, so
+    there is one batch more than steps trained; `totals(steps)` counts the first `steps` only.)"""
 
     inner: Any
     batches: list[tuple[int, int, int]] = field(default_factory=list)
 
     def __call__(self, features: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         batch = self.inner(features)
-        self.batches.append((len(features), int(batch["input_ids"].numel()), int(batch["attention_mask"].sum())))
+        real = sum(sum(feature["attention_mask"]) for feature in features)  # windows padded ahead count as their own length
+        self.batches.append((len(features), int(batch["input_ids"].numel()), real))
         return batch
 
     def totals(self, steps: int | None = None) -> tuple[int, int, int]:
@@ -201,14 +218,15 @@ def gradient_agreement(run: Any, max_seq_length: int, windows: int = 16) -> dict
 
 # ---- the recipes ---------------------------------------------------------------------------
 
-RECIPES = ("ours", "max_length", "dynamic")
+RECIPES = ("ours", "packed", "max_length", "dynamic")
+BATCHING = {"ours": "length", "packed": "packed"}  # our recipes: TrainConfig.batching
 
 
 def training_arguments(output_dir: Path, *, recipe: str, batch_size: int, learning_rate: float, seed: int,
                        max_steps: int = -1, epochs: float = 1.0, warmup_ratio: float = 0.1, weight_decay: float = 0.01,
                        evaluate: bool = False, drop_last: bool = False) -> Any:
     """One TrainingArguments for every recipe: they differ only in the batch order (ours groups
-    windows by length, the plain recipes draw them at random). With `evaluate`, every epoch is
+    windows by length, packed and the plain recipes draw them at random). With `evaluate`, every epoch is
     evaluated and saved and the best is loaded at the end, as `trainer fit` does."""
     from transformers import TrainingArguments
 
@@ -221,7 +239,7 @@ def training_arguments(output_dir: Path, *, recipe: str, batch_size: int, learni
         output_dir=str(output_dir), max_steps=max_steps, num_train_epochs=epochs,
         per_device_train_batch_size=batch_size, per_device_eval_batch_size=batch_size,
         learning_rate=learning_rate, warmup_steps=warmup_ratio, weight_decay=weight_decay, max_grad_norm=1.0,
-        seed=seed, data_seed=seed, dataloader_drop_last=drop_last, train_sampling_strategy="group_by_length" if recipe == "ours" else "random",
+        seed=seed, data_seed=seed, dataloader_drop_last=drop_last, train_sampling_strategy="group_by_length" if BATCHING.get(recipe) == "length" else "random",
         report_to="none", disable_tqdm=True, **bookkeeping,
     )
 
@@ -231,24 +249,27 @@ def make_trainer(recipe: str, *, model: Any, tokenizer: Any, args: Any, train_fe
                  compute_metrics: Any = None, callbacks: Sequence[Any] = ()) -> tuple[Any, CountingCollator]:
     """A Trainer for `recipe` over the given windows, and the collator that counts its tokens.
 
-    ours: WeightedLossTrainer (no class weights, no smoothing, as `trainer fit` by default) with
-    FeatureCollator (pad to the longest window, rounded up to a multiple of 8), length-grouped
-    by trainer.sampler.LengthBucketSampler with `trainer fit`'s default jitter.
+    ours / packed: `trainer fit`'s Trainer (trainer.batching.make_trainer; no class weights, no
+    smoothing, as `trainer fit` by default) with TrainConfig.batching "length" (FeatureCollator,
+    pad to the longest window rounded up to a multiple of 8, trainer.sampler.LengthBucketSampler
+    with the default jitter) or "packed" (packing.PackingCollator, random batches).
     """
     from transformers import PrinterCallback, Trainer, default_data_collator
 
+    from trainer.batching import make_trainer as make_our_trainer
     from trainer.config import TrainConfig
-    from trainer.data import FeatureCollator
-    from trainer.loss import WeightedLossTrainer
 
     common = {"model": model, "args": args, "processing_class": tokenizer, "compute_metrics": compute_metrics,
               "callbacks": list(callbacks)}
-    if recipe == "ours":
-        collator = CountingCollator(FeatureCollator(tokenizer.pad_token_id, pad_to_multiple_of=8,
-                                                    max_length=model.config.max_position_embeddings))
-        trainer = WeightedLossTrainer(train_dataset=model_inputs(train_features),
-                                      eval_dataset=model_inputs(eval_features) if eval_features else None,
-                                      data_collator=collator, length_jitter=TrainConfig().length_jitter, **common)
+    if recipe in BATCHING:
+        trainer = make_our_trainer(TrainConfig(batching=BATCHING[recipe]), model=model, tokenizer=tokenizer, args=args,
+                                   max_seq_length=max_seq_length, train_dataset=model_inputs(train_features),
+                                   eval_dataset=model_inputs(eval_features) if eval_features else None,
+                                   compute_metrics=compute_metrics, callbacks=list(callbacks))
+        if recipe == "packed":
+            collator = trainer.train_collator = CountingCollator(trainer.train_collator)
+        else:
+            collator = trainer.data_collator = CountingCollator(trainer.data_collator)
     elif recipe == "max_length":
         collator = CountingCollator(default_data_collator)
         pad = tokenizer.pad_token_id

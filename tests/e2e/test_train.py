@@ -93,6 +93,20 @@ def test_fit_learns_and_records_everything(e2e_table, e2e_snapshot, tmp_path):
     assert [s.status for s in q.status_history(result.job_id)][0] == "pending"
 
 
+def test_length_bucketed_batches_learn_and_are_recorded(e2e_table, e2e_snapshot, tmp_path):
+    """The default batching is "packed" (every other test here trains that way); `length`
+    runs the whole recipe too, learns, and the choice is in the recorded request (what
+    `trainer runs compare` reads)."""
+    _, table = e2e_table
+    assert TrainConfig().batching == "packed"
+    request = FitRequest(snapshot_root=str(e2e_snapshot), model=TINY, train=train_config(tmp_path, batching="length"), job_name="e2e-length")
+    result = fit(request, lambda job_id: DynamoRecorder(table, job_id))
+    assert result.status == "succeeded"
+    job = Queries(table).get_job(result.job_id)
+    assert job.job_config["request"]["train"]["batching"] == "length"
+    assert job.results["best_f1"] >= MIN_F1, f"length-bucketed batches did not learn: best val F1 {job.results['best_f1']:.3f}"
+
+
 def test_a_run_that_raises_is_failed(e2e_table, e2e_snapshot, tmp_path):
     _, table = e2e_table
     weights = tmp_path / "weights.json"

@@ -55,10 +55,17 @@ def training_arguments(request: FitRequest, output_dir: Path) -> Any:
         # Without CUDA, accelerate sets up torchrun's processes as one DDP group (gloo) only
         # when told it is a CPU run; otherwise each process would train alone.
         use_cpu=not torch.cuda.is_available(),
-        train_sampling_strategy="group_by_length" if train.group_by_length else "random",
+        train_sampling_strategy=sampling_strategy(train),
         report_to="none",
         disable_tqdm=True,
     )
+
+
+def sampling_strategy(train: TrainConfig) -> str:
+    """The Trainer's sampler for `train.batching`: length-bucketed batches for "length"
+    (loss.WeightedLossTrainer swaps in sampler.LengthBucketSampler), random ones otherwise
+    ("packed" packs each random batch; see trainer.batching)."""
+    return "group_by_length" if train.batching == "length" else "random"
 
 
 def planned_schedule(train: TrainConfig, n_train_windows: int, world_size: int) -> dict[str, Any]:

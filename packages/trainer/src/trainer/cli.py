@@ -25,7 +25,7 @@ from metrics_store import StoreConfig
 
 from .cli_predict import add_commands
 from .cli_runs import runs_app
-from .config import ModelConfig, TrainConfig
+from .config import Batching, ModelConfig, TrainConfig
 
 app = new_app("Train LayoutLM token classification on a dataset snapshot and record every run.")
 app.add_typer(runs_app, name="runs")
@@ -63,9 +63,11 @@ def fit_command(
     fp16: Annotated[bool | None, typer.Option("--fp16/--no-fp16", help="Half precision (default: bf16 or fp16 on a GPU, fp32 on CPU).")] = TRAIN.fp16,
     bf16: Annotated[bool | None, typer.Option("--bf16/--no-bf16", help="bfloat16 (default: on when the GPU supports it).")] = TRAIN.bf16,
     num_workers: Annotated[int, typer.Option(help="DataLoader worker processes (0: load in the training process).")] = TRAIN.num_workers,
-    group_by_length: Annotated[bool, typer.Option("--group-by-length/--random-batches",
-                                                  help="Batch windows of similar length (less padding, faster) or draw them at random.")] = TRAIN.group_by_length,
-    length_jitter: Annotated[float, typer.Option(help="Randomness of the length grouping: lengths times a random factor 1 +- JITTER, in [0, 1) (0: exact sort).")] = TRAIN.length_jitter,
+    batching: Annotated[Batching | None, typer.Option(help="How windows form batches: packed (several per sequence, little padding), length (similar lengths "
+                                                           f"together) or random (default: {TRAIN.batching}).")] = None,
+    length_jitter: Annotated[float, typer.Option(help="With --batching length: lengths times a random factor 1 +- JITTER, in [0, 1) (0: exact sort).")] = TRAIN.length_jitter,
+    group_by_length: Annotated[bool | None, typer.Option("--group-by-length/--random-batches", hidden=True,
+                                                         help="Old spelling of --batching length / random.")] = None,
     eval_steps: Annotated[int | None, typer.Option(help="Evaluate every N optimiser steps (default: once per epoch).")] = TRAIN.eval_steps,
     output_dir: Annotated[Path, typer.Option(help="Runs go to OUTPUT_DIR/<job name>/.")] = Path(TRAIN.output_dir),
     job_name: Annotated[str | None, typer.Option(help="Job name (default: <snapshot>-<model>-<time>).")] = None,
@@ -87,6 +89,7 @@ def fit_command(
 
     if restart and not resume:
         fail("--restart needs --resume JOB: it trains an existing job again from step 0")
+    batching = legacy_batching(batching, group_by_length)
 
     def run():
         table_ref = connect(store)
@@ -104,7 +107,7 @@ def fit_command(
                     label_smoothing=label_smoothing, gradient_accumulation_steps=gradient_accumulation_steps,
                     early_stopping_patience=early_stopping_patience or None, checkpoint_metric=checkpoint_metric,
                     class_weights=class_weights, seed=seed, fp16=fp16, bf16=bf16, num_workers=num_workers,
-                    eval_steps=eval_steps, group_by_length=group_by_length, length_jitter=length_jitter, output_dir=_absolute(str(output_dir)),
+                    eval_steps=eval_steps, batching=batching, length_jitter=length_jitter, output_dir=_absolute(str(output_dir)),
                 ),
                 job_name=job_name, description=description, created_by=os.environ.get("USER", ""),
                 allow_contract_failures=allow_contract_failures, upload_uri=upload_uri,
@@ -135,6 +138,18 @@ def fit_command(
         raise typer.Exit(EXIT_INTERRUPTED)
 
 
+def legacy_batching(batching: str | None, group_by_length: bool | None) -> str:
+    """--batching (default: TrainConfig's); the old `--group-by-length` / `--random-batches`
+    mean length / random, and contradicting an explicit --batching they are an error."""
+    if group_by_length is None:
+        return batching or TRAIN.batching
+    meant = "length" if group_by_length else "random"
+    if batching not in (None, meant):
+        flag = "--group-by-length" if group_by_length else "--random-batches"
+        raise typer.BadParameter(f"{flag} means --batching {meant}; it contradicts --batching {batching}")
+    return meant
+
+
 def _absolute(location: str) -> str:
     """Paths are recorded absolute, so a resume from another working directory finds them."""
     return location if location.startswith("s3://") else str(Path(location).expanduser().resolve())
@@ -161,6 +176,5 @@ def _resume_command(job_id: str, store: StoreConfig) -> str:
 
 
 add_commands(app)  # predict, export
-
 if __name__ == "__main__":
     app()

@@ -21,6 +21,8 @@ TINY_MODEL = "tiny"
 MAX_BOX_COORDINATE = 1000
 
 Precision = Literal["fp32", "fp16", "bf16"]
+Batching = Literal["packed", "length", "random"]
+BATCHINGS: tuple[Batching, ...] = ("packed", "length", "random")
 
 
 @dataclass(frozen=True)
@@ -119,8 +121,8 @@ class TrainConfig:
     bf16: bool | None = None
     num_workers: int = 0  # DataLoader worker processes
     eval_steps: int | None = None  # None: evaluate once per epoch
-    group_by_length: bool = True  # batch windows of similar length (less padding)
-    length_jitter: float = 0.6  # randomness of that grouping, in [0, 1): 0 sorts exactly (see sampler.LengthBucketSampler)
+    batching: Batching = "packed"  # how training windows become batches: packed | length | random (trainer.batching, bench/RESULTS.md)
+    length_jitter: float = 0.6  # batching "length" only: randomness of the grouping, in [0, 1): 0 sorts exactly (sampler.LengthBucketSampler)
     pad_to_multiple_of: int | None = 8  # tensor-core friendly padding; None: pad to longest
     output_dir: str = "runs"
 
@@ -165,6 +167,8 @@ class TrainConfig:
             raise ConfigError("num_workers must be >= 0")
         if not 0.0 <= self.length_jitter < 1.0:
             raise ConfigError("length_jitter must be in [0, 1)")
+        if self.batching not in BATCHINGS:
+            raise ConfigError(f"batching must be one of {', '.join(BATCHINGS)}, got {self.batching!r}")
         if self.pad_to_multiple_of is not None and self.pad_to_multiple_of < 1:
             raise ConfigError("pad_to_multiple_of must be >= 1 or None")
 
@@ -188,6 +192,17 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(dataclasses.asdict(self))
+
+
+def upgrade_train_dict(recorded: dict[str, Any]) -> dict[str, Any]:
+    """A recorded `TrainConfig.to_dict()` in today's fields. Runs recorded before `batching`
+    existed carry `group_by_length` (True: length-bucketed batches, False: random ones), which
+    becomes `batching` "length" / "random", so they rebuild and resume as they ran."""
+    train = dict(recorded)
+    if "group_by_length" in train:
+        grouped = train.pop("group_by_length")
+        train.setdefault("batching", "length" if grouped else "random")
+    return train
 
 
 def _plain(value: Any) -> Any:

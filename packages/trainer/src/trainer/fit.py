@@ -262,10 +262,9 @@ def train(run: Run) -> TrainOutcome:
     from transformers import EarlyStoppingCallback, PrinterCallback
 
     from .artifacts import upload_folder
+    from .batching import make_trainer
     from .callbacks import ConsoleCallback, RecordingCallback, StoreHealth
-    from .data import FeatureCollator
     from .evaluate import make_compute_metrics
-    from .loss import WeightedLossTrainer
 
     request, args, model, guard = run.request, run.args, run.built.model, run.guard
     upload = (lambda folder: upload_folder(folder, str(request.upload_uri), name=f"{run.output_dir.name}/{folder.name}")) \
@@ -277,14 +276,11 @@ def train(run: Run) -> TrainOutcome:
     if request.train.early_stopping_patience:
         early = EarlyStoppingCallback(early_stopping_patience=request.train.early_stopping_patience)
         callbacks.append(early)
-    trainer = WeightedLossTrainer(
-        model=model, args=args, train_dataset=run.data.train, eval_dataset=run.data.val,
-        data_collator=FeatureCollator(run.built.tokenizer.pad_token_id, pad_to_multiple_of=request.train.pad_to_multiple_of,
-                                      max_length=model.config.max_position_embeddings),
-        processing_class=run.built.tokenizer,
+    trainer = make_trainer(
+        request.train, model=model, tokenizer=run.built.tokenizer, args=args, max_seq_length=request.model.max_seq_length,
+        train_dataset=run.data.train, eval_dataset=run.data.val,
         compute_metrics=make_compute_metrics(run.data.val, run.data.val_examples, run.snapshot.tags),
-        callbacks=callbacks, class_weights=run.data.class_weights, label_smoothing=request.train.label_smoothing,
-        length_jitter=request.train.length_jitter,
+        callbacks=callbacks, class_weights=run.data.class_weights,
     )
     trainer.remove_callback(PrinterCallback)
     if run.resumed:

@@ -9,7 +9,7 @@ from typing import Any
 
 from metrics_store import Job
 
-from .config import ModelConfig, TinySizes, TrainConfig
+from .config import ModelConfig, TinySizes, TrainConfig, upgrade_train_dict
 from .errors import FitError
 
 
@@ -46,7 +46,7 @@ class FitRequest:
     def from_dict(cls, d: dict[str, Any]) -> FitRequest:
         model = dict(d["model"])
         model["tiny"] = TinySizes(**model.get("tiny", {}))
-        train = dict(d["train"])
+        train = upgrade_train_dict(d["train"])
         train["class_weight_clip"] = tuple(train.get("class_weight_clip", (0.1, 10.0)))
         rest = {k: v for k, v in d.items() if k not in ("model", "train")}
         return cls(model=ModelConfig(**model), train=TrainConfig(**train), **rest)

@@ -1,5 +1,5 @@
 """The order of training windows: `LengthBucketSampler`, used by loss.WeightedLossTrainer
-whenever `group_by_length` is on.
+with `TrainConfig.batching` "length" (trainer.batching).
 
 It replaces Hugging Face's `LengthGroupedSampler`: both batch windows of similar length, but
 HF's sorts small megabatches exactly and yields their batches longest first, which measured

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..config import upgrade_train_dict
 from .diagnose import label_rows
 from .lineage import SnapshotInfo, comparability
 from .runs import RunData
@@ -35,8 +36,12 @@ def run_summary(run: RunData) -> dict[str, Any]:
 
 
 def training_config(run: RunData) -> dict[str, Any]:
-    """The flattened request, without bookkeeping fields."""
-    return {k: v for k, v in flatten(run.config).items() if k not in BOOKKEEPING_KEYS}
+    """The flattened request, without bookkeeping fields; old spellings in today's keys
+    (`train.group_by_length` reads as `train.batching`), so they compare with new runs."""
+    config = run.config
+    if isinstance(config.get("train"), dict):
+        config = {**config, "train": upgrade_train_dict(config["train"])}
+    return {k: v for k, v in flatten(config).items() if k not in BOOKKEEPING_KEYS}
 
 
 def config_differences(runs: Sequence[RunData]) -> list[dict[str, Any]]:
