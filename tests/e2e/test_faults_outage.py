@@ -73,21 +73,21 @@ def test_a_short_outage_is_waited_out_and_nothing_is_recorded_twice(restartable,
 def test_a_long_outage_stops_the_run_as_interrupted_and_it_resumes(restartable, tmp_path):
     local, config, table, root = restartable
     request = FitRequest(snapshot_root=str(root), model=ModelConfig(model="tiny", max_seq_length=128, doc_stride=32), job_name="long-outage",
-                         train=TrainConfig(epochs=8, batch_size=8, learning_rate=1e-3, output_dir=str(tmp_path / "runs"), seed=1,
-                                           early_stopping_patience=None, eval_steps=4))
+                         train=TrainConfig(epochs=20, batch_size=8, learning_rate=1e-3, output_dir=str(tmp_path / "runs"), seed=1,
+                                           early_stopping_patience=None, eval_steps=2))
+
+    class TableGoesAway(DynamoRecorder):
+        def checkpoint(self, checkpoint):
+            if local.process is not None:
+                local.stop()  # at the first checkpoint, with most of the run still to go
+            super().checkpoint(checkpoint)
+
     recorders = []
 
     def recorder_for(job_id: str) -> DynamoRecorder:  # an outage budget of 3 s instead of 5 minutes
-        recorders.append(DynamoRecorder(table, job_id, outage_budget_s=3.0))
+        recorders.append(TableGoesAway(table, job_id, outage_budget_s=3.0))
         return recorders[-1]
 
-    def take_the_table_away() -> None:
-        wait_for(first_checkpoint(tmp_path / "runs"), what="the first checkpoint")
-        local.stop()
-
-    import threading
-
-    threading.Thread(target=take_the_table_away, daemon=True).start()
     result = fit(request, recorder_for)
     assert result.status == "interrupted" and "unreachable" in (result.stopped_by or "")
     assert result.recorded is False  # the end could not be written: the lease will go stale
