@@ -142,10 +142,10 @@ def test_sigterm_during_setup_or_export_leaves_a_resumable_job(e2e_table, e2e_sn
 
     real_export = artifacts.export_best
 
-    def export_then_signal(model, tokenizer, output_dir, *, card):
+    def export_then_signal(model, tokenizer, output_dir, *, package):
         (output_dir / ".best.partial-1").mkdir()  # as a half-written export would leave
         os.kill(os.getpid(), signal.SIGTERM)
-        return real_export(model, tokenizer, output_dir, card=card)
+        return real_export(model, tokenizer, output_dir, package=package)
 
     monkeypatch.setattr(artifacts, "export_best", export_then_signal)
     with pytest.raises(RunInterrupted):
