@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,4 +46,5 @@ def print_table(title: str, columns: list[str], rows: list[list[object]]) -> Non
         table.add_column(column, justify="right" if column != columns[0] else "left")
     for row in rows:
         table.add_row(*(str(c) for c in row))
-    Console().print(table)
+    # In a pipe (a log file), one row per line: wide enough not to wrap a cell into a column of fragments.
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
