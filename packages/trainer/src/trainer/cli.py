@@ -24,6 +24,7 @@ from cli_edge.options import DEFAULT_ROOT, RootOpt
 from metrics_store import StoreConfig
 
 from .cli_predict import add_commands
+from .cli_review import add_review
 from .cli_runs import runs_app
 from .config import Batching, ModelConfig, TrainConfig
 
@@ -176,5 +177,6 @@ def _resume_command(job_id: str, store: StoreConfig) -> str:
 
 
 add_commands(app)  # predict, export
+add_review(app)
 if __name__ == "__main__":
     app()

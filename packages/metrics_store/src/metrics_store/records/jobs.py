@@ -46,6 +46,9 @@ class Job(JobRecord):
     restarted_at: str | None = None
     """Set by `trainer fit --resume --restart`: records before this time belong to an
     abandoned attempt and are left out of the run's history."""
+    parent_job_id: str | None = None
+    """The job this one is part of (a fold of a label review, a trial of a sweep); also the
+    `parent_job_id` tag."""
 
     def __post_init__(self) -> None:
         check_choice("status", self.status, JOB_STATUSES)
