@@ -98,7 +98,8 @@ def test_cli_help_does_not_import_heavy_libraries():
             if "No module named 'trainer.cli'" in exc.stderr:
                 continue
             raise
-        heavy = {"torch", "transformers", "great_expectations", "polars", "matplotlib", "onnx", "onnxruntime", "onnxscript", "cleanlab"} & modules
+        heavy = {"torch", "transformers", "great_expectations", "polars", "matplotlib", "onnx", "onnxruntime", "onnxscript", "optuna",
+                 "sklearn", "yaml", "cleanlab"} & modules
         assert heavy == set(), f"{cli} imports {heavy} before any command runs"
 
 

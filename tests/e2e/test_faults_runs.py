@@ -56,7 +56,7 @@ def test_a_live_job_is_refused_a_stopped_one_resumes_from_elsewhere_and_names_ne
     config, table = e2e_table
     here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
     here.mkdir(), elsewhere.mkdir()
-    first = start_trainer(config, *fit_args(e2e_snapshot, Path("runs"), "--job-name", "shared", "--eval-steps", "4", epochs=6), cwd=here)
+    first = start_trainer(config, *fit_args(e2e_snapshot, Path("runs"), "--job-name", "shared", "--eval-steps", "4", epochs=30), cwd=here)
     wait_for(first_checkpoint(here / "runs"), process=first, what="the first checkpoint")
     job_id = Queries(table).jobs_by_name("shared").items[0].job_id
 

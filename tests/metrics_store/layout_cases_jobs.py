@@ -14,6 +14,7 @@ from metrics_store.records import (
 )
 
 JOB = "5d1c9e2a-0000-4000-8000-000000000002"
+JOB2 = "5d1c9e2a-0000-4000-8000-000000000003"
 TS = "2026-03-01T10:00:00.000001+00:00"
 TS2 = "2026-03-01T11:30:00.000002+00:00"
 SHA_C, SHA_M, SHA_D, SHA_E = "c" * 64, "m" * 64, "d" * 64, "e" * 64
@@ -23,8 +24,9 @@ CASES = {
         Job(
             JOB, "nightly", TS, status="running", description="cord tiny", created_by="me", priority="high",
             job_config={"lr": 6e-05, "batch_size": 64, "labels": ["AMOUNT", "DATE"]},
-            tags={"active_model": "true"}, storage={"bucket": "b"},
+            tags={"active_model": "true", "parent_job_id": JOB2}, storage={"bucket": "b"},
             results={"best_f1": 0.75, "early_stopping_triggered": False}, estimated_duration=600,
+            parent_job_id=JOB2,  # a job another job started (a sweep's trial): an attribute, and a tag for people
         ),
         {
             "PK": {"S": f"JOB#{JOB}"},
@@ -44,10 +46,11 @@ CASES = {
             "job_config": {"M": {
                 "lr": {"N": "6e-05"}, "batch_size": {"N": "64"}, "labels": {"L": [{"S": "AMOUNT"}, {"S": "DATE"}]},
             }},
-            "tags": {"M": {"active_model": {"S": "true"}}},
+            "tags": {"M": {"active_model": {"S": "true"}, "parent_job_id": {"S": JOB2}}},
             "storage": {"M": {"bucket": {"S": "b"}}},
             "results": {"M": {"best_f1": {"N": "0.75"}, "early_stopping_triggered": {"BOOL": False}}},
             "estimated_duration": {"N": "600"},
+            "parent_job_id": {"S": JOB2},
         },
     ),
     "job_required": (

@@ -62,3 +62,35 @@ def test_on_disk_instance_keeps_data_across_restarts(tmp_path):
         assert table_exists(connect(StoreConfig(table="kept", endpoint_url=second["endpoint_url"])))
     finally:
         stop_detached(state)
+
+
+def test_an_endpoint_that_is_not_dynamodb_is_one_line_naming_it():
+    """A web server (or a proxy's error page) at --endpoint-url: no page of HTML."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from metrics_store import NotDynamoDB, StoreConfig, connect, table_exists
+
+    class Page(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the http.server API
+            body = b"<!DOCTYPE html><html><body><h1>Welcome to nginx</h1></body></html>"
+            self.send_response(404)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{server.server_port}"
+    try:
+        with pytest.raises(NotDynamoDB) as raised:
+            table_exists(connect(StoreConfig(table="t", region="us-east-1", endpoint_url=endpoint)))
+    finally:
+        server.shutdown()
+    message = str(raised.value)
+    assert endpoint in message and "does not answer like DynamoDB" in message
+    assert "<html" not in message and "\n" not in message

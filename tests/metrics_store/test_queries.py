@@ -93,3 +93,19 @@ def test_checkpoints_best_and_receipt_counts(table):
 def test_bad_page_token_is_a_clear_error(table):
     with pytest.raises(ValueError, match="invalid page token"):
         Queries(table).jobs_by_status("running", token="not-base64!")
+
+
+def test_jobs_by_parent_lists_the_children_of_a_job_in_any_status(table):
+    store = Store(table, **NO_WAIT)
+    parent = job(name="sweep")
+    children = [job(name=f"sweep-t{n}", created_at=f"2026-01-0{n}T00:00:00.000000+00:00", parent_job_id=parent.job_id,
+                    tags={"parent_job_id": parent.job_id}) for n in (3, 1, 2)]
+    for j in [parent, *children, job(name="unrelated")]:
+        store.create_job(j)
+    store.set_job_status(children[0].job_id, "cancelled")
+    store.set_job_status(children[1].job_id, "running")
+    q = Queries(table)
+    found = q.jobs_by_parent(parent.job_id)
+    assert [j.name for j in found] == ["sweep-t1", "sweep-t2", "sweep-t3"]  # oldest first, whatever their status
+    assert {j.parent_job_id for j in found} == {parent.job_id} and q.get_job(parent.job_id).parent_job_id is None
+    assert q.jobs_by_parent(str(uuid.uuid4())) == []

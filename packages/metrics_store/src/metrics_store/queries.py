@@ -20,6 +20,7 @@ from .codec import decode_item
 from .connection import TableRef, translate_errors
 from .errors import JobNotFound
 from .records import (
+    JOB_STATUSES,
     VALIDATION_STATUSES,
     DatasetSnapshotRecord,
     Job,
@@ -173,6 +174,21 @@ class Queries:
     def iter_all_jobs(self) -> Iterator[Job]:
         for status in ("running", "pending", "interrupted", "failed", "succeeded", "cancelled"):
             yield from self.iter_jobs_by_status(status)
+
+    def jobs_by_parent(self, parent_job_id: str) -> list[Job]:
+        """The jobs another job started (`Job.parent_job_id`), oldest first. There is no index
+        on the parent: each status partition of GSI1 is read with a filter, as `iter_all_jobs`."""
+        children: list[Job] = []
+        for status in JOB_STATUSES:
+            children += self._query_page(
+                Job.from_item, limit=None, token=None, IndexName="GSI1",
+                KeyConditionExpression="GSI1PK = :pk AND begins_with(GSI1SK, :created)",
+                FilterExpression="#type = :job AND parent_job_id = :parent",
+                ExpressionAttributeNames={"#type": "TYPE"},
+                ExpressionAttributeValues={":pk": {"S": keys.job_status_gsi1pk(status)}, ":created": {"S": "CREATED#"},
+                                           ":job": {"S": "JOB"}, ":parent": {"S": parent_job_id}},
+            ).items
+        return sorted(children, key=lambda j: (j.created_at, j.job_id))
 
     def jobs_by_name(self, name: str, *, limit: int | None = 50, token: str | None = None) -> Page[Job]:
         return self._query_page(

@@ -15,7 +15,7 @@ import typer
 from cli_edge import JsonOpt, console, new_app, print_json, run_or_exit, store_options
 from metrics_store import StoreConfig
 
-runs_app = new_app("Read runs back: list, show, compare, monitor, history, report, explain, plot; mark a dead job interrupted.")
+runs_app = new_app("Read runs back: list, show, compare, monitor, history, report, explain, plot, sweep; mark a dead job interrupted.")
 
 JobArg = Annotated[str, typer.Argument(help="Job id, unique id prefix (8+ characters) or job name.")]
 StatusOpt = Annotated[list[str] | None, typer.Option("--status", help="Only jobs in this status (repeatable).")]
@@ -46,13 +46,14 @@ def list_command(
     min_f1: Annotated[float | None, typer.Option(help="Only jobs whose best val_f1 (max over evaluations) is at least this.")] = None,
     sort: Annotated[str, typer.Option(help="best_f1 (highest first), created (newest first) or name.")] = "best_f1",
     limit: Annotated[int | None, typer.Option(help="Show at most this many.")] = None,
+    parent: Annotated[str | None, typer.Option(help="Only the jobs this job started (a sweep's trials and seed repeats).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Jobs with their best F1, filtered and sorted."""
     from .analysis.commands import list_runs
 
-    payload = run_or_exit(lambda: list_runs(_queries(store), statuses=status, name=name,
-                                            snapshot=snapshot, min_f1=min_f1, sort=sort, limit=limit))
+    payload = run_or_exit(lambda: list_runs(_queries(store), statuses=status, name=name, snapshot=snapshot, min_f1=min_f1,
+                                            sort=sort, limit=limit, parent=parent))
     _emit(payload, as_json, "render_list")
 
 
@@ -195,3 +196,20 @@ def mark_interrupted_command(store: StoreConfig, job: JobArg, as_json: JsonOpt =
     else:
         typer.echo(f"job {payload['job_id']}: interrupted (last heartbeat {payload['previous_heartbeat_at'] or '-'}); "
                    f"resume with: {payload['resume']}")
+
+
+@runs_app.command("sweep")
+@store_options(StoreConfig)
+def sweep_command(
+    store: StoreConfig,
+    job: Annotated[str, typer.Argument(help="The sweep job: id, unique id prefix (8+ characters) or name.")],
+    out: Annotated[Path | None, typer.Option(help="Write OUT/sweep_report.json (and the plots) here.")] = None,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="With --out, also write the PNG plots.")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """A sweep's trials ranked by best F1, parameter importances, the best config as a
+    `trainer fit` command, and whether each parameter mattered beyond seed noise."""
+    from .analysis.sweep import sweep_report
+
+    payload = run_or_exit(lambda: sweep_report(_queries(store), job, out_dir=out, plots=plots))
+    _emit(payload, as_json, "render_sweep")

@@ -42,3 +42,12 @@ class TrainingDiverged(TrainerError):
         super().__init__(f"training diverged at step {step}: the loss is {loss} ({before}{lr}); "
                          "lower --lr or check the data, then start a new run")
         self.step, self.loss, self.last_finite, self.learning_rate = step, loss, last_finite, learning_rate
+
+
+class JobExists(FitError):
+    """A new job's id is taken: another process created that child job first (a sweep's trial
+    another worker claimed). Nothing of the existing job was touched."""
+
+    def __init__(self, job_id: str):
+        super().__init__(f"job {job_id} exists already: another process started it")
+        self.job_id = job_id

@@ -9,6 +9,8 @@
 way out ends in a terminal or resumable status (a crash `failed`, a signal, an outage longer
 than the budget or a lost lease `interrupted`; resumable with `--resume JOB_ID`), and nothing
 is recorded twice. docs/runs.md ("Faults") says what each status means.
+Jobs started by other jobs (a sweep's trials) run through the same code (`child=`,
+`callbacks=`, a callback's `RunEnding`: trainer.run_hooks).
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from typing import TYPE_CHECKING, Any
 from metrics_store import Job, JobLeased, NullRecorder, RunRecorder
 from metrics_store.keys import utc_now_iso
 
-from .errors import FitError, TrainingDiverged
+from .errors import FitError, JobExists, TrainingDiverged
 from .preflight import open_gated_snapshot
 from .request import FitRequest, FitResult
+from .run_hooks import ChildJob, RunEnding, ending_of
 from .signals import SignalGuard
 from .summary import history_from_metrics, merge_history, results_of, summarize
 
@@ -94,15 +97,17 @@ class TrainOutcome:
     train_runtime: float | None
     total_flos: float | None
     early_stopping_triggered: bool
+    ending: RunEnding | None = None  # a callback ended the run on purpose
 
 
 def fit(request: FitRequest, recorder_for: RecorderFactory, *, resume_job_id: str | None = None, restart: bool = False,
-        snapshot: Snapshot | None = None) -> FitResult:
-    """Set up, train, clean up. `snapshot`: already opened and gated (by `preflight`)."""
+        snapshot: Snapshot | None = None, child: ChildJob | None = None, callbacks: list[Any] | None = None) -> FitResult:
+    """Set up, train, clean up. `snapshot`: already opened and gated (by `preflight`); `child`,
+    `callbacks`: see trainer.run_hooks."""
     with SignalGuard() as guard:
-        run = setup(request, recorder_for, guard=guard, resume_job_id=resume_job_id, restart=restart, snapshot=snapshot)
+        run = setup(request, recorder_for, guard=guard, resume_job_id=resume_job_id, restart=restart, snapshot=snapshot, child=child)
         try:
-            result = cleanup(run, train(run))
+            result = cleanup(run, train(run, callbacks or []))
         except BaseException as exc:
             mark_failed(run.recorder, exc)
             run.recorder.close(CLOSE_TIMEOUT_S)
@@ -114,9 +119,9 @@ def fit(request: FitRequest, recorder_for: RecorderFactory, *, resume_job_id: st
 
 
 def setup(request: FitRequest, recorder_for: RecorderFactory, *, guard: SignalGuard | None = None, resume_job_id: str | None = None,
-          restart: bool = False, snapshot: Snapshot | None = None) -> Run:
+          restart: bool = False, snapshot: Snapshot | None = None, child: ChildJob | None = None) -> Run:
     snapshot = snapshot or open_gated_snapshot(request)
-    job, recorder, args, output_dir, resume_from = open_job(request, snapshot, recorder_for, resume_job_id, restart)
+    job, recorder, args, output_dir, resume_from = open_job(request, snapshot, recorder_for, resume_job_id, restart, child)
     try:
         built, data = build_model_and_features(request, snapshot)
         run = Run(request, job, resume_job_id is not None, resume_from, recorder, snapshot, output_dir, args, built, data,
@@ -138,7 +143,7 @@ def snapshot_lineage(snapshot: Snapshot) -> dict[str, Any]:
 
 
 def open_job(request: FitRequest, snapshot: Snapshot, recorder_for: RecorderFactory, resume_job_id: str | None,
-             restart: bool) -> tuple[Job, RunRecorder, TrainingArguments, Path, Path | None]:
+             restart: bool, child: ChildJob | None = None) -> tuple[Job, RunRecorder, TrainingArguments, Path, Path | None]:
     """Create the job (or find the one to resume), take its lease, claim its folder and find
     the checkpoint to continue from."""
     from .arguments import shared_job_id, training_arguments
@@ -146,7 +151,7 @@ def open_job(request: FitRequest, snapshot: Snapshot, recorder_for: RecorderFact
 
     name = request.job_name or f"{snapshot.id}-{request.model.source}-{utc_now_iso()[:19].replace(':', '')}"
     args = training_arguments(request, Path(request.train.output_dir))  # output_dir set below, once the job is known
-    job_id = shared_job_id(args, resume_job_id or str(uuid.uuid4()))
+    job_id = shared_job_id(args, resume_job_id or (child.job_id if child else str(uuid.uuid4())))
     is_main = args.process_index == 0
     recorder = recorder_for(job_id) if is_main else NullRecorder(job_id)
     output_dir = run_folder(request.train.output_dir, name, job_id)
@@ -155,9 +160,11 @@ def open_job(request: FitRequest, snapshot: Snapshot, recorder_for: RecorderFact
         job_config={"request": request.to_dict(), "snapshot": snapshot_lineage(snapshot), "seed": request.train.seed},
         storage={"output_dir": str(output_dir)}, tags={"snapshot_id": snapshot.id, "model": request.model.source},
     )
-    job, created = recorder.open(proposed)
+    job, created = recorder.open(child.apply(proposed) if child and not resume_job_id else proposed)
     if resume_job_id and created and is_main:
         raise FitError(f"no job {resume_job_id} to resume")
+    if not resume_job_id and not created and is_main:
+        raise JobExists(job_id)  # a child another process claimed first: not ours to touch
     recorded_content = job.job_config.get("snapshot", {}).get("content_sha256")
     if resume_job_id and is_main and recorded_content != snapshot.content_sha256:
         raise FitError(f"job {job_id} trained on snapshot content {str(recorded_content)[:12]}, but {snapshot.id} now holds "
@@ -258,7 +265,7 @@ def record_start(run: Run) -> None:
 # --- train ---------------------------------------------------------------------------------
 
 
-def train(run: Run) -> TrainOutcome:
+def train(run: Run, extra_callbacks: list[Any] | None = None) -> TrainOutcome:
     from transformers import EarlyStoppingCallback, PrinterCallback
 
     from .artifacts import upload_folder
@@ -276,6 +283,7 @@ def train(run: Run) -> TrainOutcome:
     if request.train.early_stopping_patience:
         early = EarlyStoppingCallback(early_stopping_patience=request.train.early_stopping_patience)
         callbacks.append(early)
+    callbacks += extra_callbacks or []
     trainer = make_trainer(
         request.train, model=model, tokenizer=run.built.tokenizer, args=args, max_seq_length=request.model.max_seq_length,
         train_dataset=run.data.train, eval_dataset=run.data.val,
@@ -296,6 +304,7 @@ def train(run: Run) -> TrainOutcome:
         train_runtime=output.metrics.get("train_runtime"), total_flos=float(state.total_flos or 0),
         early_stopping_triggered=bool(early and early.early_stopping_patience_counter >= request.train.early_stopping_patience
                                       and state.global_step < state.max_steps),
+        ending=ending_of(extra_callbacks or []),
     )
 
 
@@ -310,6 +319,8 @@ def cleanup(run: Run, outcome: TrainOutcome) -> FitResult:
     summary = summarize(outcome.history, job_id=run.job_id, snapshot_id=run.snapshot.id, checkpoint_metric=train_config.checkpoint_metric,
                         greater_is_better=train_config.greater_is_better, early_stopping_triggered=outcome.early_stopping_triggered,
                         train_runtime=outcome.train_runtime, total_flos=outcome.total_flos)
+    if outcome.ending is not None:  # before a signal: the run had ended on purpose when it came
+        return close_ended(run, outcome.ending, summary, outcome.stopped_by)
     if outcome.stopped_by is not None:
         hint = f"resume with `trainer fit --resume {run.job_id}`"
         recorder.log({"type": "interrupted", "stopped_by": outcome.stopped_by, "resume": f"trainer fit --resume {run.job_id}"}, level="WARNING")
@@ -333,6 +344,22 @@ def cleanup(run: Run, outcome: TrainOutcome) -> FitResult:
         write_report(recorder, run.output_dir)
     recorded = recorder.close(CLOSE_TIMEOUT_S)
     return FitResult(run.job_id, "succeeded", str(run.output_dir), results, str(best_dir) if best_dir else None, recorded=recorded)
+
+
+def close_ended(run: Run, ending: RunEnding, summary: dict[str, Any], stopped_by: str | None) -> FitResult:
+    """A callback ended the run on purpose: its summary and results are recorded, no model is
+    exported, its checkpoints are removed, and the job takes the ending's final status."""
+    from .artifacts import prune_checkpoints, write_run_file
+
+    recorder, results = run.recorder, {**results_of(summary, None), **ending.results}
+    if run.is_main:
+        prune_checkpoints(run.output_dir)
+        write_run_file(run.output_dir, {**summary, "ended": ending.message})
+    recorder.log(summary)
+    recorder.results(results)
+    recorder.status(ending.status, message=ending.message[:500])
+    recorded = recorder.close(CLOSE_TIMEOUT_S)
+    return FitResult(run.job_id, ending.status, str(run.output_dir), results, stopped_by=stopped_by, recorded=recorded)
 
 
 def write_report(recorder: RunRecorder, output_dir: Path) -> None:

@@ -68,6 +68,8 @@ class FitResult:
 def request_for_resume(job: Job) -> FitRequest:
     """The request a job was started with, pinned to the snapshot it trained on."""
     recorded = job.job_config.get("request")
+    if not recorded and job.job_config.get("sweep"):
+        raise FitError(f"job {job.job_id} is a sweep: resume it with `trainer sweep --resume {job.job_id}`")
     if not recorded:
         raise FitError(f"job {job.job_id} was not started by `trainer fit` (no recorded request); it cannot be resumed")
     request = FitRequest.from_dict(json.loads(json.dumps(recorded)))

@@ -78,7 +78,11 @@ def create(
     from ..build import ContractGateFailed, create_snapshot
 
     def build():
-        from metrics_store import connect
+        from metrics_store import TableNotFound, connect, table_exists
+
+        table = connect(store)
+        if not table_exists(table):  # one DescribeTable before the contracts load or anything is read
+            raise TableNotFound(store.table, store.endpoint_url)
 
         config = BuildConfig(
             statuses=tuple(status), merge_preset=merge_preset, custom_merge=_parse_merges(merge),
@@ -95,7 +99,7 @@ def create(
             checker = contract_gate(contracts_dir)
         with progress("reading receipts", quiet=as_json) as on_progress:
             return create_snapshot(
-                table=connect(store), backend=backend(root, store.region), config=config, options=options,
+                table=table, backend=backend(root, store.region), config=config, options=options,
                 source={"table": store.table, "region": store.region, "endpoint_url": store.endpoint_url},
                 check_contracts=checker, progress=on_progress,
             )

@@ -47,8 +47,8 @@ class Job(JobRecord):
     """Set by `trainer fit --resume --restart`: records before this time belong to an
     abandoned attempt and are left out of the run's history."""
     parent_job_id: str | None = None
-    """The job this one is part of (a fold of a label review, a trial of a sweep); also the
-    `parent_job_id` tag."""
+    """The job that started this one (a sweep's trial, a review's fold); also in
+    `tags.parent_job_id` for people reading the table. `Queries.jobs_by_parent` lists them."""
 
     def __post_init__(self) -> None:
         check_choice("status", self.status, JOB_STATUSES)

@@ -20,12 +20,15 @@ SORT_KEYS = ("best_f1", "created", "name")
 
 
 def list_runs(queries: Queries, *, statuses: list[str] | None = None, name: str | None = None, snapshot: str | None = None,
-              min_f1: float | None = None, sort: str = "best_f1", limit: int | None = None) -> dict[str, Any]:
-    """Jobs with their best val_f1 (the max over evaluations), filtered and sorted."""
+              min_f1: float | None = None, sort: str = "best_f1", limit: int | None = None, parent: str | None = None) -> dict[str, Any]:
+    """Jobs with their best val_f1 (the max over evaluations), filtered and sorted; with
+    `parent`, only the jobs that job started (a sweep's trials and seed repeats)."""
     if sort not in SORT_KEYS:
         raise ConfigError(f"--sort must be one of {', '.join(SORT_KEYS)}, got {sort!r}")
     f1_by_job = metric_by_job(queries, "val_f1")
-    rows = [list_row(job, f1_by_job.get(job.job_id, [])) for job in iter_jobs(queries, statuses)]
+    parent = queries.find_job(parent).job_id if parent else None
+    jobs = [j for j in queries.jobs_by_parent(parent) if not statuses or j.status in statuses] if parent else iter_jobs(queries, statuses)
+    rows = [list_row(job, f1_by_job.get(job.job_id, [])) for job in jobs]
     if name:
         rows = [r for r in rows if name.lower() in r["name"].lower()]
     if snapshot:
@@ -38,7 +41,8 @@ def list_runs(queries: Queries, *, statuses: list[str] | None = None, name: str 
         rows.sort(key=lambda r: r["created_at"], reverse=True)
     else:
         rows.sort(key=lambda r: (r["name"], r["created_at"]))
-    filters = {"statuses": statuses or [], "name": name, "snapshot": snapshot, "min_f1": min_f1, "sort": sort, "limit": limit}
+    filters = {"statuses": statuses or [], "name": name, "snapshot": snapshot, "min_f1": min_f1, "sort": sort, "limit": limit,
+               "parent": parent}
     return list_payload(rows[:limit] if limit else rows, filters, len(rows))
 
 

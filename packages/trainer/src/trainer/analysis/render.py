@@ -86,6 +86,8 @@ def render_show(payload: dict[str, Any], console: Console) -> None:
     lease = _lease_line(job["status"], payload.get("lease"))
     if lease:
         console.print(lease)
+    if job["tags"].get("kind") == "sweep":
+        console.print(f"a sweep: `trainer runs sweep {job['job_id']}` ranks its trials and says which parameters mattered")
     console.print(f"snapshot {snap.get('id')} (parent {snap.get('parent_id') or '-'}, content {str(snap.get('content_sha256'))[:12]}, "
                   f"contracts {snap.get('contracts') or '-'}, {'reachable' if snap.get('reachable') else 'unreachable'}) {snap.get('uri') or ''}")
     also = f"; best val_f1 {fmt(best['best_f1'])}" if best["metric"] != "val_f1" else ""
@@ -195,3 +197,36 @@ def render_report(payload: dict[str, Any], console: Console) -> None:
 def render_plot(payload: dict[str, Any], console: Console) -> None:
     for file in payload["files"]:
         console.print(f"wrote {file['path']} ({file['bytes']:,} bytes)")
+
+
+def render_sweep(payload: dict[str, Any], console: Console) -> None:
+    from .sweep_verdict import fmt_value
+
+    sweep, counts, best, noise = payload["sweep"], payload["counts"], payload["best"], payload["seed_noise"]
+    config = sweep["config"]
+    console.print(f"[bold]{sweep['name']}[/bold] {sweep['job_id']}  status [bold]{_status(sweep['status'], sweep['lease'])}[/bold]  "
+                  f"{config['sampler']}, pruner {config['pruner']}, seed {config['seed']}; snapshots {', '.join(sweep['snapshots'])}")
+    console.print(f"{counts['trials']} of {counts['planned']} trials: {counts['complete']} complete, {counts['pruned']} pruned, "
+                  f"{counts['failed']} failed" + (f", {counts['running']} running" if counts["running"] else "")
+                  + (f", {counts['interrupted'] + counts['stale']} to resume" if counts["interrupted"] + counts["stale"] else "")
+                  + f"; {counts['seed_repeats']} seed repeat(s)" + (f"; stopped by {sweep['stopped_by']}" if sweep["stopped_by"] not in (None, "trials") else ""))
+    rows = [[r["job_id"], r["number"], r["state"], r["best_f1"], ", ".join(f"{k}={fmt_value(v)}" for k, v in r["params"].items()),
+             _duration(r["duration_seconds"])] for r in payload["trials"]]
+    console.print(table("trials, best first", [Column("job", key=True), Column("trial"), Column("state"), Column("best f1"),
+                                                Column("params"), Column("time", drop=1)], rows))
+    if best:
+        console.print(f"best: trial {best['number']} ({best['job_id']}), val_f1 {fmt(best['best_f1'])}")
+        console.print(f"  {best['command']}")
+    console.print(f"seed noise: {noise['note']}" + (f": {fmt(noise['margin'])} (stdev {fmt(noise['stdev'])})" if noise["available"] else ""))
+    if payload["within_noise_of_best"]:
+        console.print(f"within seed noise of the best: trial(s) {', '.join(map(str, payload['within_noise_of_best']))}")
+    values = payload["importances"]["values"]
+    if values:
+        console.print(table(f"parameter importances ({payload['importances']['method']})", ["parameter", "importance"],
+                            [[k, v] for k, v in values.items()]))
+    else:
+        console.print(f"parameter importances: {payload['importances']['note']}")
+    console.print(table("verdicts", ["parameter", "verdict", "why"], [[v["parameter"], v["verdict"], v["sentence"]] for v in payload["verdicts"]]))
+    console.print(f"[bold]{payload['summary']}[/bold]")
+    if payload.get("plots"):
+        console.print("plots: " + ", ".join(payload["plots"]))

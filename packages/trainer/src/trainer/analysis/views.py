@@ -80,6 +80,7 @@ def list_row(job: Job, f1_metrics: Sequence[JobMetric]) -> dict[str, Any]:
         "best_f1": best.value if best else recorded, "best_epoch": best.epoch if best else number((job.results or {}).get("best_epoch")),
         "last_f1": scored[-1].value if scored else None, "last_epoch": scored[-1].epoch if scored else None,
         "evaluations": len(scored), "lease": lease_view(job, last_activity=max((m.timestamp for m in scored), default=None)),
+        "parent_job_id": job.parent_job_id,
     }
 
 
