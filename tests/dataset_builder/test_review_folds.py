@@ -67,7 +67,7 @@ def test_every_word_is_held_out_exactly_once_even_those_the_ratio_control_droppe
     assert snap.lock.o_entity_ratio.after["train"] < snap.lock.o_entity_ratio.before["train"]
     all_words = sum(len(b.words) for b in bundles)
     assert snap.words.height < all_words  # the ratio control dropped O-only training lines
-    folds = plan_folds(snap, 3, seed=0)
+    folds = plan_folds(snap, 3, seed=0, ratio="snapshot")  # folds trained under the parent's ratio control
     assert sorted(k for f in folds for k in f.keys) == sorted(snap.receipts["receipt_key"])
     held_out = []
     reads = []
@@ -90,8 +90,10 @@ def test_every_word_is_held_out_exactly_once_even_those_the_ratio_control_droppe
     again = open_or_publish_fold(tmp_path / "folds", folds[0], lambda: pytest.fail("rebuilt a published fold"), {})
     assert again.content_sha256 == open_snapshot(fold_root(tmp_path / "folds", folds[0]), "v1").content_sha256
     assert len(reads) == 3
-    other_seed = plan_folds(snap, 3, seed=1)
+    other_seed = plan_folds(snap, 3, seed=1, ratio="snapshot")
     assert {f.definition_sha256 for f in other_seed}.isdisjoint({f.definition_sha256 for f in folds})
+    default = plan_folds(snap, 3, seed=0)  # the default: fold models train on every word
+    assert all(f.spec.o_entity_ratio is None for f in default) and [f.keys for f in default] == [f.keys for f in folds]
 
 
 def test_a_table_whose_words_changed_since_the_snapshot_stops_the_review(built):

@@ -1,5 +1,5 @@
-"""The review queues as pure functions of out-of-sample probabilities (trainer.review_queues),
-and the suggestions made from them (trainer.review_output)."""
+"""The review queues as pure functions of out-of-sample probabilities (trainer.review.queues),
+and the suggestions made from them (trainer.review.output)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from dataset_builder.config import BuildConfig
 from metrics_store import ReceiptWordLabel
 from trainer.errors import ConfigError
-from trainer.review_config import QueueConfig, ReviewRequest
-from trainer.review_output import build_suggestions, classify
-from trainer.review_queues import build_queues, label_probabilities
+from trainer.review.config import QueueConfig, ReviewRequest
+from trainer.review.output import build_suggestions, classify
+from trainer.review.queues import build_queues, label_probabilities
 
 TAGS = ["O", "B-AMOUNT", "I-AMOUNT", "B-MERCHANT_NAME", "I-MERCHANT_NAME", "B-PRODUCT_NAME", "I-PRODUCT_NAME"]
 SPEC = BuildConfig(merge_preset="amounts", allowed_labels=("AMOUNT", "MERCHANT_NAME", "PRODUCT_NAME"))

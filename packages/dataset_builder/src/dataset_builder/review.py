@@ -37,7 +37,7 @@ from typing import Any
 
 import polars as pl
 
-from .config import BuildConfig, ConfigError
+from .config import FOLD_RATIOS, BuildConfig, ConfigError
 from .dataset import RawRead, build_dataset
 from .labels import LEGACY_ALIASES
 from .snapshot import Snapshot, SnapshotError, open_snapshot
@@ -143,9 +143,6 @@ class Fold:
         return {"fold": self.index, "folds": self.folds, "seed": self.seed, "parent_id": self.parent_id,
                 "parent_content_sha256": self.parent_content_sha256, "receipts": len(self.keys),
                 "keys_sha256": split_hash(list(self.keys)), "definition_sha256": self.definition_sha256}
-
-
-FOLD_RATIOS = ("none", "snapshot")
 
 
 def plan_folds(snapshot: Snapshot, folds: int, seed: int, *, ratio: str = "none") -> list[Fold]:

@@ -1,4 +1,4 @@
-"""`trainer review`: which labels to look at first. Defaults come from review_config's
+"""`trainer review`: which labels to look at first. Defaults come from review.config's
 dataclasses; heavy modules load inside the command."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from cli_edge import (
 from cli_edge.options import DEFAULT_ROOT, RootOpt
 from metrics_store import StoreConfig
 
-from .review_config import REVIEW_MODEL, REVIEW_TRAIN, QueueConfig, ReviewRequest
+from .review.config import REVIEW_MODEL, REVIEW_TRAIN, SUSPECT_SCORES, QueueConfig, ReviewRequest
 
 QUEUE = QueueConfig()
 DEFAULTS = ReviewRequest(snapshot_root="")
@@ -35,6 +35,7 @@ def review_command(
     from_job: Annotated[str | None, typer.Option(help="Cheap mode: this finished fit job's model scores its snapshot's val split (no folds).")] = None,
     folds: Annotated[int, typer.Option(help="Cross-fitting folds (receipt-level, by merchant, seeded), at least 2.")] = DEFAULTS.folds,
     fold_seed: Annotated[int, typer.Option(help="Seed of the fold assignment.")] = DEFAULTS.fold_seed,
+    fold_ratio: Annotated[str, typer.Option(help="Fold models train on every word (none) or under the snapshot's O:entity ratio (snapshot).")] = DEFAULTS.fold_ratio,
     model: Annotated[str | None, typer.Option(help=f"Fold models: hub id (local cache), a folder or tiny (default: {REVIEW_MODEL.model}).")] = None,
     max_seq_length: Annotated[int | None, typer.Option(help=f"Fold models: sub-tokens per window (default: {REVIEW_MODEL.max_seq_length}).")] = None,
     doc_stride: Annotated[int | None, typer.Option(help=f"Fold models: sub-tokens shared by windows (default: {REVIEW_MODEL.doc_stride}).")] = None,
@@ -46,6 +47,7 @@ def review_command(
     valid_above: Annotated[float, typer.Option(help="Triage: probability of the proposed label at or above which it is likely valid.")] = QUEUE.valid_above,
     invalid_below: Annotated[float, typer.Option(help="Triage: probability at or below which it is likely invalid.")] = QUEUE.invalid_below,
     missing_above: Annotated[float, typer.Option(help="Least probability of a missing label, and of any suggestion written.")] = QUEUE.missing_above,
+    suspect_score: Annotated[str, typer.Option(help=f"Suspect VALID ranking, cleanlab's token score: {', '.join(SUSPECT_SCORES)}.")] = QUEUE.suspect_score,
     output_dir: Annotated[Path, typer.Option(help="The review's folder goes to OUTPUT_DIR/<job name>-<id>/.")] = Path(REVIEW_TRAIN.output_dir),
     folds_root: Annotated[str | None, typer.Option(help="Where fold snapshots are published (default: in the review folder).")] = None,
     job_name: Annotated[str | None, typer.Option(help="Review job name (default: review-<snapshot>-<time>).")] = None,
@@ -68,7 +70,7 @@ def review_command(
 
     def run() -> tuple[Any, dict[str, Any] | None]:
         from .preflight import check_model_source, check_table
-        from .review import run_review
+        from .review.run import run_review
 
         table = connect(store)
         check_table(table)
@@ -81,9 +83,10 @@ def review_command(
             request, resume_id = ReviewRequest.from_dict(job.job_config["request"]), job.job_id
         else:
             request, resume_id = _request(
-                table, snapshot=snapshot, root=root, from_job=from_job, folds=folds, fold_seed=fold_seed, model=model,
+                table, snapshot=snapshot, root=root, from_job=from_job, folds=folds, fold_seed=fold_seed, fold_ratio=fold_ratio, model=model,
                 max_seq_length=max_seq_length, doc_stride=doc_stride, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                recipe_from=recipe_from, queues=QueueConfig(valid_above=valid_above, invalid_below=invalid_below, missing_above=missing_above),
+                recipe_from=recipe_from, queues=QueueConfig(valid_above=valid_above, invalid_below=invalid_below, missing_above=missing_above,
+                                                                       suspect_score=suspect_score),
                 output_dir=output_dir, folds_root=folds_root, job_name=job_name, description=description,
                 allow_contract_failures=allow_contract_failures, device=device), None
         check_model_source(request.recipe)
@@ -91,7 +94,7 @@ def review_command(
         result = run_review(request, table, resume_job_id=resume_id, log=log)
         report = None
         if write_suggestions and result.status == "succeeded":
-            from .review_output import apply_suggestions
+            from .review.output import apply_suggestions
 
             report = apply_suggestions(table, result.job_id, yes=yes)
         return result, report
@@ -107,7 +110,7 @@ def review_command(
     if as_json:
         print_json(summary)
     elif result.status == "succeeded":
-        from .review_render import render_review
+        from .review.render import render_review
 
         render_review(summary, console())
     else:

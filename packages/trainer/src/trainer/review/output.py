@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from .review_config import QueueConfig
-from .review_queues import QUEUES, Queues
+from .config import QueueConfig
+from .queues import QUEUES, Queues
 
 if TYPE_CHECKING:
     from dataset_builder.config import BuildConfig
@@ -51,7 +51,7 @@ def read_queues(folder: Path) -> dict[str, pl.DataFrame]:
     """The queues a finished review wrote (for `--resume JOB --write-suggestions`)."""
     missing = [name for name in QUEUES if not (folder / f"{name}.parquet").is_file()]
     if missing:
-        from .errors import FitError
+        from ..errors import FitError
 
         raise FitError(f"the review's queues are not in {folder} ({', '.join(missing)} missing): resume it on the machine that ran it")
     return {name: pl.read_parquet(folder / f"{name}.parquet") for name in QUEUES}
@@ -67,6 +67,7 @@ def summary_payload(*, job: Any, status: str, mode: str, snapshot: Any, folds: l
         "mode": mode, "snapshot": {"id": snapshot.id, "content_sha256": snapshot.content_sha256, "uri": snapshot.uri},
         "folder": str(folder), "folds": folds, "scored": queues.scored,
         "thresholds": {"valid_above": config.valid_above, "invalid_below": config.invalid_below, "missing_above": config.missing_above},
+        "suspect_score": config.suspect_score,
         "queues": {name: {**dict(files.get(name, {})), **({"buckets": buckets} if name == "triage" else {})} for name in QUEUES},
         "labels": queues.labels, "suggestions": None,
     }
@@ -163,7 +164,7 @@ def apply_suggestions(table: Any, job_id: str, *, yes: bool) -> dict[str, Any]:
     from metrics_store import JobLog, Queries, Store
     from metrics_store.keys import utc_now_iso
 
-    from .review_config import ReviewRequest
+    from .config import ReviewRequest
 
     job = Queries(table).get_job(job_id)
     request = ReviewRequest.from_dict(job.job_config["request"])

@@ -8,9 +8,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import ModelConfig, TrainConfig
-from .errors import ConfigError
-from .request import FitRequest
+from ..config import ModelConfig, TrainConfig
+from ..errors import ConfigError
+from ..request import FitRequest
 
 TRIAGE_STATUSES = ("NEEDS_REVIEW", "PENDING", "NONE")
 """Label items a review triages: proposals nobody has decided on (INVALID ones were decided)."""
@@ -18,6 +18,11 @@ REVIEW_MODEL = ModelConfig(model="tiny")
 REVIEW_TRAIN = TrainConfig(epochs=15, learning_rate=2e-3, early_stopping_patience=3)
 """The default recipe of the fold models: the tiny LayoutLM at the learning rate it needs
 (bench/RESULTS.md); any `trainer fit` recipe can be taken from a recorded job (`--recipe-from`)."""
+
+
+SUSPECT_SCORES = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
+"""cleanlab's token label-quality scores (`cleanlab.token_classification.rank`), any of which
+ranks the suspect VALID queue; bench/bench_review.py measures each."""
 
 
 @dataclass(frozen=True)
@@ -31,8 +36,12 @@ class QueueConfig:
     missing_above: float = 0.7
     """Missing labels: an unlabelled word enters the queue when the model gives an entity label
     at least this probability; also the least confidence of any suggestion written."""
+    suspect_score: str = "self_confidence"
+    """How suspect VALID labels are ranked (one of SUSPECT_SCORES), lowest score first."""
 
     def __post_init__(self) -> None:
+        if self.suspect_score not in SUSPECT_SCORES:
+            raise ConfigError(f"--suspect-score must be one of {', '.join(SUSPECT_SCORES)}, got {self.suspect_score!r}")
         for name in ("valid_above", "invalid_below", "missing_above"):
             value = getattr(self, name)
             if not (math.isfinite(value) and 0.0 <= value <= 1.0):
@@ -71,14 +80,14 @@ class ReviewRequest:
     def __post_init__(self) -> None:
         if self.folds < 2:
             raise ConfigError(f"--folds must be at least 2, got {self.folds}")
-        from dataset_builder.review import FOLD_RATIOS
+        from dataset_builder.config import FOLD_RATIOS
 
         if self.fold_ratio not in FOLD_RATIOS:
             raise ConfigError(f"--fold-ratio must be one of {', '.join(FOLD_RATIOS)}, got {self.fold_ratio!r}")
         if self.batch_size < 1:
             raise ConfigError(f"--batch-size must be at least 1, got {self.batch_size}")
         if self.job_name is not None:
-            from .run_dir import check_job_name
+            from ..run_dir import check_job_name
 
             check_job_name(self.job_name)
 

@@ -11,7 +11,8 @@ model's label is the most probable one. The queues (docs/runs.md, "Label review"
    (`cleanlab.token_classification.filter.find_label_issues` over every word whose label is
    known: labelled, and unlabelled as O), ranked by cleanlab's label quality score
    (`rank.get_label_quality_scores`, self-confidence: the probability of the given label),
-   lowest first.
+   lowest first (`QueueConfig.suspect_score` picks cleanlab's token score: self-confidence,
+   normalized margin or confidence-weighted entropy).
 2. `triage`: every label item in NEEDS_REVIEW, PENDING or NONE (TRIAGE_STATUSES), with the
    probability of the label it proposes (mapped to the snapshot's labels as the build maps
    them), `likely_valid` at or above `valid_above`, `likely_invalid` at or below
@@ -32,8 +33,8 @@ import polars as pl
 
 from dataset_builder.rules import LABELLED, UNKNOWN, UNLABELLED
 
-from .evaluate import entity_labels
-from .review_config import TRIAGE_STATUSES, QueueConfig
+from ..evaluate import entity_labels
+from .config import TRIAGE_STATUSES, QueueConfig
 
 WORD = ["receipt_key", "line_id", "word_id"]
 QUEUES = ("suspect_valid", "triage", "missing")
@@ -95,12 +96,12 @@ def base_frame(words: pl.DataFrame, probabilities: np.ndarray, classes: Sequence
     return frame.join(_item_summary(items), on=WORD, how="left").with_columns(pl.col("items").fill_null(""))
 
 
-def suspect_ranking(base: pl.DataFrame, probabilities: np.ndarray) -> pl.DataFrame:
+def suspect_ranking(base: pl.DataFrame, probabilities: np.ndarray, method: str = "self_confidence") -> pl.DataFrame:
     """Every word with a VALID entity label, with cleanlab's label quality score (`label_quality`) and whether its
     issue filter flags it (`issue`), flagged first, then by quality (lowest first). The filter
     and the class thresholds are fitted on every word whose label is known (labelled and
     unlabelled), by receipt."""
-    from .review_config import require_cleanlab
+    from .config import require_cleanlab
 
     require_cleanlab()
     from cleanlab.token_classification.filter import find_label_issues
@@ -114,7 +115,7 @@ def suspect_ranking(base: pl.DataFrame, probabilities: np.ndarray) -> pl.DataFra
     labels = [list(map(int, g)) for g in groups["given_index"].to_list()]
     probs = [probabilities[r] for r in rows]
     issues = set(find_label_issues(labels, probs, n_jobs=1))
-    _, token_scores = get_label_quality_scores(labels, probs)
+    _, token_scores = get_label_quality_scores(labels, probs, token_score_method=method)
     flat_rows = np.concatenate(rows)
     quality = np.concatenate([np.asarray(s, dtype=np.float64) for s in token_scores])
     flagged = np.zeros(len(flat_rows), dtype=bool)
@@ -196,7 +197,7 @@ def build_queues(words: pl.DataFrame, tag_probabilities: np.ndarray, tags: Seque
     `selected`: the statuses that made a word labelled (the snapshot's `--status`)."""
     classes, probabilities = label_probabilities(tag_probabilities, tags)
     base = base_frame(words, probabilities, classes, items)
-    frames = {"suspect_valid": suspect_valid_queue(suspect_ranking(base, probabilities), selected),
+    frames = {"suspect_valid": suspect_valid_queue(suspect_ranking(base, probabilities, config.suspect_score), selected),
               "triage": triage_queue(base, probabilities, classes, items, label_of, config),
               "missing": missing_queue(base, config)}
     states = dict(base.group_by("label_state").len().iter_rows())

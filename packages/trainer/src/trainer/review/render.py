@@ -3,6 +3,7 @@ same dict `--json` prints."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -11,7 +12,7 @@ from cli_edge import Column
 
 
 def render_review(summary: dict[str, Any], console: Console) -> None:
-    from .analysis.render import fmt, table
+    from ..analysis.render import fmt, table
 
     snapshot, scored = summary["snapshot"], summary["scored"]
     console.print(f"review [bold]{summary['name']}[/bold] {summary['job_id']}  {summary['status']}  {summary['mode']} on "
@@ -22,17 +23,20 @@ def render_review(summary: dict[str, Any], console: Console) -> None:
     if folds:
         console.print(table("models (each scores receipts it never trained on)",
                             [Column("fold"), Column("job", key=True), Column("status"), Column("receipts"), Column("words"), Column("best f1")],
-                            [[f["fold"] if f["fold"] is not None else "-", f["job_id"], f["status"], f["receipts"], f["words"], f["best_f1"]]
-                             for f in folds]))
+                            [[f["fold"] if f["fold"] is not None else "-", f["job_id"][:8], f["status"], f["receipts"], f["words"],
+                              fmt(f["best_f1"])] for f in folds]))
     rows = [[r["label"], r["valid_words"], r["suspect_valid"], r["triage"], r["likely_valid"], r["likely_invalid"], r["uncertain"], r["missing"]]
-            for r in summary["labels"] if any(v for k, v in r.items() if k != "label")]
+            for r in summary["labels"] if r["label"] != "O" and any(v for k, v in r.items() if k != "label")]
     limits = summary["thresholds"]
-    console.print(table(f"per label (triage: likely valid >= {fmt(limits['valid_above'])}, likely invalid <= {fmt(limits['invalid_below'])}; "
-                        f"missing: >= {fmt(limits['missing_above'])})",
-                        [Column("label", key=True), Column("VALID words"), Column("suspect VALID"), Column("triage"), Column("likely valid"),
-                         Column("likely invalid"), Column("uncertain"), Column("missing")], rows))
-    console.print(table("queues", [Column("queue", key=True), Column("rows"), Column("parquet", key=True), Column("jsonl", drop=1)],
-                        [[name, q.get("rows"), q.get("parquet"), q.get("jsonl")] for name, q in summary["queues"].items()]))
+    console.print(table(f"per label: VALID words, suspect VALID, triage items (ok: likely valid >= {fmt(limits['valid_above'])}, "
+                        f"wrong: likely invalid <= {fmt(limits['invalid_below'])}, unsure between), missing (>= {fmt(limits['missing_above'])})",
+                        [Column("label", key=True), Column("VALID"), Column("suspect"), Column("triage"), Column("ok"), Column("wrong"),
+                         Column("unsure"), Column("missing")], rows))
+    queues = summary["queues"]
+    console.print(table("queues: <queue>.parquet and <queue>.jsonl", [Column("queue", key=True), Column("rows")],
+                        [[name, q.get("rows")] for name, q in queues.items()]))
+    folder = {str(Path(q["parquet"]).parent) for q in queues.values()}
+    console.print(f"in {', '.join(sorted(folder))}", soft_wrap=True)
     if summary.get("suggestions"):
         render_suggestions(summary["suggestions"], console)
 

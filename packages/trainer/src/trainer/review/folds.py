@@ -2,8 +2,8 @@
 lease, resume, signal and outage handling as any run), found again by name on `--resume`, and
 the out-of-sample probabilities each gives the fold it never saw.
 
-A fold job is named `<review name>-fold<i>of<K>`, records the review as `parent_job_id` (and the
-`parent_job_id` tag), and trains on the fold's own snapshot (`dataset_builder.review`), so
+A fold job's id derives from the review's (`run_hooks.ChildJob`), its name is
+`<review name>-fold<i>of<K>`, it records the review as `parent_job_id` (and the tag), and trains on the fold's own snapshot (`dataset_builder.review`), so
 `trainer fit --resume FOLD_JOB` works on it like on any run. A finished fold is never trained
 again: a resumed review scores it from its recorded best model (and from the scores it kept
 in the review folder, when they are there)."""
@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from metrics_store import Job, Queries, RunRecorder
+from metrics_store import Job, JobNotFound, Queries
 
-from .request import FitRequest, FitResult, request_for_resume
-from .review_config import ReviewRequest, fold_job_name
+from ..request import FitRequest, FitResult, request_for_resume
+from ..run_hooks import ChildJob
+from .config import ReviewRequest, fold_job_name
 
 if TYPE_CHECKING:
     from dataset_builder.review import Fold
@@ -30,24 +31,19 @@ if TYPE_CHECKING:
 SCORED_COLUMNS = ["receipt_key", "image_id", "receipt_id", "line_id", "word_id", "position", "text", "label", "label_state"]
 
 
-class ChildRecorder:
-    """A recorder whose job is created as a child of `parent_job_id` (everything else is the
-    wrapped recorder's)."""
-
-    def __init__(self, inner: RunRecorder, parent_job_id: str, tags: dict[str, str] | None = None):
-        self._inner, self.parent_job_id, self._tags = inner, parent_job_id, dict(tags or {})
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def open(self, job: Job) -> tuple[Job, bool]:
-        tags = {**(job.tags or {}), **self._tags, "parent_job_id": self.parent_job_id}
-        return self._inner.open(dataclasses.replace(job, parent_job_id=self.parent_job_id, tags=tags))
+def fold_child(review_job_id: str, fold: Fold) -> ChildJob:
+    """Fold i's job: its id derived from the review's (`run_hooks.child_job_id`), so creating
+    it is a claim and a resumed review finds it again without a scan."""
+    return ChildJob.of(review_job_id, f"fold-{fold.index}of{fold.folds}", kind="review_fold",
+                       review_fold=f"{fold.index}/{fold.folds}", snapshot_id=fold.parent_id)
 
 
-def find_child(queries: Queries, parent_job_id: str, name: str) -> Job | None:
-    """The newest job named `name` that is a child of `parent_job_id`."""
-    return next((j for j in queries.jobs_by_name(name, limit=None).items if j.parent_job_id == parent_job_id), None)
+def recorded_child(queries: Queries, child: ChildJob) -> Job | None:
+    """The fold's job, when an earlier attempt created it."""
+    try:
+        return queries.get_job(child.job_id)
+    except JobNotFound:
+        return None
 
 
 def fold_request(request: ReviewRequest, review: Job, folder: Path, fold: Fold, snapshot_root: str) -> FitRequest:
@@ -72,16 +68,16 @@ class FoldRun:
     result: FitResult | None = None
 
 
-def train_fold(request: FitRequest, recorder_for: Any, child: Job | None) -> FoldRun:
-    """Train the fold (or continue it); a succeeded fold is left as it is."""
-    from .fit import fit
+def train_fold(request: FitRequest, recorder_for: Any, child: ChildJob, recorded: Job | None) -> FoldRun:
+    """Train the fold (or continue the attempt `recorded`); a succeeded fold is left as it is."""
+    from ..fit import fit
 
-    if child is not None and child.status == "succeeded":
-        return FoldRun(child.job_id, "succeeded", (child.results or {}).get("best_checkpoint_s3_path"))
-    if child is not None:
-        result = fit(request_for_resume(child), recorder_for, resume_job_id=child.job_id)
+    if recorded is not None and recorded.status == "succeeded":
+        return FoldRun(recorded.job_id, "succeeded", (recorded.results or {}).get("best_checkpoint_s3_path"))
+    if recorded is not None:
+        result = fit(request_for_resume(recorded), recorder_for, resume_job_id=recorded.job_id)
     else:
-        result = fit(request, recorder_for)
+        result = fit(request, recorder_for, child=child)
     best = result.best_dir or (result.results or {}).get("best_checkpoint_s3_path")
     return FoldRun(result.job_id, result.status, best, result)
 
@@ -93,10 +89,10 @@ def score_words(model_folder: Path, words: pl.DataFrame, *, batch_size: int, dev
     """Tag probabilities of every word of `words` (one snapshot split) under the model package
     in `model_folder`, by evaluation's windows and logit merge (`predict.word_scores`). Returns
     the words (sorted by receipt and position), [words, tags] probabilities and the tags."""
-    from .data import examples_from_frame
-    from .package import load_package
-    from .predict import softmax, word_scores
-    from .runtime import load_runner
+    from ..data import examples_from_frame
+    from ..package import load_package
+    from ..predict import softmax, word_scores
+    from ..runtime import load_runner
 
     package = load_package(model_folder, "torch")
     unknown = sorted(set(words["tag"].unique().to_list()) - set(package.tags))

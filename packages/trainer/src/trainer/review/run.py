@@ -1,5 +1,5 @@
 """`trainer review`, as a function: out-of-sample label probabilities for every word of a
-snapshot's receipts, then three ranked queues of labels to look at first (`review_queues`).
+snapshot's receipts, then three ranked queues of labels to look at first (`review.queues`).
 
 Cross-fitting (the default): the snapshot's receipts are cut into K seeded folds, stratified by
 merchant, each published as a derived snapshot (`dataset_builder.review`); fold i's model is a
@@ -29,8 +29,8 @@ import polars as pl
 from metrics_store import DynamoRecorder, Job, Queries, TableRef
 from metrics_store.keys import utc_now_iso
 
-from .errors import FitError
-from .review_config import ReviewRequest
+from ..errors import FitError
+from .config import ReviewRequest
 
 if TYPE_CHECKING:
     from dataset_builder.snapshot import Snapshot
@@ -56,7 +56,7 @@ def open_inputs(request: ReviewRequest, queries: Queries) -> tuple[Snapshot, Job
     """The snapshot to review (gated like a run's) and, in `--from-job` mode, the job."""
     from dataclasses import replace
 
-    from .preflight import open_gated_snapshot
+    from ..preflight import open_gated_snapshot
 
     source = None
     if request.from_job:
@@ -77,10 +77,10 @@ def open_inputs(request: ReviewRequest, queries: Queries) -> tuple[Snapshot, Job
 
 
 def review_job(request: ReviewRequest, snapshot: Snapshot, job_id: str, folds: list[Any], source: Job | None) -> Job:
-    from .fit import snapshot_lineage
+    from ..fit import snapshot_lineage
 
     name = request.job_name or f"review-{snapshot.id}-{utc_now_iso()[:19].replace(':', '')}"
-    from .run_dir import run_folder
+    from ..run_dir import run_folder
 
     return Job(
         job_id=job_id, name=name, created_at=utc_now_iso(), description=request.description, created_by=request.created_by,
@@ -96,7 +96,7 @@ def run_review(request: ReviewRequest, table: TableRef, *, resume_job_id: str | 
     """Run (or continue) a review; its status tells how it ended."""
     from dataset_builder.review import plan_folds
 
-    from .run_dir import claim
+    from ..run_dir import claim
 
     queries = Queries(table)
     snapshot, source = open_inputs(request, queries)
@@ -112,7 +112,7 @@ def run_review(request: ReviewRequest, table: TableRef, *, resume_job_id: str | 
     if recorded != [f.definition_sha256 for f in folds]:
         raise FitError(f"review {job.job_id} recorded other folds than {snapshot.id} gives now: the snapshot's data changed")
     recorder.acquire(message="resumed" if resume_job_id else "reviewing")
-    from .signals import RunInterrupted, SignalGuard
+    from ..signals import RunInterrupted, SignalGuard
 
     try:
         with SignalGuard():
@@ -154,8 +154,8 @@ class _Scored:
 def _score_all(request: ReviewRequest, table: TableRef, job: Job, folder: Path, snapshot: Snapshot, folds: list[Any],
                source: Job | None, recorder: DynamoRecorder, log: Log) -> _Scored | ReviewResult:
     """Every fold trained (or found finished) and scored; or the interrupted result."""
-    from .model_ref import resolve_model
-    from .review_folds import load_scores, save_scores, score_words
+    from ..model_ref import resolve_model
+    from .folds import SCORED_COLUMNS, load_scores, save_scores, score_words
 
     splits = dict(snapshot.receipts.select("receipt_key", "split").iter_rows())
     scored = _Scored([], [], list(snapshot.tags), [])
@@ -164,13 +164,13 @@ def _score_all(request: ReviewRequest, table: TableRef, job: Job, folder: Path, 
         log(f"scoring the val split of {snapshot.id} with job {source.job_id}'s model")
         words, probabilities, tags = score_words(model, snapshot.words.filter(pl.col("split") == "val"),
                                                  batch_size=request.batch_size, device=request.device)
-        scored.words.append(words.select(_SCORED).with_columns(pl.lit(None, pl.Int32).alias("fold"), pl.lit("val").alias("snapshot_split")))
+        scored.words.append(words.select(SCORED_COLUMNS).with_columns(pl.lit(None, pl.Int32).alias("fold"), pl.lit("val").alias("snapshot_split")))
         scored.probabilities.append(probabilities)
         scored.tags = tags
         scored.folds.append({"fold": None, "job_id": source.job_id, "name": source.name, "status": source.status,
                              "receipts": words["receipt_key"].n_unique(), "words": words.height, "best_f1": (source.results or {}).get("best_f1")})
         return scored
-    from .review_folds import ChildRecorder, find_child, fold_request, train_fold
+    from .folds import fold_child, fold_request, recorded_child, train_fold
 
     raw = _LazyRead(table, snapshot, log)
     root = request.folds_root or str(folder / "fold-snapshots")
@@ -181,10 +181,11 @@ def _score_all(request: ReviewRequest, table: TableRef, job: Job, folder: Path, 
 
         fold_snapshot = open_or_publish_fold(root, fold, raw, {"table": table.name, "endpoint_url": table.endpoint_url})
         fit_request = fold_request(request, job, folder, fold, fold_root(root, fold))
-        child = find_child(Queries(table), job.job_id, str(fit_request.job_name))
-        tags = {"review_fold": f"{fold.index}/{fold.folds}", "snapshot_id": fold.parent_id}
-        log(f"fold {fold.index}/{fold.folds}: " + ("finished before" if child and child.status == "succeeded" else "training"))
-        run = train_fold(fit_request, lambda job_id, t=tags: ChildRecorder(DynamoRecorder(table, job_id), job.job_id, t), child)
+        child = fold_child(job.job_id, fold)
+        recorded = recorded_child(Queries(table), child)
+        log(f"fold {fold.index}/{fold.folds}: " + ("finished before" if recorded and recorded.status == "succeeded" else
+                                                   "resuming" if recorded else "training"))
+        run = train_fold(fit_request, lambda job_id: DynamoRecorder(table, job_id), child, recorded)
         recorder.log({"type": "review_fold", "fold": fold.index, "job_id": run.job_id, "status": run.status,
                       "trained": run.result is not None})
         if run.status != "succeeded":
@@ -196,7 +197,7 @@ def _score_all(request: ReviewRequest, table: TableRef, job: Job, folder: Path, 
             words = fold_snapshot.words.filter(pl.col("split") == "val")
             words, probabilities, tags_out = score_words(resolve_model(str(run.best_dir)), words, batch_size=request.batch_size,
                                                          device=request.device)
-            words = words.select(_SCORED).with_columns(pl.lit(fold.index, pl.Int32).alias("fold"),
+            words = words.select(SCORED_COLUMNS).with_columns(pl.lit(fold.index, pl.Int32).alias("fold"),
                                                        pl.col("receipt_key").replace_strict(splits).alias("snapshot_split"))
             save_scores(folder / "scores" / f"fold-{fold.index}.parquet", words, probabilities, tags_out, meta)
             cached = (words, probabilities, tags_out)
@@ -211,9 +212,6 @@ def _score_all(request: ReviewRequest, table: TableRef, job: Job, folder: Path, 
                              "best_f1": (child_job.results or {}).get("best_f1"), "definition_sha256": fold.definition_sha256,
                              "snapshot_uri": fold_snapshot.uri})
     return scored
-
-
-_SCORED = ["receipt_key", "image_id", "receipt_id", "line_id", "word_id", "position", "text", "label", "label_state"]
 
 
 class _LazyRead:
@@ -237,8 +235,8 @@ class _LazyRead:
 def _finish(request: ReviewRequest, job: Job, folder: Path, snapshot: Snapshot, scored: _Scored, recorder: DynamoRecorder) -> dict[str, Any]:
     from dataset_builder.review import snapshot_labels
 
-    from .review_output import QUEUE_DIR, summary_payload, write_queues
-    from .review_queues import build_queues
+    from .output import QUEUE_DIR, summary_payload, write_queues
+    from .queues import build_queues
 
     words = pl.concat(scored.words, how="vertical_relaxed")
     probabilities = np.concatenate(scored.probabilities)
