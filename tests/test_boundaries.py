@@ -99,7 +99,7 @@ def test_cli_help_does_not_import_heavy_libraries():
                 continue
             raise
         heavy = {"torch", "transformers", "great_expectations", "polars", "matplotlib", "onnx", "onnxruntime", "onnxscript", "optuna",
-                 "sklearn", "yaml"} & modules
+                 "sklearn", "yaml", "cleanlab"} & modules
         assert heavy == set(), f"{cli} imports {heavy} before any command runs"
 
 

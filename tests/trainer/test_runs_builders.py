@@ -282,7 +282,7 @@ def test_monitor_frame_estimates_the_finish_from_steps_per_second():
 
 def test_json_schemas_are_valid_draft_2020_12():
     names = sorted(p.stem for p in Path(SCHEMAS).glob("*.json"))
-    assert names == ["export_summary", "model_package", "predict_summary", "run_monitor", "run_plot", "run_report", "run_show",
+    assert names == ["export_summary", "model_package", "predict_summary", "review_summary", "run_monitor", "run_plot", "run_report", "run_show",
                      "runs_compare", "runs_explain", "runs_history", "runs_list", "sweep_report"]
     for name in names:
         jsonschema.Draft202012Validator.check_schema(json.loads((SCHEMAS / f"{name}.json").read_text()))

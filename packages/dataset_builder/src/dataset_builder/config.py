@@ -128,3 +128,8 @@ class BuildOptions:
             raise ConfigError(f"--concurrency must be at least 1, got {self.concurrency}")
         if self.strategy not in READ_STRATEGIES:
             raise ConfigError(f"--strategy must be one of {', '.join(READ_STRATEGIES)}, got {self.strategy!r}")
+
+
+FOLD_RATIOS = ("none", "snapshot")
+"""How a label review's fold snapshots treat the O:entity ratio (`review.plan_folds`): `none`
+trains fold models on every word, `snapshot` under the parent's own ratio control."""

@@ -44,6 +44,7 @@ from .records import (
 )
 from .schema import create_table, delete_table, table_exists
 from .store import RetryPolicy, Store
+from .suggestions import SuggestionOutcome
 from .writer import OUTAGE_BUDGET_SECONDS
 
 __all__ = [
@@ -52,6 +53,6 @@ __all__ = [
     "InvalidValue", "ItemTooLarge", "Job", "JobCheckpoint", "JobLog", "JobMetric", "JobLeased", "JobNotFound", "LeaseLost", "NotDynamoDB",
     "JobResource", "JobStatus", "LabelCounts", "MemoryRecorder", "MissingCredentials", "NullRecorder", "Page", "Point", "RecordedRun",
     "Queries", "Receipt", "ReceiptLine", "ReceiptWord", "ReceiptWordLabel", "RetryPolicy", "RunRecorder",
-    "Store", "StoreConfig", "StoreError", "TableNotFound", "TableRef", "WordLabelStates", "WriteFailed", "connect",
+    "Store", "StoreConfig", "SuggestionOutcome", "StoreError", "TableNotFound", "TableRef", "WordLabelStates", "WriteFailed", "connect",
     "create_table", "delete_table", "per_label_metrics", "table_exists", "translate_errors",
 ]

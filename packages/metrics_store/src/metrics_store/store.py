@@ -32,6 +32,7 @@ from .records import (
     JobMetric,
     JobResource,
 )
+from .suggestions import SuggestionsMixin
 
 BATCH_LIMIT = 25
 RETRYABLE_ERROR_CODES = frozenset(
@@ -111,9 +112,10 @@ def split_log(log: JobLog, part_bytes: int = LOG_PART_BYTES) -> list[Item]:
     return items
 
 
-class Store(JobStateMixin):
+class Store(SuggestionsMixin, JobStateMixin):
     """Writes records to one table. Thread-safe; `requests` counts the API calls made.
-    Job status and lease changes come from `job_state.JobStateMixin`."""
+    Job status and lease changes come from `job_state.JobStateMixin`, label suggestions from
+    `suggestions.SuggestionsMixin`."""
 
     def __init__(
         self,

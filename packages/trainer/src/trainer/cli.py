@@ -24,6 +24,7 @@ from cli_edge.options import DEFAULT_ROOT, RootOpt
 from metrics_store import StoreConfig
 
 from .cli_predict import add_commands
+from .cli_review import add_review
 from .cli_runs import runs_app
 from .cli_sweep import add_sweep_command
 from .config import Batching, ModelConfig, TrainConfig
@@ -178,6 +179,6 @@ def _resume_command(job_id: str, store: StoreConfig) -> str:
 
 add_commands(app)  # predict, export
 add_sweep_command(app)
-
+add_review(app)
 if __name__ == "__main__":
     app()

@@ -46,7 +46,7 @@ def list_command(
     min_f1: Annotated[float | None, typer.Option(help="Only jobs whose best val_f1 (max over evaluations) is at least this.")] = None,
     sort: Annotated[str, typer.Option(help="best_f1 (highest first), created (newest first) or name.")] = "best_f1",
     limit: Annotated[int | None, typer.Option(help="Show at most this many.")] = None,
-    parent: Annotated[str | None, typer.Option(help="Only the jobs this job started (a sweep's trials and seed repeats).")] = None,
+    parent: Annotated[str | None, typer.Option(help="Only the jobs this job started (a sweep's trials, a review's folds).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Jobs with their best F1, filtered and sorted."""

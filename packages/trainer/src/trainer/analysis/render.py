@@ -88,6 +88,8 @@ def render_show(payload: dict[str, Any], console: Console) -> None:
         console.print(lease)
     if job["tags"].get("kind") == "sweep":
         console.print(f"a sweep: `trainer runs sweep {job['job_id']}` ranks its trials and says which parameters mattered")
+    if job["tags"].get("kind") == "review":
+        console.print(f"a label review: its fold models are `trainer runs list --parent {job['job_id']}`")
     console.print(f"snapshot {snap.get('id')} (parent {snap.get('parent_id') or '-'}, content {str(snap.get('content_sha256'))[:12]}, "
                   f"contracts {snap.get('contracts') or '-'}, {'reachable' if snap.get('reachable') else 'unreachable'}) {snap.get('uri') or ''}")
     also = f"; best val_f1 {fmt(best['best_f1'])}" if best["metric"] != "val_f1" else ""
@@ -104,7 +106,12 @@ def render_show(payload: dict[str, Any], console: Console) -> None:
     if selected and selected["labels"]:
         which = "best evaluation" if selected["is_best"] else "selected evaluation"
         console.print(_labels_table(f"per label at epoch {fmt(selected['epoch'])} ({which}, weakest first)", selected["labels"]))
-    if payload["results"]:
+    review = payload["results"].get("review") if job["tags"].get("kind") == "review" else None
+    if review:
+        from ..review.render import render_review
+
+        render_review(review, console)
+    elif payload["results"]:
         console.print(table("results", ["result", "value"], [[k, v] for k, v in payload["results"].items()]))
     speed = payload["throughput"]
     console.print(table("throughput", ["measure", "value"], [[k, v] for k, v in speed.items() if v is not None]))
