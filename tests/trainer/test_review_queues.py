@@ -71,7 +71,10 @@ def test_queues_find_the_planted_errors_and_nothing_else():
     suspects = queues.suspect_valid
     assert suspects["receipt_key"].to_list() == ["img0#00001", "img1#00001"] and suspects["rank"].to_list() == [1, 2]
     assert set(suspects["given_label"]) == {"MERCHANT_NAME"} and set(suspects["model_label"]) == {"PRODUCT_NAME"}
-    assert suspects["label_quality"].to_list() == pytest.approx([0.1 / 6 * 2, 0.1 / 6 * 2])  # p(B-M) + p(I-M): the given label's
+    by_confidence = build_queues(words, probs, TAGS, items, LABEL_OF, QueueConfig(suspect_score="self_confidence")).suspect_valid
+    assert by_confidence["receipt_key"].to_list() == suspects["receipt_key"].to_list()  # the same words, scored another way
+    assert by_confidence["label_quality"].to_list() == pytest.approx([0.1 / 6 * 2, 0.1 / 6 * 2])  # p(B-M) + p(I-M): the given label's
+    assert all(0 < q < 0.5 for q in suspects["label_quality"])  # confidence-weighted entropy, the default
     assert (suspects["score"] == suspects["label_quality"]).all() and set(suspects["items"]) == {"MERCHANT_NAME:VALID"}
 
     missing = queues.missing

@@ -10,9 +10,9 @@ model's label is the most probable one. The queues (docs/runs.md, "Label review"
    confident learning flags
    (`cleanlab.token_classification.filter.find_label_issues` over every word whose label is
    known: labelled, and unlabelled as O), ranked by cleanlab's label quality score
-   (`rank.get_label_quality_scores`, self-confidence: the probability of the given label),
-   lowest first (`QueueConfig.suspect_score` picks cleanlab's token score: self-confidence,
-   normalized margin or confidence-weighted entropy).
+   (`rank.get_label_quality_scores`), lowest first; `QueueConfig.suspect_score` picks cleanlab's
+   token score: confidence-weighted entropy (the default), self-confidence (the probability of
+   the given label) or normalized margin.
 2. `triage`: every label item in NEEDS_REVIEW, PENDING or NONE (TRIAGE_STATUSES), with the
    probability of the label it proposes (mapped to the snapshot's labels as the build maps
    them), `likely_valid` at or above `valid_above`, `likely_invalid` at or below
