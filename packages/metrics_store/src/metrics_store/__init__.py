@@ -44,7 +44,7 @@ from .records import (
 )
 from .schema import create_table, delete_table, table_exists
 from .store import RetryPolicy, Store
-from .suggestions import SuggestionOutcome
+from .suggestions import SuggestionOutcome, read_word_labels
 from .writer import OUTAGE_BUDGET_SECONDS
 
 __all__ = [
@@ -54,5 +54,5 @@ __all__ = [
     "JobResource", "JobStatus", "LabelCounts", "MemoryRecorder", "MissingCredentials", "NullRecorder", "Page", "Point", "RecordedRun",
     "Queries", "Receipt", "ReceiptLine", "ReceiptWord", "ReceiptWordLabel", "RetryPolicy", "RunRecorder",
     "Store", "StoreConfig", "SuggestionOutcome", "StoreError", "TableNotFound", "TableRef", "WordLabelStates", "WriteFailed", "connect",
-    "create_table", "delete_table", "per_label_metrics", "table_exists", "translate_errors",
+    "create_table", "delete_table", "per_label_metrics", "read_word_labels", "table_exists", "translate_errors",
 ]

@@ -11,7 +11,7 @@ import base64
 import json
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -29,7 +29,6 @@ from .records import (
     JobMetric,
     JobResource,
     JobStatus,
-    ReceiptWordLabel,
 )
 
 T = TypeVar("T")
@@ -354,12 +353,6 @@ class Queries:
                 label = keys.parse_word_sk(row["SK"])[3] or ""
                 counts[label][row.get("validation_status") or "NONE"] += 1
         return LabelCounts({k: dict(v) for k, v in sorted(counts.items())})
-
-    def word_labels(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], ReceiptWordLabel]:
-        """The ReceiptWordLabel items at these (PK, SK) keys that exist (`suggestions.read_word_labels`)."""
-        from .suggestions import read_word_labels
-
-        return read_word_labels(self.table, keys)
 
     def word_label_states(self, statuses: tuple[str, ...] = ("VALID",)) -> WordLabelStates:
         """Labelled and unknown words (see `WordLabelStates`), from one pass over the

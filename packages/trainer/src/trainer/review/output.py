@@ -143,10 +143,10 @@ def classify(labels: list[ReceiptWordLabel], existing: Mapping[tuple[str, str], 
 
 def write_suggestions(table: Any, suggestions: Suggestions, *, job_id: str, yes: bool) -> dict[str, Any]:
     """Dry run (counts of what would happen) unless `yes`; then the conditional writes."""
-    from metrics_store import Queries, Store
+    from metrics_store import Store, read_word_labels
     from metrics_store.suggestions import label_key
 
-    existing = Queries(table).word_labels(label_key(label) for label in suggestions.labels)
+    existing = read_word_labels(table, (label_key(label) for label in suggestions.labels))
     report: dict[str, Any] = {"mode": "written" if yes else "dry_run", "proposer": proposer(job_id), "suggestions": len(suggestions.labels),
                               "by_queue": suggestions.by_queue, "not_writable": suggestions.not_writable,
                               "before": classify(suggestions.labels, existing, job_id), "outcome": None}
