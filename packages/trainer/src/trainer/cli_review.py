@@ -124,9 +124,10 @@ def _request(table: Any, *, root: str, recipe_from: str | None, model: str | Non
              **options: Any) -> ReviewRequest:
     """The request from the options; the recipe from REVIEW_* or `--recipe-from`, overridden by
     the recipe options that were given."""
+    from .cli import _absolute
     from .request import FitRequest
 
-    absolute = lambda p: p if str(p).startswith("s3://") else str(Path(p).expanduser().resolve())  # noqa: E731
+    absolute = lambda p: _absolute(str(p))  # noqa: E731  (recorded absolute, as `trainer fit` records them)
     base = FitRequest(snapshot_root=absolute(root), model=REVIEW_MODEL, train=REVIEW_TRAIN)
     if recipe_from:
         from metrics_store import Queries
