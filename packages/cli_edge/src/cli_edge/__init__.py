@@ -22,11 +22,11 @@ from .errors import (
     fail,
     run_or_exit,
 )
-from .options import JsonOpt, RootOpt, TableConnection, store_options
+from .options import DEFAULT_USER, JsonOpt, RootOpt, TableConnection, current_user, store_options
 from .output import Column, console, key_table, print_json, progress
 
 __all__ = [
-    "EXIT_CODES", "EXIT_ERROR", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "Column", "JsonOpt", "RootOpt",
-    "TableConnection", "console", "exit_code_for", "exit_on_error", "fail", "key_table", "new_app", "print_json", "progress",
+    "DEFAULT_USER", "EXIT_CODES", "EXIT_ERROR", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "Column", "JsonOpt", "RootOpt",
+    "TableConnection", "console", "current_user", "exit_code_for", "exit_on_error", "fail", "key_table", "new_app", "print_json", "progress",
     "run_or_exit", "store_options",
 ]

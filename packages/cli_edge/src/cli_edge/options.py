@@ -25,6 +25,20 @@ RootOpt = Annotated[
     typer.Option("--root", envvar="RECEIPT_ML_SNAPSHOT_ROOT", help="Snapshot root: a folder, or s3://bucket/prefix."),
 ]
 DEFAULT_ROOT = "snapshots"
+DEFAULT_USER = "receipt-ml"
+"""Who started a job when nobody can be named (the user's client refuses an empty `created_by`)."""
+
+
+def current_user() -> str:
+    """Who runs this command, for a job's `created_by`: $USER, else the login name of this
+    process's user (containers, CI and SageMaker often have no $USER), else `receipt-ml`."""
+    import getpass
+    import os
+
+    try:
+        return os.environ.get("USER") or getpass.getuser() or DEFAULT_USER
+    except Exception:  # noqa: BLE001 - no passwd entry for this uid: a name is still owed
+        return DEFAULT_USER
 
 
 @dataclasses.dataclass(frozen=True)

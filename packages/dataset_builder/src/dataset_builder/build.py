@@ -18,7 +18,16 @@ from metrics_store.store import check_size
 from . import rules
 from .config import BuildConfig, BuildOptions
 from .dataset import Dataset, build_dataset
-from .manifest import ContractReport, Counts, Manifest, RatioReport, SnapshotLock, SourceInfo
+from .manifest import (
+    ContractReport,
+    Counts,
+    DataQuality,
+    Manifest,
+    MerchantCounts,
+    RatioReport,
+    SnapshotLock,
+    SourceInfo,
+)
 from .snapshot import (
     MANIFEST,
     Snapshot,
@@ -100,6 +109,8 @@ def draft_manifest(dataset: Dataset, config: BuildConfig, files: dict[str, bytes
         multi_label_conflicts=summary["multi_label_conflicts"],
         dropped_label_names=summary["dropped_label_names"],
         missing_val_keys=summary["missing_val_keys"],
+        merchants=MerchantCounts.model_validate(summary["merchants"]),
+        data_quality=DataQuality.model_validate(summary["data_quality"]),
         split_hashes={s: split_hash(keys) for s, keys in splits.items()},
         files=entries,
         content_sha256=content_hash({n: e.sha256 for n, e in entries.items()}),

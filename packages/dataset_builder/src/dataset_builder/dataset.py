@@ -8,13 +8,14 @@ from typing import Any
 import polars as pl
 
 from . import rules
-from .config import BuildConfig
+from .config import BuildConfig, ConfigError
 
 WORD_COLUMNS = [
     "receipt_key", "image_id", "receipt_id", "line_id", "word_id", "position", "text",
     "x0", "y0", "x1", "y1", "source_label", "label", "tag", "supervised", "label_state", "split",
 ]
-RECEIPT_COLUMNS = ["receipt_key", "image_id", "receipt_id", "width", "height", "merchant", "split", "n_words", "n_entity_words"]
+RECEIPT_COLUMNS = ["receipt_key", "image_id", "receipt_id", "width", "height", "merchant", "merchant_source", "split", "n_words",
+                   "n_entity_words"]
 LABEL_COLUMNS = ["receipt_key", "image_id", "receipt_id", "line_id", "word_id", "label", "validation_status", "timestamp_added"]
 
 
@@ -28,6 +29,8 @@ class RawRead:
     started_at: str = ""
     finished_at: str = ""
     stats: dict[str, Any] = field(default_factory=dict)
+    refused_labels: pl.DataFrame | None = None
+    """Label items whose key could not be parsed (pk, sk, reason): never used, always reported."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,42 @@ def _counts(words: pl.DataFrame, receipts: pl.DataFrame, labels: pl.DataFrame, u
     return {"splits": per_split, "labels_by_status": statuses, "label_items": labels.height}
 
 
+QUALITY_EXAMPLES = 50
+"""Items of each data-quality kind named in the manifest (and so in the contract report)."""
+
+
+def _word_key(row: dict[str, Any]) -> str:
+    return f"{row['receipt_key']}#LINE#{row['line_id']:05d}#WORD#{row['word_id']:05d}"
+
+
+def data_quality(words: pl.DataFrame, refused: pl.DataFrame | None) -> dict[str, Any]:
+    """Counts (and the first few keys) of what the table holds that a model cannot learn from
+    as it is: label items refused (unparseable keys), words with empty text (those labelled as
+    entities are trained as entities all the same), boxes off the page (clipped to it)."""
+    empty = words.filter(pl.col("text").fill_null("").str.strip_chars() == "")
+    clipped = words.filter(pl.col("_off_page"))
+    items = [{"kind": "refused_label_item", "key": f"{pk}/{sk}", "detail": why}
+             for pk, sk, why in (refused.head(QUALITY_EXAMPLES).iter_rows() if refused is not None else ())]
+    items += [{"kind": "empty_text_word", "key": _word_key(r), "detail": f"label {r['label']}"}
+              for r in empty.head(QUALITY_EXAMPLES).iter_rows(named=True)]
+    items += [{"kind": "clipped_box", "key": _word_key(r), "detail": f"box {r['x0']},{r['y0']},{r['x1']},{r['y1']} after clipping"}
+              for r in clipped.head(QUALITY_EXAMPLES).iter_rows(named=True)]
+    return {
+        "refused_label_items": refused.height if refused is not None else 0,
+        "empty_text_words": empty.height,
+        "empty_text_entity_words": empty.filter(pl.col("label") != "O").height,
+        "clipped_boxes": clipped.height,
+        "zero_size_boxes": clipped.filter((pl.col("x0") == pl.col("x1")) | (pl.col("y0") == pl.col("y1"))).height,
+        "items": items,
+    }
+
+
+def merchant_counts(receipts: pl.DataFrame) -> dict[str, int]:
+    sources = dict(receipts.group_by("merchant_source").len().iter_rows())
+    distinct = receipts.filter(pl.col("merchant").is_not_null()).select(rules.merchant_key())["merchant"].n_unique()
+    return {**{s: int(sources.get(s, 0)) for s in rules.MERCHANT_SOURCES}, "distinct": distinct}
+
+
 def build_dataset(raw: RawRead, config: BuildConfig) -> Dataset:
     """Apply every rule, in order: select receipts, alias, status filter and merge, allowed
     list, label state, boxes, reading order, BIO tags, split, supervision (`unvalidated`),
@@ -86,14 +125,20 @@ def build_dataset(raw: RawRead, config: BuildConfig) -> Dataset:
     words = rules.with_receipt_key(raw.words).filter(pl.col("receipt_key").is_in(selected.implode()))
 
     aliased, dropped_labels = rules.alias_labels(labels, config.vocabulary)
+    receipts = rules.resolve_merchants(receipts, words, aliased)
+    problem = rules.merchant_option_problem(receipts, split_by=config.split_by, holdout_merchants=config.holdout_merchants)
+    if problem:
+        raise ConfigError(problem)
     word_labels, conflicts = rules.resolve_word_labels(aliased, config.statuses, config.merge_map)
     word_labels = rules.apply_allowed(word_labels, config.allowed_labels)
     words = (
         words.join(word_labels, on=rules.WORD_KEY, how="left")
         .join(rules.label_states(labels, config.statuses), on=rules.WORD_KEY, how="left")
-        .with_columns(pl.col("label").fill_null("O"), pl.col("label_state").fill_null(rules.UNLABELLED))
+        .with_columns(pl.col("label").fill_null("O"), pl.col("label_state").fill_null(rules.UNLABELLED),
+                      rules.off_page().alias("_off_page"))
     )
     words = rules.bio_tags(rules.reading_order(rules.layout_boxes(words)), skip_unknown=config.unvalidated == "ignore")
+    quality = data_quality(words, raw.refused_labels)
 
     receipts, missing_val_keys = rules.assign_splits(
         receipts, val_fraction=config.val_fraction, seed=config.seed, split_by=config.split_by,
@@ -128,5 +173,7 @@ def build_dataset(raw: RawRead, config: BuildConfig) -> Dataset:
         "multi_label_conflicts": conflicts,
         "dropped_label_names": dropped_labels,
         "missing_val_keys": missing_val_keys,
+        "merchants": merchant_counts(receipts),
+        "data_quality": quality,
     }
     return Dataset(words, receipts, labels, label_list, summary)

@@ -10,12 +10,14 @@ CORE_LABELS: tuple[str, ...] = (
 )
 
 # Names older rows carry; reading tolerates them. The snapshot build maps them onto core
-# labels (or drops them) through LEGACY_ALIASES.
+# labels (or drops them) through LEGACY_ALIASES: the aliases are the user's own client's
+# (`receipt_dynamo.constants.NON_CORE_LABEL_ALIASES`, "lossless and unambiguous"); `O` was
+# written by some legacy rows to mean "no label" and names nothing.
 LEGACY_ALIASES: dict[str, str | None] = {
     "ADDRESS": "ADDRESS_LINE",
     "BUSINESS_NAME": "MERCHANT_NAME",
+    "CARD_NUMBER": "PAYMENT_METHOD",
     "PAYMENT_TYPE": "PAYMENT_METHOD",
-    "CARD_NUMBER": None,
     "O": None,
 }
 

@@ -123,6 +123,43 @@ class ContractReport(_Model):
 UNCHECKED = ContractReport()
 
 
+class MerchantCounts(_Model):
+    """Where each receipt's merchant came from (`rules.resolve_merchants`): its ReceiptPlace,
+    the words VALID-labelled MERCHANT_NAME (the user's previous trainer's fallback), or
+    nowhere. `receipt`: a snapshot from before sources, whose merchant was on the Receipt."""
+
+    place: int = 0
+    labelled_words: int = 0
+    none: int = 0
+    receipt: int = 0
+    distinct: int = 0
+
+    @property
+    def with_merchant(self) -> int:
+        return self.place + self.labelled_words + self.receipt
+
+
+class QualityItem(_Model):
+    kind: str
+    key: str
+    detail: str = ""
+
+
+class DataQuality(_Model):
+    """What the build noticed in the table and did not train on silently: label items whose
+    key cannot be parsed (refused), words with empty text, and boxes off the page (clipped to
+    it). Counts are exact; `items` names the first few of each kind (the contracts report them)."""
+
+    refused_label_items: int = 0
+    empty_text_words: int = 0
+    empty_text_entity_words: int = 0
+    """Empty-text words that carry an entity label (trained as entities: a model cannot read them)."""
+    clipped_boxes: int = 0
+    zero_size_boxes: int = 0
+    """Clipped boxes left with no width or no height."""
+    items: list[QualityItem] = Field(default_factory=list)
+
+
 class SnapshotLock(_Model):
     """What a build produced."""
 
@@ -138,6 +175,9 @@ class SnapshotLock(_Model):
     multi_label_conflicts: int = 0
     dropped_label_names: dict[str, int] = Field(default_factory=dict)
     missing_val_keys: list[str] = Field(default_factory=list)
+    merchants: MerchantCounts | None = None
+    """None in snapshots built before merchant sources were counted."""
+    data_quality: DataQuality = Field(default_factory=DataQuality)
     split_hashes: dict[str, str] = Field(default_factory=dict)
     files: dict[str, FileEntry] = Field(default_factory=dict)
     content_sha256: str

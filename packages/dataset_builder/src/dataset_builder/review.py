@@ -37,12 +37,14 @@ from typing import Any
 
 import polars as pl
 
+from . import rules
 from .config import FOLD_RATIOS, BuildConfig, ConfigError
 from .dataset import RawRead, build_dataset
 from .labels import LEGACY_ALIASES
 from .snapshot import Snapshot, SnapshotError, open_snapshot
 
-RAW_RECEIPT_COLUMNS = ["image_id", "receipt_id", "width", "height", "merchant"]
+RAW_RECEIPT_COLUMNS = ["image_id", "receipt_id", "width", "height", "merchant", "merchant_source"]
+"""The snapshot's receipts as a build reads them: merchants already resolved (`rules.resolve_merchants` keeps them)."""
 RAW_LABEL_COLUMNS = ["image_id", "receipt_id", "line_id", "word_id", "label", "validation_status", "timestamp_added"]
 COMPARED = ["receipt_key", "line_id", "word_id", "text", "x0", "y0", "x1", "y1", "label", "tag", "supervised", "label_state", "split"]
 
@@ -62,7 +64,7 @@ def review_read(snapshot: Snapshot, table_read: RawRead) -> RawRead:
     if missing:
         raise ReviewDataError(f"the table holds no words for {len(missing)} of snapshot {snapshot.id}'s receipts "
                               f"(e.g. {', '.join(missing[:3])}): review a snapshot of this table")
-    return RawRead(snapshot.receipts.select(RAW_RECEIPT_COLUMNS), table_read.words, snapshot.labels.select(RAW_LABEL_COLUMNS),
+    return RawRead(snapshot.receipts.select(c for c in RAW_RECEIPT_COLUMNS if c in snapshot.receipts.columns), table_read.words, snapshot.labels.select(RAW_LABEL_COLUMNS),
                    table_read.started_at, table_read.finished_at, dict(table_read.stats))
 
 
@@ -108,7 +110,7 @@ def assign_folds(receipts: pl.DataFrame, folds: int, seed: int) -> pl.DataFrame:
     if receipts.height < folds:
         raise ConfigError(f"--folds {folds}: the snapshot has only {receipts.height} receipts")
     keyed = receipts.select(
-        "receipt_key", pl.col("merchant").str.to_lowercase().str.strip_chars().fill_null("").alias("_merchant"),
+        "receipt_key", rules.merchant_key().fill_null("").alias("_merchant"),
         pl.col("receipt_key").map_elements(lambda k: _draw(seed, k), return_dtype=pl.Float64).alias("_draw"))
     ordered = keyed.sort("_merchant", "_draw", "receipt_key")
     return ordered.select("receipt_key", ((pl.int_range(pl.len()) % folds) + 1).cast(pl.Int32).alias("fold"))

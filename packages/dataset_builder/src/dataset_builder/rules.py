@@ -1,7 +1,7 @@
 """The labelling rules: pure functions on polars frames, each tested on its own.
 
 Input frames (as `sources.dynamo` reads them):
-- receipts: image_id, receipt_id, width, height, merchant
+- receipts: image_id, receipt_id, width, height, place_merchant (the merchant of its ReceiptPlace)
 - words: image_id, receipt_id, line_id, word_id, text, tl_x, tl_y, tr_x, tr_y, bl_x, bl_y,
   br_x, br_y (normalized 0..1, bottom-left origin), entity_id (str or null)
 - labels: image_id, receipt_id, line_id, word_id, label, validation_status, timestamp_added
@@ -157,8 +157,18 @@ def unknown_word_labels(aliased: pl.DataFrame, words: pl.DataFrame, merge_map: M
 # --- geometry and order ---------------------------------------------------------------------
 
 
+CORNER_COLUMNS = ("tl_x", "tl_y", "tr_x", "tr_y", "bl_x", "bl_y", "br_x", "br_y")
+
+
+def off_page() -> pl.Expr:
+    """A word with a corner off the receipt (outside 0..1 once on the 1/1000 grid): its box is
+    clipped to the page by `layout_boxes`."""
+    return pl.any_horizontal(*(~(pl.col(c) * 1000).round(0).is_between(0, 1000) for c in CORNER_COLUMNS)).fill_null(True)
+
+
 def layout_boxes(words: pl.DataFrame) -> pl.DataFrame:
-    """Corners (0..1, bottom-left origin) -> x0,y0,x1,y1 integers in 0..1000, top-left origin."""
+    """Corners (0..1, bottom-left origin) -> x0,y0,x1,y1 integers in 0..1000, top-left origin
+    (a corner off the page is clipped to it: see `off_page`)."""
     xs = [pl.col(c) for c in ("tl_x", "tr_x", "bl_x", "br_x")]
     ys = [pl.col(c) for c in ("tl_y", "tr_y", "bl_y", "br_y")]
 
@@ -170,7 +180,7 @@ def layout_boxes(words: pl.DataFrame) -> pl.DataFrame:
         scaled(1 - pl.max_horizontal(ys)).alias("y0"),
         scaled(pl.max_horizontal(xs)).alias("x1"),
         scaled(1 - pl.min_horizontal(ys)).alias("y1"),
-    ).drop("tl_x", "tl_y", "tr_x", "tr_y", "bl_x", "bl_y", "br_x", "br_y")
+    ).drop(*CORNER_COLUMNS)
 
 
 def reading_order(words: pl.DataFrame) -> pl.DataFrame:
@@ -252,7 +262,7 @@ def assign_splits(
         missing = sorted(wanted - set(receipts["receipt_key"]))
     else:
         group = (
-            pl.coalesce(pl.col("merchant").str.to_lowercase().str.strip_chars(), pl.col("receipt_key"))
+            pl.coalesce(merchant_key(), pl.col("receipt_key"))
             if split_by == "merchant"
             else pl.col("receipt_key")
         )
@@ -261,7 +271,7 @@ def assign_splits(
         missing = []
     held = {m.lower().strip() for m in holdout_merchants}
     if held:
-        is_val = is_val | pl.col("merchant").str.to_lowercase().str.strip_chars().is_in(list(held)).fill_null(False)
+        is_val = is_val | merchant_key().is_in(list(held)).fill_null(False)
     return receipts.with_columns(pl.when(is_val).then(pl.lit("val")).otherwise(pl.lit("train")).alias("split")), missing
 
 
@@ -307,3 +317,64 @@ def control_o_entity_ratio(words: pl.DataFrame, *, target: float | None, mechani
         kept = hit.filter(~pl.col("_taken")).drop("_taken").sort(["receipt_key", "position"])
         return kept.with_columns(pl.int_range(pl.len(), dtype=pl.Int32).over("receipt_key").alias("position"))
     return hit.with_columns((pl.col("supervised") & ~pl.col("_taken")).alias("supervised")).drop("_taken")
+
+
+# --- merchants ------------------------------------------------------------------------------
+
+MERCHANT_SOURCES = ("place", "labelled_words", "none", "receipt")
+"""Where a receipt's merchant came from. `receipt`: snapshots built before sources were kept."""
+
+
+def resolve_merchants(receipts: pl.DataFrame, words: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
+    """Add `merchant` and `merchant_source` to the receipts, as the user's previous trainer
+    found a receipt's merchant: its ReceiptPlace's `merchant_name` (`place_merchant`); else
+    the text of its words VALID-labelled MERCHANT_NAME (legacy names aliased first), in
+    (line, word) order, joined by a space; else none. `labels` must be aliased. Receipts that
+    already carry `merchant_source` (a snapshot's own, rebuilt) keep it."""
+    if "merchant_source" in receipts.columns:
+        return receipts
+    if "place_merchant" not in receipts.columns:  # a snapshot from before sources: its merchant was on the Receipt item
+        return receipts.with_columns(
+            pl.when(pl.col("merchant").is_not_null()).then(pl.lit("receipt")).otherwise(pl.lit("none")).alias("merchant_source"))
+    named = (
+        labels.filter((pl.col("validation_status") == "VALID") & (pl.col("label") == "MERCHANT_NAME"))
+        .select(WORD_KEY).unique()
+        .join(words.select(*WORD_KEY, "text"), on=WORD_KEY)
+        .filter(pl.col("text").str.strip_chars() != "")
+        .sort(["image_id", "receipt_id", "line_id", "word_id"])
+        .group_by(["image_id", "receipt_id"], maintain_order=True)
+        .agg(pl.col("text").str.strip_chars().str.join(" ").alias("_from_words"))
+    )
+    return (
+        receipts.join(named, on=["image_id", "receipt_id"], how="left")
+        .with_columns(
+            pl.coalesce("place_merchant", "_from_words").alias("merchant"),
+            pl.when(pl.col("place_merchant").is_not_null()).then(pl.lit("place"))
+            .when(pl.col("_from_words").is_not_null()).then(pl.lit("labelled_words"))
+            .otherwise(pl.lit("none")).alias("merchant_source"),
+        )
+        .drop("place_merchant", "_from_words")
+    )
+
+
+def merchant_key() -> pl.Expr:
+    """The merchant as splits and folds group it: lower-cased, outer spaces stripped."""
+    return pl.col("merchant").str.to_lowercase().str.strip_chars()
+
+
+def merchant_option_problem(receipts: pl.DataFrame, *, split_by: str, holdout_merchants: Iterable[str]) -> str | None:
+    """Why a merchant-based option cannot do what it says on these receipts (None when it can):
+    no receipt has a merchant (the split would silently be by receipt), or a held-out merchant
+    that no receipt has."""
+    options = [o for o, used in (("--split-by merchant", split_by == "merchant"), ("--holdout-merchant", bool(holdout_merchants))) if used]
+    if not options:
+        return None
+    known = receipts.filter(pl.col("merchant").is_not_null()).select(merchant_key().alias("m"))["m"].unique().sort().to_list()
+    if not known:
+        return (f"{' and '.join(options)}: no receipt has a merchant (no ReceiptPlace item and no word VALID-labelled "
+                "MERCHANT_NAME), so the split would not be by merchant; drop the option or add places / labels")
+    unknown = [m for m in holdout_merchants if m.lower().strip() not in set(known)]
+    if unknown:
+        sample = ", ".join(repr(m) for m in known[:8]) + (f" (+{len(known) - 8} more)" if len(known) > 8 else "")
+        return f"--holdout-merchant {', '.join(repr(m) for m in unknown)}: no receipt has that merchant; merchants: {sample}"
+    return None

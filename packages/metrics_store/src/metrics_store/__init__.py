@@ -24,7 +24,7 @@ from .errors import (
     WriteFailed,
 )
 from .job_state import HEARTBEAT_SECONDS, STALE_AFTER_SECONDS, heartbeat_age, is_stale
-from .queries import LabelCounts, Page, Queries, WordLabelStates, per_label_metrics
+from .queries import LabelCounts, Page, Queries, WordLabelStates
 from .recorder import DynamoRecorder, RecordedRun, RunRecorder, current_attempt
 from .recorder_memory import MemoryRecorder, NullRecorder
 from .records import (
@@ -36,11 +36,23 @@ from .records import (
     JobMetric,
     JobResource,
     JobStatus,
+    LocalCheckpoint,
     Point,
     Receipt,
     ReceiptLine,
+    ReceiptPlace,
     ReceiptWord,
     ReceiptWordLabel,
+)
+from .run_records import (
+    EpochRow,
+    JobConfig,
+    JobResults,
+    RunConfigLog,
+    RunSummary,
+    SnapshotLineage,
+    parse_structured,
+    per_label_metrics,
 )
 from .schema import create_table, delete_table, table_exists
 from .store import RetryPolicy, Store
@@ -52,7 +64,8 @@ __all__ = [
     "DatasetSnapshotRecord", "DynamoRecorder", "EndpointUnreachable", "Geometry", "InvalidStatusTransition",
     "InvalidValue", "ItemTooLarge", "Job", "JobCheckpoint", "JobLog", "JobMetric", "JobLeased", "JobNotFound", "LeaseLost", "NotDynamoDB",
     "JobResource", "JobStatus", "LabelCounts", "MemoryRecorder", "MissingCredentials", "NullRecorder", "Page", "Point", "RecordedRun",
-    "Queries", "Receipt", "ReceiptLine", "ReceiptWord", "ReceiptWordLabel", "RetryPolicy", "RunRecorder",
+    "Queries", "LocalCheckpoint", "Receipt", "ReceiptLine", "ReceiptPlace", "ReceiptWord", "ReceiptWordLabel", "RetryPolicy", "RunRecorder",
     "Store", "StoreConfig", "SuggestionOutcome", "StoreError", "TableNotFound", "TableRef", "WordLabelStates", "WriteFailed", "connect",
+    "EpochRow", "JobConfig", "JobResults", "RunConfigLog", "RunSummary", "SnapshotLineage", "parse_structured",
     "create_table", "delete_table", "per_label_metrics", "read_word_labels", "table_exists", "translate_errors",
 ]

@@ -81,13 +81,26 @@ def local_status(state_file: StateOpt = DEFAULT_STATE_FILE, as_json: JsonOpt = F
 
 @table_app.command("create")
 @store_options(StoreConfig)
-def table_create(store: StoreConfig) -> None:
-    """Create the receipts table (PK/SK, GSI1-4, GSITYPE) if it does not exist."""
+def table_create(store: StoreConfig, as_json: JsonOpt = False) -> None:
+    """Create the receipts table as the user's table is defined (PK/SK, GSI1-4, GSITYPE, a
+    NEW_AND_OLD_IMAGES stream, TTL on `time_to_live`) if it does not exist, and say what the
+    table has."""
     from .connection import connect
-    from .schema import create_table
+    from .schema import create_table, table_setup
 
-    created = run_or_exit(lambda: create_table(connect(store)))
-    typer.echo(f"table {store.table} {'created' if created else 'already exists'}")
+    def create():
+        table = connect(store)
+        return table_setup(table, create_table(table))
+
+    setup = run_or_exit(create)
+    if as_json:
+        print_json({"table": store.table, "created": setup.created, "stream": setup.stream, "ttl_attribute": setup.ttl_attribute,
+                    "missing": setup.missing})
+        return
+    typer.echo(f"table {store.table} {'created' if setup.created else 'already exists'}: stream {setup.stream or 'none'}, "
+               f"TTL on {setup.ttl_attribute or 'none'}")
+    for missing in setup.missing:
+        typer.secho(f"warning: the table lacks the user's {missing}; this endpoint may not support it", fg=typer.colors.YELLOW, err=True)
 
 
 @table_app.command("stats")

@@ -46,6 +46,11 @@ def receipt_sk(receipt_id: int) -> str:
     return f"RECEIPT#{pad_id(receipt_id)}"
 
 
+def place_sk(receipt_id: int) -> str:
+    """`RECEIPT#00001#PLACE`: the receipt's ReceiptPlace (its merchant)."""
+    return f"{receipt_sk(receipt_id)}#PLACE"
+
+
 def line_sk(receipt_id: int, line_id: int) -> str:
     return f"{receipt_sk(receipt_id)}#LINE#{pad_id(line_id)}"
 
@@ -138,6 +143,27 @@ def status_sk(updated_at: str) -> str:
 
 def checkpoint_sk(timestamp: str) -> str:
     return f"CHECKPOINT#{timestamp}"
+
+
+def local_checkpoint_sk(timestamp: str) -> str:
+    """**Ours**: a checkpoint not uploaded to S3 (outside `CHECKPOINT#`, which the user's client reads)."""
+    return f"LOCAL_CHECKPOINT#{timestamp}"
+
+
+def log_part_prefix(timestamp: str) -> str:
+    """**Ours**: the parts of a log message too large for one item. Outside `LOG#`, so the
+    user's client, which lists every `LOG#` item as a JobLog, never sees one."""
+    return f"LOG_PART#{timestamp}#"
+
+
+def log_part_sk(timestamp: str, part: int) -> str:
+    """Part `part` (1-based) of a split log message."""
+    return f"{log_part_prefix(timestamp)}{pad_id(part)}"
+
+
+def legacy_log_part_sk(timestamp: str, part: int) -> str:
+    """Where parts were kept before they moved out of `LOG#` (read, never written)."""
+    return f"{log_sk(timestamp)}#PART#{pad_id(part)}"
 
 
 def resource_sk(resource_id: str) -> str:

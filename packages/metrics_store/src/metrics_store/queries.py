@@ -1,18 +1,18 @@
 """Read runs (and receipt statistics) back from the table.
 
 Every list query returns a `Page` (items plus an opaque `next_token` for the next page) and
-has an `iter_*` twin that walks every page. Readers accept what older writers left: flat
-`label_<L>_<f1|precision|recall|support>` metric rows, logs split into parts.
+has an `iter_*` twin that walks every page. Readers accept what every writer of the table left
+(ours, the user's previous trainer, their client): logs with no `timestamp` attribute, logs
+kept in parts; what the records hold is read by `run_records`.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 from . import keys
@@ -29,10 +29,10 @@ from .records import (
     JobMetric,
     JobResource,
     JobStatus,
+    LocalCheckpoint,
 )
 
 T = TypeVar("T")
-FLAT_LABEL_METRIC = re.compile(r"^label_(?P<label>.+)_(?P<field>f1|precision|recall|support)$")
 
 
 @dataclass(frozen=True)
@@ -232,27 +232,41 @@ class Queries:
         )
 
     def job_logs(self, job_id: str, *, limit: int | None = None, token: str | None = None, newest_first: bool = False) -> Page[JobLog]:
-        """Logs of a job, with messages that were split across part items joined again."""
-        page = self._in_job(job_id, "LOG#", decode_item, limit=limit, token=token, newest_first=newest_first)
-        logs: list[JobLog] = []
-        parts: dict[str, dict[int, str]] = defaultdict(dict)
-        heads: list[dict[str, Any]] = []
-        for row in page.items:
-            if row.get("TYPE") == "JOB_LOG_PART":
-                parts[row["timestamp"]][int(row["part"])] = row["message"]
+        """Logs of a job, whoever wrote them (the time of a log is its sort key: the user's
+        client writes no `timestamp` attribute), with messages kept in part items joined again:
+        `LOG_PART#` items (`message_parts` on the head) and, from older releases of ours,
+        `LOG#<ts>#PART#` items after a head that holds the first part (`parts`)."""
+        page = self._in_job(job_id, "LOG#", lambda item: item, limit=limit, token=token, newest_first=newest_first)
+        legacy_parts: dict[str, dict[int, str]] = defaultdict(dict)
+        heads = []
+        for item in page.items:
+            if item["TYPE"]["S"] == "JOB_LOG_PART":  # an older release kept parts under LOG#<ts>#PART#
+                row = decode_item(item)
+                legacy_parts[keys.parse_log_sk(row["SK"]).split("#")[0]][int(row["part"])] = row["message"]
             else:
-                heads.append(row)
-        for row in heads:
-            message = row.get("message") or ""
-            n_parts = int(row.get("parts") or 1)
-            if n_parts > 1:
-                rest = parts.get(row["timestamp"]) or self._log_parts(job_id, row["timestamp"])
-                message += "".join(rest[i] for i in range(2, n_parts + 1))
-            logs.append(JobLog(job_id, row["timestamp"], message, row.get("log_level") or "INFO",
-                               row.get("source"), row.get("exception")))
+                heads.append(item)
+        logs: list[JobLog] = []
+        for item in heads:
+            log = JobLog.from_item(item)
+            if "message_parts" in item:
+                whole = self._log_parts(job_id, keys.log_part_prefix(log.timestamp), int(item["message_parts"]["N"]))
+                if whole is not None:
+                    log = replace(log, message=whole)
+            elif "parts" in item and int(item["parts"]["N"]) > 1:
+                rest = legacy_parts.get(log.timestamp) or self._legacy_log_parts(job_id, log.timestamp)
+                log = replace(log, message=log.message + "".join(rest.get(i, "") for i in range(2, int(item["parts"]["N"]) + 1)))
+            logs.append(log)
         return Page(logs, page.next_token)
 
-    def _log_parts(self, job_id: str, timestamp: str) -> dict[int, str]:
+    def _log_parts(self, job_id: str, prefix: str, expected: int) -> str | None:
+        """The whole message from its part items, or None when some are missing."""
+        rows = self._in_job(job_id, prefix, decode_item).items
+        parts = {int(r["part"]): r["message"] for r in rows}
+        if sorted(parts) != list(range(1, expected + 1)):
+            return None
+        return "".join(parts[i] for i in range(1, expected + 1))
+
+    def _legacy_log_parts(self, job_id: str, timestamp: str) -> dict[int, str]:
         page = self._in_job(job_id, f"{keys.log_sk(timestamp)}#PART#", decode_item)
         return {int(r["part"]): r["message"] for r in page.items}
 
@@ -280,7 +294,10 @@ class Queries:
         return page.items[0] if page.items else None
 
     def checkpoints(self, job_id: str) -> list[JobCheckpoint]:
-        return self._in_job(job_id, "CHECKPOINT#", JobCheckpoint.from_item).items
+        """Uploaded checkpoints (JobCheckpoint items) and local ones (ours), oldest first."""
+        uploaded = self._in_job(job_id, "CHECKPOINT#", JobCheckpoint.from_item).items
+        local = [c.as_checkpoint() for c in self._in_job(job_id, "LOCAL_CHECKPOINT#", LocalCheckpoint.from_item).items]
+        return sorted(uploaded + local, key=lambda c: c.timestamp)
 
     def best_checkpoint(self, job_id: str) -> JobCheckpoint | None:
         best = [c for c in self.checkpoints(job_id) if c.is_best]
@@ -382,19 +399,3 @@ def _word_label_states(items: list[dict[str, Any]], statuses: tuple[str, ...]) -
             unknown[label][status].add(word)
     by_label = {label: {status: len(w) for status, w in sorted(per.items())} for label, per in sorted(unknown.items())}
     return WordLabelStates(statuses, labelled, len(words) - labelled, by_label)
-
-
-def per_label_metrics(metrics: list[JobMetric]) -> dict[tuple[float | None, str], dict[str, Any]]:
-    """Per-label figures keyed by (epoch, LABEL), from `label_<L>` dict rows and legacy flat
-    `label_<L>_<f1|precision|recall|support>` rows alike."""
-    folded: dict[tuple[float | None, str], dict[str, Any]] = defaultdict(dict)
-    for metric in metrics:
-        if not metric.metric_name.startswith("label_"):
-            continue
-        if isinstance(metric.value, dict):
-            folded[(metric.epoch, metric.metric_name.removeprefix("label_"))].update(metric.value)
-            continue
-        flat = FLAT_LABEL_METRIC.match(metric.metric_name)
-        if flat:
-            folded[(metric.epoch, flat["label"])][flat["field"]] = metric.value
-    return dict(folded)

@@ -20,8 +20,18 @@ from .codec import Item, to_attribute
 from .connection import TableRef
 from .job_state import HEARTBEAT_SECONDS, STALE_AFTER_SECONDS, new_lease_owner
 from .queries import Queries
-from .records import Job, JobCheckpoint, JobLog, JobMetric, JobResource, JobStatus, MetricValue
-from .store import Store, check_size, split_log
+from .records import (
+    Job,
+    JobCheckpoint,
+    JobLog,
+    JobMetric,
+    JobResource,
+    JobStatus,
+    MetricValue,
+    checkpoint_record,
+    log_items,
+)
+from .store import Store, check_size
 from .writer import OUTAGE_BUDGET_SECONDS, BackgroundWriter
 
 
@@ -189,10 +199,10 @@ class DynamoRecorder:
 
     def log(self, message, *, level="INFO", exception=None) -> None:
         entry = JobLog(self.job_id, self.clock.now(), message_text(message), level, self.source, exception)
-        self._put(split_log(entry), "a log")
+        self._put(log_items(entry), "a log")
 
     def checkpoint(self, checkpoint: JobCheckpoint) -> None:
-        self._put([checkpoint.to_item()], "a checkpoint")
+        self._put([checkpoint_record(checkpoint).to_item()], "a checkpoint")
 
     def resource(self, resource: JobResource) -> None:
         self._put([resource.to_item()], "a resource")

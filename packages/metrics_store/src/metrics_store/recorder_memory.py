@@ -8,7 +8,16 @@ from typing import Any
 
 from .errors import JobLeased, JobNotFound
 from .recorder import MonotonicClock, RecordedRun, current_attempt, message_text
-from .records import Job, JobCheckpoint, JobLog, JobMetric, JobResource, JobStatus
+from .records import (
+    Job,
+    JobCheckpoint,
+    JobLog,
+    JobMetric,
+    JobResource,
+    JobStatus,
+    checkpoint_record,
+    log_items,
+)
 
 
 class MemoryRecorder:
@@ -31,6 +40,7 @@ class MemoryRecorder:
     def open(self, job: Job) -> tuple[Job, bool]:
         if self.job is not None:
             return self.job, False
+        job.to_item()  # the same validation as the table (what the user's client can read)
         self.job = job
         self.statuses.append(JobStatus(job.job_id, job.status, job.created_at, message="created"))
         return job, True
@@ -64,12 +74,16 @@ class MemoryRecorder:
         return len(fresh)
 
     def log(self, message, *, level="INFO", exception=None) -> None:
-        self.logs.append(JobLog(self.job_id, self.clock.now(), message_text(message), level, "trainer", exception))
+        entry = JobLog(self.job_id, self.clock.now(), message_text(message), level, "trainer", exception)
+        log_items(entry)
+        self.logs.append(entry)
 
     def checkpoint(self, checkpoint: JobCheckpoint) -> None:
+        checkpoint_record(checkpoint).to_item()
         self.checkpoints.append(checkpoint)
 
     def resource(self, resource: JobResource) -> None:
+        resource.to_item()
         self.resources.append(resource)
 
     def results(self, results) -> None:

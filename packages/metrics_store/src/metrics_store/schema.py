@@ -1,10 +1,27 @@
-"""The receipts table's definition, exactly as the reference layout has it."""
+"""The receipts table's definition, as the user's own table has it: keys, indexes, the stream
+their pipelines read (new and old images) and TTL on `time_to_live`."""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from .connection import TableRef, translate_errors
+
+log = logging.getLogger(__name__)
+STREAM_VIEW = "NEW_AND_OLD_IMAGES"
+TTL_ATTRIBUTE = "time_to_live"
+
+
+@dataclass(frozen=True)
+class TableSetup:
+    """What the table has, as DynamoDB describes it, and what could not be set."""
+
+    created: bool
+    stream: str | None
+    ttl_attribute: str | None
+    missing: list[str] = field(default_factory=list)
 
 
 def table_definition(name: str) -> dict[str, Any]:
@@ -27,6 +44,7 @@ def table_definition(name: str) -> dict[str, Any]:
             *(gsi(f"GSI{i}", f"GSI{i}PK", f"GSI{i}SK") for i in range(1, 5)),
             gsi("GSITYPE", "TYPE", None),
         ],
+        "StreamSpecification": {"StreamEnabled": True, "StreamViewType": STREAM_VIEW},
     }
 
 
@@ -44,7 +62,35 @@ def create_table(table: TableRef, *, exist_ok: bool = True) -> bool:
         table.client.get_waiter("table_exists").wait(
             TableName=table.name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 150}
         )
+        try:
+            table.client.update_time_to_live(
+                TableName=table.name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
+            )
+        except ClientError as exc:  # an emulator without TTL: the table is still usable; `table_setup` says so
+            log.warning("table %s: TTL on %s not enabled: %s", table.name, TTL_ATTRIBUTE, exc)
     return True
+
+
+def table_setup(table: TableRef, created: bool) -> TableSetup:
+    """The stream and TTL the table has (DescribeTable, DescribeTimeToLive), and what of the
+    user's table definition it lacks."""
+    from botocore.exceptions import ClientError
+
+    with translate_errors(table.name, table.endpoint_url):
+        described = table.client.describe_table(TableName=table.name)["Table"]
+        stream = described.get("StreamSpecification") or {}
+        try:
+            ttl = table.client.describe_time_to_live(TableName=table.name).get("TimeToLiveDescription") or {}
+        except ClientError:
+            ttl = {}
+    view = stream.get("StreamViewType") if stream.get("StreamEnabled") else None
+    ttl_attribute = ttl.get("AttributeName") if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") else None
+    missing = []
+    if view != STREAM_VIEW:
+        missing.append(f"stream {STREAM_VIEW} (has {view or 'none'})")
+    if ttl_attribute != TTL_ATTRIBUTE:
+        missing.append(f"TTL on {TTL_ATTRIBUTE} (has {ttl_attribute or 'none'})")
+    return TableSetup(created, view, ttl_attribute, missing)
 
 
 def delete_table(table: TableRef) -> None:

@@ -7,7 +7,7 @@ Rules it keeps so callers need not think about them:
 - every key is deterministic, so a retried write overwrites itself and never duplicates;
   creates that must not clobber (jobs, snapshot records) are conditional puts;
 - items are measured against the 400 KB limit before sending; a log message too big for one
-  item is split across part items (see `split_log`) and joined again by `Queries`.
+  item is kept whole in part items (`records.log_items`) and joined again by `Queries`.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from . import keys
-from .codec import MAX_ITEM_BYTES, Item, encode_item, item_size, to_attribute
+from .codec import MAX_ITEM_BYTES, Item, item_size, to_attribute
 from .connection import TableRef, translate_errors
 from .errors import ItemTooLarge, JobNotFound, StoreError, WriteFailed
 from .job_state import JobStateMixin
@@ -31,6 +31,8 @@ from .records import (
     JobLog,
     JobMetric,
     JobResource,
+    checkpoint_record,
+    log_items,
 )
 from .suggestions import SuggestionsMixin
 
@@ -44,8 +46,6 @@ RETRYABLE_ERROR_CODES = frozenset(
         "ServiceUnavailable",
     }
 )
-# Room left in an item for keys and attributes other than a log message's text.
-LOG_PART_BYTES = 300 * 1024
 
 
 @dataclass(frozen=True)
@@ -71,45 +71,6 @@ def check_size(item: Item) -> Item:
         pk, sk = _key_of(item)
         raise ItemTooLarge(f"{pk}/{sk}", size, MAX_ITEM_BYTES)
     return item
-
-
-def split_log(log: JobLog, part_bytes: int = LOG_PART_BYTES) -> list[Item]:
-    """A log as one item, or, when its message would pass the item limit, as a head item at
-    `LOG#<ts>` (part 1, `parts=N`) plus part items at `LOG#<ts>#PART#00002`... of TYPE
-    `JOB_LOG_PART` (kept out of GSI1 so log listings are not flooded). Nothing is cut."""
-    head = log.to_item()
-    if item_size(head) <= MAX_ITEM_BYTES:
-        return [head]
-    encoded = log.message.encode("utf-8")
-    chunks: list[str] = []
-    start = 0
-    while start < len(encoded):
-        end = min(start + part_bytes, len(encoded))
-        while end < len(encoded) and (encoded[end] & 0xC0) == 0x80:  # stay on a character boundary
-            end -= 1
-        chunks.append(encoded[start:end].decode("utf-8"))
-        start = end
-    head = replace(log, message=chunks[0]).to_item()
-    head["parts"] = to_attribute(len(chunks))
-    items = [check_size(head)]
-    for number, chunk in enumerate(chunks[1:], start=2):
-        items.append(
-            check_size(
-                encode_item(
-                    {
-                        "PK": keys.job_pk(log.job_id),
-                        "SK": f"{keys.log_sk(log.timestamp)}#PART#{keys.pad_id(number)}",
-                        "TYPE": "JOB_LOG_PART",
-                        "job_id": log.job_id,
-                        "timestamp": log.timestamp,
-                        "part": number,
-                        "message": chunk,
-                    },
-                    write_nulls=False,
-                )
-            )
-        )
-    return items
 
 
 class Store(SuggestionsMixin, JobStateMixin):
@@ -246,10 +207,11 @@ class Store(SuggestionsMixin, JobStateMixin):
         return self.batch_put(m.to_item() for m in metrics)
 
     def add_logs(self, logs: Sequence[JobLog]) -> int:
-        return self.batch_put(item for log in logs for item in split_log(log))
+        return self.batch_put(item for log in logs for item in log_items(log))
 
     def add_checkpoint(self, checkpoint: JobCheckpoint) -> None:
-        self.put(checkpoint.to_item())
+        """A JobCheckpoint item when it was uploaded, else a LocalCheckpoint (records.jobs)."""
+        self.put(checkpoint_record(checkpoint).to_item())
 
     def add_resource(self, resource: JobResource) -> None:
         self.put(resource.to_item())

@@ -3,6 +3,7 @@ checkpoint. (How a signal becomes a clean, resumable stop: signals.SignalGuard.)
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import resource
 import sys
@@ -13,7 +14,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from metrics_store import JobCheckpoint, RunRecorder
+from metrics_store import JobCheckpoint, JobResource, RunRecorder
 from metrics_store.keys import utc_now_iso
 
 SCALAR_METRICS = {  # our name -> (key in the Trainer's eval metrics, unit)
@@ -34,6 +35,29 @@ def peak_memory_mb() -> tuple[float, str]:
         return torch.cuda.max_memory_allocated() / 2**20, "gpu"
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return (rss / 2**20 if sys.platform == "darwin" else rss / 1024), "rss"
+
+
+def machine_resource(job_id: str, world_size: int) -> JobResource:
+    """What this attempt trains on, as a JobResource: one per job and machine (a deterministic
+    UUID, so a retry overwrites it), released when the attempt ends."""
+    import os
+    import socket
+    import uuid
+
+    import torch
+
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    host = socket.gethostname() or "localhost"
+    return JobResource(
+        job_id=job_id, resource_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"receipt-ml:resource/{job_id}/{host}")),
+        instance_id=host, instance_type=torch.cuda.get_device_name(0) if gpus else f"cpu-{os.cpu_count()}-cores",
+        resource_type="gpu" if gpus else "cpu", allocated_at=utc_now_iso(), gpu_count=gpus or None,
+        resource_config={"world_size": world_size, "cpu_count": os.cpu_count() or 0, "torch": torch.__version__},
+    )
+
+
+def released(resource: JobResource | None) -> JobResource | None:
+    return None if resource is None else dataclasses.replace(resource, status="released", released_at=utc_now_iso())
 
 
 def gpu_utilization() -> float | None:

@@ -5,7 +5,6 @@ so the CLI and the code that runs without it cannot disagree."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -20,7 +19,7 @@ from cli_edge import (
     run_or_exit,
     store_options,
 )
-from cli_edge.options import DEFAULT_ROOT, RootOpt
+from cli_edge.options import DEFAULT_ROOT, RootOpt, current_user
 from metrics_store import StoreConfig
 
 from .cli_predict import add_commands
@@ -111,7 +110,7 @@ def fit_command(
                     class_weights=class_weights, seed=seed, fp16=fp16, bf16=bf16, num_workers=num_workers,
                     eval_steps=eval_steps, batching=batching, length_jitter=length_jitter, output_dir=_absolute(str(output_dir)),
                 ),
-                job_name=job_name, description=description, created_by=os.environ.get("USER", ""),
+                job_name=job_name, description=description, created_by=current_user(),
                 allow_contract_failures=allow_contract_failures, upload_uri=upload_uri,
             )
         opened = preflight(request)

@@ -4,7 +4,6 @@ dataclasses; heavy modules load inside the command."""
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,7 +18,7 @@ from cli_edge import (
     run_or_exit,
     store_options,
 )
-from cli_edge.options import DEFAULT_ROOT, RootOpt
+from cli_edge.options import DEFAULT_ROOT, RootOpt, current_user
 from metrics_store import StoreConfig
 
 from .review.config import REVIEW_MODEL, REVIEW_TRAIN, SUSPECT_SCORES, QueueConfig, ReviewRequest
@@ -78,9 +77,9 @@ def review_command(
             from metrics_store import Queries
 
             job = Queries(table).find_job(resume)
-            if job.job_config.get("kind") != "review":
+            if job.config.kind != "review":
                 raise typer.BadParameter(f"{job.job_id} is not a review job (resume a run with `trainer fit --resume`)")
-            request, resume_id = ReviewRequest.from_dict(job.job_config["request"]), job.job_id
+            request, resume_id = ReviewRequest.from_dict(dict(job.config.request)), job.job_id
         else:
             request, resume_id = _request(
                 table, snapshot=snapshot, root=root, from_job=from_job, folds=folds, fold_seed=fold_seed, fold_ratio=fold_ratio, model=model,
@@ -138,7 +137,7 @@ def _request(table: Any, *, root: str, recipe_from: str | None, model: str | Non
     model_config = dataclasses.replace(base.model, **_given(model=model, max_seq_length=max_seq_length, doc_stride=doc_stride))
     train = dataclasses.replace(base.train, output_dir=absolute(output_dir), **_given(epochs=epochs, batch_size=batch_size, learning_rate=lr, seed=seed))
     recipe = FitRequest(snapshot_root=absolute(root), model=model_config, train=train)
-    return ReviewRequest(snapshot_root=absolute(root), recipe=recipe, created_by=os.environ.get("USER", ""),
+    return ReviewRequest(snapshot_root=absolute(root), recipe=recipe, created_by=current_user(),
                          folds_root=absolute(folds_root) if folds_root else None, **options)
 
 

@@ -3,14 +3,13 @@ code as `trainer fit` (trainer.sweep). Option defaults come from `SweepConfig()`
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from cli_edge import EXIT_INTERRUPTED, JsonOpt, fail, print_json, run_or_exit, store_options
-from cli_edge.options import DEFAULT_ROOT, RootOpt
+from cli_edge.options import DEFAULT_ROOT, RootOpt, current_user
 from metrics_store import StoreConfig
 
 from .config import TrainConfig
@@ -78,7 +77,7 @@ def sweep_command(
                              prune_startup_trials=prune_startup_trials, prune_warmup_epochs=prune_warmup_epochs, seed_repeats=seed_repeats)
         name = check_job_name(job_name or f"sweep-{'+'.join(snapshots)}-{utc_now_iso()[:19].replace(':', '')}")
         base = base_request(plan_space, root=_absolute(root), snapshot=snapshots[0], output_dir=_absolute(str(output_dir)),
-                            description=description, created_by=os.environ.get("USER", ""), allow_contract_failures=allow_contract_failures)
+                            description=description, created_by=current_user(), allow_contract_failures=allow_contract_failures)
         _quiet_hugging_face()
         return start_sweep(SweepPlan(name, plan_space, config, base), table, echo=echo)
 

@@ -24,7 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from metrics_store import Job, JobLeased, NullRecorder, RunRecorder
+from metrics_store import (
+    Job,
+    JobConfig,
+    JobLeased,
+    JobResource,
+    NullRecorder,
+    RunRecorder,
+    SnapshotLineage,
+)
 from metrics_store.keys import utc_now_iso
 
 from .errors import FitError, JobExists, TrainingDiverged
@@ -76,6 +84,7 @@ class Run:
     built: BuiltModel
     data: RunData
     guard: SignalGuard
+    resource: JobResource | None = None  # the machine this attempt trains on (recorded by the main process)
 
     @property
     def job_id(self) -> str:
@@ -109,6 +118,7 @@ def fit(request: FitRequest, recorder_for: RecorderFactory, *, resume_job_id: st
         try:
             result = cleanup(run, train(run, callbacks or []))
         except BaseException as exc:
+            release_machine(run)
             mark_failed(run.recorder, exc)
             run.recorder.close(CLOSE_TIMEOUT_S)
             raise
@@ -124,8 +134,14 @@ def setup(request: FitRequest, recorder_for: RecorderFactory, *, guard: SignalGu
     job, recorder, args, output_dir, resume_from = open_job(request, snapshot, recorder_for, resume_job_id, restart, child)
     try:
         built, data = build_model_and_features(request, snapshot)
+        resource = None
+        if args.process_index == 0:
+            from .callbacks import machine_resource
+
+            resource = machine_resource(job.job_id, args.world_size)
+            recorder.resource(resource)
         run = Run(request, job, resume_job_id is not None, resume_from, recorder, snapshot, output_dir, args, built, data,
-                  guard or SignalGuard())
+                  guard or SignalGuard(), resource)
         if not run.resumed or restart:
             record_start(run)
     except BaseException as exc:
@@ -135,11 +151,10 @@ def setup(request: FitRequest, recorder_for: RecorderFactory, *, guard: SignalGu
     return run
 
 
-def snapshot_lineage(snapshot: Snapshot) -> dict[str, Any]:
+def snapshot_lineage(snapshot: Snapshot) -> SnapshotLineage:
     """What a job records about its data, so analyses can find and compare it later."""
-    return {"id": snapshot.id, "uri": snapshot.uri, "content_sha256": snapshot.content_sha256,
-            "manifest_sha256": snapshot.manifest_sha256, "split_hashes": dict(snapshot.lock.split_hashes),
-            "label_list": snapshot.label_list, "coordinate_convention": dict(snapshot.lock.coordinate_convention)}
+    return SnapshotLineage(snapshot.id, snapshot.uri, snapshot.content_sha256, snapshot.manifest_sha256,
+                           dict(snapshot.lock.split_hashes), tuple(snapshot.label_list), dict(snapshot.lock.coordinate_convention))
 
 
 def open_job(request: FitRequest, snapshot: Snapshot, recorder_for: RecorderFactory, resume_job_id: str | None,
@@ -157,7 +172,7 @@ def open_job(request: FitRequest, snapshot: Snapshot, recorder_for: RecorderFact
     output_dir = run_folder(request.train.output_dir, name, job_id)
     proposed = Job(
         job_id=job_id, name=name, created_at=utc_now_iso(), description=request.description, created_by=request.created_by,
-        job_config={"request": request.to_dict(), "snapshot": snapshot_lineage(snapshot), "seed": request.train.seed},
+        job_config=JobConfig("fit", request.to_dict(), snapshot_lineage(snapshot), request.train.seed).to_dict(),
         storage={"output_dir": str(output_dir)}, tags={"snapshot_id": snapshot.id, "model": request.model.source},
     )
     job, created = recorder.open(child.apply(proposed) if child and not resume_job_id else proposed)
@@ -165,7 +180,7 @@ def open_job(request: FitRequest, snapshot: Snapshot, recorder_for: RecorderFact
         raise FitError(f"no job {resume_job_id} to resume")
     if not resume_job_id and not created and is_main:
         raise JobExists(job_id)  # a child another process claimed first: not ours to touch
-    recorded_content = job.job_config.get("snapshot", {}).get("content_sha256")
+    recorded_content = job.config.snapshot.content_sha256 if job.config.snapshot else None
     if resume_job_id and is_main and recorded_content != snapshot.content_sha256:
         raise FitError(f"job {job_id} trained on snapshot content {str(recorded_content)[:12]}, but {snapshot.id} now holds "
                        f"{snapshot.content_sha256[:12]}: a resumed run must see the same data")
@@ -243,7 +258,7 @@ def record_start(run: Run) -> None:
     splits = snapshot.lock.counts.splits
     weights = dict(zip(tags, data.class_weights, strict=True)) if data.class_weights else None
     run.recorder.log({
-        "type": "run_config", "job_id": run.job_id, "request": run.request.to_dict(), "snapshot": snapshot_lineage(snapshot),
+        "type": "run_config", "job_id": run.job_id, "request": run.request.to_dict(), "snapshot": snapshot_lineage(snapshot).to_dict(),
         "snapshot_counts": {s: c.model_dump() for s, c in splits.items()}, "model_source": run.built.source,
         "warm_start": run.built.warm_start.to_dict() if run.built.warm_start else None,
         "num_parameters": sum(p.numel() for p in run.built.model.parameters()), "class_weights": weights,
@@ -325,6 +340,7 @@ def cleanup(run: Run, outcome: TrainOutcome) -> FitResult:
         hint = f"resume with `trainer fit --resume {run.job_id}`"
         recorder.log({"type": "interrupted", "stopped_by": outcome.stopped_by, "resume": f"trainer fit --resume {run.job_id}"}, level="WARNING")
         recorder.status("interrupted", message=f"stopped by {outcome.stopped_by}; {hint}")
+        release_machine(run)
         recorded = recorder.close(CLOSE_TIMEOUT_S)
         return FitResult(run.job_id, "interrupted", str(run.output_dir), {}, stopped_by=outcome.stopped_by, recorded=recorded)
     best_dir = best_uri = None
@@ -339,6 +355,7 @@ def cleanup(run: Run, outcome: TrainOutcome) -> FitResult:
     recorder.log(summary)
     recorder.results(results)
     recorder.status("succeeded", progress=100.0, message=f"best {summary['checkpoint_metric']} {summary['best_metric']} at epoch {summary['best_epoch']}")
+    release_machine(run)
     if run.is_main:
         recorder.flush(CLOSE_TIMEOUT_S)
         write_report(recorder, run.output_dir)
@@ -358,8 +375,21 @@ def close_ended(run: Run, ending: RunEnding, summary: dict[str, Any], stopped_by
     recorder.log(summary)
     recorder.results(results)
     recorder.status(ending.status, message=ending.message[:500])
+    release_machine(run)
     recorded = recorder.close(CLOSE_TIMEOUT_S)
     return FitResult(run.job_id, ending.status, str(run.output_dir), results, stopped_by=stopped_by, recorded=recorded)
+
+
+def release_machine(run: Run) -> None:
+    """The attempt's JobResource, now `released`."""
+    from .callbacks import released
+
+    resource = released(run.resource)
+    if resource is not None:
+        try:
+            run.recorder.resource(resource)
+        except Exception:  # noqa: BLE001 - bookkeeping; the run's own end matters more
+            log.warning("could not record the release of %s", resource.resource_id)
 
 
 def write_report(recorder: RunRecorder, output_dir: Path) -> None:

@@ -42,7 +42,7 @@ def resolve_model(ref: str, *, queries: Callable[[], Any] | None = None, cache_d
     if queries is None:
         raise PackageError(f"--model {ref}: no folder of that name, and no table to look a job up in")
     job = queries().find_job(ref)
-    uri = (job.results or {}).get("best_checkpoint_s3_path")
+    uri = job.outcome.best_checkpoint_uri
     if not uri:
         raise PackageError(f"job {job.job_id} ({job.status}) recorded no best model (results.best_checkpoint_s3_path): "
                            "only a finished `trainer fit` run has one")

@@ -23,7 +23,7 @@ class FitRequest:
     train: TrainConfig = field(default_factory=TrainConfig)
     job_name: str | None = None
     description: str = ""
-    created_by: str = ""
+    created_by: str = "receipt-ml"  # the CLIs pass the user (cli_edge.current_user); the table refuses an empty one
     allow_contract_failures: bool = False
     upload_uri: str | None = None
     cache_dir: str | None = None
@@ -67,10 +67,13 @@ class FitResult:
 
 def request_for_resume(job: Job) -> FitRequest:
     """The request a job was started with, pinned to the snapshot it trained on."""
-    recorded = job.job_config.get("request")
-    if not recorded and job.job_config.get("sweep"):
-        raise FitError(f"job {job.job_id} is a sweep: resume it with `trainer sweep --resume {job.job_id}`")
-    if not recorded:
-        raise FitError(f"job {job.job_id} was not started by `trainer fit` (no recorded request); it cannot be resumed")
-    request = FitRequest.from_dict(json.loads(json.dumps(recorded)))
-    return dataclasses.replace(request, snapshot=job.job_config["snapshot"]["id"], job_name=job.name)
+    config = job.config
+    if config.kind != "fit":
+        how = {"sweep": f"resume it with `trainer sweep --resume {job.job_id}`", "review": f"resume it with `trainer review --resume {job.job_id}`",
+               "pretrain": f"resume it with `trainer pretrain --resume {job.job_id}`"}.get(
+            config.kind, "it was not started by `trainer fit` (written by another trainer) and cannot be resumed")
+        raise FitError(f"job {job.job_id} is a {config.kind} job: {how}")
+    if config.snapshot is None or not config.snapshot.id:
+        raise FitError(f"job {job.job_id} recorded no snapshot; it cannot be resumed")
+    request = FitRequest.from_dict(json.loads(json.dumps(dict(config.request))))
+    return dataclasses.replace(request, snapshot=config.snapshot.id, job_name=job.name)

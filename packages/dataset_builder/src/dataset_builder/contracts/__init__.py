@@ -71,7 +71,7 @@ def run_contracts(suites: list[ContractSuite], current: Any, parent: Any | None,
 def _inputs(source: Any, manifest: Manifest) -> Any:
     from .frames import ContractInputs
 
-    return ContractInputs(source.words, source.receipts, source.labels, manifest.spec, manifest.label_list)
+    return ContractInputs(source.words, source.receipts, source.labels, manifest.spec, manifest.label_list, manifest.lock.data_quality)
 
 
 def contract_gate(contracts_dir: Path | None = None, *, max_failing_rows: int = 10) -> Callable[[Dataset, dict, Snapshot | None], dict]:

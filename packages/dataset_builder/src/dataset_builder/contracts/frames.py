@@ -14,6 +14,7 @@ from .. import rules
 from ..config import BuildConfig
 from ..dataset import LABEL_COLUMNS, RECEIPT_COLUMNS, WORD_COLUMNS
 from ..labels import LEGACY_ALIASES, VALIDATION_STATUSES
+from ..manifest import DataQuality
 
 WORD_KEYS = ["receipt_key", "image_id", "receipt_id", "line_id", "word_id"]
 RECEIPT_KEYS = ["receipt_key", "image_id", "receipt_id"]
@@ -33,6 +34,7 @@ FRAME_COLUMNS: dict[str, list[str]] = {
                       "train_unknown_words", "val_unknown_words", "train_unknown_share", "val_unknown_share"],
     "summary": SUMMARY_COLUMNS,
     "drift": ["parent_id", *(f"{m}_psi" for m in DRIFT_METRICS)],
+    "data_quality": ["kind", "key", "detail"],
 }
 """Every frame a suite entry may name, with its columns (checked when a suite is loaded)."""
 
@@ -44,6 +46,7 @@ FRAME_KEYS: dict[str, list[str]] = {
     "label_support": ["label"],
     "summary": [],
     "drift": ["parent_id"],
+    "data_quality": ["kind", "key"],
 }
 """The columns that identify a failing row in a report."""
 
@@ -72,6 +75,8 @@ class ContractInputs:
     labels: pl.DataFrame
     spec: BuildConfig
     label_list: list[str]
+    quality: DataQuality | None = None
+    """What the build noticed (manifest `data_quality`); None for a snapshot from before it."""
 
     @property
     def statuses(self) -> list[str]:
@@ -220,9 +225,17 @@ def summary_frame(inputs: ContractInputs) -> pl.DataFrame:
     return pl.DataFrame([row], schema=schema)
 
 
+def data_quality_frame(inputs: ContractInputs) -> pl.DataFrame:
+    """One row per item the build noticed (refused label items, empty-text words, clipped
+    boxes), as the manifest names them."""
+    items = inputs.quality.items if inputs.quality is not None else []
+    return pl.DataFrame([i.model_dump() for i in items], schema={c: pl.Utf8 for c in FRAME_COLUMNS["data_quality"]})
+
+
 def contract_frames(inputs: ContractInputs) -> dict[str, pl.DataFrame]:
     """Every frame but `drift`, which needs the parent (see `drift.drift_frame`)."""
     return {
+        "data_quality": data_quality_frame(inputs),
         "labels": inputs.labels,
         "words": words_frame(inputs),
         "receipts": inputs.receipts,

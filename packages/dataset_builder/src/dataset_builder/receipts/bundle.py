@@ -1,4 +1,4 @@
-"""One receipt's records (receipt, lines, words, labels) and their writing: generation and
+"""One receipt's records (receipt, its place, lines, words, labels) and their writing: generation and
 import build bundles purely; `write_bundles` is the only step that touches the table."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from metrics_store.records import (
     VALIDATION_STATUSES,
     Receipt,
     ReceiptLine,
+    ReceiptPlace,
     ReceiptWord,
     ReceiptWordLabel,
 )
@@ -28,6 +29,9 @@ class ReceiptBundle:
     lines: tuple[ReceiptLine, ...]
     words: tuple[ReceiptWord, ...]
     labels: tuple[ReceiptWordLabel, ...]
+    place: ReceiptPlace | None = None
+    """The place the receipt was matched to, which names its merchant (the user's pipeline
+    matches most receipts; one without a place takes its merchant from its labelled words)."""
 
     @property
     def key(self) -> str:
@@ -36,10 +40,12 @@ class ReceiptBundle:
 
     @property
     def item_count(self) -> int:
-        return 1 + len(self.lines) + len(self.words) + len(self.labels)
+        return 1 + (self.place is not None) + len(self.lines) + len(self.words) + len(self.labels)
 
     def records(self) -> Iterator[Any]:
         yield self.receipt
+        if self.place is not None:
+            yield self.place
         yield from self.lines
         yield from self.words
         yield from self.labels

@@ -19,10 +19,13 @@ from metrics_store import TableRef, keys
 from metrics_store.codec import MAX_ITEM_BYTES, item_size
 from metrics_store.records import (
     VALIDATION_STATUSES,
+    PlaceDetails,
     Receipt,
     ReceiptLine,
+    ReceiptPlace,
     ReceiptWord,
     ReceiptWordLabel,
+    merchant_slug,
 )
 
 from ..config import ConfigError
@@ -151,8 +154,17 @@ def to_bundle(source: SourceReceipt, *, source_name: str, status: str, timestamp
                 labels.append(
                     ReceiptWordLabel(image_id, RECEIPT_ID, line_id, word_id, word.label, status, timestamp, label_proposed_by=f"import:{source_name}")
                 )
-    receipt = Receipt(image_id, RECEIPT_ID, source.width, source.height, timestamp, merchant_name=source.merchant_name)
-    return ReceiptBundle(receipt, tuple(lines), tuple(words), tuple(labels))
+    receipt = Receipt(image_id, RECEIPT_ID, source.width, source.height, timestamp)
+    return ReceiptBundle(receipt, tuple(lines), tuple(words), tuple(labels), imported_place(image_id, source.merchant_name, timestamp))
+
+
+def imported_place(image_id: str, merchant_name: str | None, timestamp: str) -> ReceiptPlace | None:
+    """A file's `merchant_name` becomes the receipt's ReceiptPlace, where the user's table keeps
+    a merchant (no Places match: no place id). A name without a letter or digit names nothing."""
+    if not merchant_name or not merchant_slug(merchant_name):
+        return None
+    return ReceiptPlace(image_id, RECEIPT_ID, "", merchant_name.strip(), "", timestamp, 1.0,
+                        PlaceDetails(texts=(("validated_by", "IMPORT"),)))
 
 
 def oversize_items(source: SourceReceipt, bundle: ReceiptBundle) -> list[Problem]:

@@ -10,6 +10,7 @@ two labels, words never labelled.
 from __future__ import annotations
 
 import random
+import string
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -20,8 +21,10 @@ from dataset_builder.labels import LEGACY_ALIASES
 from metrics_store import TableRef
 from metrics_store.records import (
     VALIDATION_STATUSES,
+    PlaceDetails,
     Receipt,
     ReceiptLine,
+    ReceiptPlace,
     ReceiptWord,
     ReceiptWordLabel,
 )
@@ -185,8 +188,30 @@ def generate_receipt(seed: int, index: int, mix: LabelMix = LabelMix(), merchant
                         label_proposed_by=rng.choice(PROPOSERS),
                     )
                 )
-    receipt = Receipt(image_id, 1, page.width, page.height, added, merchant_name=merchant.name)
-    return SyntheticReceipt(receipt, tuple(lines), tuple(words), tuple(labels), truth=truth, legacy_only=legacy_only)
+    receipt = Receipt(image_id, 1, page.width, page.height, added)
+    return SyntheticReceipt(receipt, tuple(lines), tuple(words), tuple(labels), synthetic_place(seed, index, image_id, merchant, added),
+                            truth=truth, legacy_only=legacy_only)
+
+
+PLACE_FRACTION = 0.85
+"""Share of generated receipts matched to a place (the others take their merchant from their
+MERCHANT_NAME words, as receipts the user's pipeline could not match do)."""
+
+
+def synthetic_place(seed: int, index: int, image_id: str, merchant: Merchant, added: str) -> ReceiptPlace | None:
+    """The receipt's ReceiptPlace as the user's pipeline writes one (a Places match by phone),
+    or None for the receipts it could not match. Its own generator, so receipt contents do not
+    depend on it; the place id is the merchant's (one store, one place)."""
+    rng = random.Random(f"receipt-ml/synthetic-place/{seed}/{index}")
+    if rng.random() >= PLACE_FRACTION:
+        return None
+    store = random.Random(f"receipt-ml/place/{merchant.name}")
+    place_id = "ChIJ" + "".join(store.choice(string.ascii_letters + string.digits + "_-") for _ in range(23))
+    details = PlaceDetails(texts=(("formatted_address", f"{merchant.street}, {merchant.city}"), ("phone_number", merchant.phone),
+                                  ("website", f"https://{merchant.website}" if merchant.website else ""), ("validated_by", "PHONE_LOOKUP"),
+                                  ("merchant_category", merchant.kind), ("places_api_version", "v1")),
+                           merchant_types=(merchant.kind,))
+    return ReceiptPlace(image_id, 1, place_id, merchant.name.title(), "MATCHED", added, round(rng.uniform(0.80, 0.99), 2), details)
 
 
 def label_items(rng: random.Random, token: Token, mix: LabelMix) -> list[tuple[str, str]]:

@@ -30,7 +30,7 @@ def truth_bundle(receipt: SyntheticReceipt) -> ReceiptBundle:
                          label_proposed_by=TRUTH_PROPOSER)
         for (line_id, word_id), label in sorted(receipt.truth.items()) if label
     )
-    return ReceiptBundle(header, receipt.lines, receipt.words, labels)
+    return ReceiptBundle(header, receipt.lines, receipt.words, labels, receipt.place)
 
 
 def truth_rows(receipts: Iterable[SyntheticReceipt]) -> Iterable[dict]:

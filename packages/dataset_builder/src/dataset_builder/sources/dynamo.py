@@ -8,7 +8,8 @@ How a build reads (strategy `query`, the default):
 2. Fetch each selected receipt's words and labels with one GSI4 query, with a bounded thread
    pool. The key range starts at `3_WORD`, so the server never reads the receipt's lines
    (`2_LINE`), and a projection keeps only the attributes the build uses. Receipt headers
-   (size, merchant) come from one paginated GSITYPE query.
+   (size) and places (the merchant: the user's table keeps it on `ReceiptPlace`, not on the
+   Receipt) come from one paginated GSITYPE query each.
 3. Response bodies skip botocore's parser (see `_keep_raw_body`): its shape-driven walk over
    every attribute value cost more CPU than DynamoDB Local itself; `json.loads` of the same
    wire format costs a fraction.
@@ -22,6 +23,7 @@ measures both against the sequential loader the old trainer used.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -31,9 +33,7 @@ import polars as pl
 
 from metrics_store import TableRef, translate_errors
 from metrics_store.keys import (
-    image_pk,
     receipt_key,
-    receipt_sk,
     utc_now_iso,
     validation_status_gsi3pk,
 )
@@ -41,14 +41,14 @@ from metrics_store.keys import (
 from ..config import READ_STRATEGIES, ConfigError
 from ..dataset import RawRead
 
-ENTITY_TYPES = ("RECEIPT", "RECEIPT_WORD", "RECEIPT_WORD_LABEL")
+ENTITY_TYPES = ("RECEIPT", "RECEIPT_WORD", "RECEIPT_WORD_LABEL", "RECEIPT_PLACE")
 _PROJECTED = (
     "PK", "SK", "TYPE", "width", "height", "merchant_name", "text", "top_left", "top_right",
     "bottom_left", "bottom_right", "extracted_data", "validation_status", "timestamp_added",
 )
 _NAMES = {f"#a{i}": name for i, name in enumerate(_PROJECTED)}
 _PROJECTION = ", ".join(_NAMES)
-_TYPE_FILTER = "#a2 IN (:t0, :t1, :t2)"
+_TYPE_FILTER = "#a2 IN (:t0, :t1, :t2, :t3)"
 _TYPE_VALUES = {f":t{i}": {"S": t} for i, t in enumerate(ENTITY_TYPES)}
 _HEX = "123456789abcdef"
 
@@ -76,19 +76,38 @@ def _key_ranges(prefix: str) -> list[tuple[str, dict[str, Any]]]:
     return ranges
 
 
+LABEL_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+"""A label name the build can use: what the user's client writes (upper-case, no `#`)."""
+
+
+def label_name(sk: str) -> tuple[str | None, str | None]:
+    """The label of a word-label sort key `RECEIPT#..#LINE#..#WORD#..#LABEL#<NAME>`, as the
+    user's client spells it (stripped, upper-case), or (None, why) for a key that cannot be
+    parsed (`...#LABEL#LINE_TOTAL#2`: a label with a `#` is not one label name)."""
+    head, sep, name = sk.partition("#LABEL#")
+    if not sep or head.count("#") != 5:
+        return None, "not a word-label sort key"
+    canonical = name.strip().upper()
+    if not LABEL_NAME.match(canonical):
+        return None, f"label {name!r} is not one upper-case name"
+    return canonical, None
+
+
 class _Rows:
     """Column lists filled from raw items, turned into frames at the end."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.receipts: dict[str, list] = {k: [] for k in ("image_id", "receipt_id", "width", "height", "merchant")}
+        self.receipts: dict[str, list] = {k: [] for k in ("image_id", "receipt_id", "width", "height")}
+        self.places: dict[str, list] = {k: [] for k in ("image_id", "receipt_id", "place_merchant")}
+        self.refused: dict[str, list] = {k: [] for k in ("pk", "sk", "reason")}
         self.words: dict[str, list] = {k: [] for k in (
             "image_id", "receipt_id", "line_id", "word_id", "text", "tl_x", "tl_y", "tr_x", "tr_y",
             "bl_x", "bl_y", "br_x", "br_y", "entity_id")}
         self.labels: dict[str, list] = {k: [] for k in ("image_id", "receipt_id", "line_id", "word_id", "label", "validation_status", "timestamp_added")}
 
     def add(self, items: list[dict[str, Any]]) -> None:
-        receipts, words, labels = [], [], []
+        receipts, words, labels, places, refused = [], [], [], [], []
         for item in items:
             kind = item["TYPE"]["S"]
             image_id = item["PK"]["S"][6:]
@@ -102,26 +121,42 @@ class _Rows:
                     (entity.get("S") or entity.get("N")) if entity else None,
                 ))
             elif kind == "RECEIPT_WORD_LABEL":
+                name, why = label_name(item["SK"]["S"])
+                if name is None:
+                    refused.append((item["PK"]["S"], item["SK"]["S"], why))
+                    continue
                 labels.append((
-                    image_id, int(parts[1]), int(parts[3]), int(parts[5]), parts[7],
+                    image_id, int(parts[1]), int(parts[3]), int(parts[5]), name,
                     item.get("validation_status", {}).get("S") or "NONE",
                     item.get("timestamp_added", {}).get("S"),
                 ))
             elif kind == "RECEIPT":
-                receipts.append((image_id, int(parts[1]), int(item["width"]["N"]), int(item["height"]["N"]), item.get("merchant_name", {}).get("S")))
+                receipts.append((image_id, int(parts[1]), int(item["width"]["N"]), int(item["height"]["N"])))
+            elif kind == "RECEIPT_PLACE":
+                merchant = (item.get("merchant_name") or {}).get("S") or ""
+                if merchant.strip():
+                    places.append((image_id, int(parts[1]), merchant.strip()))
         with self.lock:
-            for target, batch in ((self.receipts, receipts), (self.words, words), (self.labels, labels)):
+            for target, batch in ((self.receipts, receipts), (self.words, words), (self.labels, labels), (self.places, places),
+                                  (self.refused, refused)):
                 if batch:
                     for column, values in zip(target.values(), zip(*batch, strict=True), strict=True):
                         column.extend(values)
 
     def frames(self) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+        """(receipts, words, labels); receipts carry `place_merchant`, their place's merchant."""
         ints = {"receipt_id": pl.Int32, "line_id": pl.Int32, "word_id": pl.Int32}
-        receipts = pl.DataFrame(self.receipts, schema={"image_id": pl.Utf8, "receipt_id": pl.Int32, "width": pl.Int32, "height": pl.Int32, "merchant": pl.Utf8})
+        places = pl.DataFrame(self.places, schema={"image_id": pl.Utf8, "receipt_id": pl.Int32, "place_merchant": pl.Utf8})
+        receipts = pl.DataFrame(self.receipts, schema={"image_id": pl.Utf8, "receipt_id": pl.Int32, "width": pl.Int32, "height": pl.Int32}) \
+            .join(places.unique(["image_id", "receipt_id"], keep="first"), on=["image_id", "receipt_id"], how="left")
         word_schema = {"image_id": pl.Utf8, **ints, "text": pl.Utf8, **{c: pl.Float64 for c in list(self.words)[5:13]}, "entity_id": pl.Utf8}
         words = pl.DataFrame(self.words, schema=word_schema)
         labels = pl.DataFrame(self.labels, schema={"image_id": pl.Utf8, **ints, "label": pl.Utf8, "validation_status": pl.Utf8, "timestamp_added": pl.Utf8})
         return receipts, words, labels
+
+    def refused_frame(self) -> pl.DataFrame:
+        """Label items whose key cannot be parsed (`label_name`): never used, always reported."""
+        return pl.DataFrame(self.refused, schema={"pk": pl.Utf8, "sk": pl.Utf8, "reason": pl.Utf8})
 
 
 class TableReader:
@@ -185,22 +220,26 @@ class TableReader:
         return items
 
     def receipt_headers(self, wanted: set[tuple[str, int]]) -> list[dict[str, Any]]:
-        """The Receipt items of `wanted` receipts, from one pass over the RECEIPT type index."""
+        """The Receipt and ReceiptPlace items of `wanted` receipts, from one pass over each
+        type's partition of the type index."""
         found = []
-        for page in self._pages(
-            "query", IndexName="GSITYPE", KeyConditionExpression="#a2 = :t0", ProjectionExpression=_PROJECTION,
-            ExpressionAttributeNames=_NAMES, ExpressionAttributeValues={":t0": {"S": "RECEIPT"}},
-        ):
-            found += [i for i in page if (i["PK"]["S"][6:], int(i["SK"]["S"].split("#")[1])) in wanted]
+        for kind in ("RECEIPT", "RECEIPT_PLACE"):
+            for page in self._pages(
+                "query", IndexName="GSITYPE", KeyConditionExpression="#a2 = :t0", ProjectionExpression=_PROJECTION,
+                ExpressionAttributeNames=_NAMES, ExpressionAttributeValues={":t0": {"S": kind}},
+            ):
+                found += [i for i in page if (i["PK"]["S"][6:], int(i["SK"]["S"].split("#")[1])) in wanted]
         return found
 
     def receipt_header(self, image_id: str, receipt_id: int) -> list[dict[str, Any]]:
-        """The Receipt item of one receipt (empty when the table has no such receipt)."""
+        """The Receipt item of one receipt and its ReceiptPlace (GSI4 keys `0_RECEIPT`, `1_PLACE`;
+        empty when the table has no such receipt)."""
         found: list[dict[str, Any]] = []
         for page in self._pages(
-            "query", KeyConditionExpression="PK = :pk AND SK = :sk", ProjectionExpression=_PROJECTION,
-            ExpressionAttributeNames=_NAMES,
-            ExpressionAttributeValues={":pk": {"S": image_pk(image_id)}, ":sk": {"S": receipt_sk(receipt_id)}},
+            "query", IndexName="GSI4", KeyConditionExpression="GSI4PK = :pk AND GSI4SK BETWEEN :receipt AND :place",
+            FilterExpression=_TYPE_FILTER, ProjectionExpression=_PROJECTION, ExpressionAttributeNames=_NAMES,
+            ExpressionAttributeValues={":pk": {"S": receipt_key(image_id, receipt_id)}, ":receipt": {"S": "0_RECEIPT"},
+                                       ":place": {"S": "1_PLACE"}, **_TYPE_VALUES},
         ):
             found.extend(page)
         return found
@@ -218,7 +257,8 @@ class TableReader:
                 if progress:
                     progress(done, len(keys))
         receipts, words, labels = rows.frames()
-        return RawRead(receipts, words, labels, started, utc_now_iso(), {"strategy": "keys", "requests": self.requests})
+        return RawRead(receipts, words, labels, started, utc_now_iso(), {"strategy": "keys", "requests": self.requests},
+                       rows.refused_frame())
 
     def read(self, statuses: tuple[str, ...], *, strategy: str = "query", progress: Progress | None = None) -> RawRead:
         if strategy not in READ_STRATEGIES:
@@ -240,7 +280,8 @@ class TableReader:
         else:
             self._parallel_scan(rows, progress)
         receipts, words, labels = rows.frames()
-        return RawRead(receipts, words, labels, started, utc_now_iso(), {"strategy": strategy, "requests": self.requests})
+        return RawRead(receipts, words, labels, started, utc_now_iso(), {"strategy": strategy, "requests": self.requests},
+                       rows.refused_frame())
 
     def _parallel_scan(self, rows: _Rows, progress: Progress | None) -> None:
         segments = self.concurrency

@@ -24,22 +24,46 @@ from .choices import (
 )
 from .codec import Layout, Record
 from .datasets import DatasetSnapshotRecord
-from .jobs import Job, JobCheckpoint, JobLog, JobMetric, JobResource, JobStatus, MetricValue
-from .receipts import Geometry, Point, Receipt, ReceiptLine, ReceiptWord, ReceiptWordLabel
+from .jobs import (
+    LOG_PART_BYTES,
+    Job,
+    JobCheckpoint,
+    JobLog,
+    JobLogPart,
+    JobMetric,
+    JobResource,
+    JobStatus,
+    LocalCheckpoint,
+    MetricValue,
+    checkpoint_record,
+    log_items,
+)
+from .receipts import (
+    Geometry,
+    PlaceDetails,
+    Point,
+    Receipt,
+    ReceiptImage,
+    ReceiptLine,
+    ReceiptPlace,
+    ReceiptWord,
+    ReceiptWordLabel,
+    merchant_slug,
+)
 
 __all__ = [
     "FINAL_JOB_STATUSES", "JOB_PRIORITIES", "JOB_STATUSES", "LOG_LEVELS", "RECORD_TYPES", "RESOURCE_TYPES", "RESUMABLE_JOB_STATUSES", "TERMINAL_JOB_STATUSES",
-    "VALIDATION_STATUSES", "DatasetSnapshotRecord", "Geometry", "Job", "JobCheckpoint", "JobLog", "JobMetric",
-    "JobResource", "JobStatus", "Layout", "MetricValue", "Point", "Receipt", "ReceiptLine", "ReceiptWord",
-    "ReceiptWordLabel", "Record", "record_from_item",
+    "VALIDATION_STATUSES", "LOG_PART_BYTES", "DatasetSnapshotRecord", "Geometry", "Job", "JobCheckpoint", "JobLog", "JobLogPart",
+    "JobMetric", "JobResource", "JobStatus", "Layout", "LocalCheckpoint", "MetricValue", "PlaceDetails", "Point", "Receipt", "ReceiptImage", "ReceiptLine",
+    "ReceiptPlace", "ReceiptWord", "ReceiptWordLabel", "Record", "checkpoint_record", "log_items", "merchant_slug", "record_from_item",
 ]
 
 
 RECORD_TYPES: dict[str, type] = {
     cls.TYPE: cls
     for cls in (
-        Receipt, ReceiptLine, ReceiptWord, ReceiptWordLabel, Job, JobMetric, JobLog,
-        JobStatus, JobCheckpoint, JobResource, DatasetSnapshotRecord,
+        Receipt, ReceiptLine, ReceiptWord, ReceiptWordLabel, ReceiptPlace, Job, JobMetric, JobLog, JobLogPart,
+        JobStatus, JobCheckpoint, LocalCheckpoint, JobResource, DatasetSnapshotRecord,
     )
 }
 

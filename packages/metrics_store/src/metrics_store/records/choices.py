@@ -12,6 +12,7 @@ RESUMABLE_JOB_STATUSES = ("pending", "interrupted", "failed")
 JOB_PRIORITIES = ("low", "medium", "high", "critical")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 RESOURCE_TYPES = ("cpu", "gpu", "memory", "storage", "network", "combined")
+RESOURCE_STATUSES = ("allocated", "released", "failed", "pending")
 VALIDATION_STATUSES = ("NONE", "PENDING", "VALID", "INVALID", "NEEDS_REVIEW")
 
 

@@ -15,10 +15,23 @@ How to add a record type
    (vision entities), False where they are omitted (job entities). Then only what applies:
    `key_only` for fields kept in the keys and not as attributes, `flattened` for a field
    spread over several attributes (a type with `to_fields()` / `from_fields(attributes)`),
-   `read_defaults` for what a required field reads as when an older item lacks it.
+   `read_defaults` for what a required field reads as when an older item lacks it,
+   `whole_numbers` for numbers the user's client reads as integers (see below).
 4. Fields held in the keys: `fields_from_keys(pk, sk)` parses them back.
-5. Add the class to `RECORD_TYPES` in `records/__init__.py`, and two literal cases (all
+5. `check_writable()`: refuse, by key, what the user's client (`receipt_dynamo`) would refuse to
+   read (an empty `created_by`, a resource id that is not a UUID...). It runs on every
+   `to_item()`, never on `from_item()`: we write only what their client reads, and read
+   whatever anyone wrote.
+6. Add the class to `RECORD_TYPES` in `records/__init__.py`, and two literal cases (all
    fields set, required only) to tests/metrics_store/layout_cases_*.py.
+
+Whole numbers
+-------------
+The user's client reads some numbers as integers (`int(item["epoch"]["N"])`), while our runs
+have fractional epochs (a logging step at epoch 0.5). A field named in `whole_numbers` is
+written as its floor, the way the user's previous trainer wrote it (`int(state.epoch)`), and,
+when it has a fraction, exactly again in `<field>_exact`, an attribute their client ignores;
+reading prefers `<field>_exact`.
 
 Reading rules (the tolerance the hand-written readers had)
 ----------------------------------------------------------
@@ -34,6 +47,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -52,6 +66,10 @@ class Layout:
     key_only: tuple[str, ...] = ()
     flattened: Mapping[str, type] = field(default_factory=dict)
     read_defaults: Mapping[str, Any] = field(default_factory=dict)
+    whole_numbers: tuple[str, ...] = ()
+
+
+EXACT_SUFFIX = "_exact"
 
 
 @dataclass(frozen=True)
@@ -81,7 +99,7 @@ def _field_rules(cls: type) -> tuple[_FieldRule, ...]:
     typo fails the first encode or decode instead of silently changing the layout."""
     layout: Layout = cls.LAYOUT
     fields = dataclasses.fields(cls)
-    unknown = {*layout.key_only, *layout.flattened, *layout.read_defaults} - {f.name for f in fields}
+    unknown = {*layout.key_only, *layout.flattened, *layout.read_defaults, *layout.whole_numbers} - {f.name for f in fields}
     if unknown:
         raise TypeError(f"{cls.__name__}.LAYOUT names fields it does not have: {sorted(unknown)}")
     hints = typing.get_type_hints(cls)
@@ -122,14 +140,23 @@ class Record:
         """Field values parsed back from the keys; the fallback for absent attributes."""
         return {}
 
+    def check_writable(self) -> None:
+        """Raise `InvalidValue` (naming the item) for what the user's client cannot read back."""
+
     def to_item(self) -> Item:
+        self.check_writable()
         attributes: dict[str, Any] = {**self.item_keys(), "TYPE": self.TYPE}
+        whole = self.LAYOUT.whole_numbers
         for rule in _field_rules(type(self)):
             if rule.key_only:
                 continue
             value = getattr(self, rule.name)
             if rule.flattened is not None:
                 attributes.update(value.to_fields())
+            elif rule.name in whole and value is not None:
+                attributes[rule.name] = math.floor(value)
+                if value != math.floor(value):
+                    attributes[rule.name + EXACT_SUFFIX] = value
             else:
                 attributes[rule.name] = value
         return encode_item(attributes, write_nulls=self.LAYOUT.write_nulls)
@@ -143,7 +170,9 @@ class Record:
             if rule.flattened is not None:
                 values[rule.name] = rule.flattened.from_fields(attributes)
                 continue
-            value = attributes.get(rule.name, MISSING)
+            value = attributes.get(rule.name + EXACT_SUFFIX, MISSING) if rule.name in cls.LAYOUT.whole_numbers else MISSING
+            if value is MISSING or value is None:
+                value = attributes.get(rule.name, MISSING)
             fallback = from_keys[rule.name] if rule.name in from_keys else rule.fallback()
             if value is MISSING or _absent(value, fallback):
                 if fallback is not MISSING:

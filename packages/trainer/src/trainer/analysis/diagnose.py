@@ -180,12 +180,13 @@ def _schedule_matches_config(evidence: dict[str, Any], steps: list[float], toler
 
 def early_stopping(run: RunData, t: Thresholds = Thresholds()) -> dict[str, Any]:
     """Whether early stopping ended the run, the best epoch, and how long since the best."""
-    results, summary = run.job.results or {}, run.run_summary or {}
+    results, summary = run.results, run.run_summary
     best, last = run.best(), run.last
     metric = run.best_metric_name
     patience, epochs = run.train_config.get("early_stopping_patience"), run.train_config.get("epochs")
     after_best = [e for e in run.evaluations if best is not None and _later(e, best)]
-    recorded = results.get("early_stopping_triggered", summary.get("early_stopping_triggered"))
+    recorded = results.early_stopping_triggered if results.early_stopping_triggered is not None else \
+        (summary.early_stopping_triggered if summary else None)
     stopped_short = bool(last and last.epoch is not None and epochs and last.epoch < epochs - 1e-6)
     inferred = bool(patience and len(after_best) >= patience and stopped_short and run.job.status == "succeeded")
     triggered = bool(recorded) if recorded is not None else inferred
@@ -195,7 +196,7 @@ def early_stopping(run: RunData, t: Thresholds = Thresholds()) -> dict[str, Any]
         "best_value": best.values.get(metric) if best else None, "last_epoch": last.epoch if last else None,
         "epochs_since_best": _diff(last.epoch, best.epoch) if best and last and best.epoch is not None and last.epoch is not None else None,
         "evaluations_since_best": len(after_best), "patience": patience, "configured_epochs": epochs,
-        "recorded_best_epoch": results.get("best_epoch", summary.get("best_epoch")),
+        "recorded_best_epoch": results.best_epoch if results.best_epoch is not None else (summary.best_epoch if summary else None),
     }
     if best is None:
         return _diagnosis("early_stopping", None, evidence, f"Cannot tell: no evaluation recorded {metric}.", {})

@@ -82,16 +82,15 @@ def _root_of(uri: str, snapshot_id: str) -> str | None:
 def _matching_records(run: RunData, queries: Queries | None) -> list[DatasetSnapshotRecord]:
     """The table's records of this snapshot build (ids repeat across roots: match the content)."""
     lineage = run.snapshot_lineage
-    if queries is None or not lineage.get("id"):
+    if queries is None or not lineage.id:
         return []
-    content = lineage.get("content_sha256")
-    return [r for r in queries.snapshot_records(lineage["id"]) if not content or r.content_sha256 == content]
+    return [r for r in queries.snapshot_records(lineage.id) if not lineage.content_sha256 or r.content_sha256 == lineage.content_sha256]
 
 
 def _candidate_roots(run: RunData, records: list[DatasetSnapshotRecord]) -> list[str]:
     lineage = run.snapshot_lineage
-    snapshot_id = lineage.get("id")
-    uris = [lineage.get("uri"), *(r.uri for r in records)]
+    snapshot_id = lineage.id
+    uris = [lineage.uri, *(r.uri for r in records)]
     roots = [_root_of(u, snapshot_id) for u in uris if u and snapshot_id]
     roots.append(run.config.get("snapshot_root"))
     return list(dict.fromkeys(r for r in roots if r))
@@ -101,12 +100,12 @@ def resolve_snapshot(run: RunData, queries: Queries | None = None, *, cache: dic
     """Open the run's snapshot manifest (not its data) from the recorded uri, the snapshot
     record in the table, or the request's root; the first that holds the same content wins."""
     lineage = run.snapshot_lineage
-    snapshot_id, content = lineage.get("id"), lineage.get("content_sha256")
-    key = (snapshot_id, content, lineage.get("uri"))
+    snapshot_id, content = lineage.id, lineage.content_sha256
+    key = (snapshot_id, content, lineage.uri)
     if cache is not None and key in cache:
         return cache[key]
     records = _matching_records(run, queries)
-    info = SnapshotInfo(snapshot_id, lineage.get("uri"), content, list(lineage.get("label_list") or []),
+    info = SnapshotInfo(snapshot_id, lineage.uri, content, list(lineage.label_list),
                         record=records[0] if records else None)
     if not snapshot_id:
         info.reason = "the job recorded no snapshot"

@@ -4,7 +4,6 @@ so the trainer (which holds the same records in memory) and tests need no table.
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -13,19 +12,22 @@ from typing import Any
 from metrics_store import (
     Job,
     JobCheckpoint,
+    JobConfig,
     JobLog,
     JobMetric,
+    JobResults,
     JobStatus,
     Queries,
+    RunConfigLog,
+    RunSummary,
+    SnapshotLineage,
     current_attempt,
+    parse_structured,
     per_label_metrics,
 )
 
 from .values import number
 
-# Names older trainers used in `run_summary.epoch_metrics`, mapped to today's metric names.
-LEGACY_EPOCH_KEYS = {"eval_f1": "val_f1", "eval_precision": "val_precision", "eval_recall": "val_recall",
-                     "eval_accuracy": "val_accuracy", "global_step": "step"}
 PER_LABEL_FIELDS = ("f1", "precision", "recall", "support")
 
 
@@ -107,30 +109,11 @@ def evaluations_from_metrics(metrics: Iterable[JobMetric]) -> tuple[list[Evaluat
     return sorted(evaluations, key=_sort_key), dataset
 
 
-def evaluations_from_summary(summary: Mapping[str, Any]) -> list[Evaluation]:
+def evaluations_from_summary(summary: RunSummary) -> list[Evaluation]:
     """Evaluations rebuilt from a `run_summary` log, for runs whose JobMetrics lack epochs."""
-    evaluations = []
-    for row in summary.get("epoch_metrics") or []:
-        values = {LEGACY_EPOCH_KEYS.get(k, k): number(v) for k, v in row.items() if k not in ("epoch", "per_label_metrics")}
-        step = values.pop("step", None)
-        labels: dict[str, dict[str, float]] = {}
-        for name, figures in (row.get("per_label_metrics") or {}).items():
-            label = name[2:] if name[:2] in ("B-", "I-") else name
-            labels.setdefault(label, _label_figures(figures))
-        evaluations.append(Evaluation(number(row.get("epoch")), int(step) if step is not None else None,
-                                      {k: v for k, v in values.items() if v is not None}, labels))
+    evaluations = [Evaluation(row.epoch, row.step, dict(row.values), {k: _label_figures(v) for k, v in row.per_label.items()})
+                   for row in summary.epoch_rows]
     return sorted(evaluations, key=_sort_key)
-
-
-def parse_structured(message: str) -> dict[str, Any] | None:
-    """The JSON payload of a structured log (`{"type": ...}`), or None for plain text."""
-    if not message.startswith("{"):
-        return None
-    try:
-        payload = json.loads(message)
-    except ValueError:
-        return None
-    return payload if isinstance(payload, dict) else None
 
 
 @dataclass(frozen=True)
@@ -154,7 +137,7 @@ class RunData:
         if not evaluations:
             summaries = [p for p in (parse_structured(log.message) for log in logs) if p and p.get("type") == "run_summary"]
             if summaries:
-                evaluations = evaluations_from_summary(summaries[-1])
+                evaluations = evaluations_from_summary(RunSummary.parse(summaries[-1]))
         return cls(job, tuple(evaluations), dataset, logs, tuple(sorted(statuses, key=lambda s: s.updated_at)),
                    tuple(sorted(checkpoints, key=lambda c: c.timestamp)), tuple(step_points(metrics)))
 
@@ -165,36 +148,47 @@ class RunData:
         return self.job.job_id
 
     @property
+    def job_config(self) -> JobConfig:
+        """The job's config as its writer meant it (ours, or the previous trainer's, translated)."""
+        return self.job.config
+
+    @property
+    def results(self) -> JobResults:
+        return self.job.outcome
+
+    @property
     def config(self) -> dict[str, Any]:
-        """The recorded request (`trainer fit`), or the whole job_config of older runs."""
-        return dict(self.job.job_config.get("request") or self.job.job_config)
+        """What the run was asked for, in `trainer fit`'s request shape (`model.*`, `train.*`)."""
+        return dict(self.job_config.request)
 
     @property
     def train_config(self) -> dict[str, Any]:
-        return dict(self.config.get("train") or self.config)
+        return self.job_config.part("train")
 
     @property
-    def snapshot_lineage(self) -> dict[str, Any]:
-        lineage = dict(self.job.job_config.get("snapshot") or {})
-        if not lineage.get("id") and (self.job.tags or {}).get("snapshot_id"):
-            lineage["id"] = self.job.tags["snapshot_id"]
+    def snapshot_lineage(self) -> SnapshotLineage:
+        lineage = self.job_config.snapshot or SnapshotLineage()
+        if not lineage.id and (self.job.tags or {}).get("snapshot_id"):
+            lineage = SnapshotLineage(id=self.job.tags["snapshot_id"])
         return lineage
 
     @property
     def snapshot_id(self) -> str | None:
-        return self.snapshot_lineage.get("id")
+        return self.snapshot_lineage.id
 
     @property
     def model(self) -> str | None:
-        return (self.job.tags or {}).get("model") or (self.config.get("model") or {}).get("model")
+        return model_of(self.job)
 
     @property
     def label_list(self) -> list[str]:
-        """The snapshot's entity labels, else every label an evaluation reported."""
-        recorded = self.snapshot_lineage.get("label_list")
-        if recorded:
-            return list(recorded)
-        return sorted({label for e in self.evaluations for label in e.per_label})
+        """The snapshot's entity labels, else the labels the job recorded, else every label an
+        evaluation reported."""
+        if self.snapshot_lineage.label_list:
+            return list(self.snapshot_lineage.label_list)
+        configs = self.structured_logs("run_config")
+        recorded = RunConfigLog.parse(configs[0]).label_list if configs else ()
+        return list(recorded) or sorted({label for e in self.evaluations for label in e.per_label})
 
     @property
     def checkpoint_metric(self) -> str:
@@ -210,9 +204,9 @@ class RunData:
         return [p for p in (parse_structured(log.message) for log in self.logs) if p and p.get("type") == log_type]
 
     @property
-    def run_summary(self) -> dict[str, Any] | None:
+    def run_summary(self) -> RunSummary | None:
         found = self.structured_logs("run_summary")
-        return found[-1] if found else None
+        return RunSummary.parse(found[-1]) if found else None
 
     def series(self, name: str) -> list[tuple[Evaluation, float]]:
         return [(e, e.values[name]) for e in self.evaluations if name in e.values]
@@ -242,7 +236,7 @@ class RunData:
     def best_f1(self) -> float | None:
         """The highest val_f1 over all evaluations (not the last one), else the recorded result."""
         f1s = [v for _, v in self.series("val_f1")]
-        return max(f1s) if f1s else number((self.job.results or {}).get("best_f1"))
+        return max(f1s) if f1s else self.results.best_f1
 
     def at_epoch(self, epoch: float) -> Evaluation | None:
         """The evaluation at `epoch`, or the nearest one when none sits exactly there."""
@@ -255,7 +249,7 @@ class RunData:
     def planned_schedule(self) -> dict[str, Any]:
         """The optimiser schedule the trainer recorded in `run_config` (empty for older runs)."""
         configs = self.structured_logs("run_config")
-        return dict(configs[0].get("schedule") or {}) if configs else {}
+        return dict(RunConfigLog.parse(configs[0]).schedule) if configs else {}
 
     @property
     def steps_per_epoch(self) -> float | None:
@@ -270,6 +264,12 @@ class RunData:
             if status.progress is not None:
                 return float(status.progress)
         return None
+
+
+def model_of(job: Job) -> str | None:
+    """What a job trained from (a hub id, a folder, `tiny`; the previous trainer's `layoutlm-v1`),
+    else the model source its tags name."""
+    return job.config.model or (job.tags or {}).get("model")
 
 
 def load_run(queries: Queries, job_ref: str) -> RunData:

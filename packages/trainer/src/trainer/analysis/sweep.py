@@ -51,9 +51,8 @@ def _seconds(start: str | None, end: str | None) -> float | None:
 
 
 def trial_row(record: TrialRecord, ended_at: str | None) -> dict[str, Any]:
-    results = record.job.results or {}
     return {"number": record.number, "job_id": record.job.job_id, "name": record.job.name, "status": record.job.status,
-            "state": record.state, "best_f1": record.value, "best_epoch": results.get("best_epoch"),
+            "state": record.state, "best_f1": record.value, "best_epoch": record.job.outcome.best_epoch,
             "evaluations": len(record.intermediate), "params": dict(record.params), "seed": record.seed,
             "pruned_at": record.pruned_at, "created_at": record.job.created_at, "ended_at": ended_at,
             "duration_seconds": _seconds(record.job.created_at, ended_at)}
@@ -117,7 +116,7 @@ def sweep_payload(data: SweepData, thresholds: VerdictThresholds = VerdictThresh
     margin = noise["margin"]
     near = [r["number"] for r in rows[1:] if best_row and r["state"] == "complete" and margin is not None
             and best_row["best_f1"] - r["best_f1"] <= margin]
-    sweep_results = (job.results or {}).get("sweep") or {}
+    sweep_results = job.outcome.get("sweep") or {}
     config = plan.config
     return stamped("sweep_report", {
         "sweep": {"job_id": job.job_id, "name": job.name, "status": job.status, "created_at": job.created_at,

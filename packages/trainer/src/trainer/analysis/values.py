@@ -6,6 +6,10 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from metrics_store.run_records import number
+
+__all__ = ["flatten", "json_safe", "number", "rounded"]
+
 
 def json_safe(value: Any) -> Any:
     """A copy that `json.dumps` writes as strict JSON: non-finite floats become null (agents'
@@ -29,14 +33,6 @@ def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[name] = value
     return flat
-
-
-def number(value: Any) -> float | None:
-    """A finite float, or None for anything else (missing, NaN, a dict)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 def rounded(value: float | None, digits: int = 4) -> float | None:

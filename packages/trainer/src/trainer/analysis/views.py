@@ -14,7 +14,7 @@ from metrics_store import Job, JobMetric
 
 from .compare import run_summary, training_config
 from .diagnose import label_rows
-from .runs import RunData, parse_structured
+from .runs import RunData, model_of, parse_structured
 from .values import json_safe, number
 
 SCHEMA_VERSION = 1
@@ -40,14 +40,14 @@ def throughput(run: RunData) -> dict[str, Any]:
     steps_per_second = mean("steps_per_second")
     memory = [(v, kind) for kind in ("gpu", "rss") for _, v in run.series(f"peak_memory_mb_{kind}")]
     per_epoch = run.steps_per_epoch
-    results = run.job.results or {}
+    results = run.results
     return {
         "samples_per_second": mean("samples_per_second"), "steps_per_second": steps_per_second,
         "seconds_per_epoch": per_epoch / steps_per_second if per_epoch and steps_per_second else None,
         "steps_per_epoch": per_epoch,
         "peak_memory_mb": max(memory)[0] if memory else None, "memory_kind": max(memory)[1] if memory else None,
         "gpu_utilization": mean("gpu_utilization"),
-        "train_runtime": number(results.get("train_runtime")), "total_flos": number(results.get("total_flos")),
+        "train_runtime": results.train_runtime, "total_flos": results.total_flos,
     }
 
 
@@ -72,12 +72,12 @@ def list_row(job: Job, f1_metrics: Sequence[JobMetric]) -> dict[str, Any]:
     """A listing row from the job and its val_f1 rows only (one GSI query for all jobs)."""
     scored = sorted((m for m in f1_metrics if number(m.value) is not None), key=lambda m: (m.step or 0, m.epoch or 0))
     best = max(scored, key=lambda m: m.value) if scored else None
-    recorded = number((job.results or {}).get("best_f1"))
+    outcome, lineage = job.outcome, job.config.snapshot
     return {
         "job_id": job.job_id, "name": job.name, "status": job.status, "created_at": job.created_at,
-        "snapshot_id": (job.job_config.get("snapshot") or {}).get("id") or (job.tags or {}).get("snapshot_id"),
-        "model": (job.tags or {}).get("model"),
-        "best_f1": best.value if best else recorded, "best_epoch": best.epoch if best else number((job.results or {}).get("best_epoch")),
+        "snapshot_id": (lineage.id if lineage else None) or (job.tags or {}).get("snapshot_id"),
+        "model": model_of(job),
+        "best_f1": best.value if best else outcome.best_f1, "best_epoch": best.epoch if best else outcome.best_epoch,
         "last_f1": scored[-1].value if scored else None, "last_epoch": scored[-1].epoch if scored else None,
         "evaluations": len(scored), "lease": lease_view(job, last_activity=max((m.timestamp for m in scored), default=None)),
         "parent_job_id": job.parent_job_id,

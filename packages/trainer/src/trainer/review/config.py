@@ -71,7 +71,7 @@ class ReviewRequest:
     recipe: FitRequest = field(default_factory=lambda: FitRequest(snapshot_root="", model=REVIEW_MODEL, train=REVIEW_TRAIN))
     job_name: str | None = None
     description: str = ""
-    created_by: str = ""
+    created_by: str = "receipt-ml"  # the CLIs pass the user (cli_edge.current_user); the table refuses an empty one
     allow_contract_failures: bool = False
     folds_root: str | None = None
     """Where fold snapshots are published (default: the review folder's `fold-snapshots/`)."""

@@ -73,7 +73,7 @@ def train_fold(request: FitRequest, recorder_for: Any, child: ChildJob, recorded
     from ..fit import fit
 
     if recorded is not None and recorded.status == "succeeded":
-        return FoldRun(recorded.job_id, "succeeded", (recorded.results or {}).get("best_checkpoint_s3_path"))
+        return FoldRun(recorded.job_id, "succeeded", recorded.outcome.best_checkpoint_uri)
     if recorded is not None:
         result = fit(request_for_resume(recorded), recorder_for, resume_job_id=recorded.job_id)
     else:

@@ -164,19 +164,23 @@ def apply_suggestions(table: Any, job_id: str, *, yes: bool) -> dict[str, Any]:
     from metrics_store import JobLog, Queries, Store
     from metrics_store.keys import utc_now_iso
 
+    from ..errors import FitError
     from .config import ReviewRequest
 
     job = Queries(table).get_job(job_id)
-    request = ReviewRequest.from_dict(job.job_config["request"])
-    lineage = job.job_config.get("snapshot") or {}
-    root = str(lineage["uri"]).rstrip("/").rsplit("/", 1)[0] if lineage.get("uri") else request.snapshot_root
-    spec = open_snapshot(root, lineage["id"], verify=False).spec
+    config = job.config
+    request = ReviewRequest.from_dict(dict(config.request))
+    lineage = config.snapshot
+    if lineage is None or not lineage.id:
+        raise FitError(f"review {job_id} recorded no snapshot")
+    root = lineage.uri.rstrip("/").rsplit("/", 1)[0] if lineage.uri else request.snapshot_root
+    spec = open_snapshot(root, lineage.id, verify=False).spec
     frames = read_queues(Path(job.storage["output_dir"]) / QUEUE_DIR)
     report = write_suggestions(table, build_suggestions(frames, spec, request.queues, job_id=job_id, timestamp=job.created_at),
                                job_id=job_id, yes=yes)
     store = Store(table)
     store.add_logs([JobLog(job_id, utc_now_iso(), json.dumps({"type": "review_suggestions", **report}), "INFO", "review")])
     results = dict(job.results or {})
-    results["review"] = {**results.get("review", {}), "suggestions": report}
+    results["review"] = {**(job.outcome.get("review") or {}), "suggestions": report}
     store.update_job(job_id, results=results)
     return report

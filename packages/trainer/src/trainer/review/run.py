@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from metrics_store import DynamoRecorder, Job, Queries, TableRef
+from metrics_store import DynamoRecorder, Job, JobConfig, Queries, TableRef
 from metrics_store.keys import utc_now_iso
 
 from ..errors import FitError
@@ -61,17 +61,16 @@ def open_inputs(request: ReviewRequest, queries: Queries) -> tuple[Snapshot, Job
     source = None
     if request.from_job:
         source = queries.find_job(request.from_job)
-        recorded = source.job_config.get("snapshot") or {}
-        if source.status != "succeeded" or not (source.results or {}).get("best_checkpoint_s3_path"):
+        config = source.config
+        if source.status != "succeeded" or not source.outcome.best_checkpoint_uri or config.kind != "fit":
             raise FitError(f"--from-job {source.job_id} is {source.status} and has no best model: give a finished `trainer fit` job")
-        fit_request = (source.job_config.get("request") or {})
-        root, ref = fit_request.get("snapshot_root") or request.snapshot_root, recorded.get("id")
+        root, ref = config.request.get("snapshot_root") or request.snapshot_root, config.snapshot.id if config.snapshot else None
         if request.snapshot not in ("latest", ref):
             raise FitError(f"--from-job {source.job_id} trained on {ref}, not {request.snapshot}: it can only review its own val split")
         request = replace(request, snapshot_root=root, snapshot=ref)
     snapshot = open_gated_snapshot(replace(request.recipe, snapshot_root=request.snapshot_root, snapshot=request.snapshot,
                                            allow_contract_failures=request.allow_contract_failures))
-    if source is not None and (source.job_config.get("snapshot") or {}).get("content_sha256") != snapshot.content_sha256:
+    if source is not None and (source.config.snapshot.content_sha256 if source.config.snapshot else None) != snapshot.content_sha256:
         raise FitError(f"{snapshot.id} in {request.snapshot_root} is not the data job {source.job_id} trained on (content differs)")
     return snapshot, source
 
@@ -84,8 +83,8 @@ def review_job(request: ReviewRequest, snapshot: Snapshot, job_id: str, folds: l
 
     return Job(
         job_id=job_id, name=name, created_at=utc_now_iso(), description=request.description, created_by=request.created_by,
-        job_config={"kind": "review", "request": request.to_dict(), "snapshot": snapshot_lineage(snapshot),
-                    "folds": [f.describe() for f in folds], "from_job": source.job_id if source else None},
+        job_config=JobConfig("review", request.to_dict(), snapshot_lineage(snapshot), None,
+                             {"folds": [f.describe() for f in folds], "from_job": source.job_id if source else None}).to_dict(),
         storage={"output_dir": str(run_folder(request.output_dir, name, job_id))},
         tags={"kind": "review", "snapshot_id": snapshot.id, "model": request.recipe.model.source},
     )
@@ -107,8 +106,8 @@ def run_review(request: ReviewRequest, table: TableRef, *, resume_job_id: str | 
         raise FitError(f"no review job {resume_job_id} to resume")
     folder = Path(job.storage["output_dir"])
     if job.status == "succeeded":
-        return ReviewResult(job.job_id, "succeeded", str(folder), (job.results or {}).get("review"))
-    recorded = [f.get("definition_sha256") for f in job.job_config.get("folds", [])]
+        return ReviewResult(job.job_id, "succeeded", str(folder), job.outcome.get("review"))
+    recorded = [f.get("definition_sha256") for f in job.config.extra.get("folds", [])]
     if recorded != [f.definition_sha256 for f in folds]:
         raise FitError(f"review {job.job_id} recorded other folds than {snapshot.id} gives now: the snapshot's data changed")
     recorder.acquire(message="resumed" if resume_job_id else "reviewing")
@@ -160,7 +159,7 @@ def _score_all(request: ReviewRequest, table: TableRef, job: Job, folder: Path, 
     splits = dict(snapshot.receipts.select("receipt_key", "split").iter_rows())
     scored = _Scored([], [], list(snapshot.tags), [])
     if source is not None:
-        model = resolve_model(source.results["best_checkpoint_s3_path"])
+        model = resolve_model(str(source.outcome.best_checkpoint_uri))
         log(f"scoring the val split of {snapshot.id} with job {source.job_id}'s model")
         words, probabilities, tags = score_words(model, snapshot.words.filter(pl.col("split") == "val"),
                                                  batch_size=request.batch_size, device=request.device)
@@ -168,7 +167,7 @@ def _score_all(request: ReviewRequest, table: TableRef, job: Job, folder: Path, 
         scored.probabilities.append(probabilities)
         scored.tags = tags
         scored.folds.append({"fold": None, "job_id": source.job_id, "name": source.name, "status": source.status,
-                             "receipts": words["receipt_key"].n_unique(), "words": words.height, "best_f1": (source.results or {}).get("best_f1")})
+                             "receipts": words["receipt_key"].n_unique(), "words": words.height, "best_f1": source.outcome.best_f1})
         return scored
     from .folds import fold_child, fold_request, recorded_child, train_fold
 
@@ -209,7 +208,7 @@ def _score_all(request: ReviewRequest, table: TableRef, job: Job, folder: Path, 
         scored.probabilities.append(probabilities)
         scored.folds.append({"fold": fold.index, "job_id": run.job_id, "name": child_job.name, "status": child_job.status,
                              "receipts": words["receipt_key"].n_unique(), "words": words.height,
-                             "best_f1": (child_job.results or {}).get("best_f1"), "definition_sha256": fold.definition_sha256,
+                             "best_f1": child_job.outcome.best_f1, "definition_sha256": fold.definition_sha256,
                              "snapshot_uri": fold_snapshot.uri})
     return scored
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from metrics_store import Job
+from metrics_store import Job, JobConfig
 
 from ..errors import ConfigError, FitError
 from ..request import FitRequest
@@ -30,12 +30,13 @@ class SweepPlan:
     config: SweepConfig
     base: FitRequest  # fixed options applied; train.output_dir is the sweep's folder once the job exists
 
-    def job_config(self) -> dict[str, Any]:
-        return {"sweep": {"space": self.space.to_dict(), "config": self.config.to_dict(), "base_request": self.base.to_dict()}}
+    def job_config(self) -> JobConfig:
+        return JobConfig("sweep", extra={"sweep": {"space": self.space.to_dict(), "config": self.config.to_dict(),
+                                                   "base_request": self.base.to_dict()}})
 
     @classmethod
     def from_job(cls, job: Job) -> SweepPlan:
-        recorded = (job.job_config or {}).get("sweep")
+        recorded = job.config.extra.get("sweep") if job.config.kind == "sweep" else None
         if not isinstance(recorded, Mapping):
             raise FitError(f"job {job.job_id} ({job.name}) is not a sweep (no recorded sweep plan): "
                            f"`trainer fit --resume {job.job_id}` resumes a training run")
@@ -62,7 +63,7 @@ class SweepPlan:
                                    train=dataclasses.replace(request.train, seed=request.train.seed + repeat))
 
 
-def base_request(space: SearchSpace, *, root: str, snapshot: str, output_dir: str, description: str = "", created_by: str = "",
+def base_request(space: SearchSpace, *, root: str, snapshot: str, output_dir: str, description: str = "", created_by: str = "receipt-ml",
                  allow_contract_failures: bool = False) -> FitRequest:
     """`trainer fit`'s defaults, the sweep's own options, then the space's fixed options."""
     from ..config import TrainConfig

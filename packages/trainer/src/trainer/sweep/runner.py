@@ -87,13 +87,13 @@ def start_sweep(plan: SweepPlan, table: Any, *, echo: Callable[[str], None] = pr
     folder = run_folder(plan.base.train.output_dir, plan.name, sweep_id)
     plan = plan.in_folder(str(folder))
     job = Job(job_id=sweep_id, name=plan.name, created_at=utc_now_iso(), description=plan.base.description,
-              created_by=plan.base.created_by, job_config=plan.job_config(), storage={"output_dir": str(folder)},
+              created_by=plan.base.created_by, job_config=plan.job_config().to_dict(), storage={"output_dir": str(folder)},
               tags={"kind": "sweep", "snapshot_id": ",".join(plan.snapshots), "model": plan.base.model.source})
     claim(folder, sweep_id)
     recorder = DynamoRecorder(table, sweep_id, source="sweep")
     recorder.open(job)
     recorder.acquire(message="setting up")
-    recorder.log({"type": "sweep_config", **plan.job_config()["sweep"], "snapshots": plan.snapshots})
+    recorder.log({"type": "sweep_config", **plan.job_config().extra["sweep"], "snapshots": plan.snapshots})
     return Sweep(plan, table, job, snapshots, recorder, echo).run()
 
 
@@ -122,7 +122,7 @@ class Sweep:
         self.plan, self.table, self.job, self.snapshots, self.recorder, self.echo = plan, table, job, snapshots, recorder, echo
         self.queries = Queries(table)
         self.reader = TrialReader(self.queries, job.job_id, plan.space)
-        recorded = ((job.results or {}).get("sweep") or {}) if recorder else {}
+        recorded = (job.outcome.get("sweep") or {}) if recorder else {}
         self.spent_before = float(recorded.get("elapsed_seconds") or 0.0)
         self.started = time.monotonic()
         self.refused: set[str] = set()  # children this worker could not resume (their checkpoint is elsewhere...)
@@ -185,7 +185,7 @@ class Sweep:
         if self.leader:
             return budget is not None and self.elapsed() >= budget
         job = self.queries.get_job(self.sweep_id)  # a helper follows the leader's clock
-        deadline = ((job.results or {}).get("sweep") or {}).get("deadline_at")
+        deadline = (job.outcome.get("sweep") or {}).get("deadline_at")
         self.ended = job.status not in ("running", "pending")
         return self.ended or (deadline is not None and datetime.now(UTC) >= datetime.fromisoformat(deadline))
 

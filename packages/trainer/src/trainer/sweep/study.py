@@ -65,17 +65,17 @@ class TrialRecord:
 
     @property
     def request(self) -> dict[str, Any]:
-        return dict(self.job.job_config.get("request") or {})
+        return dict(self.job.config.request)
 
     @property
     def pruned_at(self) -> dict[str, Any] | None:
-        trial = (self.job.results or {}).get("trial")
+        trial = self.job.outcome.get("trial")
         return dict(trial) if self.state == "pruned" and isinstance(trial, Mapping) else None
 
 
 def trial_state(job: Job, now: datetime | None = None, stale_after_s: float = STALE_AFTER_SECONDS) -> str:
     """What a child job's status means for the sweep."""
-    trial = (job.results or {}).get("trial")
+    trial = job.outcome.get("trial")
     if job.status == "succeeded":
         return "complete"
     if job.status == "cancelled":
@@ -98,10 +98,10 @@ def trial_record(job: Job, space: SearchSpace, metrics: Iterable[JobMetric], now
     tags = job.tags or {}
     kind = REPEAT if tags.get("kind") == REPEAT else TRIAL
     intermediate = val_f1_by_epoch(job, metrics)
-    recorded = (job.results or {}).get("best_f1")
-    value = max(intermediate.values()) if intermediate else float(recorded) if isinstance(recorded, int | float) else None
+    recorded = job.outcome.best_f1
+    value = max(intermediate.values()) if intermediate else recorded
     number = tags.get("sweep_trial")
-    request = job.job_config.get("request") or {}
+    request = dict(job.config.request)
     return TrialRecord(job, kind, int(number) if number is not None and str(number).isdigit() else None, trial_state(job, now),
                        space.values_of(request) if request else {}, value, intermediate)
 
