@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+export HF_HUB_OFFLINE=1  # tests and CI never reach the model hub
 exec .venv/bin/python -m pytest "$@"

@@ -9,6 +9,11 @@ from pathlib import Path
 
 import pytest
 
+# Tests never reach the model hub (none is reachable here, and a test must not depend on one):
+# huggingface_hub reads this when it is first imported, so it is set before anything imports it.
+# The test of downloading on first use runs its own fake hub in a subprocess without it.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
 from metrics_store import StoreConfig, TableRef, connect, create_table, delete_table
 from metrics_store.local import DynamoDBLocal, LocalDynamoConfig
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from metrics_store import Geometry, Point, Receipt, ReceiptWord, ReceiptWordLabel, Store, TableRef
+from metrics_store import (
+    Geometry,
+    Point,
+    Receipt,
+    ReceiptPlace,
+    ReceiptWord,
+    ReceiptWordLabel,
+    Store,
+    TableRef,
+)
 
 # A line is a list of words; a word is (text, [(label, status), ...]).
 Word = tuple[str, Sequence[tuple[str, str]]]
@@ -16,7 +25,9 @@ def image_id(n: int) -> str:
 
 
 def receipt_records(img: str, lines: Sequence[Sequence[Word]], *, rid: int = 1, merchant: str | None = None, ts: str = "2026-01-01T00:00:00+00:00") -> list:
-    records: list = [Receipt(img, rid, 500, 1000, ts, merchant_name=merchant)]
+    records: list = [Receipt(img, rid, 500, 1000, ts)]
+    if merchant is not None:  # where the user's table keeps a receipt's merchant
+        records.append(ReceiptPlace(img, rid, f"place-{merchant}", merchant, "MATCHED", ts, 0.9))
     for line_no, line in enumerate(lines, start=1):
         top = 1.0 - 0.05 * line_no
         for word_no, (text, labels) in enumerate(line, start=1):

@@ -83,7 +83,7 @@ def set_where(frame: pl.DataFrame, row: dict, column: str, value) -> pl.DataFram
 def test_every_default_expectation_passes_on_a_healthy_snapshot(gate, healthy):
     report = check(gate, healthy)
     assert report["status"] == "passed", [r for r in report["results"] if not r["success"]]
-    assert {n: s["expectations"] for n, s in report["suites"].items()} == {"drift": 8, "raw_labels": 10, "snapshot": 14, "snapshot_words": 26}
+    assert {n: s["expectations"] for n, s in report["suites"].items()} == {"drift": 8, "raw_labels": 10, "snapshot": 17, "snapshot_words": 26}
     assert report["drift"] == {"status": "skipped", "parent_id": None, "reason": "no parent snapshot", "metrics": {}}
     assert all(r["skipped"] == "no parent snapshot" for r in report["results"] if r["suite"] == "drift")
     json.dumps(report)  # stamped in the manifest as is
@@ -391,7 +391,7 @@ def test_cli_lists_the_suites():
     result = run_cli("list", "--json")
     assert result.exit_code == 0
     listed = {s["suite"]: s["expectation_count"] for s in json.loads(result.stdout)}
-    assert listed == {"drift": 8, "raw_labels": 10, "snapshot": 14, "snapshot_words": 26}
+    assert listed == {"drift": 8, "raw_labels": 10, "snapshot": 17, "snapshot_words": 26}
 
 
 # --- the gate in a real build ------------------------------------------------------------------

@@ -47,7 +47,7 @@ RECEIPT = [
     [("Date:", []), ("2026-01-02", [("DATE", "PENDING"), ("TIME", "NONE")])],                # unlabelled, unknown (two items)
     [("12:30", [("TIME", V)]), ("VISA", [("PAYMENT_METHOD", NR)])],                          # labelled, unknown
     [("TOTAL", []), ("9.50", [("GRAND_TOTAL", NR), ("LINE_TOTAL", INV)])],                    # unlabelled, unknown (merged)
-    [("card", [("CARD_NUMBER", V)]), ("x", [("O", V)])],                                     # labelled as O by dropped names
+    [("card", [("CARD_NUMBER", V)]), ("x", [("O", V)])],                                     # legacy CARD_NUMBER is PAYMENT_METHOD; O names nothing
     [("Thank", []), ("you", [])],
 ]
 
@@ -75,7 +75,8 @@ def test_unknown_words_are_context_under_ignore_and_o_under_o(unvalidated):
     # VALID wins over the INVALID item; right after the unknown `1`, whether `Main` starts the address is not known
     assert state["Main"] == ("labelled", "ADDRESS_LINE", "B-ADDRESS_LINE", unvalidated == "o")
     assert state["Date:"] == ("unlabelled", "O", "O", True)
-    assert state["card"] == state["x"] == ("labelled", "O", "O", True)
+    assert state["x"] == ("labelled", "O", "O", True)
+    assert state["card"] == ("labelled", "PAYMENT_METHOD", "B-PAYMENT_METHOD", True)  # the user's client's own alias
     for text in ("Deli", "1", "2026-01-02", "VISA", "9.50"):
         assert state[text] == ("unknown", "O", "O", unvalidated == "o"), text
     assert all(w["source_label"] is None for t, w in words.items() if w["label_state"] == "unknown")

@@ -8,13 +8,17 @@ from metrics_store.records import (
     Job,
     JobCheckpoint,
     JobLog,
+    JobLogPart,
     JobMetric,
     JobResource,
     JobStatus,
+    LocalCheckpoint,
 )
 
 JOB = "5d1c9e2a-0000-4000-8000-000000000002"
 JOB2 = "5d1c9e2a-0000-4000-8000-000000000003"
+RES1 = "5d1c9e2a-0000-4000-8000-0000000000a1"
+RES2 = "5d1c9e2a-0000-4000-8000-0000000000a2"
 TS = "2026-03-01T10:00:00.000001+00:00"
 TS2 = "2026-03-01T11:30:00.000002+00:00"
 SHA_C, SHA_M, SHA_D, SHA_E = "c" * 64, "m" * 64, "d" * 64, "e" * 64
@@ -67,7 +71,7 @@ CASES = {
             "name": {"S": "run"},
             "description": {"S": ""},
             "created_at": {"S": TS},
-            "created_by": {"S": ""},
+            "created_by": {"S": "receipt-ml"},
             "status": {"S": "pending"},
             "priority": {"S": "medium"},
             "job_config": {"M": {}},
@@ -92,7 +96,8 @@ CASES = {
             }},
             "unit": {"S": "per_label"},
             "step": {"N": "10"},
-            "epoch": {"N": "1.5"},
+            "epoch": {"N": "1"},  # the user's client reads a whole epoch ...
+            "epoch_exact": {"N": "1.5"},  # ... and ignores this; we read it back
         },
     ),
     "metric_required": (
@@ -186,7 +191,8 @@ CASES = {
             "s3_key": {"S": "runs/x/best"},
             "size_bytes": {"N": "1234"},
             "step": {"N": "10"},
-            "epoch": {"N": "1.5"},
+            "epoch": {"N": "1"},
+            "epoch_exact": {"N": "1.5"},
             "model_state": {"BOOL": False},
             "optimizer_state": {"BOOL": False},
             "is_best": {"BOOL": True},
@@ -194,7 +200,7 @@ CASES = {
         },
     ),
     "checkpoint_required": (
-        JobCheckpoint(JOB, TS, "", "/tmp/ckpt", 0, 0, 0.0),
+        JobCheckpoint(JOB, TS, "bucket", "runs/x/checkpoint-0", 0, 0, 0.0),
         {
             "PK": {"S": f"JOB#{JOB}"},
             "SK": {"S": f"CHECKPOINT#{TS}"},
@@ -203,8 +209,8 @@ CASES = {
             "GSI1SK": {"S": f"JOB#{JOB}#{TS}"},
             "job_id": {"S": JOB},
             "timestamp": {"S": TS},
-            "s3_bucket": {"S": ""},
-            "s3_key": {"S": "/tmp/ckpt"},
+            "s3_bucket": {"S": "bucket"},
+            "s3_key": {"S": "runs/x/checkpoint-0"},
             "size_bytes": {"N": "0"},
             "step": {"N": "0"},
             "epoch": {"N": "0"},
@@ -213,17 +219,72 @@ CASES = {
             "is_best": {"BOOL": False},
         },
     ),
+    "local_checkpoint_full": (  # ours: a checkpoint that was not uploaded, where the user's client never looks
+        LocalCheckpoint(JOB, TS, "/tmp/ckpt", 1234, 10, 1.5, is_best=True, metrics={"val_f1": 0.5}),
+        {
+            "PK": {"S": f"JOB#{JOB}"},
+            "SK": {"S": f"LOCAL_CHECKPOINT#{TS}"},
+            "TYPE": {"S": "JOB_LOCAL_CHECKPOINT"},
+            "job_id": {"S": JOB},
+            "timestamp": {"S": TS},
+            "path": {"S": "/tmp/ckpt"},
+            "size_bytes": {"N": "1234"},
+            "step": {"N": "10"},
+            "epoch": {"N": "1.5"},
+            "is_best": {"BOOL": True},
+            "metrics": {"M": {"val_f1": {"N": "0.5"}}},
+        },
+    ),
+    "local_checkpoint_required": (
+        LocalCheckpoint(JOB, TS, "/tmp/ckpt"),
+        {
+            "PK": {"S": f"JOB#{JOB}"},
+            "SK": {"S": f"LOCAL_CHECKPOINT#{TS}"},
+            "TYPE": {"S": "JOB_LOCAL_CHECKPOINT"},
+            "job_id": {"S": JOB},
+            "timestamp": {"S": TS},
+            "path": {"S": "/tmp/ckpt"},
+            "size_bytes": {"N": "0"},
+            "step": {"N": "0"},
+            "epoch": {"N": "0"},
+            "is_best": {"BOOL": False},
+        },
+    ),
+    "log_part_first": (
+        JobLogPart(JOB, TS, 1, "{"),
+        {
+            "PK": {"S": f"JOB#{JOB}"},
+            "SK": {"S": f"LOG_PART#{TS}#00001"},
+            "TYPE": {"S": "JOB_LOG_PART"},
+            "job_id": {"S": JOB},
+            "timestamp": {"S": TS},
+            "part": {"N": "1"},
+            "message": {"S": "{"},
+        },
+    ),
+    "log_part": (  # ours: one part of a message too large for one item (records.log_items)
+        JobLogPart(JOB, TS, 2, "...the rest"),
+        {
+            "PK": {"S": f"JOB#{JOB}"},
+            "SK": {"S": f"LOG_PART#{TS}#00002"},
+            "TYPE": {"S": "JOB_LOG_PART"},
+            "job_id": {"S": JOB},
+            "timestamp": {"S": TS},
+            "part": {"N": "2"},
+            "message": {"S": "...the rest"},
+        },
+    ),
     "resource_full": (
-        JobResource(JOB, "r-1", "i-1", "g5.xlarge", "gpu", TS, status="released", gpu_count=1,
+        JobResource(JOB, RES1, "i-1", "g5.xlarge", "gpu", TS, status="released", gpu_count=1,
                     released_at=TS2, resource_config={"cuda": "12.4"}),
         {
             "PK": {"S": f"JOB#{JOB}"},
-            "SK": {"S": "RESOURCE#r-1"},
+            "SK": {"S": f"RESOURCE#{RES1}"},
             "TYPE": {"S": "JOB_RESOURCE"},
             "GSI1PK": {"S": "RESOURCE"},
-            "GSI1SK": {"S": "RESOURCE#r-1"},
+            "GSI1SK": {"S": f"RESOURCE#{RES1}"},
             "job_id": {"S": JOB},
-            "resource_id": {"S": "r-1"},
+            "resource_id": {"S": RES1},
             "instance_id": {"S": "i-1"},
             "instance_type": {"S": "g5.xlarge"},
             "resource_type": {"S": "gpu"},
@@ -235,15 +296,15 @@ CASES = {
         },
     ),
     "resource_required": (
-        JobResource(JOB, "r-2", "i-2", "t3.large", "cpu", TS),
+        JobResource(JOB, RES2, "i-2", "t3.large", "cpu", TS),
         {
             "PK": {"S": f"JOB#{JOB}"},
-            "SK": {"S": "RESOURCE#r-2"},
+            "SK": {"S": f"RESOURCE#{RES2}"},
             "TYPE": {"S": "JOB_RESOURCE"},
             "GSI1PK": {"S": "RESOURCE"},
-            "GSI1SK": {"S": "RESOURCE#r-2"},
+            "GSI1SK": {"S": f"RESOURCE#{RES2}"},
             "job_id": {"S": JOB},
-            "resource_id": {"S": "r-2"},
+            "resource_id": {"S": RES2},
             "instance_id": {"S": "i-2"},
             "instance_type": {"S": "t3.large"},
             "resource_type": {"S": "cpu"},

@@ -70,12 +70,17 @@ LEGACY = {
     "job_without_job_id_and_optionals": (
         {"PK": PK_JOB, "SK": {"S": "JOB"}, "TYPE": {"S": "JOB"}, "name": {"S": "nightly"},
          "created_at": {"S": TS}, "status": {"S": "succeeded"}},
-        Job(JOB, "nightly", TS, status="succeeded"),
+        Job(JOB, "nightly", TS, status="succeeded", created_by="unknown"),
+    ),
+    "job_with_empty_created_by": (  # our releases before created_by was required wrote "" without $USER
+        {"PK": PK_JOB, "SK": {"S": "JOB"}, "TYPE": {"S": "JOB"}, "name": {"S": "nightly"}, "created_by": {"S": ""},
+         "created_at": {"S": TS}, "status": {"S": "running"}},
+        Job(JOB, "nightly", TS, status="running", created_by="unknown"),
     ),
     "job_with_empty_priority": (
         {"PK": PK_JOB, "SK": {"S": "JOB"}, "TYPE": {"S": "JOB"}, "priority": {"S": ""},
          "description": {"NULL": True}, "job_config": {"NULL": True}},
-        Job(JOB, "", ""),
+        Job(JOB, "", "", created_by="unknown"),
     ),
     "metric_without_job_id_and_value": (
         {"PK": PK_JOB, "SK": {"S": f"METRIC#val_f1#{TS}"}, "TYPE": {"S": "JOB_METRIC"},

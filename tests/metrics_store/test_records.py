@@ -16,6 +16,7 @@ from metrics_store import (
     JobStatus,
     Receipt,
     ReceiptLine,
+    ReceiptPlace,
     Store,
     per_label_metrics,
 )
@@ -25,6 +26,8 @@ from metrics_store.records import ReceiptWordLabel, record_from_item
 from .helpers import geometry, job, label, word
 
 IMAGE = "3f2b6a1e-0000-4000-8000-000000000001"
+J1 = "5d1c9e2a-0000-4000-8000-00000000000a"
+R1 = "5d1c9e2a-0000-4000-8000-00000000000b"
 TS = "2026-03-01T10:00:00.000001+00:00"
 
 
@@ -33,17 +36,18 @@ def _get(table, pk, sk):
 
 
 ALL_RECORDS = [
-    Receipt(IMAGE, 1, 864, 1296, TS, merchant_name="Corner Deli"),
+    Receipt(IMAGE, 1, 864, 1296, TS),
+    ReceiptPlace(IMAGE, 1, "ChIJx", "Corner Deli", "MATCHED", TS, 0.9),
     ReceiptLine(IMAGE, 1, 12, "TOTAL 12.50", geometry()),
     word(IMAGE, 1, 12, 3),
     label(IMAGE, 1, 12, 3),
     job(tags={"active_model": "true"}, storage={"bucket": "b"}, results={"best_f1": 0.7}, estimated_duration=600),
-    JobMetric("j-1", "val_f1", TS, 0.0, unit="ratio", step=10, epoch=1),
-    JobMetric("j-1", "label_AMOUNT", TS, {"f1": 0.5, "precision": 0.25, "recall": 1.0, "support": 4}, unit="per_label", step=10, epoch=1),
-    JobLog("j-1", TS, '{"type": "run_config"}', "INFO", "trainer"),
-    JobStatus("j-1", "running", TS, progress=50.0, message="epoch 1", updated_by="me", instance_id="i-1"),
-    JobCheckpoint("j-1", TS, "bucket", "runs/x/best", 1234, 10, 1.0, is_best=True, metrics={"val_f1": 0.5}),
-    JobResource("j-1", "r-1", "i-1", "g5.xlarge", "gpu", TS, gpu_count=1, resource_config={"cuda": "12.4"}),
+    JobMetric(J1, "val_f1", TS, 0.0, unit="ratio", step=10, epoch=1),
+    JobMetric(J1, "label_AMOUNT", TS, {"f1": 0.5, "precision": 0.25, "recall": 1.0, "support": 4}, unit="per_label", step=10, epoch=1),
+    JobLog(J1, TS, '{"type": "run_config"}', "INFO", "trainer"),
+    JobStatus(J1, "running", TS, progress=50.0, message="epoch 1", updated_by="me", instance_id="i-1"),
+    JobCheckpoint(J1, TS, "bucket", "runs/x/best", 1234, 10, 1.0, is_best=True, metrics={"val_f1": 0.5}),
+    JobResource(J1, R1, "i-1", "g5.xlarge", "gpu", TS, gpu_count=1, resource_config={"cuda": "12.4"}),
     DatasetSnapshotRecord("v1", "c" * 64, "m" * 64, "/tmp/snapshots/v1", TS, counts={"train": {"receipts": 9}}, label_list=["AMOUNT"]),
 ]
 
@@ -90,14 +94,14 @@ def test_job_keys_and_omitted_optionals():
 
 
 def test_zero_is_stored_not_dropped(table):
-    metric = JobMetric("j-2", "val_f1", TS, 0.0, epoch=0)
+    metric = JobMetric(J1, "val_f1", TS, 0.0, epoch=0)
     Store(table).put(metric.to_item())
-    stored = decode_item(_get(table, "JOB#j-2", f"METRIC#val_f1#{TS}"))
+    stored = decode_item(_get(table, f"JOB#{J1}", f"METRIC#val_f1#{TS}"))
     assert stored["value"] == 0 and stored["epoch"] == 0
 
 
 def test_floats_are_exact_decimals():
-    item = JobMetric("j", "learning_rate", TS, 6e-05).to_item()
+    item = JobMetric(J1, "learning_rate", TS, 6e-05).to_item()
     assert item["value"] == {"N": "6e-05"}
     assert float(item["value"]["N"]) == 6e-05
 
@@ -105,7 +109,7 @@ def test_floats_are_exact_decimals():
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
 def test_non_finite_values_are_refused_with_their_path(bad):
     with pytest.raises(InvalidValue, match=r"value\.f1: non-finite"):
-        JobMetric("j", "label_AMOUNT", TS, {"f1": bad}).to_item()
+        JobMetric(J1, "label_AMOUNT", TS, {"f1": bad}).to_item()
     with pytest.raises(InvalidValue, match=r"results\.best_f1"):
         job(results={"best_f1": bad}).to_item()
 
@@ -118,10 +122,10 @@ def test_missing_validation_status_reads_as_none():
 
 def test_legacy_flat_label_metrics_are_folded_with_dict_rows():
     rows = [
-        JobMetric("j", "label_DATE_f1", TS, 0.5, epoch=1),
-        JobMetric("j", "label_DATE_support", TS, 12, epoch=1),
-        JobMetric("j", "label_AMOUNT", TS, {"f1": 0.9, "support": 40}, epoch=1),
-        JobMetric("j", "val_f1", TS, 0.7, epoch=1),
+        JobMetric(J1, "label_DATE_f1", TS, 0.5, epoch=1),
+        JobMetric(J1, "label_DATE_support", TS, 12, epoch=1),
+        JobMetric(J1, "label_AMOUNT", TS, {"f1": 0.9, "support": 40}, epoch=1),
+        JobMetric(J1, "val_f1", TS, 0.7, epoch=1),
     ]
     assert per_label_metrics(rows) == {
         (1, "DATE"): {"f1": 0.5, "support": 12},

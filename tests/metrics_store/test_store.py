@@ -23,6 +23,7 @@ from metrics_store.keys import utc_now_iso
 from .helpers import DropSome, Throttle, job, label, word
 
 NO_WAIT = {"sleep": lambda _s: None}
+J1 = "5d1c9e2a-0000-4000-8000-00000000000a"
 
 
 def _count(table, pk_prefix="IMAGE#"):
@@ -181,11 +182,11 @@ def test_update_job_sets_results_and_refuses_keys(table):
 def test_one_epoch_of_metrics_is_two_requests(table):
     store = Store(table, **NO_WAIT)
     ts = utc_now_iso()
-    metrics = [JobMetric("j", n, ts, 0.5, epoch=1, step=10) for n in ("val_f1", "val_precision", "val_recall", "eval_loss", "train_loss", "learning_rate")]
-    metrics += [JobMetric("j", f"label_L{i}", ts, {"f1": 0.5, "support": 3}, epoch=1) for i in range(25)]
+    metrics = [JobMetric(J1, n, ts, 0.5, epoch=1, step=10) for n in ("val_f1", "val_precision", "val_recall", "eval_loss", "train_loss", "learning_rate")]
+    metrics += [JobMetric(J1, f"label_L{i}", ts, {"f1": 0.5, "support": 3}, epoch=1) for i in range(25)]
     store.add_metrics(metrics)
     assert store.requests == 2
-    assert len(Queries(table).job_metrics("j").items) == 31
+    assert len(Queries(table).job_metrics(J1).items) == 31
 
 
 def test_labels_with_every_status_count(table):

@@ -65,6 +65,21 @@ class LabelCounts:
 
 
 @dataclass(frozen=True)
+class MerchantSources:
+    """How many receipts of the table have a merchant, and from where (`Queries.merchant_sources`)."""
+
+    receipts: int
+    place: int
+    labelled_words: int
+    none: int
+    distinct_places: int
+
+    def to_dict(self) -> dict[str, int]:
+        return {"receipts": self.receipts, "place": self.place, "labelled_words": self.labelled_words, "none": self.none,
+                "distinct_places": self.distinct_places}
+
+
+@dataclass(frozen=True)
 class WordLabelStates:
     """Words of the table that carry label items, by label state: `labelled` (an item with
     one of `statuses`), `unknown` (items, none with one of them: the words a snapshot build
@@ -370,6 +385,30 @@ class Queries:
                 label = keys.parse_word_sk(row["SK"])[3] or ""
                 counts[label][row.get("validation_status") or "NONE"] += 1
         return LabelCounts({k: dict(v) for k, v in sorted(counts.items())})
+
+    def merchant_sources(self) -> MerchantSources:
+        """Where the receipts' merchants would come from in a snapshot build: a ReceiptPlace, else
+        words VALID-labelled MERCHANT_NAME (or its legacy name BUSINESS_NAME), else nowhere.
+        One pass over the places (type index) and two label partitions (GSI1), keys only."""
+        places: dict[tuple[str, str], str] = {}
+        for row in self._query_page(
+            decode_item, limit=None, token=None, IndexName="GSITYPE", KeyConditionExpression="#type = :type",
+            ExpressionAttributeNames={"#type": "TYPE"}, ExpressionAttributeValues={":type": {"S": "RECEIPT_PLACE"}},
+            ProjectionExpression="PK, SK, merchant_name",
+        ).items:
+            if str(row.get("merchant_name") or "").strip():
+                places[(row["PK"], row["SK"].removesuffix("#PLACE"))] = str(row["merchant_name"]).strip().lower()
+        named: set[tuple[str, str]] = set()
+        for label in ("MERCHANT_NAME", "BUSINESS_NAME"):
+            for row in self._query_page(
+                decode_item, limit=None, token=None, IndexName="GSI1", KeyConditionExpression="GSI1PK = :pk",
+                ExpressionAttributeValues={":pk": {"S": keys.label_gsi1pk(label)}}, ProjectionExpression="PK, SK, validation_status",
+            ).items:
+                if row.get("validation_status") == "VALID":
+                    named.add((row["PK"], row["SK"].split("#LINE#")[0]))
+        receipts = self.count_receipts()
+        from_words = len(named - set(places))
+        return MerchantSources(receipts, len(places), from_words, max(receipts - len(places) - from_words, 0), len(set(places.values())))
 
     def word_label_states(self, statuses: tuple[str, ...] = ("VALID",)) -> WordLabelStates:
         """Labelled and unknown words (see `WordLabelStates`), from one pass over the

@@ -72,6 +72,10 @@ def _whole(value: Any) -> int | None:
     return int(found) if found is not None else None
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
 def parse_structured(message: str) -> dict[str, Any] | None:
     """The JSON object of a structured log message (`{"type": ...}`), or None for plain text.
     Lenient as Python's json is: the previous trainer wrote bare `Infinity` and `NaN`."""
@@ -103,8 +107,9 @@ class SnapshotLineage:
     def parse(cls, raw: Any) -> SnapshotLineage | None:
         if not isinstance(raw, Mapping) or not raw:
             return None
-        return cls(raw.get("id"), raw.get("uri"), raw.get("content_sha256"), raw.get("manifest_sha256"),
-                   dict(raw.get("split_hashes") or {}), tuple(raw.get("label_list") or ()), dict(raw.get("coordinate_convention") or {}))
+        labels = raw.get("label_list")
+        return cls(raw.get("id"), raw.get("uri"), raw.get("content_sha256"), raw.get("manifest_sha256"), _mapping(raw.get("split_hashes")),
+                   tuple(labels) if isinstance(labels, list | tuple) else (), _mapping(raw.get("coordinate_convention")))
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "uri": self.uri, "content_sha256": self.content_sha256, "manifest_sha256": self.manifest_sha256,

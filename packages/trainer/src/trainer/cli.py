@@ -46,7 +46,7 @@ def fit_command(
     store: StoreConfig,
     snapshot: Annotated[str, typer.Option(help="Snapshot id (v12) or `latest`.")] = "latest",
     root: RootOpt = DEFAULT_ROOT,
-    model: Annotated[str, typer.Option(help="Hub id (from the local cache only), a local model folder, or `tiny`.")] = MODEL.model,
+    model: Annotated[str, typer.Option(help="Hub id (cached, or downloaded on first use unless HF_HUB_OFFLINE=1), a local model folder, or `tiny`.")] = MODEL.model,
     warm_start: Annotated[str | None, typer.Option(help="Local BERT (uncased) folder: its encoder seeds LayoutLM; 2-D embeddings start fresh.")] = None,
     max_seq_length: Annotated[int, typer.Option(help="Sub-tokens per window, [CLS] and [SEP] included.")] = MODEL.max_seq_length,
     doc_stride: Annotated[int, typer.Option(help="Sub-tokens shared by consecutive windows of a long receipt (at most).")] = MODEL.doc_stride,

@@ -49,7 +49,7 @@ class TinySizes:
 class ModelConfig:
     """Which network and tokenizer to build, and how receipts are cut into windows.
 
-    `model` is a Hugging Face hub id (loaded from the local cache only), a local directory
+    `model` is a Hugging Face hub id (cached, or downloaded unless HF_HUB_OFFLINE=1), a local directory
     written by `save_pretrained`, or "tiny". `warm_start_text_encoder` is a local BERT
     (uncased) directory whose encoder, 1-D embeddings and tokenizer seed a fresh LayoutLM;
     it replaces `model`, so it may only be combined with the default `model`.

@@ -33,7 +33,7 @@ from transformers import (
 
 from trainer.config import ModelConfig, TinySizes
 from trainer.errors import ModelError, ModelNotCachedError
-from trainer.hub import not_cached_message, require_cached
+from trainer.hub import hub_offline, not_cached_message, require_available
 
 __all__ = ["BuiltModel", "ModelNotCachedError", "WarmStartReport", "build_tokenizer_and_model", "load_pretrained",
            "not_cached_message", "tiny_layoutlm_config", "train_tiny_tokenizer", "warm_start_from_bert"]
@@ -179,15 +179,17 @@ def tiny_layoutlm_config(
 def load_pretrained(
     name: str, id2label: dict[int, str], from_hub: bool
 ) -> tuple[LayoutLMForTokenClassification, PreTrainedTokenizerBase]:
-    """A LayoutLM from a local directory or the local hub cache (never the network)."""
+    """A LayoutLM from a local directory, or a hub id as transformers loads one: from the cache,
+    else downloaded unless HF_HUB_OFFLINE=1 (`trainer.hub`)."""
+    local_only = not from_hub or hub_offline()
     if from_hub:
-        require_cached(name)
+        require_available(name)
     else:
         name = str(Path(name).expanduser())
         if not Path(name).is_dir():
             raise FileNotFoundError(f"model directory {name} does not exist")
     try:
-        config = AutoConfig.from_pretrained(name, local_files_only=True)
+        config = AutoConfig.from_pretrained(name, local_files_only=local_only)
         if config.model_type != "layoutlm":
             hint = (
                 " (a BERT checkpoint? pass it as the warm-start text encoder)"
@@ -195,12 +197,12 @@ def load_pretrained(
                 else ""
             )
             raise ModelError(f"model {name} is a {config.model_type!r} model, not LayoutLM{hint}")
-        tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=local_only)
         model = LayoutLMForTokenClassification.from_pretrained(
-            name, local_files_only=True, **_label_kwargs(id2label)
+            name, local_files_only=local_only, **_label_kwargs(id2label)
         )
     except OSError as error:
-        if from_hub:
+        if from_hub and hub_offline():
             raise ModelNotCachedError(not_cached_message(name)) from error
         raise
     return model, tokenizer

@@ -38,7 +38,8 @@ def open_gated_snapshot(request: FitRequest) -> Snapshot:
 
 
 def check_model_source(request: FitRequest) -> None:
-    """The model can be found without a download (the hub cache check reads files only)."""
+    """The model can be loaded: a folder has its config; a hub id is cached, or (unless
+    HF_HUB_OFFLINE=1) its config downloads now (`trainer.hub`)."""
     model = request.model
     if model.source == "warm_start":
         folder = Path(str(model.warm_start_text_encoder)).expanduser()
@@ -49,9 +50,9 @@ def check_model_source(request: FitRequest) -> None:
         if not (folder / "config.json").is_file():
             raise ConfigError(f"--model {folder}: no config.json there (a LayoutLM folder written by save_pretrained)")
     elif model.source == "hub":
-        from .hub import require_cached
+        from .hub import require_available
 
-        require_cached(model.model)
+        require_available(model.model)
 
 
 def check_files(request: FitRequest) -> None:

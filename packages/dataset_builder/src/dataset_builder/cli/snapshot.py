@@ -144,6 +144,14 @@ def render_summary(manifest: Manifest, out: Any) -> None:
     out.print(f"unknown words ({treated}, --unvalidated {manifest.spec.unvalidated}): "
               + ", ".join(f"{s} {b if b is not None else '-'} before the ratio control, {a if a is not None else '-'} after"
                           for s, (b, a) in moved.items()))
+    merchants, quality = lock.merchants, lock.data_quality
+    if merchants is not None:
+        out.print(f"merchants: {merchants.place} receipts from their place, {merchants.labelled_words} from MERCHANT_NAME words, "
+                  f"{merchants.none} none ({merchants.distinct} distinct)" + (f", {merchants.receipt} from the receipt" if merchants.receipt else ""))
+    if quality.refused_label_items or quality.empty_text_words or quality.clipped_boxes:
+        out.print(f"data quality: {quality.refused_label_items} label items refused (unparseable key), {quality.empty_text_words} "
+                  f"empty-text words ({quality.empty_text_entity_words} labelled as entities), {quality.clipped_boxes} boxes clipped "
+                  f"to the page ({quality.zero_size_boxes} to no size)")
     out.print(f"contracts: {lock.contracts.status}; parent: {lock.parent_id or '-'}")
 
 

@@ -20,8 +20,9 @@ def stats(
     status: Annotated[list[str], typer.Option("--status", help="Status that makes a word labelled, as in `dsb snapshot create` (repeatable).")] = list(SPEC.statuses),  # noqa: B006
     as_json: JsonOpt = False,
 ) -> None:
-    """Label counts by validation status, receipts and words in the table, and words by label
-    state: labelled, unknown (label items, none with a --status) and unlabelled."""
+    """Label counts by validation status, receipts and words in the table, words by label
+    state (labelled, unknown: label items, none with a --status; unlabelled), and where the
+    receipts' merchants come from (place, MERCHANT_NAME words, none)."""
     from metrics_store import Queries, connect
 
     from ..labels import VALIDATION_STATUSES
@@ -40,6 +41,7 @@ def stats(
             "label_states": {"statuses": list(states.statuses), "labelled": states.labelled_words, "unknown": states.unknown_words,
                              "unlabelled": max(words - states.labelled_words - states.unknown_words, 0)},
             "unknown_words_by_label": states.unknown_by_label,
+            "merchants": queries.merchant_sources().to_dict(),
         }
 
     result = run_or_exit(gather)
@@ -51,6 +53,10 @@ def stats(
     states = result["label_states"]
     out.print(f"words: {states['labelled']:,} labelled ({'/'.join(states['statuses'])}), {states['unknown']:,} unknown "
               f"(label items, none {'/'.join(states['statuses'])}: not trained or scored by default), {states['unlabelled']:,} unlabelled")
+    merchants = result["merchants"]
+    out.print(f"merchants: {merchants['place']:,} receipts from their place ({merchants['distinct_places']:,} distinct), "
+              f"{merchants['labelled_words']:,} from MERCHANT_NAME words, {merchants['none']:,} none"
+              + (" (--split-by merchant and --holdout-merchant need merchants)" if merchants["none"] == merchants["receipts"] else ""))
     unknown = result["unknown_words_by_label"]
     rows = [[label, *(c.get(s, 0) for s in VALIDATION_STATUSES), sum(unknown.get(label, {}).values())]
             for label, c in sorted(result["labels_by_status"].items(), key=lambda kv: -kv[1].get("VALID", 0))]

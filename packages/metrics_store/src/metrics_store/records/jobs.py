@@ -58,7 +58,9 @@ class Job(JobRecord):
     created_at: str
     status: str = "pending"
     description: str = ""
-    created_by: str = ""
+    created_by: str = "receipt-ml"
+    """Who started the job; the CLIs pass the user (`cli_edge.current_user`). The user's client
+    refuses an empty one; an empty one written before this rule reads as "unknown"."""
     priority: str = "medium"
     job_config: dict[str, Any] = field(default_factory=dict)
     tags: dict[str, str] | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar
 
 from .. import keys
@@ -324,6 +325,10 @@ class ReceiptPlace(Record):
             raise InvalidValue(f"{where}: confidence must be within 0..1, got {self.confidence}")
         if self.place_id and not self.place_id.strip():
             raise InvalidValue(f"{where}: place_id cannot be only whitespace")
+        try:
+            datetime.fromisoformat(self.timestamp)
+        except ValueError:
+            raise InvalidValue(f"{where}: timestamp {self.timestamp!r} is not an ISO time (the user's client parses it)") from None
 
     def item_keys(self) -> dict[str, str]:
         sk = keys.place_sk(self.receipt_id)
