@@ -6,7 +6,9 @@ and a given kind of word always gets the same one, so that a model can learn it:
   total row...); the keyword beside them (`TOTAL`, `TAX 8.25%`, `CHANGE`) is O;
 - item rows: name PRODUCT_NAME, count or volume QUANTITY, price per unit UNIT_PRICE;
 - a coupon row (code and amount) is COUPON; any other price reduction's amount is DISCOUNT;
-- the amount tendered and the card number are O (old rows called the card number CARD_NUMBER).
+- the amount tendered is O; the card brand and the card number are PAYMENT_METHOD ("VISA
+  ****1234", as the user's labels define it; old rows called the number CARD_NUMBER, which their
+  client reads as PAYMENT_METHOD).
 """
 
 from __future__ import annotations
@@ -247,7 +249,7 @@ def _payment(printer: Printer, rng: random.Random, merchant: Merchant, total: in
         return
     brand = rng.choice(CARD_BRANDS)
     digits = f"{rng.randint(0, 9999):04d}"
-    card = Token(rng.choice(("************", "****", "XXXX-XXXX-XXXX-")).replace("X", "*") + digits, None, "CARD_NUMBER")
+    card = Token(rng.choice(("************", "****", "XXXX-XXXX-XXXX-")).replace("X", "*") + digits, "PAYMENT_METHOD", "CARD_NUMBER")
     charged = total
     if brand == "DEBIT" and rng.random() < 0.25:
         cash_back = rng.choice((2000, 4000, 6000))

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Token:
-    """One printed word and the core label it should carry (None: O). `legacy_label` is a
-    name only old rows use for this kind of word (card numbers had CARD_NUMBER)."""
+    """One printed word and the core label it should carry (None: O). `legacy_label` is the
+    old name rows used for this kind of word, when it is not the label's usual one (a card
+    number's PAYMENT_METHOD was CARD_NUMBER, a brand's PAYMENT_TYPE)."""
 
     text: str
     label: str | None = None

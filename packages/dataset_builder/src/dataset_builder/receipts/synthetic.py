@@ -51,7 +51,6 @@ CONFUSIONS: dict[str, tuple[str, str]] = {
     "LINE_TOTAL": ("UNIT_PRICE", "SUBTOTAL"), "SUBTOTAL": ("GRAND_TOTAL", "LINE_TOTAL"),
     "TAX": ("TIP", "SUBTOTAL"), "TIP": ("TAX", "GRAND_TOTAL"), "GRAND_TOTAL": ("SUBTOTAL", "LINE_TOTAL"),
     "CHANGE": ("CASH_BACK", "GRAND_TOTAL"), "CASH_BACK": ("CHANGE", "REFUND"), "REFUND": ("DISCOUNT", "LINE_TOTAL"),
-    "CARD_NUMBER": ("LOYALTY_ID", "PHONE_NUMBER"),
 }
 PROPOSERS = ("llm_labeler", "layoutlm_v1", "human")
 EPOCH = datetime(2023, 1, 1, tzinfo=UTC)
@@ -66,7 +65,7 @@ class LabelMix:
       from `status_probabilities`; an INVALID one carries a wrong label (a proposal a reviewer
       rejected);
     - `legacy_fraction`: of words whose label has an old name (BUSINESS_NAME, ADDRESS,
-      PAYMENT_TYPE), those written under it; card numbers get a CARD_NUMBER item this often;
+      PAYMENT_TYPE; CARD_NUMBER for a card number), those written under it;
     - `two_label_fraction`: of labelled words, those that also carry a second, wrong,
       INVALID label (e.g. VALID GRAND_TOTAL plus INVALID SUBTOTAL).
     """
@@ -131,11 +130,9 @@ LABEL_MIXES: dict[str, LabelMix] = {"default": LabelMix(), "user-2025-11": USER_
 @dataclass(frozen=True)
 class SyntheticReceipt(ReceiptBundle):
     """A bundle plus what each word should be labelled: `truth` maps (line_id, word_id) to
-    a core label or None (O); `legacy_only` holds the words only old rows labelled, under
-    their old name (card numbers: CARD_NUMBER), which are O in `truth`."""
+    a core label or None (O)."""
 
     truth: Mapping[tuple[int, int], str | None] = field(default_factory=dict)
-    legacy_only: Mapping[tuple[int, int], str] = field(default_factory=dict)
 
 
 def receipt_rng(seed: int, index: int) -> random.Random:
@@ -168,7 +165,6 @@ def generate_receipt(seed: int, index: int, mix: LabelMix = LabelMix(), merchant
     words: list[ReceiptWord] = []
     labels: list[ReceiptWordLabel] = []
     truth: dict[tuple[int, int], str | None] = {}
-    legacy_only: dict[tuple[int, int], str] = {}
     line_id = 0
     for row, line_geometry, word_geometries in zip(rows, page.lines, page.words, strict=True):
         if line_geometry is None:
@@ -178,8 +174,6 @@ def generate_receipt(seed: int, index: int, mix: LabelMix = LabelMix(), merchant
         for word_id, ((_, token), geometry) in enumerate(zip(row.words, word_geometries, strict=True), start=1):
             words.append(ReceiptWord(image_id, 1, line_id, word_id, token.text, geometry))
             truth[(line_id, word_id)] = token.label
-            if token.legacy_label and not token.label:
-                legacy_only[(line_id, word_id)] = token.legacy_label
             for name, status in label_items(rng, token, mix):
                 labels.append(
                     ReceiptWordLabel(
@@ -190,7 +184,7 @@ def generate_receipt(seed: int, index: int, mix: LabelMix = LabelMix(), merchant
                 )
     receipt = Receipt(image_id, 1, page.width, page.height, added)
     return SyntheticReceipt(receipt, tuple(lines), tuple(words), tuple(labels), synthetic_place(seed, index, image_id, merchant, added),
-                            truth=truth, legacy_only=legacy_only)
+                            truth=truth)
 
 
 PLACE_FRACTION = 0.85
@@ -216,26 +210,27 @@ def synthetic_place(seed: int, index: int, image_id: str, merchant: Merchant, ad
 
 def label_items(rng: random.Random, token: Token, mix: LabelMix) -> list[tuple[str, str]]:
     """(label name, validation status) items for one word, following `mix`."""
-    intended = token.label or token.legacy_label
-    if intended is None:
-        return []
-    if token.label is None:  # a word only old rows labelled (card numbers)
-        if rng.random() >= mix.legacy_fraction:
-            return []
-    elif rng.random() < mix.missing_fraction:
+    intended = token.label
+    if intended is None or rng.random() < mix.missing_fraction:
         return []
     status = mix.draw_status(rng, intended)
     wrong = CONFUSIONS[intended]
+    legacy = legacy_name(token)
     if status == "INVALID":
         name = wrong[0]
-    elif token.label in LEGACY_NAMES and rng.random() < mix.legacy_fraction:
-        name = LEGACY_NAMES[token.label]
+    elif legacy is not None and rng.random() < mix.legacy_fraction:
+        name = legacy
     else:
         name = intended
     items = [(name, status)]
     if rng.random() < mix.two_label_fraction:
         items.append((wrong[1] if name == wrong[0] else wrong[0], "INVALID"))
     return items
+
+
+def legacy_name(token: Token) -> str | None:
+    """The old name rows used for this word's label, if it had one."""
+    return token.legacy_label or LEGACY_NAMES.get(token.label or "")
 
 
 def generate_receipts(seed: int, n_receipts: int, mix: LabelMix = LabelMix()) -> Iterator[SyntheticReceipt]:

@@ -23,7 +23,7 @@ TRUTH_PROPOSER = "ground_truth"
 
 
 def truth_bundle(receipt: SyntheticReceipt) -> ReceiptBundle:
-    """The receipt with its true labels only (legacy-only words such as card numbers are O)."""
+    """The receipt with its true labels only, under their core names."""
     header = receipt.receipt
     labels = tuple(
         ReceiptWordLabel(header.image_id, header.receipt_id, line_id, word_id, label, "VALID", header.timestamp_added,
