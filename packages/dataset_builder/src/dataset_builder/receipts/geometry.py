@@ -124,10 +124,11 @@ def lay_out(rows: Sequence[Row], width_chars: int, style: PageStyle, rng: random
     for boxes in row_boxes:
         confidences = [_confidence(rng) for _ in boxes]
         words.append(tuple(geometry(box, c) for box, c in zip(boxes, confidences, strict=True)))
-        lines.append(geometry(enclosing_box(boxes), round(sum(confidences) / len(confidences), 4)) if boxes else None)
+        lines.append(geometry(enclosing_box(boxes), round(sum(confidences) / len(confidences), 2)) if boxes else None)
     return Page(width, height, tuple(lines), tuple(words))
 
 
 def _confidence(rng: random.Random) -> float:
-    """OCR confidence in (0, 1]: mostly high, now and then a doubtful read."""
-    return round(rng.uniform(0.55, 0.9) if rng.random() < 0.03 else rng.uniform(0.9, 1.0), 4)
+    """OCR confidence in (0, 1]: mostly high, now and then a doubtful read; to 2 decimals, as the
+    user's pipeline stores it."""
+    return round(rng.uniform(0.55, 0.9) if rng.random() < 0.03 else rng.uniform(0.9, 1.0), 2)

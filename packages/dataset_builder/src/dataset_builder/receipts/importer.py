@@ -164,7 +164,7 @@ def imported_place(image_id: str, merchant_name: str | None, timestamp: str) -> 
     if not merchant_name or not merchant_slug(merchant_name):
         return None
     return ReceiptPlace(image_id, RECEIPT_ID, "", merchant_name.strip(), "", timestamp, 1.0,
-                        PlaceDetails(texts=(("validated_by", "IMPORT"),)))
+                        PlaceDetails(texts=(("reasoning", "merchant_name of the imported file"),)))
 
 
 def oversize_items(source: SourceReceipt, bundle: ReceiptBundle) -> list[Problem]:

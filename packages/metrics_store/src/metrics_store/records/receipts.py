@@ -268,6 +268,8 @@ class ReceiptWordLabel(Record):
 
 # --- places (the merchant of a receipt) ------------------------------------------------------
 
+PLACE_VALIDATION_METHODS = ("PHONE_LOOKUP", "ADDRESS_LOOKUP", "NEARBY_LOOKUP", "TEXT_SEARCH", "INFERENCE")
+"""What the user's client accepts as a place's `validated_by` (its `ValidationMethod`), or empty."""
 PLACE_TEXT_FIELDS = (
     "merchant_category", "formatted_address", "short_address", "phone_number", "phone_intl", "website", "maps_url",
     "business_status", "plus_code", "validated_by", "reasoning", "places_api_version",
@@ -325,6 +327,9 @@ class ReceiptPlace(Record):
             raise InvalidValue(f"{where}: confidence must be within 0..1, got {self.confidence}")
         if self.place_id and not self.place_id.strip():
             raise InvalidValue(f"{where}: place_id cannot be only whitespace")
+        validated_by = dict(self.details.texts).get("validated_by", "")
+        if validated_by and validated_by not in PLACE_VALIDATION_METHODS:
+            raise InvalidValue(f"{where}: validated_by must be one of {', '.join(PLACE_VALIDATION_METHODS)}, got {validated_by!r}")
         try:
             datetime.fromisoformat(self.timestamp)
         except ValueError:
