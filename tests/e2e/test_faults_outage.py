@@ -102,7 +102,7 @@ def test_a_long_outage_stops_the_run_as_interrupted_and_it_resumes(restartable, 
 
     from metrics_store import Store
 
-    Store(table).heartbeat(result.job_id, recorders[0].owner, now=(datetime.now(UTC) - timedelta(minutes=11)).isoformat())
+    Store(table).jobs.heartbeat(result.job_id, recorders[0].owner, now=(datetime.now(UTC) - timedelta(minutes=11)).isoformat())
     resumed = trainer(config, "fit", "--resume", result.job_id)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert runs_show(config, result.job_id)["job"]["status"] == "succeeded"

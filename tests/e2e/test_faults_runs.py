@@ -174,7 +174,7 @@ def test_a_killed_process_goes_stale_is_marked_interrupted_and_resumes(e2e_table
     assert fresh.exit_code == 2 and "heartbeat" in fresh.output
 
     ten_minutes_ago = (datetime.now(UTC) - timedelta(minutes=11)).isoformat(timespec="microseconds")
-    Store(table).heartbeat(job.job_id, job.lease_owner, now=ten_minutes_ago)  # as if the clock had moved on
+    Store(table).jobs.heartbeat(job.job_id, job.lease_owner, now=ten_minutes_ago)  # as if the clock had moved on
     shown = runs_show(config, job.job_id)
     assert shown["lease"]["stale"] is True and shown["lease"]["heartbeat_age_seconds"] > 600
     monitored = runs_cli(config, "monitor", "--job", job.job_id, "--once", "--json")

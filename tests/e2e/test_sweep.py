@@ -166,7 +166,7 @@ def test_a_sweep_killed_after_two_trials_resumes_without_running_them_again(e2e_
         assert [Queries(table).get_job(sweep.job_id).status, first[2].status] == ["running", "running"]
         eleven_minutes_ago = (datetime.now(UTC) - timedelta(minutes=11)).isoformat(timespec="microseconds")
         for job in (Queries(table).get_job(sweep.job_id), first[2]):
-            Store(table).heartbeat(job.job_id, job.lease_owner, now=eleven_minutes_ago)
+            Store(table).jobs.heartbeat(job.job_id, job.lease_owner, now=eleven_minutes_ago)
     before = {t.job_id: (len(runs_show(config, t.job_id)["status_history"]), sum(no_metric_twice(table, t.job_id).values())) for t in first[:2]}
 
     resumed = trainer(config, "sweep", "--resume", name, "--json")

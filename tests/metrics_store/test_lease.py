@@ -35,19 +35,19 @@ def test_a_live_job_cannot_be_taken_and_a_stale_one_can(table):
     with pytest.raises(JobLeased, match="is running"):
         second.acquire()
     with pytest.raises(JobLeased):
-        Store(table).mark_stale_interrupted(j.job_id, message="checked", stale_after_s=1.0)
-    Store(table).heartbeat(j.job_id, first.owner)  # the owner renews its lease
+        Store(table).jobs.mark_stale_interrupted(j.job_id, message="checked", stale_after_s=1.0)
+    Store(table).jobs.heartbeat(j.job_id, first.owner)  # the owner renews its lease
     with pytest.raises(LeaseLost):
-        Store(table).heartbeat(j.job_id, "someone-else")
+        Store(table).jobs.heartbeat(j.job_id, "someone-else")
 
     time.sleep(1.2)  # no heartbeat: the lease goes stale
     assert is_stale(queries.get_job(j.job_id), stale_after_s=1.0)
     second.acquire(message="resumed")  # a stale running job can be taken over
     assert queries.get_job(j.job_id).lease_owner == second.owner
     with pytest.raises(LeaseLost):
-        Store(table).heartbeat(j.job_id, first.owner)  # the old owner must stop
+        Store(table).jobs.heartbeat(j.job_id, first.owner)  # the old owner must stop
     with pytest.raises(LeaseLost):
-        Store(table).set_job_status(j.job_id, "succeeded", owner=first.owner)
+        Store(table).jobs.set_job_status(j.job_id, "succeeded", owner=first.owner)
     for recorder in (first, second):
         recorder.close()
 
@@ -55,20 +55,20 @@ def test_a_live_job_cannot_be_taken_and_a_stale_one_can(table):
 def test_stale_jobs_are_marked_interrupted_failed_ones_resume_finished_ones_never(table):
     store = Store(table)
     j = job()
-    store.create_job(j)
-    store.acquire_lease(j.job_id, "host:1:a")
+    store.jobs.create_job(j)
+    store.jobs.acquire_lease(j.job_id, "host:1:a")
     time.sleep(0.3)
-    store.mark_stale_interrupted(j.job_id, message="process gone", stale_after_s=0.1)
+    store.jobs.mark_stale_interrupted(j.job_id, message="process gone", stale_after_s=0.1)
     assert Queries(table).get_job(j.job_id).status == "interrupted"
     with pytest.raises(InvalidStatusTransition, match="not running"):
-        store.mark_stale_interrupted(j.job_id, message="again", stale_after_s=0.1)
+        store.jobs.mark_stale_interrupted(j.job_id, message="again", stale_after_s=0.1)
 
-    store.acquire_lease(j.job_id, "host:2:b")
-    store.set_job_status(j.job_id, "failed", owner="host:2:b")
-    store.acquire_lease(j.job_id, "host:3:c")  # a failed job can be resumed
-    store.set_job_status(j.job_id, "succeeded", owner="host:3:c")
+    store.jobs.acquire_lease(j.job_id, "host:2:b")
+    store.jobs.set_job_status(j.job_id, "failed", owner="host:2:b")
+    store.jobs.acquire_lease(j.job_id, "host:3:c")  # a failed job can be resumed
+    store.jobs.set_job_status(j.job_id, "succeeded", owner="host:3:c")
     with pytest.raises(InvalidStatusTransition, match="succeeded"):
-        store.acquire_lease(j.job_id, "host:4:d")
+        store.jobs.acquire_lease(j.job_id, "host:4:d")
     assert [s.status for s in Queries(table).status_history(j.job_id)] == [
         "pending", "running", "interrupted", "running", "failed", "running", "succeeded"]
 

@@ -18,11 +18,11 @@ def filled(table):
     done = [job(name=f"run-{d}", created_at=f"2026-01-0{d}T00:00:00.000000+00:00") for d in range(1, 8)]
     running = [job(name="live", created_at=f"2026-02-0{d}T00:00:00.000000+00:00") for d in (1, 2)]
     for j in done + running:
-        store.create_job(j)
+        store.jobs.create_job(j)
     for j in done:
-        store.set_job_status(j.job_id, "succeeded")
+        store.jobs.set_job_status(j.job_id, "succeeded")
     for j in running:
-        store.set_job_status(j.job_id, "running")
+        store.jobs.set_job_status(j.job_id, "running")
     for n, j in enumerate(done[:2]):
         store.add_metrics([
             JobMetric(j.job_id, "val_f1", f"2026-01-0{n + 1}T0{e}:00:00.000000+00:00", 0.1 * e + n, epoch=e, step=10 * e)
@@ -80,7 +80,7 @@ def test_metrics_of_a_job_and_across_jobs(filled):
 def test_checkpoints_best_and_receipt_counts(table):
     store, q = Store(table, **NO_WAIT), Queries(table)
     j = job()
-    store.create_job(j)
+    store.jobs.create_job(j)
     for step, best in ((10, True), (20, False), (30, True), (40, False)):
         store.add_checkpoint(JobCheckpoint(j.job_id, f"2026-01-01T00:00:{step}.000000+00:00", "", f"/runs/x/checkpoint-{step}", 100, step, step / 10, is_best=best))
     assert len(q.checkpoints(j.job_id)) == 4
@@ -101,9 +101,9 @@ def test_jobs_by_parent_lists_the_children_of_a_job_in_any_status(table):
     children = [job(name=f"sweep-t{n}", created_at=f"2026-01-0{n}T00:00:00.000000+00:00", parent_job_id=parent.job_id,
                     tags={"parent_job_id": parent.job_id}) for n in (3, 1, 2)]
     for j in [parent, *children, job(name="unrelated")]:
-        store.create_job(j)
-    store.set_job_status(children[0].job_id, "cancelled")
-    store.set_job_status(children[1].job_id, "running")
+        store.jobs.create_job(j)
+    store.jobs.set_job_status(children[0].job_id, "cancelled")
+    store.jobs.set_job_status(children[1].job_id, "running")
     q = Queries(table)
     found = q.jobs_by_parent(parent.job_id)
     assert [j.name for j in found] == ["sweep-t1", "sweep-t2", "sweep-t3"]  # oldest first, whatever their status

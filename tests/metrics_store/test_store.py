@@ -98,7 +98,7 @@ def test_unprocessed_items_that_never_clear_raise_and_name_the_items(table):
 def test_oversize_log_is_split_and_read_back_whole(table):
     j = job()
     store = Store(table, **NO_WAIT)
-    store.create_job(j)
+    store.jobs.create_job(j)
     summary = {
         "type": "run_summary",
         "epoch_metrics": [{"epoch": e, "per_label": {f"L{i}": {"f1": 0.123456789 * i} for i in range(60)}} for e in range(400)],
@@ -115,17 +115,17 @@ def test_oversize_log_is_split_and_read_back_whole(table):
 def test_oversize_item_that_cannot_be_split_is_refused_before_sending(table):
     store = Store(table, **NO_WAIT)
     j = job()
-    store.create_job(j)
+    store.jobs.create_job(j)
     with pytest.raises(ItemTooLarge, match=f"JOB#{j.job_id}/JOB is .* over DynamoDB's 409,600-byte"):
-        store.update_job(j.job_id, results={"blob": "x" * 500_000})
+        store.jobs.update_job(j.job_id, results={"blob": "x" * 500_000})
     assert store.requests == 2  # the create's put and status, nothing more
 
 
 def test_create_job_is_idempotent(table):
     store = Store(table, **NO_WAIT)
     j = job()
-    assert store.create_job(j) is True
-    assert store.create_job(j) is False
+    assert store.jobs.create_job(j) is True
+    assert store.jobs.create_job(j) is False
     q = Queries(table)
     assert q.get_job(j.job_id) == j
     assert len(q.status_history(j.job_id)) == 1
@@ -134,11 +134,11 @@ def test_create_job_is_idempotent(table):
 def test_status_change_moves_the_job_between_status_partitions(table):
     store, q = Store(table, **NO_WAIT), Queries(table)
     j = job()
-    store.create_job(j)
-    store.set_job_status(j.job_id, "running", message="epoch 0", progress=0)
+    store.jobs.create_job(j)
+    store.jobs.set_job_status(j.job_id, "running", message="epoch 0", progress=0)
     assert [x.job_id for x in q.jobs_by_status("running").items] == [j.job_id]
     assert q.jobs_by_status("pending").items == []
-    store.set_job_status(j.job_id, "succeeded", progress=100)
+    store.jobs.set_job_status(j.job_id, "succeeded", progress=100)
     assert q.jobs_by_status("running").items == []
     assert q.get_job(j.job_id).status == "succeeded"
     assert [s.status for s in q.status_history(j.job_id)] == ["pending", "running", "succeeded"]
@@ -148,35 +148,35 @@ def test_status_change_moves_the_job_between_status_partitions(table):
 def test_a_finished_job_cannot_be_restarted(table):
     store = Store(table, **NO_WAIT)
     j = job()
-    store.create_job(j)
-    store.set_job_status(j.job_id, "succeeded")
+    store.jobs.create_job(j)
+    store.jobs.set_job_status(j.job_id, "succeeded")
     with pytest.raises(InvalidStatusTransition, match="is succeeded; it cannot become running"):
-        store.set_job_status(j.job_id, "running")
+        store.jobs.set_job_status(j.job_id, "running")
     with pytest.raises(JobNotFound):
-        store.set_job_status(str(uuid.uuid4()), "running")
+        store.jobs.set_job_status(str(uuid.uuid4()), "running")
 
 
 def test_interrupted_job_can_resume(table):
     store = Store(table, **NO_WAIT)
     j = job()
-    store.create_job(j)
+    store.jobs.create_job(j)
     for status in ("running", "interrupted", "running", "succeeded"):
-        store.set_job_status(j.job_id, status)
+        store.jobs.set_job_status(j.job_id, status)
     assert Queries(table).get_job(j.job_id).status == "succeeded"
 
 
 def test_update_job_sets_results_and_refuses_keys(table):
     store = Store(table, **NO_WAIT)
     j = job()
-    store.create_job(j)
-    store.update_job(j.job_id, results={"best_f1": 0.71, "early_stopping_triggered": False}, tags={"active_model": "true"})
+    store.jobs.create_job(j)
+    store.jobs.update_job(j.job_id, results={"best_f1": 0.71, "early_stopping_triggered": False}, tags={"active_model": "true"})
     got = Queries(table).get_job(j.job_id)
     assert got.results == {"best_f1": 0.71, "early_stopping_triggered": False}
     assert got.tags == {"active_model": "true"}
     with pytest.raises(ValueError, match="set_job_status"):
-        store.update_job(j.job_id, status="running")
+        store.jobs.update_job(j.job_id, status="running")
     with pytest.raises(JobNotFound):
-        store.update_job("missing", results={})
+        store.jobs.update_job("missing", results={})
 
 
 def test_one_epoch_of_metrics_is_two_requests(table):

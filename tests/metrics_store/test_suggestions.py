@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from metrics_store import Store, read_word_labels
+from metrics_store import Queries, Store
 from metrics_store.suggestions import label_key
 
 from .helpers import label
@@ -74,6 +74,6 @@ def test_word_labels_reads_only_the_items_that_exist(table):
     present = [label(image, wid=w, name="DATE") for w in range(1, 131)]  # more than one BatchGetItem (100 keys)
     Store(table).put_records(present)
     wanted = [label_key(p) for p in present] + [label_key(label(image, wid=999, name="DATE"))]
-    found = read_word_labels(table, wanted)
+    found = Queries(table).word_labels(wanted)
     assert set(found) == {label_key(p) for p in present}
     assert found[label_key(present[0])] == present[0]

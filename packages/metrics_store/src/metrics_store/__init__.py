@@ -19,6 +19,7 @@ from .errors import (
     LeaseLost,
     MissingCredentials,
     NotDynamoDB,
+    OutageTooLong,
     StoreError,
     TableNotFound,
     WriteFailed,
@@ -44,6 +45,7 @@ from .records import (
     ReceiptWord,
     ReceiptWordLabel,
 )
+from .retry import RetryPolicy
 from .run_records import (
     EpochRow,
     JobConfig,
@@ -55,9 +57,9 @@ from .run_records import (
     per_label_metrics,
 )
 from .schema import create_table, delete_table, table_exists
-from .store import RetryPolicy, Store
-from .suggestions import SuggestionOutcome, read_word_labels
-from .writer import OUTAGE_BUDGET_SECONDS
+from .store import Store
+from .suggestions import SuggestionOutcome
+from .writer import OUTAGE_BUDGET_SECONDS, PendingWrite, read_spool, replay
 
 __all__ = [
     "HEARTBEAT_SECONDS", "OUTAGE_BUDGET_SECONDS", "STALE_AFTER_SECONDS", "current_attempt", "heartbeat_age", "is_stale",
@@ -67,5 +69,6 @@ __all__ = [
     "Queries", "LocalCheckpoint", "Receipt", "ReceiptLine", "ReceiptPlace", "ReceiptWord", "ReceiptWordLabel", "RetryPolicy", "RunRecorder",
     "Store", "StoreConfig", "SuggestionOutcome", "StoreError", "TableNotFound", "TableRef", "WordLabelStates", "WriteFailed", "connect",
     "EpochRow", "JobConfig", "JobResults", "RunConfigLog", "RunSummary", "SnapshotLineage", "parse_structured",
-    "create_table", "delete_table", "per_label_metrics", "read_word_labels", "table_exists", "translate_errors",
+    "create_table", "delete_table", "per_label_metrics", "table_exists", "translate_errors",
+    "OutageTooLong", "PendingWrite", "read_spool", "replay",
 ]

@@ -67,6 +67,15 @@ class WriteFailed(StoreError):
         self.unprocessed_keys = unprocessed_keys
 
 
+class OutageTooLong(StoreError):
+    """The table did not answer for longer than a run's outage budget: its writes wait."""
+
+    def __init__(self, budget_s: float, unwritten: int, last: BaseException):
+        super().__init__(f"the table was unreachable for over {budget_s:.0f} s ({' '.join(str(last).split())[:160]}); "
+                         f"{unwritten} record(s) not written yet")
+        self.budget_s, self.unwritten = budget_s, unwritten
+
+
 class JobNotFound(StoreError):
     def __init__(self, job_id: str):
         super().__init__(f"no job {job_id!r} in the table")
@@ -90,8 +99,10 @@ class JobLeased(StoreError):
 
 
 class LeaseLost(StoreError):
-    """This process no longer holds the job's lease: stop training it."""
+    """This process no longer holds the job's lease: stop training it, and touch nothing of it."""
 
     def __init__(self, job_id: str, owner: str, status: str | None, holder: str | None):
-        super().__init__(f"job {job_id} is no longer ours to train (now {status}, lease {holder or 'released'}; we were {owner})")
+        taker = f"process {holder} took it over" if holder and holder != owner else "its lease was ended (marked interrupted)"
+        super().__init__(f"job {job_id} is no longer this process's to train: it is {status} and {taker}; "
+                         f"this process ({owner}) stopped without writing to the job or its folder")
         self.job_id, self.status, self.holder = job_id, status, holder

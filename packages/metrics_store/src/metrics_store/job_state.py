@@ -24,8 +24,9 @@ from typing import Any
 
 from . import keys
 from .codec import to_attribute
-from .errors import InvalidStatusTransition, JobLeased, JobNotFound, LeaseLost, StoreError
+from .errors import InvalidStatusTransition, JobLeased, JobNotFound, LeaseLost
 from .records import FINAL_JOB_STATUSES, RESUMABLE_JOB_STATUSES, Job, JobStatus
+from .table_writer import TableWriter, check_size
 
 HEARTBEAT_SECONDS = 60
 """How often a running job renews its lease (at most; other writes to the job renew it too)."""
@@ -65,17 +66,42 @@ def is_stale(job: Job, now: datetime | None = None, stale_after_s: float = STALE
     return age is None or age > stale_after_s
 
 
-class JobStateMixin:
-    """The job lifecycle writes of `Store` (which provides `_with_backoff`, `put_new`, `put`)."""
+class JobStates:
+    """The writes of a job's lifecycle: create, status changes, the lease, and its attributes."""
 
-    table: Any
+    def __init__(self, writer: TableWriter):
+        self.writer = writer
+
+    @property
+    def table_name(self) -> str:
+        return self.writer.table.name
 
     def create_job(self, job: Job) -> bool:
         """Create the job and its first status entry. Idempotent: False if it existed."""
-        created = self.put_new(job.to_item())  # type: ignore[attr-defined]
+        created = self.writer.put_new(job.to_item())
         if created:
-            self.put(JobStatus(job.job_id, job.status, job.created_at, message="created").to_item())  # type: ignore[attr-defined]
+            self.writer.put(JobStatus(job.job_id, job.status, job.created_at, message="created").to_item())
         return created
+
+    def update_job(self, job_id: str, **fields: Any) -> None:
+        """Set top-level attributes of a job (results, tags, storage, description...)."""
+        forbidden = {"PK", "SK", "TYPE", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "status", "job_id", "name", "created_at",
+                     "lease_owner", "heartbeat_at"}
+        bad = forbidden & fields.keys()
+        if bad:
+            raise ValueError(f"update_job cannot set {sorted(bad)}; use set_job_status for status")
+        if not fields:
+            return
+        names = {f"#f{i}": name for i, name in enumerate(fields)}
+        values = {f":v{i}": to_attribute(value, name) for i, (name, value) in enumerate(fields.items())}
+        check_size({"PK": {"S": keys.job_pk(job_id)}, "SK": {"S": "JOB"}, **{n: values[f":v{i}"] for i, n in enumerate(fields)}})
+        done = self.writer.conditional(
+            "update_item", TableName=self.table_name, Key=_job_key(job_id),
+            UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+            ConditionExpression="attribute_exists(PK)", ExpressionAttributeNames=names, ExpressionAttributeValues=values,
+        )
+        if done is None:
+            raise JobNotFound(job_id)
 
     def set_job_status(self, job_id: str, status: str, *, message: str | None = None, progress: float | None = None,
                        updated_by: str | None = None, instance_id: str | None = None, updated_at: str | None = None,
@@ -129,63 +155,48 @@ class JobStateMixin:
 
     def heartbeat(self, job_id: str, owner: str, *, now: str | None = None) -> str:
         """Renew the lease; `LeaseLost` when the job is no longer running under `owner`."""
-        from botocore.exceptions import ClientError
-
         at = now or keys.utc_now_iso()
-        try:
-            self._with_backoff(  # type: ignore[attr-defined]
-                "update_item", TableName=self.table.name, Key=_job_key(job_id),
-                UpdateExpression="SET heartbeat_at = :at",
-                ConditionExpression="lease_owner = :owner AND #status = :running",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":at": {"S": at}, ":owner": {"S": owner}, ":running": {"S": "running"}},
-            )
-        except StoreError as exc:
-            cause = exc.__cause__
-            if isinstance(cause, ClientError) and cause.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                current = self._current_job(job_id)
-                raise LeaseLost(job_id, owner, current.status if current else None, current.lease_owner if current else None) from exc
-            raise
+        done = self.writer.conditional(
+            "update_item", TableName=self.table_name, Key=_job_key(job_id), UpdateExpression="SET heartbeat_at = :at",
+            ConditionExpression="lease_owner = :owner AND #status = :running", ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":at": {"S": at}, ":owner": {"S": owner}, ":running": {"S": "running"}},
+        )
+        if done is None:
+            current = self.current_job(job_id)
+            raise LeaseLost(job_id, owner, current.status if current else None, current.lease_owner if current else None)
         return at
+
+    def current_job(self, job_id: str) -> Job | None:
+        """The job as it is now (a consistent read): why a condition did not hold."""
+        item = self.writer.get(_job_key(job_id))
+        return Job.from_item(item) if item else None
 
     # --- the one transaction -------------------------------------------------------------
 
     def _transition(self, entry: JobStatus, condition: str, values: dict[str, Any], sets: dict[str, Any]) -> Job | None:
         """Apply the status change if `condition` holds. Returns None when applied, else the
         job as it is now (the caller says why it was refused)."""
-        from botocore.exceptions import ClientError
-
-        from .store import check_size
-
         assignments = {"#status": ":status", "GSI1PK": ":gsi1pk", **{name: f":set_{name}" for name in sets}}
         values = {**values, ":status": {"S": entry.status}, ":gsi1pk": {"S": keys.job_status_gsi1pk(entry.status)},
                   **{f":set_{name}": to_attribute(value, name) for name, value in sets.items()}}
-        try:
-            self._with_backoff(  # type: ignore[attr-defined]
-                "transact_write_items",
-                TransactItems=[
-                    {"Update": {
-                        "TableName": self.table.name, "Key": _job_key(entry.job_id),
-                        "UpdateExpression": "SET " + ", ".join(f"{k} = {v}" for k, v in assignments.items()),
-                        "ConditionExpression": condition, "ExpressionAttributeNames": {"#status": "status"},
-                        "ExpressionAttributeValues": values,
-                    }},
-                    {"Put": {"TableName": self.table.name, "Item": check_size(entry.to_item())}},
-                ],
-            )
-        except StoreError as exc:
-            cause = exc.__cause__
-            if not (isinstance(cause, ClientError) and cause.response["Error"]["Code"] == "TransactionCanceledException"):
-                raise
-            current = self._current_job(entry.job_id)
-            if current is None:
-                raise JobNotFound(entry.job_id) from exc
-            return current
-        return None
-
-    def _current_job(self, job_id: str) -> Job | None:
-        item = self.table.client.get_item(TableName=self.table.name, Key=_job_key(job_id), ConsistentRead=True).get("Item")
-        return Job.from_item(item) if item else None
+        done = self.writer.conditional(
+            "transact_write_items",
+            TransactItems=[
+                {"Update": {
+                    "TableName": self.table_name, "Key": _job_key(entry.job_id),
+                    "UpdateExpression": "SET " + ", ".join(f"{k} = {v}" for k, v in assignments.items()),
+                    "ConditionExpression": condition, "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": values,
+                }},
+                {"Put": {"TableName": self.table_name, "Item": check_size(entry.to_item())}},
+            ],
+        )
+        if done is not None:
+            return None
+        current = self.current_job(entry.job_id)
+        if current is None:
+            raise JobNotFound(entry.job_id)
+        return current
 
 
 def _refuse_live(current: Job, entry: JobStatus, stale_after_s: float) -> None:

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import base64
 import json
+import random
+import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 from . import keys
 from .codec import decode_item
 from .connection import TableRef, translate_errors
-from .errors import JobNotFound
+from .errors import JobNotFound, StoreError
 from .records import (
     JOB_STATUSES,
     VALIDATION_STATUSES,
@@ -30,9 +32,12 @@ from .records import (
     JobResource,
     JobStatus,
     LocalCheckpoint,
+    ReceiptWordLabel,
 )
+from .retry import RetryPolicy
 
 T = TypeVar("T")
+BATCH_GET_LIMIT = 100
 
 
 @dataclass(frozen=True)
@@ -320,6 +325,29 @@ class Queries:
 
     def resources(self, job_id: str) -> list[JobResource]:
         return self._in_job(job_id, "RESOURCE#", JobResource.from_item).items
+
+    # --- receipts -------------------------------------------------------------------------
+
+    def word_labels(self, keys_: Iterable[tuple[str, str]], *, max_attempts: int = 10) -> dict[tuple[str, str], ReceiptWordLabel]:
+        """The ReceiptWordLabel items at these (PK, SK) keys that exist (BatchGetItem, 100 keys
+        a request, unprocessed keys asked again with backoff), consistent reads."""
+        wanted = list(dict.fromkeys(keys_))
+        found: dict[tuple[str, str], ReceiptWordLabel] = {}
+        rng = random.Random()
+        for start in range(0, len(wanted), BATCH_GET_LIMIT):
+            pending: list[dict[str, Any]] = [{"PK": {"S": pk}, "SK": {"S": sk}} for pk, sk in wanted[start:start + BATCH_GET_LIMIT]]
+            for attempt in range(max_attempts):
+                with translate_errors(self.table.name, self.table.endpoint_url):
+                    response = self.table.client.batch_get_item(RequestItems={self.table.name: {"Keys": pending, "ConsistentRead": True}})
+                for item in response.get("Responses", {}).get(self.table.name, []):
+                    found[(item["PK"]["S"], item["SK"]["S"])] = ReceiptWordLabel.from_item(item)
+                pending = response.get("UnprocessedKeys", {}).get(self.table.name, {}).get("Keys", [])
+                if not pending:
+                    break
+                time.sleep(RetryPolicy().delay(attempt, rng))
+            else:
+                raise StoreError(f"BatchGetItem kept returning {len(pending)} unprocessed keys")
+        return found
 
     # --- datasets -------------------------------------------------------------------------
 

@@ -14,10 +14,12 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from .codec import Item, to_attribute
 from .connection import TableRef
+from .errors import LeaseLost
 from .job_state import HEARTBEAT_SECONDS, STALE_AFTER_SECONDS, new_lease_owner
 from .queries import Queries
 from .records import (
@@ -31,8 +33,9 @@ from .records import (
     checkpoint_record,
     log_items,
 )
-from .store import Store, check_size
-from .writer import OUTAGE_BUDGET_SECONDS, BackgroundWriter
+from .store import Store
+from .table_writer import check_size
+from .writer import OUTAGE_BUDGET_SECONDS, BackgroundWriter, PendingWrite, spool
 
 
 class MonotonicClock:
@@ -105,12 +108,25 @@ class RunRecorder(Protocol):
         """Why this run must stop (its writes failed for longer than the outage budget, or
         another process took its lease), or None."""
 
+    @property
+    def lease_lost(self) -> bool:
+        """Another process took the job (or it was marked interrupted): this one must stop at
+        once and write nothing more, to the table or to the run's folder."""
+
+    def confirm_lease(self) -> None:
+        """Renew the lease now (before touching the run's folder); `LeaseLost` if it is gone."""
+
     def flush(self, timeout: float | None = None) -> bool:
         """Wait (up to `timeout` seconds) until every record so far reached the store; True
         when it did. Records are written in the background, in order."""
 
     def close(self, timeout: float | None = None) -> bool:
-        """`flush`, then stop writing in the background (and renewing the lease)."""
+        """`flush` (after an outage longer than the budget, the table gets `timeout` more to
+        answer), then stop writing in the background (and renewing the lease)."""
+
+    def spool(self, path: Path) -> int:
+        """Keep what was not written in `path` (after `close` returned False), to be written
+        by `writer.replay` at the next contact. Returns how many records wait."""
 
     def recorded_metrics(self) -> list[JobMetric]:
         """This job's metrics of its current attempt (a resume rebuilds its history from them)."""
@@ -127,9 +143,11 @@ class DynamoRecorder:
     """Records one job in the receipts table.
 
     Writes are encoded (validated) when they are made and written in order by a
-    `BackgroundWriter`, which rides out an outage of up to `outage_budget_s`; after
-    `acquire()` the job's lease is renewed whenever `heartbeat_s` pass without a write to
-    the Job item. `close()` waits for the queue."""
+    `BackgroundWriter`, which rides out an outage of up to `outage_budget_s` and keeps what it
+    could not write (`spool`); after `acquire()` the job's lease is renewed every
+    `heartbeat_s`, and a write after `stale_after_s / 2` without a renewal first checks the
+    lease (a paused process never writes over a job another process took). `close()` waits
+    for the queue."""
 
     def __init__(self, table: TableRef, job_id: str, *, source: str = "trainer", owner: str | None = None,
                  outage_budget_s: float = OUTAGE_BUDGET_SECONDS, heartbeat_s: float = HEARTBEAT_SECONDS,
@@ -142,40 +160,50 @@ class DynamoRecorder:
         self.stale_after_s = stale_after_s
         self.clock = MonotonicClock()
         self._recorded: set[tuple[str, int | None, float | None]] | None = None
-        self._heartbeat_s = heartbeat_s
         self._leased = False
-        self._writer = BackgroundWriter(outage_budget_s=outage_budget_s, tick=self._heartbeat, tick_seconds=heartbeat_s)
+        self._writer = BackgroundWriter(self._apply, outage_budget_s=outage_budget_s, tick=self._heartbeat, tick_seconds=heartbeat_s,
+                                        fence=self._heartbeat, fence_after_s=stale_after_s / 2)
 
     @property
     def queries(self) -> Queries:
         return self._queries
 
+    def _apply(self, write: PendingWrite) -> None:
+        write.apply(self.store)
+        if write.status is not None and self._leased:
+            self._writer.renewed()  # a status change under the lease renews the heartbeat with it
+
     def open(self, job: Job) -> tuple[Job, bool]:
         if job.job_id != self.job_id:
             raise ValueError(f"recorder is for job {self.job_id}, not {job.job_id}")
-        created = self.store.create_job(job)
+        created = self.store.jobs.create_job(job)
         return (job if created else self._queries.get_job(self.job_id)), created
 
     def acquire(self, *, message: str | None = None) -> None:
-        self.store.acquire_lease(self.job_id, self.owner, message=message, now=self.clock.now(), stale_after_s=self.stale_after_s)
+        self.store.jobs.acquire_lease(self.job_id, self.owner, message=message, now=self.clock.now(), stale_after_s=self.stale_after_s)
         self._leased = True
+        self._writer.renewed()
 
     def restart(self, *, reason: str) -> None:
         self._writer.flush()
-        self.store.update_job(self.job_id, restarted_at=self.clock.now())
+        self.store.jobs.update_job(self.job_id, restarted_at=self.clock.now())
         self._recorded = set()
         self.log({"type": "restart", "reason": reason}, level="WARNING")
 
     def _heartbeat(self) -> None:
         if self._leased:
-            self.store.heartbeat(self.job_id, self.owner, now=self.clock.now())
+            self.store.jobs.heartbeat(self.job_id, self.owner, now=self.clock.now())
+
+    def confirm_lease(self) -> None:
+        self._heartbeat()
+        self._writer.renewed()
 
     def status(self, status: str, *, message: str | None = None, progress: float | None = None) -> None:
         at = self.clock.now()
         JobStatus(self.job_id, status, at, progress, message)  # validates now, in the caller's thread
-        self._writer.submit(lambda: self.store.set_job_status(
-            self.job_id, status, message=message, progress=progress, updated_by=self.owner, updated_at=at,
-            owner=self.owner if self._leased else None), f"status {status}")
+        self._writer.submit(PendingWrite(f"status {status}", self.job_id, status={
+            "status": status, "message": message, "progress": progress, "updated_by": self.owner, "updated_at": at,
+            "owner": self.owner if self._leased else None}))
 
     def _already_recorded(self) -> set[tuple[str, int | None, float | None]]:
         if self._recorded is None:
@@ -186,7 +214,7 @@ class DynamoRecorder:
         for item in items:
             check_size(item)
         if items:
-            self._writer.submit(lambda: self.store.batch_put(items), what)
+            self._writer.submit(PendingWrite(what, self.job_id, items=items))
 
     def metrics(self, values, *, epoch=None, step=None, units=None) -> int:
         timestamp = self.clock.now()
@@ -210,18 +238,29 @@ class DynamoRecorder:
     def results(self, results: Mapping[str, Any]) -> None:
         payload = dict(results)
         to_attribute(payload, "results")  # a non-finite value fails here, not in the writer
-        self._writer.submit(lambda: self.store.update_job(self.job_id, results=payload), "results")
+        self._writer.submit(PendingWrite("results", self.job_id, update={"results": payload}))
 
     def health(self) -> str | None:
         failure = self._writer.failure
         return None if failure is None else str(failure)
 
+    @property
+    def lease_lost(self) -> bool:
+        return isinstance(self._writer.failure, LeaseLost)
+
     def flush(self, timeout: float | None = None) -> bool:
         return self._writer.flush(timeout)
 
     def close(self, timeout: float | None = None) -> bool:
+        if self._writer.failure is not None:
+            self._writer.retry()  # after a long outage, the table gets one more chance before the records are spooled
+        done = self._writer.close(timeout)
         self._leased = False
-        return self._writer.close(timeout)
+        return done
+
+    def spool(self, path: Path) -> int:
+        unwritten = self._writer.unwritten()
+        return spool(path, unwritten) if unwritten else 0
 
     def recorded_metrics(self) -> list[JobMetric]:
         self._writer.flush()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from .errors import JobLeased, JobNotFound
@@ -92,11 +93,21 @@ class MemoryRecorder:
     def health(self) -> str | None:
         return None
 
+    @property
+    def lease_lost(self) -> bool:
+        return False
+
+    def confirm_lease(self) -> None:
+        return None
+
     def flush(self, timeout: float | None = None) -> bool:
         return True
 
     def close(self, timeout: float | None = None) -> bool:
         return True
+
+    def spool(self, path: Path) -> int:
+        return 0
 
     def recorded_metrics(self) -> list[JobMetric]:
         return current_attempt(self.job, self.metric_records) if self.job else list(self.metric_records)
@@ -148,11 +159,21 @@ class NullRecorder:
     def health(self) -> str | None:
         return None
 
+    @property
+    def lease_lost(self) -> bool:
+        return False
+
+    def confirm_lease(self) -> None:
+        return None
+
     def flush(self, timeout: float | None = None) -> bool:
         return True
 
     def close(self, timeout: float | None = None) -> bool:
         return True
+
+    def spool(self, path: Path) -> int:
+        return 0
 
     def recorded_metrics(self) -> list[JobMetric]:
         return []

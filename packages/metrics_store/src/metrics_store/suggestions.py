@@ -11,23 +11,20 @@ TransactWriteItems (up to 100 items) is all-or-nothing: one existing VALID item 
 the other 99, which would then have to be found in the cancellation reasons and sent again,
 at twice the write capacity per item. The suggestions are independent of each other, so each
 gets its own condition and its own answer (written, rewritten, left alone); they are sent
-concurrently and throttling is retried with backoff, as every write of `Store` is.
+concurrently and throttling is retried with backoff, as every write is (`TableWriter`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 from .codec import Item
-from .connection import TableRef, translate_errors
-from .errors import StoreError
 from .records import ReceiptWordLabel
+from .table_writer import TableWriter, check_size, key_of
 
 SUGGESTED_STATUS = "PENDING"
-BATCH_GET_LIMIT = 100
 WordLabelKey = tuple[str, str]
 """(PK, SK) of a ReceiptWordLabel item."""
 
@@ -52,18 +49,16 @@ class SuggestionOutcome:
         return {"written": len(self.written), "rewritten": len(self.rewritten), "left_alone": len(self.left_alone)}
 
 
-class SuggestionsMixin:
-    """The suggestion writes of `Store` (which provides `_with_backoff`, `table`, `concurrency`)."""
+class LabelSuggestions:
+    """Writes label suggestions under their conditions (module docstring)."""
 
-    table: TableRef
-    concurrency: int
+    def __init__(self, writer: TableWriter):
+        self.writer = writer
 
     def put_label_suggestions(self, labels: Sequence[ReceiptWordLabel], *,
                               on_progress: Callable[[int], None] | None = None) -> SuggestionOutcome:
-        """Write each suggestion under its condition (module docstring). Every label must be
-        PENDING and name its proposer (`label_proposed_by`); keys must be distinct."""
-        from .store import check_size
-
+        """Write each suggestion under its condition. Every label must be PENDING and name its
+        proposer (`label_proposed_by`); keys must be distinct."""
         seen: set[WordLabelKey] = set()
         for label in labels:
             if label.validation_status != SUGGESTED_STATUS or not label.label_proposed_by:
@@ -73,52 +68,19 @@ class SuggestionsMixin:
             seen.add(label_key(label))
         items = [check_size(label.to_item()) for label in labels]
         outcome = SuggestionOutcome()
-        with ThreadPoolExecutor(max(1, self.concurrency)) as pool:
-            for key, result in zip(map(_key, items), pool.map(self._put_suggestion, items), strict=True):
-                (outcome.written if result == "written" else outcome.rewritten if result == "rewritten" else outcome.left_alone).append(key)
+        with ThreadPoolExecutor(self.writer.concurrency) as pool:
+            for item, result in zip(items, pool.map(self._put_suggestion, items), strict=True):
+                {"written": outcome.written, "rewritten": outcome.rewritten}.get(result, outcome.left_alone).append(key_of(item))
                 if on_progress:
                     on_progress(1)
         return outcome
 
     def _put_suggestion(self, item: Item) -> str:
-        from botocore.exceptions import ClientError
-
-        try:
-            response = self._with_backoff(  # type: ignore[attr-defined]
-                "put_item", TableName=self.table.name, Item=item, ReturnValues="ALL_OLD",
-                ConditionExpression="attribute_not_exists(PK) OR (label_proposed_by = :me AND validation_status = :pending)",
-                ExpressionAttributeValues={":me": item["label_proposed_by"], ":pending": {"S": SUGGESTED_STATUS}},
-            )
-        except StoreError as exc:
-            cause = exc.__cause__
-            if isinstance(cause, ClientError) and cause.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return "left_alone"
-            raise
+        response = self.writer.conditional(
+            "put_item", TableName=self.writer.table.name, Item=item, ReturnValues="ALL_OLD",
+            ConditionExpression="attribute_not_exists(PK) OR (label_proposed_by = :me AND validation_status = :pending)",
+            ExpressionAttributeValues={":me": item["label_proposed_by"], ":pending": {"S": SUGGESTED_STATUS}},
+        )
+        if response is None:
+            return "left_alone"
         return "rewritten" if response.get("Attributes") else "written"
-
-
-def _key(item: Item) -> WordLabelKey:
-    return item["PK"]["S"], item["SK"]["S"]
-
-
-def read_word_labels(table: TableRef, keys: Iterable[WordLabelKey], *, max_attempts: int = 10) -> dict[WordLabelKey, ReceiptWordLabel]:
-    """The ReceiptWordLabel items at `keys` that exist (BatchGetItem, 100 keys a request,
-    unprocessed keys asked again), consistent reads."""
-    import time
-
-    wanted = list(dict.fromkeys(keys))
-    found: dict[WordLabelKey, ReceiptWordLabel] = {}
-    for start in range(0, len(wanted), BATCH_GET_LIMIT):
-        pending: list[dict[str, Any]] = [{"PK": {"S": pk}, "SK": {"S": sk}} for pk, sk in wanted[start:start + BATCH_GET_LIMIT]]
-        for attempt in range(max_attempts):
-            with translate_errors(table.name, table.endpoint_url):
-                response = table.client.batch_get_item(RequestItems={table.name: {"Keys": pending, "ConsistentRead": True}})
-            for item in response.get("Responses", {}).get(table.name, []):
-                found[_key(item)] = ReceiptWordLabel.from_item(item)
-            pending = response.get("UnprocessedKeys", {}).get(table.name, {}).get("Keys", [])
-            if not pending:
-                break
-            time.sleep(min(5.0, 0.05 * 2**attempt))
-        else:
-            raise StoreError(f"BatchGetItem kept returning {len(pending)} unprocessed keys")
-    return found

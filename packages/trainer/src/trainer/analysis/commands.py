@@ -77,7 +77,7 @@ def mark_interrupted(queries: Queries, job_ref: str) -> dict[str, Any]:
     run = load_run(queries, job.job_id)
     if job.status == "running" and not is_stale(job, last_activity=last_activity(run)):
         raise JobLeased(job.job_id, job.lease_owner, job.heartbeat_at, heartbeat_age(job, last_activity=last_activity(run)))
-    entry = Store(queries.table).mark_stale_interrupted(
+    entry = Store(queries.table).jobs.mark_stale_interrupted(
         job.job_id, message=f"marked interrupted: no heartbeat since {job.heartbeat_at or 'it started'}; "
                             f"resume with `trainer fit --resume {job.job_id}`", updated_by="trainer runs mark-interrupted")
     return {"job_id": job.job_id, "name": job.name, "status": entry.status, "updated_at": entry.updated_at,

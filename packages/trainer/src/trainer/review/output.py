@@ -143,15 +143,15 @@ def classify(labels: list[ReceiptWordLabel], existing: Mapping[tuple[str, str], 
 
 def write_suggestions(table: Any, suggestions: Suggestions, *, job_id: str, yes: bool) -> dict[str, Any]:
     """Dry run (counts of what would happen) unless `yes`; then the conditional writes."""
-    from metrics_store import Store, read_word_labels
+    from metrics_store import Queries, Store
     from metrics_store.suggestions import label_key
 
-    existing = read_word_labels(table, (label_key(label) for label in suggestions.labels))
+    existing = Queries(table).word_labels(label_key(label) for label in suggestions.labels)
     report: dict[str, Any] = {"mode": "written" if yes else "dry_run", "proposer": proposer(job_id), "suggestions": len(suggestions.labels),
                               "by_queue": suggestions.by_queue, "not_writable": suggestions.not_writable,
                               "before": classify(suggestions.labels, existing, job_id), "outcome": None}
     if yes and suggestions.labels:
-        report["outcome"] = Store(table, concurrency=8).put_label_suggestions(suggestions.labels).counts()
+        report["outcome"] = Store(table, concurrency=8).suggestions.put_label_suggestions(suggestions.labels).counts()
     elif yes:
         report["outcome"] = {"written": 0, "rewritten": 0, "left_alone": 0}
     return report
@@ -182,5 +182,5 @@ def apply_suggestions(table: Any, job_id: str, *, yes: bool) -> dict[str, Any]:
     store.add_logs([JobLog(job_id, utc_now_iso(), json.dumps({"type": "review_suggestions", **report}), "INFO", "review")])
     results = dict(job.results or {})
     results["review"] = {**(job.outcome.get("review") or {}), "suggestions": report}
-    store.update_job(job_id, results=results)
+    store.jobs.update_job(job_id, results=results)
     return report
