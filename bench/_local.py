@@ -33,7 +33,7 @@ def local_endpoint() -> Iterator[str]:
 def fresh_table(endpoint: str, prefix: str = "bench") -> Iterator[tuple[StoreConfig, TableRef]]:
     config = StoreConfig(table=f"{prefix}-{uuid.uuid4().hex[:8]}", region="us-east-1", endpoint_url=endpoint)
     ref = connect(config)
-    create_table(ref)
+    create_table(ref, stream=False)
     try:
         yield config, ref
     finally:

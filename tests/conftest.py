@@ -42,7 +42,7 @@ def store_config(dynamodb_endpoint: str) -> StoreConfig:
 def table(store_config: StoreConfig) -> Iterator[TableRef]:
     """A fresh, empty receipts table, deleted after the test."""
     ref = connect(store_config)
-    create_table(ref)
+    create_table(ref, stream=False)
     yield ref
     delete_table(ref)
 

@@ -74,7 +74,7 @@ def written(dynamodb_endpoint):
     from metrics_store import StoreConfig, connect, create_table, delete_table
 
     table = connect(StoreConfig(table=f"compat-{uuid.uuid4().hex[:8]}", region="us-east-1", endpoint_url=dynamodb_endpoint))
-    create_table(table)
+    create_table(table, stream=False)
     client = client_for(table)
     receipts = client_receipts()
     for receipt, place, lines, words, labels, _ in receipts:
@@ -177,7 +177,7 @@ def test_merchant_options_refuse_to_run_when_no_receipt_has_a_merchant(dynamodb_
     from metrics_store import StoreConfig, connect, create_table, delete_table
 
     table = connect(StoreConfig(table=f"compat-{uuid.uuid4().hex[:8]}", region="us-east-1", endpoint_url=dynamodb_endpoint))
-    create_table(table)
+    create_table(table, stream=False)
     try:
         client = client_for(table)
         for receipt, _place, lines, words, labels, _ in client_receipts(6):

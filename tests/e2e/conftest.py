@@ -22,7 +22,7 @@ CLEAN_MIX = LabelMix(status_probabilities={"VALID": 0.96, "INVALID": 0.01, "NEED
 def e2e_table(dynamodb_endpoint):
     config = StoreConfig(table=f"e2e-{uuid.uuid4().hex[:8]}", region="us-east-1", endpoint_url=dynamodb_endpoint)
     ref = connect(config)
-    create_table(ref)
+    create_table(ref, stream=False)
     write_bundles(ref, list(generate_receipts(11, 80, CLEAN_MIX)))
     yield config, ref
     delete_table(ref)

@@ -43,7 +43,7 @@ def restartable(tmp_path):
     local.start()
     config = StoreConfig(table=f"outage-{uuid.uuid4().hex[:8]}", region="us-east-1", endpoint_url=local.endpoint_url)
     table = connect(config)
-    create_table(table)
+    create_table(table, stream=False)
     write_bundles(table, list(generate_receipts(11, 30, CLEAN_MIX)))  # enough to train; on-disk writes are slow
     root = tmp_path / "snapshots"
     create_snapshot(table=table, backend=LocalBackend(root), source={"table": config.table},

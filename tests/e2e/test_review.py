@@ -57,7 +57,7 @@ def planted_table(dynamodb_endpoint, tmp_path_factory):
     NEEDS_REVIEW (half right, half under MERCHANT_NAME); snapshot v1 of the five labels."""
     config = StoreConfig(table=f"review-{uuid.uuid4().hex[:8]}", region="us-east-1", endpoint_url=dynamodb_endpoint)
     table = connect(config)
-    create_table(table)
+    create_table(table, stream=False)
     planted = plant(int(os.environ.get('PLANT_SEED', '7')), 60, swap=6, remove=6, propose=8)
     write_bundles(table, planted.bundles)
     root = tmp_path_factory.mktemp("snapshots")

@@ -39,7 +39,7 @@ def trained(dynamodb_endpoint, tmp_path_factory):
     """A table of 40 generated receipts, snapshot v1 of them, and a tiny model trained on it."""
     config = StoreConfig(table=f"predict-{uuid.uuid4().hex[:8]}", region="us-east-1", endpoint_url=dynamodb_endpoint)
     table = connect(config)
-    create_table(table)
+    create_table(table, stream=False)
     write_bundles(table, list(generate_receipts(5, 40)))
     root = tmp_path_factory.mktemp("snapshots")
     create_snapshot(table=table, backend=LocalBackend(root), source={"table": table.name},

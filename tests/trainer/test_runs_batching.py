@@ -22,7 +22,7 @@ def batching_runs(dynamodb_endpoint):
     batching=length and one with batching=packed."""
     config = StoreConfig(table=f"test-batching-{uuid.uuid4().hex[:10]}", region="us-east-1", endpoint_url=dynamodb_endpoint)
     ref = connect(config)
-    create_table(ref)
+    create_table(ref, stream=False)
     ids = {}
     for name, train in (("old", {"group_by_length": True, "length_jitter": 0.6}),
                         ("length", {"batching": "length", "length_jitter": 0.6}),

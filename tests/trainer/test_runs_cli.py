@@ -30,7 +30,7 @@ def cli_env(dynamodb_endpoint):
     running job; plus the environment the CLI reads its table from."""
     config = StoreConfig(table=f"test-cli-{uuid.uuid4().hex[:10]}", region="us-east-1", endpoint_url=dynamodb_endpoint)
     ref = connect(config)
-    create_table(ref)
+    create_table(ref, stream=False)
     ids = {
         "healthy": record_run(DynamoRecorder(ref, str(uuid.uuid4())), healthy(), name="healthy",
                               created_at="2026-01-01T00:00:00.000000+00:00"),

@@ -40,7 +40,7 @@ def lineage(result) -> dict:
 def snapshot_table(dynamodb_endpoint):
     config = StoreConfig(table=f"test-explain-{uuid.uuid4().hex[:10]}", region="us-east-1", endpoint_url=dynamodb_endpoint)
     ref = connect(config)
-    create_table(ref)
+    create_table(ref, stream=False)
     yield config, ref
     delete_table(ref)
 

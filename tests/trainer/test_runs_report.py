@@ -47,7 +47,7 @@ SCENARIOS = {
 def recorded(dynamodb_endpoint):
     """One table holding one run of each shape (built once for the module)."""
     ref = connect(StoreConfig(table=f"test-runs-{uuid.uuid4().hex[:10]}", region="us-east-1", endpoint_url=dynamodb_endpoint))
-    create_table(ref)
+    create_table(ref, stream=False)
     ids = {}
     for index, (name, build) in enumerate(SCENARIOS.items()):
         curves, options = build()

@@ -24,7 +24,7 @@ class TableSetup:
     missing: list[str] = field(default_factory=list)
 
 
-def table_definition(name: str) -> dict[str, Any]:
+def table_definition(name: str, *, stream: bool = True) -> dict[str, Any]:
     def gsi(index: str, hash_key: str, range_key: str | None) -> dict[str, Any]:
         schema = [{"AttributeName": hash_key, "KeyType": "HASH"}]
         if range_key:
@@ -44,17 +44,19 @@ def table_definition(name: str) -> dict[str, Any]:
             *(gsi(f"GSI{i}", f"GSI{i}PK", f"GSI{i}SK") for i in range(1, 5)),
             gsi("GSITYPE", "TYPE", None),
         ],
-        "StreamSpecification": {"StreamEnabled": True, "StreamViewType": STREAM_VIEW},
+        **({"StreamSpecification": {"StreamEnabled": True, "StreamViewType": STREAM_VIEW}} if stream else {}),
     }
 
 
-def create_table(table: TableRef, *, exist_ok: bool = True) -> bool:
-    """Create the receipts table and wait until it is active. Returns False if it existed."""
+def create_table(table: TableRef, *, exist_ok: bool = True, stream: bool = True) -> bool:
+    """Create the receipts table and wait until it is active. Returns False if it existed.
+    `stream=False` for throwaway tables (tests, benchmarks): DynamoDB Local slows down by an
+    order of magnitude for every write once a table with a stream has been deleted."""
     from botocore.exceptions import ClientError
 
     with translate_errors(table.name, table.endpoint_url):
         try:
-            table.client.create_table(**table_definition(table.name))
+            table.client.create_table(**table_definition(table.name, stream=stream))
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ResourceInUseException" and exist_ok:
                 return False
