@@ -57,7 +57,11 @@ def main() -> None:
 
     html = http.server.HTTPServer(("127.0.0.1", 0), _Html)
     threading.Thread(target=html.serve_forever, daemon=True).start()
-    with local_endpoint() as endpoint, fresh_table(endpoint) as (config, _):
+    with local_endpoint() as endpoint, fresh_table(endpoint) as (config, table):
+        from metrics_store import Job, Store
+
+        for day in (1, 2):  # two jobs of one name
+            Store(table).jobs.create_job(Job(f"5d1c9e2a-0000-4000-8000-00000000000{day}", "twice-named", f"2026-01-0{day}T00:00:00+00:00"))
         env = {**os.environ, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
                "RECEIPT_ML_SNAPSHOT_ROOT": "/nonexistent-snapshots"}
         fit = [str(BIN / "trainer"), "fit", "--model", "tiny"]
@@ -73,6 +77,17 @@ def main() -> None:
             ("dsb snapshot create: missing table", [str(BIN / "dsb"), "snapshot", "create", "--skip-contracts", "--endpoint-url", endpoint,
                                                     "--table", "no-such-table", "--root", "/tmp/fail-fast-snapshots"], "-"),
             ("trainer runs list: closed port", [str(BIN / "trainer"), "runs", "list", "--endpoint-url", "http://127.0.0.1:9"], "5-15 s"),
+            # the refusals of the reliability issue (figures before: its measurements)
+            ("trainer fit: --checkpoint-metric foo", [*fit, *here, "--checkpoint-metric", "foo"], "13 s (a whole epoch, a traceback)"),
+            ("trainer fit: --seed -5", [*fit, *here, "--seed", "-5"], "5 s (a traceback)"),
+            ("trainer fit: --output-dir /proc/x", [*fit, *here, "--output-dir", "/proc/x"], "5 s (a failed job)"),
+            *((f"trainer runs list: --endpoint-url {bad}", [str(BIN / "trainer"), "runs", "list", "--endpoint-url", bad], "160-300 lines")
+              for bad in ("notaurl", "http://", "http://127.0.0.1:99999", "ftp://x")),
+            ("trainer runs show: a name two jobs share", [str(BIN / "trainer"), "runs", "show", "twice-named", *here], "picked the newest"),
+            ("dsb receipts generate: missing table", [str(BIN / "dsb"), "receipts", "generate", "--n", "1", "--endpoint-url", endpoint,
+                                                      "--table", "no-such-table"], "created it, exit 0"),
+            ("dsb snapshot create: --parent v99", [str(BIN / "dsb"), "snapshot", "create", *here, "--parent", "v99",
+                                                  "--root", "/tmp/fail-fast-snapshots"], "3.4-3.8 s"),
         ]
         rows, messages = [], []
         for number, (name, command, before) in enumerate(cases, 1):

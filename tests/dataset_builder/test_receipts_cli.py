@@ -15,7 +15,7 @@ runner = CliRunner()
 
 
 def table_args(config) -> list[str]:
-    return ["--table", config.table, "--endpoint-url", config.endpoint_url, "--region", config.region]
+    return ["--table", config.table, "--endpoint-url", config.endpoint_url, "--region", config.region, "--create-table"]
 
 
 def test_generate_creates_the_table_and_prints_json(store_config):
@@ -32,7 +32,7 @@ def test_generate_creates_the_table_and_prints_json(store_config):
 
 def test_generate_reads_the_table_from_the_environment_and_renders_a_table(store_config):
     env = {"RECEIPT_ML_TABLE": store_config.table, "AWS_ENDPOINT_URL_DYNAMODB": store_config.endpoint_url, "AWS_REGION": "us-east-1"}
-    result = runner.invoke(app, ["receipts", "generate", "--n", "2", "--seed", "1"], env=env)
+    result = runner.invoke(app, ["receipts", "generate", "--n", "2", "--seed", "1", "--create-table"], env=env)
     assert result.exit_code == 0, result.output
     assert "receipts" in result.stdout and "VALID" in result.stdout and store_config.table in result.stdout
     assert Queries(connect(store_config)).count_receipts() == 2

@@ -19,7 +19,6 @@ from metrics_store import DynamoRecorder, Queries, Store
 from tests.conftest import REPO_ROOT
 from trainer.config import ModelConfig, TrainConfig
 from trainer.fit import FitRequest, fit
-from trainer.signals import RunInterrupted
 
 from .faults import (
     env_for,
@@ -133,9 +132,9 @@ def test_sigterm_during_setup_or_export_leaves_a_resumable_job(e2e_table, e2e_sn
             super().acquire(**kw)
             os.kill(os.getpid(), signal.SIGTERM)  # the job exists; setup has not finished
 
-    with pytest.raises(RunInterrupted):
-        fit(request_for(e2e_snapshot, tmp_path / "a", "sigterm-setup"), lambda job_id: SignalledAfterStart(table, job_id))
+    stopped = fit(request_for(e2e_snapshot, tmp_path / "a", "sigterm-setup"), lambda job_id: SignalledAfterStart(table, job_id))
     job = Queries(table).jobs_by_name("sigterm-setup").items[0]
+    assert stopped.job_id == job.job_id and stopped.status == "interrupted" and "during set-up" in stopped.stopped_by
     assert runs_show(config, job.job_id)["job"]["status"] == "interrupted"
 
     import trainer.artifacts as artifacts
@@ -148,8 +147,8 @@ def test_sigterm_during_setup_or_export_leaves_a_resumable_job(e2e_table, e2e_sn
         return real_export(model, tokenizer, output_dir, **kw)
 
     monkeypatch.setattr(artifacts, "export_best", export_then_signal)
-    with pytest.raises(RunInterrupted):
-        fit(request_for(e2e_snapshot, tmp_path / "b", "sigterm-export"), lambda job_id: DynamoRecorder(table, job_id))
+    stopped = fit(request_for(e2e_snapshot, tmp_path / "b", "sigterm-export"), lambda job_id: DynamoRecorder(table, job_id))
+    assert stopped.status == "interrupted" and "during the export" in stopped.stopped_by
     monkeypatch.setattr(artifacts, "export_best", real_export)
     job = Queries(table).jobs_by_name("sigterm-export").items[0]
     shown = runs_show(config, job.job_id)

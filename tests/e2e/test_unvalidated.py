@@ -35,6 +35,7 @@ def snapshots(dynamodb_endpoint, tmp_path_factory):
     config = StoreConfig(table=f"e2e-unk-{uuid.uuid4().hex[:8]}", region="us-east-1", endpoint_url=dynamodb_endpoint)
     labelled, truth = connect(config), connect(replace(config, table=f"{config.table}-truth"))
     create_table(labelled, stream=False)
+    create_table(truth, stream=False)
     load_synthetic(labelled, seed=21, n_receipts=120, mix=USER_2025_11, truth_table=truth)
     root = tmp_path_factory.mktemp("unvalidated")
     built = {}

@@ -13,11 +13,12 @@ from metrics_store import (
     InvalidStatusTransition,
     JobLeased,
     LeaseLost,
+    OutageTooLong,
     Queries,
     Store,
     is_stale,
 )
-from metrics_store.writer import BackgroundWriter
+from metrics_store.writer import BackgroundWriter, PendingWrite, read_spool, spool
 
 from .helpers import job
 
@@ -84,35 +85,75 @@ def test_the_lease_is_renewed_in_the_background(table):
     rec.close()
 
 
+def _write(n: int) -> PendingWrite:
+    return PendingWrite(f"write {n}", "5d1c9e2a-0000-4000-8000-000000000001", update={"n": n})
+
+
 def test_writes_wait_out_an_outage_in_order_and_once():
     done: list[int] = []
     failures = {"left": 3}
 
-    def write(n: int):
-        def run():
-            if n == 1 and failures["left"]:
-                failures["left"] -= 1
-                raise EndpointUnreachable("http://127.0.0.1:1")
-            done.append(n)
-        return run
+    def apply(write: PendingWrite):
+        if write.update["n"] == 1 and failures["left"]:
+            failures["left"] -= 1
+            raise EndpointUnreachable("http://127.0.0.1:1")
+        done.append(write.update["n"])
 
-    writer = BackgroundWriter(outage_budget_s=30, base_delay=0.01)
+    writer = BackgroundWriter(apply, outage_budget_s=30, base_delay=0.01)
     for n in range(4):
-        writer.submit(write(n), f"write {n}")
+        writer.submit(_write(n))
     assert writer.flush(timeout=10) and writer.failure is None
     assert done == [0, 1, 2, 3]
     writer.close()
 
 
-def test_an_outage_longer_than_the_budget_stops_the_writer_keeping_the_rest():
-    def down():
-        raise EndpointUnreachable("http://127.0.0.1:1")
+def test_an_outage_longer_than_the_budget_stops_the_writer_keeping_every_record_for_the_spool(tmp_path):
+    down = {"on": True}
+    done: list[int] = []
 
-    writer = BackgroundWriter(outage_budget_s=0.3, base_delay=0.05, max_delay=0.1)
-    writer.submit(down, "metrics")
-    writer.submit(lambda: None, "later")
+    def apply(write: PendingWrite):
+        if down["on"]:
+            raise EndpointUnreachable("http://127.0.0.1:1")
+        done.append(write.update["n"])
+
+    writer = BackgroundWriter(apply, outage_budget_s=0.3, base_delay=0.05, max_delay=0.1)
+    writer.submit(_write(0))
+    writer.submit(_write(1))
     assert not writer.flush(timeout=10)
-    assert "unreachable for over 0 s" in str(writer.failure) and "2 record(s) not written" in str(writer.failure)
+    assert isinstance(writer.failure, OutageTooLong) and "2 record(s) not written" in str(writer.failure)
+    assert [w.update["n"] for w in writer.unwritten()] == [0, 1]
+    assert spool(tmp_path / "pending.jsonl", writer.unwritten()) == 2
+    assert [w.update["n"] for w in read_spool(tmp_path / "pending.jsonl")] == [0, 1]
+    down["on"] = False  # the table answers again: the end of a run gives it one more budget
+    assert writer.retry() and writer.flush(timeout=10) and done == [0, 1]
+    writer.close(timeout=0.1)
+
+
+def test_the_heartbeat_goes_out_on_schedule_while_writes_never_stop():
+    beats: list[float] = []
+    writer = BackgroundWriter(lambda write: time.sleep(0.02), tick=lambda: beats.append(time.monotonic()), tick_seconds=0.2)
+    started = time.monotonic()
+    while time.monotonic() - started < 1.5:  # a write every 10 ms: the queue is never idle
+        writer.submit(_write(0))
+        time.sleep(0.01)
+    writer.close(timeout=10)
+    assert len(beats) >= 5, f"{len(beats)} heartbeats in 1.5 s of constant writing"
+
+
+def test_a_write_after_a_long_silence_checks_the_lease_first():
+    checked, done = [], []
+
+    def fence():
+        checked.append(True)
+        raise LeaseLost("5d1c9e2a-0000-4000-8000-000000000001", "me", "running", "someone-else")
+
+    writer = BackgroundWriter(lambda write: done.append(write), fence=fence, fence_after_s=0.2)
+    writer.submit(_write(0))
+    assert writer.flush(timeout=5) and done  # renewed recently: written
+    time.sleep(0.3)  # paused longer than the fence: the lease may be gone
+    writer.submit(_write(1))
+    assert not writer.flush(timeout=5) and checked and len(done) == 1
+    assert isinstance(writer.failure, LeaseLost)
     writer.close(timeout=0.1)
 
 

@@ -8,7 +8,14 @@ from metrics_store import JobCheckpoint
 from trainer.config import TrainConfig
 from trainer.errors import ConfigError, FitError
 from trainer.request import FitRequest
-from trainer.run_dir import check_job_name, claim, locate_checkpoint, owns, run_folder
+from trainer.run_dir import (
+    check_job_name,
+    claim,
+    locate_checkpoint,
+    mark_complete,
+    owns,
+    run_folder,
+)
 
 
 @pytest.mark.parametrize("name", ["v1-tiny-2026-12-01T154725", "receipts_2026.11=b+1", "a"])
@@ -52,12 +59,29 @@ def _checkpoint(step: int, key: str, bucket: str = "") -> JobCheckpoint:
 
 
 def test_a_resume_finds_the_newest_checkpoint_or_says_why_it_cannot(tmp_path):
-    assert locate_checkpoint(tmp_path, [], job_id="job") is None  # never saved one: start at step 0
+    assert locate_checkpoint(tmp_path, [], job_id="job").checkpoint is None  # never saved one: start at step 0
     for step in (4, 8):
         (tmp_path / f"checkpoint-{step}").mkdir()
-    assert locate_checkpoint(tmp_path, [_checkpoint(8, "/elsewhere/checkpoint-8")], job_id="job").name == "checkpoint-8"
+        mark_complete(tmp_path / f"checkpoint-{step}", step)
+    assert locate_checkpoint(tmp_path, [_checkpoint(8, "/elsewhere/checkpoint-8")], job_id="job").checkpoint.name == "checkpoint-8"
     with pytest.raises(FitError, match=r"step 12.*--restart"):
         locate_checkpoint(tmp_path, [_checkpoint(12, "/gone/checkpoint-12")], job_id="job")
+
+
+def test_a_checkpoint_cut_off_mid_save_is_moved_aside_and_named(tmp_path):
+    for step in (4, 8):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+    mark_complete(tmp_path / "checkpoint-4", 4)  # checkpoint-8 never got its marker
+    point = locate_checkpoint(tmp_path, [], job_id="job")
+    assert point.checkpoint.name == "checkpoint-4" and point.skipped == ("checkpoint-8",)
+    assert (tmp_path / ".incomplete-checkpoint-8").is_dir() and not (tmp_path / "checkpoint-8").exists()
+
+
+def test_checkpoints_from_before_the_marker_count_by_the_trainers_last_file(tmp_path):
+    for step in (4, 8):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+    (tmp_path / "checkpoint-4" / "trainer_state.json").write_text("{}")
+    assert locate_checkpoint(tmp_path, [], job_id="job").checkpoint.name == "checkpoint-4"
 
 
 @pytest.mark.parametrize("field, value", [("learning_rate", float("nan")), ("learning_rate", float("inf")),

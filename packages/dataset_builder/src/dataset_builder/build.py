@@ -161,6 +161,7 @@ def create_snapshot(
     check_contracts: ContractCheck | None = None,
     progress: Progress | None = None,
     record: bool = True,
+    parent: Snapshot | None | str = "from-options",
 ) -> BuildResult:
     """Read, apply the rules, check the contracts, publish, record. A failure before the
     publish leaves nothing visible (ids of failed builds are gaps, never reused); the record
@@ -168,7 +169,8 @@ def create_snapshot(
     the snapshot is published and the record is repaired later (`repair_records`)."""
     options = options or BuildOptions()
     cleaned = tuple(backend.clean_debris())
-    parent = choose_parent(backend, options.parent)
+    if isinstance(parent, str):  # not opened by the caller (the CLI opens it before the contracts load)
+        parent = choose_parent(backend, options.parent)
     raw = read_table(table, config.statuses, concurrency=options.concurrency, strategy=options.strategy, progress=progress)
     dataset = build_dataset(raw, config)
     files = encode_dataset(dataset)

@@ -10,7 +10,9 @@
 
 from .connection import StoreConfig, TableRef, connect, translate_errors
 from .errors import (
+    AmbiguousJob,
     EndpointUnreachable,
+    InvalidEndpoint,
     InvalidStatusTransition,
     InvalidValue,
     ItemTooLarge,
@@ -63,8 +65,8 @@ from .writer import OUTAGE_BUDGET_SECONDS, PendingWrite, read_spool, replay
 
 __all__ = [
     "HEARTBEAT_SECONDS", "OUTAGE_BUDGET_SECONDS", "STALE_AFTER_SECONDS", "current_attempt", "heartbeat_age", "is_stale",
-    "DatasetSnapshotRecord", "DynamoRecorder", "EndpointUnreachable", "Geometry", "InvalidStatusTransition",
-    "InvalidValue", "ItemTooLarge", "Job", "JobCheckpoint", "JobLog", "JobMetric", "JobLeased", "JobNotFound", "LeaseLost", "NotDynamoDB",
+    "AmbiguousJob", "DatasetSnapshotRecord", "DynamoRecorder", "EndpointUnreachable", "Geometry", "InvalidStatusTransition",
+    "InvalidEndpoint", "InvalidValue", "ItemTooLarge", "Job", "JobCheckpoint", "JobLog", "JobMetric", "JobLeased", "JobNotFound", "LeaseLost", "NotDynamoDB",
     "JobResource", "JobStatus", "LabelCounts", "MemoryRecorder", "MissingCredentials", "NullRecorder", "Page", "Point", "RecordedRun",
     "Queries", "LocalCheckpoint", "Receipt", "ReceiptLine", "ReceiptPlace", "ReceiptWord", "ReceiptWordLabel", "RetryPolicy", "RunRecorder",
     "Store", "StoreConfig", "SuggestionOutcome", "StoreError", "TableNotFound", "TableRef", "WordLabelStates", "WriteFailed", "connect",

@@ -9,7 +9,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from .errors import EndpointUnreachable, MissingCredentials, NotDynamoDB, StoreError, TableNotFound
+from .errors import (
+    EndpointUnreachable,
+    InvalidEndpoint,
+    MissingCredentials,
+    NotDynamoDB,
+    StoreError,
+    TableNotFound,
+)
 
 DEFAULT_TABLE = "ReceiptsTable"
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
@@ -44,6 +51,22 @@ class TableRef:
     endpoint_url: str | None = None
 
 
+def check_endpoint(url: str) -> str:
+    """An endpoint botocore can use (http or https, a host, a port in range), or one line that
+    says what is wrong with it (botocore would answer with a long traceback)."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https"):
+        what = f"scheme {parsed.scheme!r} is not http or https" if parsed.scheme and parsed.netloc else "it is not a URL"
+        raise InvalidEndpoint(url, f"{what} (expected http://host:port, e.g. DynamoDB Local's http://127.0.0.1:8000)")
+    if not parsed.hostname:
+        raise InvalidEndpoint(url, "it names no host (expected http://host:port)")
+    try:
+        parsed.port  # noqa: B018 - raises for a port out of range or not a number
+    except ValueError:
+        raise InvalidEndpoint(url, f"{parsed.netloc.rpartition(':')[2]!r} is not a port (1..65535)") from None
+    return url
+
+
 def make_client(config: StoreConfig, service: str = "dynamodb") -> Any:
     import boto3
     from botocore.config import Config
@@ -64,7 +87,7 @@ def make_client(config: StoreConfig, service: str = "dynamodb") -> Any:
         ),
     }
     if config.endpoint_url:
-        kwargs["endpoint_url"] = config.endpoint_url
+        kwargs["endpoint_url"] = check_endpoint(config.endpoint_url)
     if config.is_local and session.get_credentials() is None:
         # DynamoDB Local accepts any key; do not make a local user invent one.
         kwargs["aws_access_key_id"] = "local"
@@ -107,6 +130,8 @@ def translate_errors(table: str | None = None, endpoint: str | None = None) -> I
         if _looks_like_html(message):
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             raise NotDynamoDB(endpoint, f"HTTP {status} with an HTML page") from exc
+        if code.isdigit():  # an HTTP status with no DynamoDB error in the body: something else answers there
+            raise NotDynamoDB(endpoint, f"HTTP {code}{': ' + message if message else ' with an empty body'}") from exc
         if code == "ResourceNotFoundException" and table:
             raise TableNotFound(table, endpoint) from exc
         if code in ("UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException"):

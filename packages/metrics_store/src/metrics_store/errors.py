@@ -9,11 +9,11 @@ class StoreError(Exception):
 
 
 class TableNotFound(StoreError):
-    def __init__(self, table: str, endpoint: str | None = None):
+    def __init__(self, table: str, endpoint: str | None = None, *, hint: str | None = None):
         where = f" at {endpoint}" if endpoint else ""
         super().__init__(
             f"DynamoDB table {table!r} does not exist{where}; create it with "
-            f"`mstore table create --table {table}` or pass the right --table"
+            f"`mstore table create --table {table}`{', ' + hint if hint else ''} or pass the right --table"
         )
         self.table = table
 
@@ -27,6 +27,14 @@ class EndpointUnreachable(StoreError):
         )
         super().__init__(f"cannot reach DynamoDB at {endpoint or 'the AWS default endpoint'}: {hint}")
         self.endpoint = endpoint
+
+
+class InvalidEndpoint(StoreError):
+    """An endpoint URL that cannot name a DynamoDB endpoint."""
+
+    def __init__(self, url: str, why: str):
+        super().__init__(f"--endpoint-url {url!r}: {why}; check --endpoint-url / AWS_ENDPOINT_URL_DYNAMODB")
+        self.url = url
 
 
 class NotDynamoDB(StoreError):
@@ -80,6 +88,16 @@ class JobNotFound(StoreError):
     def __init__(self, job_id: str):
         super().__init__(f"no job {job_id!r} in the table")
         self.job_id = job_id
+
+
+class AmbiguousJob(StoreError):
+    """A job name (or id prefix) that several jobs share: which one was meant is not guessed."""
+
+    def __init__(self, job_ref: str, by: str, jobs: list) -> None:
+        listed = "; ".join(f"{j.job_id} ({j.status}, created {j.created_at[:19]})" for j in jobs[:5])
+        more = f" and {len(jobs) - 5} more" if len(jobs) > 5 else ""
+        super().__init__(f"{len(jobs)} jobs have the {by} {job_ref!r}: {listed}{more}; give the job id")
+        self.job_ref, self.job_ids = job_ref, [j.job_id for j in jobs]
 
 
 class InvalidStatusTransition(StoreError):

@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar
 from . import keys
 from .codec import decode_item
 from .connection import TableRef, translate_errors
-from .errors import JobNotFound, StoreError
+from .errors import AmbiguousJob, JobNotFound, StoreError
 from .records import (
     JOB_STATUSES,
     VALIDATION_STATUSES,
@@ -153,18 +153,22 @@ class Queries:
         return Job.from_item(item)
 
     def find_job(self, job_ref: str) -> Job:
-        """A job by id, unique id prefix (8+ characters) or name (newest with that name)."""
+        """A job by id, unique id prefix (8+ characters) or name. A name or prefix that two
+        jobs share is refused (`AmbiguousJob`, listing them): nothing picks one silently."""
         try:
             return self.get_job(job_ref)
         except JobNotFound:
             pass
-        by_name = self.jobs_by_name(job_ref, limit=1).items
+        by_name = self.jobs_by_name(job_ref, limit=None).items
+        if len(by_name) > 1:
+            raise AmbiguousJob(job_ref, "name", by_name)
         if by_name:
             return by_name[0]
         if len(job_ref) >= 8:
-            matches = [j for status in ("pending", "running", "succeeded", "failed", "cancelled", "interrupted")
-                       for j in self.iter_jobs_by_status(status) if j.job_id.startswith(job_ref)]
-            if len(matches) == 1:
+            matches = [j for j in self.iter_all_jobs() if j.job_id.startswith(job_ref)]
+            if len(matches) > 1:
+                raise AmbiguousJob(job_ref, "id prefix", matches)
+            if matches:
                 return matches[0]
         raise JobNotFound(job_ref)
 

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import random
 import shutil
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+from metrics_store import RetryPolicy
+
 from .errors import ConfigError
 from .package import ModelPackage, write_package
+
+log = logging.getLogger(__name__)
 
 BEST_DIR = "best"
 RUN_FILE = "run.json"
@@ -62,22 +69,59 @@ def split_s3_uri(uri: str, option: str = "--upload-uri") -> tuple[str, str]:
     return bucket, prefix.strip("/")
 
 
+UPLOAD_RETRY = RetryPolicy(max_attempts=6, base_delay=1.0, max_delay=15.0)
+"""Attempts per file beyond botocore's own (standard mode: throttling and 5xx): a connection
+refused or reset is waited out for about half a minute before an upload counts as failed."""
+
+
 def _s3(s3_client: Any) -> Any:
     if s3_client is not None:
         return s3_client
     import boto3
+    from botocore.config import Config
 
-    return boto3.client("s3")
+    return boto3.client("s3", config=Config(retries={"mode": "standard", "total_max_attempts": 5}, connect_timeout=5))
+
+
+def _with_retries(action: Any, what: str, *, policy: RetryPolicy = UPLOAD_RETRY, sleep: Any = time.sleep) -> Any:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    rng = random.Random()
+    for attempt in range(policy.max_attempts):
+        try:
+            return action()
+        except (BotoCoreError, ClientError, OSError) as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+            if code in ("NoSuchBucket", "AccessDenied", "InvalidAccessKeyId") or attempt == policy.max_attempts - 1:
+                raise
+            log.warning("%s failed (%s); retrying", what, type(exc).__name__)
+            sleep(policy.delay(attempt, rng))
+    raise AssertionError("unreachable")
 
 
 def upload_folder(folder: Path, uri: str, *, s3_client: Any = None, name: str | None = None) -> str:
-    """Copy a folder to `s3://bucket/prefix/<name or folder name>/`; returns that URI."""
+    """Copy a folder to `s3://bucket/prefix/<name or folder name>/`; returns that URI. Each file
+    is retried through a brief S3 failure (`UPLOAD_RETRY`)."""
     bucket, prefix = split_s3_uri(uri)
     s3_client = _s3(s3_client)
     target = "/".join(p for p in (prefix, name or folder.name) if p)
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        s3_client.upload_file(str(path), bucket, f"{target}/{path.relative_to(folder).as_posix()}")
+        key = f"{target}/{path.relative_to(folder).as_posix()}"
+        _with_retries(lambda p=path, k=key: s3_client.upload_file(str(p), bucket, k), f"upload of s3://{bucket}/{key}")
     return f"s3://{bucket}/{target}/"
+
+
+def delete_uploaded_checkpoints(uri: str, run_name: str, *, s3_client: Any = None) -> int:
+    """Remove the run's uploaded `checkpoint-N/` copies under `uri/<run name>/` (its `best/`
+    stays). Returns how many objects went."""
+    bucket, prefix = split_s3_uri(uri)
+    s3_client = _s3(s3_client)
+    base = "/".join(p for p in (prefix, run_name) if p) + "/checkpoint-"
+    keys = [entry["Key"] for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base)
+            for entry in page.get("Contents", [])]
+    for start in range(0, len(keys), 1000):
+        s3_client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[start:start + 1000]], "Quiet": True})
+    return len(keys)
 
 
 def download_folder(uri: str, folder: Path, *, s3_client: Any = None) -> Path:
@@ -91,7 +135,7 @@ def download_folder(uri: str, folder: Path, *, s3_client: Any = None) -> Path:
         for entry in page.get("Contents", []):
             target = staging / entry["Key"][len(prefix) + 1:]
             target.parent.mkdir(parents=True, exist_ok=True)
-            s3_client.download_file(bucket, entry["Key"], str(target))
+            _with_retries(lambda k=entry["Key"], t=target: s3_client.download_file(bucket, k, str(t)), f"download of s3://{bucket}/{entry['Key']}")
             found += 1
     if not found:
         from .errors import FitError

@@ -17,6 +17,8 @@ from transformers import TrainerCallback
 from metrics_store import JobCheckpoint, JobResource, RunRecorder
 from metrics_store.keys import utc_now_iso
 
+from .run_dir import mark_complete
+
 SCALAR_METRICS = {  # our name -> (key in the Trainer's eval metrics, unit)
     "val_f1": ("eval_f1", "ratio"),
     "val_precision": ("eval_precision", "ratio"),
@@ -95,6 +97,7 @@ class RecordingCallback(TrainerCallback):
         self._window: list[tuple[float, int]] = []  # (logged mean loss, steps it covers) since the last evaluation
         self._last_logged_step = 0
         self._clock: tuple[float, int] | None = None
+        self._waiting_uploads: list[tuple[Path, JobCheckpoint]] = []
 
     def on_train_begin(self, args, state, control, **kwargs):
         self._clock = (time.perf_counter(), state.global_step)
@@ -152,20 +155,50 @@ class RecordingCallback(TrainerCallback):
                              message=f"epoch {epoch:g}: {self.checkpoint_metric}={values.get(self.checkpoint_metric, float('nan')):.4f}")
 
     def on_save(self, args, state, control, **kwargs):
+        """The Trainer has finished writing `checkpoint-N/`: mark it complete (a resume never
+        picks a half-written one: `run_dir.locate_checkpoint`), upload it when asked (another
+        machine can resume from it) and record it. An upload that fails after its retries
+        leaves the checkpoint recorded as local and is tried again at the next save."""
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         if not folder.is_dir():
             return
+        mark_complete(folder, state.global_step)
         latest = self.history[-1] if self.history and self.history[-1]["step"] == state.global_step else None
-        bucket, key = "", str(folder.resolve())
-        if self.upload is not None:  # another machine can resume from it
-            bucket, _, key = self.upload(folder).removeprefix("s3://").rstrip("/").partition("/")
-        self.recorder.checkpoint(JobCheckpoint(
-            job_id=self.recorder.job_id, timestamp=utc_now_iso(), s3_bucket=bucket, s3_key=key,
+        checkpoint = JobCheckpoint(
+            job_id=self.recorder.job_id, timestamp=utc_now_iso(), s3_bucket="", s3_key=str(folder.resolve()),
             size_bytes=sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()),
             step=state.global_step, epoch=round(float(state.epoch or 0), 4),
             is_best=state.best_model_checkpoint is not None and Path(state.best_model_checkpoint) == folder,
             metrics={k: latest[k] for k in ("val_f1", "eval_loss") if latest and k in latest} or None,
-        ))
+        )
+        self.recorder.checkpoint(checkpoint)
+        if self.upload is not None:
+            self._waiting_uploads.append((folder, checkpoint))
+            self.upload_waiting()
+
+    def upload_waiting(self) -> None:
+        """Upload the checkpoints that wait (oldest first) and record each as uploaded; the
+        first that fails stops the round, with a warning, until the next save."""
+        while self._waiting_uploads:
+            folder, checkpoint = self._waiting_uploads[0]
+            if not folder.is_dir():  # rotated away by the Trainer meanwhile: a newer one stands for it
+                self._waiting_uploads.pop(0)
+                continue
+            try:
+                uri = self.upload(folder)
+            except Exception as exc:  # noqa: BLE001 - S3 is down: keep training, try again at the next save
+                message = f"checkpoint-{checkpoint.step} not uploaded yet ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); " \
+                          "training goes on and the upload is tried again at the next save"
+                print(f"warning: {message}", file=sys.stderr, flush=True)
+                self.recorder.log({"type": "warning", "warning": message}, level="WARNING")
+                return
+            bucket, _, key = uri.removeprefix("s3://").rstrip("/").partition("/")
+            self.recorder.checkpoint(dataclasses.replace(checkpoint, timestamp=utc_now_iso(), s3_bucket=bucket, s3_key=key))
+            self._waiting_uploads.pop(0)
+
+    @property
+    def uploads_waiting(self) -> int:
+        return len(self._waiting_uploads)
 
 
 class ConsoleCallback(TrainerCallback):
@@ -203,5 +236,5 @@ class StoreHealth(TrainerCallback):
         reason = self.recorder.health()
         if reason:
             self.stop(reason)
-            control.should_save = True
+            control.should_save = not self.recorder.lease_lost  # the folder is no longer ours: no checkpoint
             control.should_training_stop = True

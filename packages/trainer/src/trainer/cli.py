@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from cli_edge import (
+    EXIT_FAILED,
     EXIT_INTERRUPTED,
     JsonOpt,
     fail,
@@ -119,24 +120,44 @@ def fit_command(
         _quiet_hugging_face()
         return fit(request, lambda job_id: DynamoRecorder(table_ref, job_id), resume_job_id=resume_id, restart=restart, snapshot=opened)
 
-    result = run_or_exit(run)
+    from .signals import RunInterrupted
+
+    try:
+        result = run_or_exit(run)
+    except RunInterrupted as exc:  # before the job existed: nothing was recorded, nothing to resume
+        fail(f"{exc} before the job was created: nothing was recorded", code=EXIT_INTERRUPTED)
+    report_fit(result, store, as_json)
+
+
+def report_fit(result, store: StoreConfig, as_json: bool) -> None:
+    """How a run ended, the command that continues it, and what the table did not get; the
+    exit code: 130 stopped (resumable), 1 finished but not recorded, 0 otherwise."""
     resume_command = _resume_command(result.job_id, store)
+    sync_command = _resume_command(result.job_id, store).replace("fit --resume", "runs sync")
     if as_json:
         print_json({"job_id": result.job_id, "status": result.status, "output_dir": result.output_dir, "best_dir": result.best_dir,
                     "results": result.results, "stopped_by": result.stopped_by, "recorded": result.recorded,
-                    "resume_command": resume_command if result.status == "interrupted" else None})
+                    "pending_records": result.pending, "lease_lost": result.lease_lost,
+                    "resume_command": resume_command if result.status == "interrupted" and not result.lease_lost else None})
     else:
         typer.echo(f"job {result.job_id}: {result.status}" + (f" (stopped by {result.stopped_by})" if result.stopped_by else ""))
         for key, value in result.results.items():
             typer.echo(f"  {key}: {value}")
         typer.echo(f"  output: {result.output_dir}")
-        if result.status == "interrupted":
+        if result.status == "interrupted" and not result.lease_lost:
             typer.echo(f"  resume with: {resume_command}")
-    if not result.recorded:
-        typer.secho(f"warning: the end of job {result.job_id} could not be written to the table (unreachable); it shows as running "
-                    f"until its lease goes stale, then `{resume_command}` continues it", fg=typer.colors.YELLOW, err=True)
+    if result.lease_lost:
+        typer.secho(f"warning: job {result.job_id} is no longer this process's: it wrote nothing more to the job or its folder "
+                    f"({result.stopped_by})", fg=typer.colors.YELLOW, err=True)
+    elif not result.recorded:
+        where = f"they wait in {result.pending}, and `{sync_command}` (or `{resume_command}`, or any `trainer runs` command on " \
+                "this machine) writes them; the checkpoints are kept until then" if result.pending else "they are lost"
+        typer.secho(f"warning: the end of job {result.job_id} could not be written to the table at {store.endpoint_url or 'AWS'}: "
+                    f"{where}", fg=typer.colors.YELLOW, err=True)
     if result.status == "interrupted":
         raise typer.Exit(EXIT_INTERRUPTED)
+    if not result.recorded:
+        raise typer.Exit(EXIT_FAILED)
 
 
 def legacy_batching(batching: str | None, group_by_length: bool | None) -> str:

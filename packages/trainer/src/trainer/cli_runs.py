@@ -36,6 +36,24 @@ def _emit(payload: dict[str, Any], as_json: bool, renderer_name: str) -> None:
     getattr(render, renderer_name)(payload, console())
 
 
+@runs_app.command("sync")
+@store_options(StoreConfig)
+def sync_command(store: StoreConfig, job: JobArg, as_json: JsonOpt = False) -> None:
+    """Write the records a run could not write to the table (an outage outlasted it): they wait
+    in its folder (`pending-records.jsonl`), on the machine that trained it."""
+    from .analysis.commands import sync_run
+
+    payload = run_or_exit(lambda: sync_run(_queries(store), job))
+    if as_json:
+        print_json(payload)
+        return
+    if not payload["written"]:
+        typer.echo(f"job {payload['job_id']}: nothing waits to be written (status {payload['status']})")
+        return
+    typer.echo(f"job {payload['job_id']}: {payload['written']} waiting record(s) written from {payload['folder']}; now {payload['status']}"
+               + (f"; {len(payload['checkpoints_removed'])} checkpoint(s) removed" if payload["checkpoints_removed"] else ""))
+
+
 @runs_app.command("list")
 @store_options(StoreConfig)
 def list_command(

@@ -23,6 +23,9 @@ MAX_BOX_COORDINATE = 1000
 Precision = Literal["fp32", "fp16", "bf16"]
 Batching = Literal["packed", "length", "random"]
 BATCHINGS: tuple[Batching, ...] = ("packed", "length", "random")
+CHECKPOINT_METRICS = ("val_f1", "val_precision", "val_recall", "val_f1_lenient", "val_accuracy", "eval_loss")
+"""What an evaluation records, so what can pick the best checkpoint (callbacks.SCALAR_METRICS)."""
+MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,10 @@ class TrainConfig:
         for name, value in floats.items():
             if not math.isfinite(value):
                 raise ConfigError(f"{name} must be a finite number, got {value}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"seed must be within 0..{MAX_SEED} (numpy's range), got {self.seed}")
+        if self.checkpoint_metric not in CHECKPOINT_METRICS:
+            raise ConfigError(f"checkpoint_metric must be one of {', '.join(CHECKPOINT_METRICS)}, got {self.checkpoint_metric!r}")
         if self.max_grad_norm <= 0:
             raise ConfigError(f"max_grad_norm must be > 0, got {self.max_grad_norm}")
         if self.eval_batch_size is not None and self.eval_batch_size < 1:

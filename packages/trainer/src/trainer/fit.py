@@ -15,6 +15,7 @@ Jobs started by other jobs (a sweep's trials) run through the same code (`child=
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 import traceback
@@ -29,6 +30,7 @@ from metrics_store import (
     JobConfig,
     JobLeased,
     JobResource,
+    LeaseLost,
     NullRecorder,
     RunRecorder,
     SnapshotLineage,
@@ -39,7 +41,7 @@ from .errors import FitError, JobExists, TrainingDiverged
 from .preflight import open_gated_snapshot
 from .request import FitRequest, FitResult
 from .run_hooks import ChildJob, RunEnding, ending_of
-from .signals import SignalGuard
+from .signals import RunInterrupted, SignalGuard
 from .summary import history_from_metrics, merge_history, results_of, summarize
 
 if TYPE_CHECKING:
@@ -112,17 +114,26 @@ class TrainOutcome:
 def fit(request: FitRequest, recorder_for: RecorderFactory, *, resume_job_id: str | None = None, restart: bool = False,
         snapshot: Snapshot | None = None, child: ChildJob | None = None, callbacks: list[Any] | None = None) -> FitResult:
     """Set up, train, clean up. `snapshot`: already opened and gated (by `preflight`); `child`,
-    `callbacks`: see trainer.run_hooks."""
+    `callbacks`: see trainer.run_hooks. A signal anywhere after the job exists ends in an
+    `interrupted` result that names the job (the CLI prints how to resume it)."""
     with SignalGuard() as guard:
-        run = setup(request, recorder_for, guard=guard, resume_job_id=resume_job_id, restart=restart, snapshot=snapshot, child=child)
         try:
-            result = cleanup(run, train(run, callbacks or []))
+            run = setup(request, recorder_for, guard=guard, resume_job_id=resume_job_id, restart=restart, snapshot=snapshot, child=child)
+        except RunInterrupted as exc:
+            if exc.job_id is None:
+                raise  # before the job existed: nothing to resume
+            return FitResult(exc.job_id, "interrupted", exc.output_dir or "", {}, stopped_by=f"{exc} during {exc.where}")
+        try:
+            return cleanup(run, train(run, callbacks or []))
+        except RunInterrupted as exc:  # outside the training loop: the export
+            release_machine(run)
+            mark_failed(run.recorder, exc)
+            return finish(run, FitResult(run.job_id, "interrupted", str(run.output_dir), {}, stopped_by=f"{exc} during the export"))
         except BaseException as exc:
             release_machine(run)
             mark_failed(run.recorder, exc)
-            run.recorder.close(CLOSE_TIMEOUT_S)
+            finish(run, FitResult(run.job_id, "failed", str(run.output_dir), {}))
             raise
-    return result
 
 
 # --- setup ---------------------------------------------------------------------------------
@@ -132,6 +143,7 @@ def setup(request: FitRequest, recorder_for: RecorderFactory, *, guard: SignalGu
           restart: bool = False, snapshot: Snapshot | None = None, child: ChildJob | None = None) -> Run:
     snapshot = snapshot or open_gated_snapshot(request)
     job, recorder, args, output_dir, resume_from = open_job(request, snapshot, recorder_for, resume_job_id, restart, child)
+    started = not resume_job_id or restart or not _started(recorder)
     try:
         built, data = build_model_and_features(request, snapshot)
         resource = None
@@ -142,13 +154,28 @@ def setup(request: FitRequest, recorder_for: RecorderFactory, *, guard: SignalGu
             recorder.resource(resource)
         run = Run(request, job, resume_job_id is not None, resume_from, recorder, snapshot, output_dir, args, built, data,
                   guard or SignalGuard(), resource)
-        if not run.resumed or restart:
+        if started:
             record_start(run)
     except BaseException as exc:
+        _name_job(exc, job.job_id, output_dir, "set-up")
         mark_failed(recorder, exc)
-        recorder.close(CLOSE_TIMEOUT_S)
+        _close(recorder, output_dir if args.process_index == 0 else None)
         raise
     return run
+
+
+def _started(recorder: RunRecorder) -> bool:
+    """Whether this attempt recorded its start (`run_config`): a run stopped during set-up did
+    not, and its resume records it."""
+    recorded = recorder.read_back()
+    return recorded is None or any('"type": "run_config"' in log.message for log in recorded.logs
+                                   if not recorded.job.restarted_at or log.timestamp >= recorded.job.restarted_at)
+
+
+def _name_job(exc: BaseException, job_id: str, output_dir: Path, where: str) -> None:
+    """A signal once the job exists names it, so the CLI can say how to resume it."""
+    if isinstance(exc, RunInterrupted):
+        exc.job_id, exc.output_dir, exc.where = job_id, str(output_dir), where
 
 
 def snapshot_lineage(snapshot: Snapshot) -> SnapshotLineage:
@@ -184,13 +211,18 @@ def open_job(request: FitRequest, snapshot: Snapshot, recorder_for: RecorderFact
     if resume_job_id and is_main and recorded_content != snapshot.content_sha256:
         raise FitError(f"job {job_id} trained on snapshot content {str(recorded_content)[:12]}, but {snapshot.id} now holds "
                        f"{snapshot.content_sha256[:12]}: a resumed run must see the same data")
+    if resume_job_id and is_main and recorder.queries is not None:
+        from .spool import sync_pending
+
+        sync_pending(recorder.queries.table, job)  # what the last attempt could not write, first
     try:
         recorder.acquire(message=("restarted from step 0" if restart else "resumed") if resume_job_id else "setting up")
     except JobLeased:
         raise  # a live job: another process trains it; nothing here may touch its status
     except BaseException as exc:
+        _name_job(exc, job_id, output_dir, "set-up")
         mark_failed(recorder, exc)
-        recorder.close(CLOSE_TIMEOUT_S)
+        _close(recorder, None)
         raise
     try:
         if resume_job_id and (job.storage or {}).get("output_dir"):
@@ -206,18 +238,25 @@ def open_job(request: FitRequest, snapshot: Snapshot, recorder_for: RecorderFact
         elif resume_job_id:
             recorded = recorder.read_back()
             checkpoints = list(recorded.checkpoints) if recorded else []
-            resume_from = locate_checkpoint(output_dir, checkpoints, job_id=job_id)
+            point = locate_checkpoint(output_dir, checkpoints, job_id=job_id)
+            resume_from = point.checkpoint
+            for name in point.skipped:
+                message = f"{name} was cut off while being saved (the run was killed mid-save): resuming from " \
+                          f"{resume_from.name if resume_from else 'step 0'}; it is kept as .incomplete-{name}"
+                print(f"warning: {message}", file=sys.stderr, flush=True)
+                recorder.log({"type": "warning", "warning": message}, level="WARNING")
             evaluations = [m for m in (recorded.metrics if recorded else ()) if m.metric_name == "val_f1"]
             if resume_from is None and evaluations:
                 raise FitError(f"job {job_id} recorded {len(evaluations)} evaluation(s) but no checkpoint to continue from: "
                                "pass --restart to train it again from step 0")
     except FitError as exc:  # refused before anything ran: the job stays resumable
         recorder.status("interrupted", message=f"resume refused: {exc}"[:500])
-        recorder.close(CLOSE_TIMEOUT_S)
+        _close(recorder, None)
         raise
     except BaseException as exc:
+        _name_job(exc, job_id, output_dir, "set-up")
         mark_failed(recorder, exc)
-        recorder.close(CLOSE_TIMEOUT_S)
+        _close(recorder, None)
         raise
     return job, recorder, args, output_dir, resume_from
 
@@ -311,6 +350,8 @@ def train(run: Run, extra_callbacks: list[Any] | None = None) -> TrainOutcome:
                           "note": None if run.resume_from else "no checkpoint was saved yet: training starts at step 0"})
     with guard.graceful():
         output = trainer.train(resume_from_checkpoint=str(run.resume_from) if run.resume_from else None)
+    if recording.uploads_waiting and not run.recorder.lease_lost:
+        recording.upload_waiting()  # the uploads S3 refused during training, once more
     earlier = history_from_metrics(run.recorder.recorded_metrics()) if run.resumed else []
     state = trainer.state
     stopped_by = f"signal {guard.received}" if guard.received is not None else guard.stop_reason
@@ -327,10 +368,14 @@ def train(run: Run, extra_callbacks: list[Any] | None = None) -> TrainOutcome:
 
 
 def cleanup(run: Run, outcome: TrainOutcome) -> FitResult:
-    from .artifacts import export_best, prune_checkpoints, upload_folder, write_run_file
+    """Record how the run ended and leave its folder: the best model exported, and checkpoints
+    pruned only once the final records are stored (until then, a resume still needs them)."""
+    from .artifacts import export_best, upload_folder, write_run_file
     from .package import package_for_run
 
     train_config, recorder = run.request.train, run.recorder
+    if recorder.lease_lost:
+        return lost(run, outcome.stopped_by)
     summary = summarize(outcome.history, job_id=run.job_id, snapshot_id=run.snapshot.id, checkpoint_metric=train_config.checkpoint_metric,
                         greater_is_better=train_config.greater_is_better, early_stopping_triggered=outcome.early_stopping_triggered,
                         train_runtime=outcome.train_runtime, total_flos=outcome.total_flos)
@@ -341,43 +386,95 @@ def cleanup(run: Run, outcome: TrainOutcome) -> FitResult:
         recorder.log({"type": "interrupted", "stopped_by": outcome.stopped_by, "resume": f"trainer fit --resume {run.job_id}"}, level="WARNING")
         recorder.status("interrupted", message=f"stopped by {outcome.stopped_by}; {hint}")
         release_machine(run)
-        recorded = recorder.close(CLOSE_TIMEOUT_S)
-        return FitResult(run.job_id, "interrupted", str(run.output_dir), {}, stopped_by=outcome.stopped_by, recorded=recorded)
+        return finish(run, FitResult(run.job_id, "interrupted", str(run.output_dir), {}, stopped_by=outcome.stopped_by))
     best_dir = best_uri = None
     if run.is_main:
+        try:
+            recorder.confirm_lease()  # the folder is ours to write in only while the job is
+        except LeaseLost:
+            return lost(run, None)
         best_dir = export_best(outcome.model, run.built.tokenizer, run.output_dir, package=package_for_run(run, summary))
-        best_uri = upload_folder(best_dir, run.request.upload_uri, name=f"{run.output_dir.name}/best") if run.request.upload_uri \
-            else str(best_dir.resolve())
-        prune_checkpoints(run.output_dir)
+        best_uri = str(best_dir.resolve())
+        if run.request.upload_uri:
+            try:
+                best_uri = upload_folder(best_dir, run.request.upload_uri, name=f"{run.output_dir.name}/best")
+            except Exception as exc:  # noqa: BLE001 - S3 stayed down through the retries: the model is here, say where
+                message = f"the best model could not be uploaded to {run.request.upload_uri} ({type(exc).__name__}: {exc}); it is in {best_uri}"
+                print(f"warning: {message}", file=sys.stderr, flush=True)
+                recorder.log({"type": "warning", "warning": message}, level="WARNING")
         summary["best_checkpoint_s3_path"] = best_uri
         write_run_file(run.output_dir, summary)
     results = results_of(summary, best_uri)
     recorder.log(summary)
     recorder.results(results)
     recorder.status("succeeded", progress=100.0, message=f"best {summary['checkpoint_metric']} {summary['best_metric']} at epoch {summary['best_epoch']}")
+    run.guard.finished()
     release_machine(run)
-    if run.is_main:
-        recorder.flush(CLOSE_TIMEOUT_S)
+    result = finish(run, FitResult(run.job_id, "succeeded", str(run.output_dir), results, str(best_dir) if best_dir else None))
+    if run.is_main and result.recorded:
+        remove_checkpoints(run)
         write_report(recorder, run.output_dir)
-    recorded = recorder.close(CLOSE_TIMEOUT_S)
-    return FitResult(run.job_id, "succeeded", str(run.output_dir), results, str(best_dir) if best_dir else None, recorded=recorded)
+    return result
 
 
 def close_ended(run: Run, ending: RunEnding, summary: dict[str, Any], stopped_by: str | None) -> FitResult:
     """A callback ended the run on purpose: its summary and results are recorded, no model is
-    exported, its checkpoints are removed, and the job takes the ending's final status."""
-    from .artifacts import prune_checkpoints, write_run_file
+    exported, its checkpoints are removed (once that is recorded), and the job takes the
+    ending's final status."""
+    from .artifacts import write_run_file
 
     recorder, results = run.recorder, {**results_of(summary, None), **ending.results}
     if run.is_main:
-        prune_checkpoints(run.output_dir)
         write_run_file(run.output_dir, {**summary, "ended": ending.message})
     recorder.log(summary)
     recorder.results(results)
     recorder.status(ending.status, message=ending.message[:500])
+    run.guard.finished()
     release_machine(run)
-    recorded = recorder.close(CLOSE_TIMEOUT_S)
-    return FitResult(run.job_id, ending.status, str(run.output_dir), results, stopped_by=stopped_by, recorded=recorded)
+    result = finish(run, FitResult(run.job_id, ending.status, str(run.output_dir), results, stopped_by=stopped_by))
+    if run.is_main and result.recorded:
+        remove_checkpoints(run)
+    return result
+
+
+def finish(run: Run, result: FitResult) -> FitResult:
+    """Close the recorder: every record written (`recorded`), or what was not kept on disk in
+    the run's folder (`pending`), to be written at the next contact (`trainer.spool`)."""
+    recorded, pending = _close(run.recorder, run.output_dir if run.is_main else None)
+    return dataclasses.replace(result, recorded=recorded, pending=pending)
+
+
+def _close(recorder: RunRecorder, folder: Path | None) -> tuple[bool, str | None]:
+    """`recorder.close`, then the unwritten records spooled in `folder` (when given)."""
+    from .spool import pending_path
+
+    if recorder.close(CLOSE_TIMEOUT_S):
+        return True, None
+    if folder is None or recorder.lease_lost or not folder.is_dir():
+        return False, None
+    path = pending_path(folder)
+    return False, str(path) if recorder.spool(path) else None
+
+
+def lost(run: Run, stopped_by: str | None) -> FitResult:
+    """Another process took the job (or it was marked interrupted): this one writes nothing
+    more, to the table or to the run's folder, and says so."""
+    recorder = run.recorder
+    recorder.close(0)
+    return FitResult(run.job_id, "interrupted", str(run.output_dir), {}, stopped_by=stopped_by or recorder.health(), recorded=False,
+                     lease_lost=True)
+
+
+def remove_checkpoints(run: Run) -> None:
+    """The run's checkpoints, in its folder and (uploaded) in S3, once its final records are stored."""
+    from .artifacts import delete_uploaded_checkpoints, prune_checkpoints
+
+    prune_checkpoints(run.output_dir)
+    if run.request.upload_uri:
+        try:
+            delete_uploaded_checkpoints(run.request.upload_uri, run.output_dir.name)
+        except Exception as exc:  # noqa: BLE001 - the run succeeded; stray copies are a warning
+            log.warning("could not remove the uploaded checkpoints of %s: %s", run.job_id, exc)
 
 
 def release_machine(run: Run) -> None:
@@ -408,6 +505,8 @@ def mark_failed(recorder: RunRecorder, exc: BaseException) -> None:
     """A crash is recorded `failed` (a signal `interrupted`), never left `running`. Both can
     be resumed; a diverged run also records where it diverged."""
     interrupted = isinstance(exc, KeyboardInterrupt)
+    if recorder.lease_lost:
+        return  # another process owns the job now: nothing here may write to it
     try:
         if isinstance(exc, TrainingDiverged):
             recorder.results({"diverged": {"step": exc.step, "loss": repr(exc.loss), "learning_rate": exc.learning_rate,

@@ -5,6 +5,7 @@ and the upload destination accepts a write. None of this imports torch."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +60,19 @@ def check_files(request: FitRequest) -> None:
     weights = request.train.class_weights
     if weights not in ("auto", "none") and not Path(weights).is_file():
         raise ConfigError(f'--class-weights {weights}: no such file (or use "auto" / "none")')
+    check_output_dir(request.train.output_dir)
+
+
+def check_output_dir(output_dir: str) -> None:
+    """The run folder can be made and written there (a probe file, removed again)."""
+    folder = Path(output_dir).expanduser()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".receipt-ml-write-probe-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"--output-dir {output_dir}: cannot write there ({exc.strerror or type(exc).__name__})") from exc
 
 
 def preflight(request: FitRequest, table: Any | None = None, *, s3_client: Any = None) -> Snapshot:

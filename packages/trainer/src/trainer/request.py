@@ -62,7 +62,11 @@ class FitResult:
     stopped_by: str | None = None
     """Why an interrupted run stopped (a signal, an outage, a lost lease)."""
     recorded: bool = True
-    """False when the end of the run could not be written to the table (it was unreachable)."""
+    """False when the end of the run could not be written to the table."""
+    pending: str | None = None
+    """Where the records the table did not take wait (the run folder's spool), if any."""
+    lease_lost: bool = False
+    """Another process took the job: this one stopped and wrote nothing more."""
 
 
 def request_for_resume(job: Job) -> FitRequest:

@@ -9,10 +9,13 @@ no `..`, nothing a shell or S3 key would mangle.
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from metrics_store import JobCheckpoint
+from metrics_store.keys import utc_now_iso
 
 from .errors import ConfigError, FitError
 
@@ -57,21 +60,59 @@ def checkpoint_step(path: Path) -> int:
     return int(path.name.rsplit("-", 1)[-1])
 
 
-def locate_checkpoint(folder: Path, recorded: list[JobCheckpoint], *, job_id: str, s3_client: object | None = None) -> Path | None:
-    """The checkpoint a resume continues from: the newest one in the run folder, or the newest
-    recorded one (downloaded from S3 when it was uploaded). None when the job never saved a
-    checkpoint. A recorded checkpoint that is nowhere to be found is an error, never a silent
-    restart from step 0."""
-    local = sorted((p for p in folder.glob("checkpoint-*") if p.is_dir() and p.name.rsplit("-", 1)[-1].isdigit()),
+COMPLETE_MARKER = "receipt-ml-complete.json"
+"""Written into `checkpoint-N/` once the Trainer has saved all of it (`mark_complete`); a folder
+without it was cut off mid-save (a kill, a second signal) and is never resumed from."""
+LEGACY_COMPLETE = "trainer_state.json"
+"""What the Trainer writes last into a checkpoint: how a run from before the marker tells one."""
+
+
+def mark_complete(folder: Path, step: int) -> None:
+    staging = folder / f".{COMPLETE_MARKER}.partial"
+    staging.write_text(json.dumps({"step": step, "completed_at": utc_now_iso()}) + "\n")
+    staging.replace(folder / COMPLETE_MARKER)
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where a resume continues from, and the checkpoints it had to pass over."""
+
+    checkpoint: Path | None
+    skipped: tuple[str, ...] = ()
+    """Half-written checkpoints (a kill during a save), moved aside as `.incomplete-checkpoint-N`."""
+
+
+def local_checkpoints(folder: Path) -> tuple[list[Path], list[Path]]:
+    """(complete, incomplete) `checkpoint-N` folders, oldest first. A run that wrote markers is
+    judged by them; one from before them by the Trainer's own last file."""
+    found = sorted((p for p in folder.glob("checkpoint-*") if p.is_dir() and p.name.rsplit("-", 1)[-1].isdigit()),
                    key=checkpoint_step) if folder.is_dir() else []
+    marked = any((p / COMPLETE_MARKER).is_file() for p in found)
+    complete = [p for p in found if (p / (COMPLETE_MARKER if marked else LEGACY_COMPLETE)).is_file()]
+    return complete, [p for p in found if p not in complete]
+
+
+def locate_checkpoint(folder: Path, recorded: list[JobCheckpoint], *, job_id: str, s3_client: object | None = None) -> ResumePoint:
+    """The checkpoint a resume continues from: the newest complete one in the run folder, or
+    the newest recorded one (downloaded from S3 when it was uploaded); no checkpoint when the
+    job never saved one. A half-written checkpoint is moved aside and named. A recorded
+    checkpoint that is nowhere to be found is an error, never a silent restart from step 0."""
+    complete, incomplete = local_checkpoints(folder)
+    skipped = []
+    for path in incomplete:
+        path.rename(path.with_name(f".incomplete-{path.name}"))  # out of the Trainer's sight (it rotates checkpoint-*)
+        skipped.append(path.name)
     newest = max(recorded, key=lambda c: c.step, default=None)
-    if local and (newest is None or checkpoint_step(local[-1]) >= newest.step):
-        return local[-1]
+    if complete and (newest is None or checkpoint_step(complete[-1]) >= newest.step):
+        return ResumePoint(complete[-1], tuple(skipped))
     if newest is None:
-        return None
+        return ResumePoint(None, tuple(skipped))
     if newest.s3_bucket:
         from .artifacts import download_folder
 
-        return download_folder(newest.uri, folder / f"checkpoint-{newest.step}", s3_client=s3_client)
+        return ResumePoint(download_folder(newest.uri, folder / f"checkpoint-{newest.step}", s3_client=s3_client), tuple(skipped))
+    if skipped and f"checkpoint-{newest.step}" in skipped:
+        raise FitError(f"job {job_id}'s last checkpoint (step {newest.step}) was cut off while being saved and no complete one "
+                       "is left: pass --restart to train the job again from step 0")
     raise FitError(f"job {job_id}'s last checkpoint (step {newest.step}) was saved at {newest.s3_key}, which is not here: "
                    "resume on the machine that has it (or copy it there), or pass --restart to train the job again from step 0")

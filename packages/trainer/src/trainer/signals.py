@@ -1,11 +1,12 @@
-"""SIGTERM and SIGINT for the whole run, not only the training loop.
+"""SIGTERM, SIGINT and SIGHUP (a closed SSH session) for the whole run, not only the training loop.
 
 `SignalGuard` is installed by `fit()` as soon as the job exists. Inside the training loop
 (`graceful()`), a signal asks the loop to stop: the Trainer finishes its step, saves a
 checkpoint and returns, and the job is marked `interrupted`. Anywhere else (setup, the final
 export), a signal raises `RunInterrupted` at once, which `fit()` records as `interrupted`
 too: every exit after the job exists ends in a terminal or resumable status. A second signal
-during the loop does not wait for the step.
+during the loop does not wait for the step. Once the run's final status is recorded
+(`finished()`), a signal changes nothing: the run is over, only its report is being written.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-SIGNALS = (signal.SIGTERM, signal.SIGINT)
+SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -26,6 +27,9 @@ class RunInterrupted(KeyboardInterrupt):
     def __init__(self, signum: int):
         super().__init__(f"stopped by signal {signum} ({signal.Signals(signum).name})")
         self.signum = signum
+        self.job_id: str | None = None  # set once the job exists: the CLI says how to resume it
+        self.output_dir: str | None = None
+        self.where = "set-up"
 
 
 class SignalGuard(TrainerCallback):
@@ -35,6 +39,7 @@ class SignalGuard(TrainerCallback):
         self.received: int | None = None
         self.stop_reason: str | None = None
         self._graceful = False
+        self._finished = False
         self._previous: dict[int, Any] = {}
 
     def install(self) -> SignalGuard:
@@ -62,6 +67,10 @@ class SignalGuard(TrainerCallback):
         finally:
             self._graceful = False
 
+    def finished(self) -> None:
+        """The run's final status is recorded: later signals are noted, nothing more."""
+        self._finished = True
+
     def request_stop(self, reason: str) -> None:
         """Stop the loop as a signal would (the store is unreachable, the lease was lost)."""
         self.stop_reason = self.stop_reason or reason
@@ -69,6 +78,8 @@ class SignalGuard(TrainerCallback):
     def _handle(self, signum: int, _frame: Any) -> None:
         first = self.received is None
         self.received = signum
+        if self._finished:
+            return
         if not self._graceful or not first:
             raise RunInterrupted(signum)
 

@@ -75,7 +75,7 @@ def create(
     """Read the table once, apply the labelling rules, check the contracts, publish `vN`.
 
     Prints the new id on stdout (the summary goes to stderr), so `ID=$(dsb snapshot create)` works."""
-    from ..build import ContractGateFailed, create_snapshot
+    from ..build import ContractGateFailed, choose_parent, create_snapshot
 
     def build():
         from metrics_store import TableNotFound, connect, table_exists
@@ -92,6 +92,8 @@ def create(
             holdout_merchants=tuple(holdout_merchant), unvalidated=unvalidated,
         )
         options = BuildOptions(concurrency=concurrency, strategy=strategy, allow_contract_failures=allow_contract_failures, parent=parent)
+        snapshots = backend(root, store.region)
+        parent_snapshot = choose_parent(snapshots, parent)  # a missing or damaged parent fails before the contracts load
         checker = None
         if not skip_contracts:
             from ..contracts import contract_gate
@@ -99,9 +101,9 @@ def create(
             checker = contract_gate(contracts_dir)
         with progress("reading receipts", quiet=as_json) as on_progress:
             return create_snapshot(
-                table=table, backend=backend(root, store.region), config=config, options=options,
+                table=table, backend=snapshots, config=config, options=options,
                 source={"table": store.table, "region": store.region, "endpoint_url": store.endpoint_url},
-                check_contracts=checker, progress=on_progress,
+                check_contracts=checker, progress=on_progress, parent=parent_snapshot,
             )
 
     with exit_on_error():

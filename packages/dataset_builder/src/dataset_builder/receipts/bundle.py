@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from metrics_store import Store, TableRef, create_table, table_exists
+from metrics_store import Store, TableNotFound, TableRef, create_table, table_exists
 from metrics_store.records import (
     VALIDATION_STATUSES,
     Receipt,
@@ -96,17 +96,29 @@ def summarize(bundles: Sequence[ReceiptBundle], *, items_written: int = 0, secon
     )
 
 
+def ensure_table(table: TableRef, *, create: bool) -> None:
+    """The table exists, or is created when `create` (`--create-table`). A table that does not
+    exist is otherwise an error: a typo in the name must not fill a new table. DescribeTable
+    only, so a writer need not be allowed CreateTable."""
+    if table_exists(table):
+        return
+    if not create:
+        raise TableNotFound(table.name, table.endpoint_url, hint="pass --create-table to create it")
+    create_table(table)
+
+
 def write_bundles(
     table: TableRef,
     bundles: Sequence[ReceiptBundle],
     *,
     on_progress: ProgressFn | None = None,
     concurrency: int = 8,
+    create_table: bool = False,
 ) -> LoadSummary:
-    """Create the table if needed and write every record (25 per request, concurrently,
-    retried by `Store`). Keys are deterministic, so writing the same bundles twice overwrites."""
-    if not table_exists(table):  # DescribeTable: a writer need not be allowed CreateTable
-        create_table(table)
+    """Write every record (25 per request, concurrently, retried by `Store`) to the table, which
+    must exist unless `create_table`. Keys are deterministic, so writing the same bundles twice
+    overwrites."""
+    ensure_table(table, create=create_table)
     total = sum(b.item_count for b in bundles)
     written = 0
 

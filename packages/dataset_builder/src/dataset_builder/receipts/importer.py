@@ -210,15 +210,21 @@ def import_jsonl(
     strict: bool = False,
     split_keys_out: Path | None = None,
     on_progress: ProgressFn | None = None,
+    create_table: bool = False,
 ) -> ImportReport:
     """Import a receipt JSONL file. With `strict`, any problem rejects the file before a
     single item is written (`ImportRejected`); otherwise bad receipts are skipped and
     reported. `split_keys_out` gets the keys of receipts from a held-out split."""
+    from .bundle import ensure_table
+
     if isinstance(label_map, str | Path):
         label_map = load_label_map(Path(label_map))
+    if not create_table:
+        ensure_table(table, create=False)  # a typo in the table name fails now, before the file is read
     plan = plan_import(path, label_map=label_map, status=status)
     if strict and plan.problems:
         raise ImportRejected(Path(path), plan.problems)
+    ensure_table(table, create=create_table)  # made only once there is something to write
     summary = write_bundles(table, plan.bundles, on_progress=on_progress) if plan.bundles else summarize(())
     if split_keys_out is not None:
         Path(split_keys_out).write_text("".join(f"{key}\n" for key in plan.held_out_keys), encoding="utf-8")

@@ -250,11 +250,16 @@ def load_synthetic(
     on_progress: ProgressFn | None = None,
     truth_table: TableRef | None = None,
     truth_jsonl: Path | None = None,
+    create_table: bool = False,
 ) -> LoadSummary:
-    """Generate `n_receipts` receipts for `seed` and write them (creating the table if needed);
-    with `truth_table` / `truth_jsonl`, also their ground truth (see `receipts.truth`)."""
+    """Generate `n_receipts` receipts for `seed` and write them (the tables must exist unless
+    `create_table`); with `truth_table` / `truth_jsonl`, also their ground truth (see
+    `receipts.truth`)."""
+    from .bundle import ensure_table
     from .truth import truth_bundle, write_truth_jsonl
 
+    for target in filter(None, (table, truth_table)):
+        ensure_table(target, create=create_table)  # before generating: a wrong table name fails in a second
     receipts = list(generate_receipts(seed, n_receipts, mix))
     summary = write_bundles(table, receipts, on_progress=on_progress)
     if truth_table is not None:

@@ -84,6 +84,13 @@ def mark_interrupted(queries: Queries, job_ref: str) -> dict[str, Any]:
             "previous_heartbeat_at": job.heartbeat_at, "resume": f"trainer fit --resume {job.job_id}"}
 
 
+def sync_run(queries: Queries, job_ref: str) -> dict[str, Any]:
+    """Write the records a run could not write (they wait in its folder: trainer.spool)."""
+    from ..spool import sync_pending
+
+    return sync_pending(queries.table, queries.find_job(job_ref)).to_dict()
+
+
 def running_job(queries: Queries) -> RunData | None:
     """The newest running job, if any."""
     job = next(iter(queries.iter_jobs_by_status("running")), None)

@@ -273,8 +273,14 @@ def model_of(job: Job) -> str | None:
 
 
 def load_run(queries: Queries, job_ref: str) -> RunData:
-    """A job by id, unique id prefix or name, with everything recorded about it."""
+    """A job by id, unique id prefix or name, with everything recorded about it (records its
+    run could not write, waiting in its folder on this machine, are written first: trainer.spool)."""
+    from ..spool import sync_pending, waiting
+
     job = queries.find_job(job_ref)
+    if waiting(job) is not None:
+        sync_pending(queries.table, job)
+        job = queries.get_job(job.job_id)
     return RunData.from_records(
         job, queries.iter_job_metrics(job.job_id), queries.iter_job_logs(job.job_id),
         queries.status_history(job.job_id), queries.checkpoints(job.job_id),
