@@ -79,27 +79,29 @@ def test_a_busy_run_renews_its_lease_on_schedule_and_cannot_be_declared_dead(e2e
 
 
 def test_a_process_whose_job_was_taken_over_stops_and_touches_nothing(e2e_table, e2e_snapshot, tmp_path):
-    """Another process takes the job (after this one looked stale: paused, cut off): at its next
-    write this one finds out, stops without a checkpoint, exports nothing, prunes nothing, and
-    records nothing more; the taker owns the job and its folder."""
+    """Another process takes the job after this one looked stale (paused: here it renews its
+    lease only every 10 s, and pauses 2.5 s, past the 2 s after which it must check before
+    writing): at its next write or checkpoint it finds out, stops without a checkpoint, exports
+    nothing, prunes nothing and records nothing more; the taker owns the job and its folder."""
     config, table = e2e_table
     taken = {}
 
     def take_over(state):
         if state.global_step == 6 and not taken:
+            time.sleep(2.5)  # the pause
             job_id = job_ids[0]
             aged = (datetime.now(UTC) - timedelta(seconds=30)).isoformat()
-            table.client.update_item(TableName=table.name, Key={"PK": {"S": f"JOB#{job_id}"}, "SK": {"S": "JOB"}},
-                                     UpdateExpression="SET heartbeat_at = :a", ExpressionAttributeValues={":a": {"S": aged}})
+            Store(table).jobs.heartbeat(job_id, recorders[0].owner, now=aged)  # as if this process had been paused for 30 s
             Store(table).jobs.acquire_lease(job_id, "the-other-machine:1:abcd", stale_after_s=4.0)
             taken["step"] = state.global_step
             taken["records"] = sum(1 for _ in Queries(table).iter_job_metrics(job_id))
 
-    job_ids = []
+    job_ids, recorders = [], []
 
     def recorder_for(job_id):
         job_ids.append(job_id)
-        return DynamoRecorder(table, job_id, heartbeat_s=0.5, stale_after_s=4.0)
+        recorders.append(DynamoRecorder(table, job_id, heartbeat_s=10.0, stale_after_s=4.0))
+        return recorders[-1]
 
     result = fit(request_for(e2e_snapshot, tmp_path / "runs", "taken-over", epochs=4), recorder_for, callbacks=[Probe(take_over)])
     assert result.lease_lost and result.status == "interrupted" and "no longer this process's" in (result.stopped_by or "")

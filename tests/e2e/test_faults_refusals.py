@@ -125,7 +125,9 @@ def test_a_parent_that_is_not_there_is_refused_before_the_contracts_load(e2e_tab
 
     config, _ = e2e_table
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "dataset_builder.cli", "snapshot", "create", "--root", str(e2e_snapshot), "--parent", "v99"],
+    from pathlib import Path
+
+    done = subprocess.run([str(Path(sys.executable).parent / "dsb"), "snapshot", "create", "--root", str(e2e_snapshot), "--parent", "v99"],
                           env=env_for(config), cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     elapsed = time.perf_counter() - started
     assert done.returncode == 2 and "v99" in done.stderr and len(done.stderr.strip().splitlines()) == 1

@@ -41,7 +41,7 @@ def test_suggestions_never_touch_validated_or_foreign_items_and_rewrite_only_the
     store.put_records(existing)
     before = _all_labels(table)
     suggestions = [_suggestion(image, wid) for wid in range(1, 8)]
-    outcome = store.put_label_suggestions(suggestions)
+    outcome = store.suggestions.put_label_suggestions(suggestions)
     assert {label_key(s) for s in suggestions[5:]} == set(outcome.written)  # words 6 (other label) and 7: no item there
     assert outcome.rewritten == [label_key(suggestions[3])]
     assert set(outcome.left_alone) == {label_key(s) for s in (suggestions[0], suggestions[1], suggestions[2], suggestions[4])}
@@ -52,7 +52,7 @@ def test_suggestions_never_touch_validated_or_foreign_items_and_rewrite_only_the
     assert after[label_key(suggestions[3])]["reasoning"]["S"] == "confidence 0.9"
     assert len(after) == len(before) + 2
 
-    again = store.put_label_suggestions(suggestions)  # a rerun writes nothing new
+    again = store.suggestions.put_label_suggestions(suggestions)  # a rerun writes nothing new
     assert again.written == [] and set(again.rewritten) == {label_key(suggestions[i]) for i in (3, 5, 6)}
     assert _all_labels(table) == after
 
@@ -61,11 +61,11 @@ def test_bad_suggestions_are_refused_before_anything_is_written(table):
     image = str(uuid.uuid4())
     store = Store(table)
     with pytest.raises(ValueError, match="PENDING"):
-        store.put_label_suggestions([label(image, wid=1, status="VALID")])
+        store.suggestions.put_label_suggestions([label(image, wid=1, status="VALID")])
     with pytest.raises(ValueError, match="proposer"):
-        store.put_label_suggestions([label(image, wid=1, status="PENDING")])
+        store.suggestions.put_label_suggestions([label(image, wid=1, status="PENDING")])
     with pytest.raises(ValueError, match="twice"):
-        store.put_label_suggestions([_suggestion(image, 1), _suggestion(image, 1)])
+        store.suggestions.put_label_suggestions([_suggestion(image, 1), _suggestion(image, 1)])
     assert _all_labels(table) == {}
 
 

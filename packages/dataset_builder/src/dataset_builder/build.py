@@ -11,9 +11,8 @@ from typing import Any
 
 import polars as pl
 
-from metrics_store import DatasetSnapshotRecord, Queries, Store, StoreError, TableRef
+from metrics_store import DatasetSnapshotRecord, Queries, Store, StoreError, TableRef, check_size
 from metrics_store.keys import utc_now_iso
-from metrics_store.store import check_size
 
 from . import rules
 from .config import BuildConfig, BuildOptions

@@ -61,6 +61,7 @@ from .run_records import (
 from .schema import create_table, delete_table, table_exists
 from .store import Store
 from .suggestions import SuggestionOutcome
+from .table_writer import check_size
 from .writer import OUTAGE_BUDGET_SECONDS, PendingWrite, read_spool, replay
 
 __all__ = [
@@ -72,5 +73,5 @@ __all__ = [
     "Store", "StoreConfig", "SuggestionOutcome", "StoreError", "TableNotFound", "TableRef", "WordLabelStates", "WriteFailed", "connect",
     "EpochRow", "JobConfig", "JobResults", "RunConfigLog", "RunSummary", "SnapshotLineage", "parse_structured",
     "create_table", "delete_table", "per_label_metrics", "table_exists", "translate_errors",
-    "OutageTooLong", "PendingWrite", "read_spool", "replay",
+    "OutageTooLong", "PendingWrite", "check_size", "read_spool", "replay",
 ]

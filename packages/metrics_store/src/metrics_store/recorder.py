@@ -33,6 +33,7 @@ from .records import (
     checkpoint_record,
     log_items,
 )
+from .retry import is_transient
 from .store import Store
 from .table_writer import check_size
 from .writer import OUTAGE_BUDGET_SECONDS, BackgroundWriter, PendingWrite, spool
@@ -116,6 +117,10 @@ class RunRecorder(Protocol):
     def confirm_lease(self) -> None:
         """Renew the lease now (before touching the run's folder); `LeaseLost` if it is gone."""
 
+    def check_lease(self) -> None:
+        """`confirm_lease` when the lease may have run out (no renewal for half the stale
+        time: the process was paused): before a checkpoint is written to the run's folder."""
+
     def flush(self, timeout: float | None = None) -> bool:
         """Wait (up to `timeout` seconds) until every record so far reached the store; True
         when it did. Records are written in the background, in order."""
@@ -195,8 +200,18 @@ class DynamoRecorder:
             self.store.jobs.heartbeat(self.job_id, self.owner, now=self.clock.now())
 
     def confirm_lease(self) -> None:
-        self._heartbeat()
+        try:
+            self._heartbeat()
+        except LeaseLost:
+            raise
+        except Exception as exc:  # noqa: BLE001 - unreachable: it cannot be checked now; nobody can take a lease
+            if not is_transient(exc):  # whose heartbeat is fresh, and the final status is written under it or not at all
+                raise
+            return
         self._writer.renewed()
+
+    def check_lease(self) -> None:
+        self._writer.fence_now()
 
     def status(self, status: str, *, message: str | None = None, progress: float | None = None) -> None:
         at = self.clock.now()

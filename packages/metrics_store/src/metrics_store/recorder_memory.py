@@ -100,6 +100,9 @@ class MemoryRecorder:
     def confirm_lease(self) -> None:
         return None
 
+    def check_lease(self) -> None:
+        return None
+
     def flush(self, timeout: float | None = None) -> bool:
         return True
 
@@ -164,6 +167,9 @@ class NullRecorder:
         return False
 
     def confirm_lease(self) -> None:
+        return None
+
+    def check_lease(self) -> None:
         return None
 
     def flush(self, timeout: float | None = None) -> bool:

@@ -147,6 +147,22 @@ class BackgroundWriter:
         """The lease was renewed now (by a tick, or by a write that renews it)."""
         self._renewed = time.monotonic()
 
+    def fence_now(self) -> None:
+        """Check the lease now if it may have run out (the fence every write passes), from the
+        caller's thread: `LeaseLost` when it is gone (and writing stops)."""
+        if self._fence is None or self._fence_after_s is None or time.monotonic() - self._renewed < self._fence_after_s:
+            return
+        try:
+            self._fence()
+        except LeaseLost as exc:
+            self._give_up(exc)
+            raise
+        except Exception as exc:  # noqa: BLE001 - the table is unreachable: unverified, and every write fences again
+            if not is_transient(exc):
+                raise
+            return
+        self.renewed()
+
     def submit(self, write: PendingWrite) -> None:
         with self._state:
             self._unwritten.append(write)

@@ -69,9 +69,10 @@ def split_s3_uri(uri: str, option: str = "--upload-uri") -> tuple[str, str]:
     return bucket, prefix.strip("/")
 
 
-UPLOAD_RETRY = RetryPolicy(max_attempts=6, base_delay=1.0, max_delay=15.0)
-"""Attempts per file beyond botocore's own (standard mode: throttling and 5xx): a connection
-refused or reset is waited out for about half a minute before an upload counts as failed."""
+UPLOAD_RETRY = RetryPolicy(max_attempts=5, base_delay=0.5, max_delay=8.0)
+"""Attempts per file beyond botocore's own: a brief S3 failure (refused, reset or silent
+connections, 5xx) is waited out for about 15 s before an upload counts as failed; training
+then goes on and the upload is tried again later (callbacks.RecordingCallback)."""
 
 
 def _s3(s3_client: Any) -> Any:
@@ -80,7 +81,7 @@ def _s3(s3_client: Any) -> Any:
     import boto3
     from botocore.config import Config
 
-    return boto3.client("s3", config=Config(retries={"mode": "standard", "total_max_attempts": 5}, connect_timeout=5))
+    return boto3.client("s3", config=Config(retries={"mode": "standard", "total_max_attempts": 2}, connect_timeout=5, read_timeout=10))
 
 
 def _with_retries(action: Any, what: str, *, policy: RetryPolicy = UPLOAD_RETRY, sleep: Any = time.sleep) -> Any:

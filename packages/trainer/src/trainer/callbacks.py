@@ -14,7 +14,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from metrics_store import JobCheckpoint, JobResource, RunRecorder
+from metrics_store import JobCheckpoint, JobResource, LeaseLost, RunRecorder
 from metrics_store.keys import utc_now_iso
 
 from .run_dir import mark_complete
@@ -171,10 +171,13 @@ class RecordingCallback(TrainerCallback):
             is_best=state.best_model_checkpoint is not None and Path(state.best_model_checkpoint) == folder,
             metrics={k: latest[k] for k in ("val_f1", "eval_loss") if latest and k in latest} or None,
         )
-        self.recorder.checkpoint(checkpoint)
-        if self.upload is not None:
-            self._waiting_uploads.append((folder, checkpoint))
-            self.upload_waiting()
+        if self.upload is None:
+            self.recorder.checkpoint(checkpoint)
+            return
+        self._waiting_uploads.append((folder, checkpoint))
+        self.upload_waiting()
+        if any(c is checkpoint for _, c in self._waiting_uploads):
+            self.recorder.checkpoint(checkpoint)  # recorded as local until its upload succeeds
 
     def upload_waiting(self) -> None:
         """Upload the checkpoints that wait (oldest first) and record each as uploaded; the
@@ -232,7 +235,15 @@ class StoreHealth(TrainerCallback):
     def __init__(self, recorder: RunRecorder, stop: Callable[[str], None]):
         self.recorder, self.stop = recorder, stop
 
+    def on_epoch_end(self, args, state, control, **kwargs):
+        self.on_step_end(args, state, control, **kwargs)  # the epoch's checkpoint is decided here
+
     def on_step_end(self, args, state, control, **kwargs):
+        if control.should_save:
+            try:
+                self.recorder.check_lease()  # a checkpoint is about to be written into the run's folder: is it still ours?
+            except LeaseLost:
+                pass  # reported by health() below
         reason = self.recorder.health()
         if reason:
             self.stop(reason)

@@ -120,7 +120,7 @@ def fit_command(
         _quiet_hugging_face()
         return fit(request, lambda job_id: DynamoRecorder(table_ref, job_id), resume_job_id=resume_id, restart=restart, snapshot=opened)
 
-    from .signals import RunInterrupted
+    from .errors import RunInterrupted
 
     try:
         result = run_or_exit(run)

@@ -7,6 +7,8 @@ catch ValueError or RuntimeError keep working.
 
 from __future__ import annotations
 
+import signal
+
 
 class TrainerError(Exception):
     """Base class: the trainer cannot do what was asked, and the message says why."""
@@ -51,3 +53,14 @@ class JobExists(FitError):
     def __init__(self, job_id: str):
         super().__init__(f"job {job_id} exists already: another process started it")
         self.job_id = job_id
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A signal arrived outside the training loop (or twice inside it)."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"stopped by signal {signum} ({signal.Signals(signum).name})")
+        self.signum = signum
+        self.job_id: str | None = None  # set once the job exists: the CLI says how to resume it
+        self.output_dir: str | None = None
+        self.where = "set-up"

@@ -18,18 +18,9 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from .errors import RunInterrupted
+
 SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-
-
-class RunInterrupted(KeyboardInterrupt):
-    """A signal arrived outside the training loop (or twice inside it)."""
-
-    def __init__(self, signum: int):
-        super().__init__(f"stopped by signal {signum} ({signal.Signals(signum).name})")
-        self.signum = signum
-        self.job_id: str | None = None  # set once the job exists: the CLI says how to resume it
-        self.output_dir: str | None = None
-        self.where = "set-up"
 
 
 class SignalGuard(TrainerCallback):
