@@ -2,7 +2,7 @@
 CORD imported from JSONL), the features `trainer fit` trains on, and the plain Hugging Face
 Trainer recipes ours is compared with.
 
-The plain recipes get the very windows, tokenizer and initial weights that `trainer.fit.setup`
+The plain recipes get the very windows, tokenizer and initial weights that `trainer.training.fit.setup`
 prepares; only what a recipe decides differs: padding, batch order and loss.
 
 - `max_length`: every window padded to `max_seq_length` when features are made (the
@@ -24,10 +24,8 @@ from typing import Any
 
 from _local import fresh_table, local_endpoint
 
-from dataset_builder.build import create_snapshot
-from dataset_builder.config import BuildConfig
+from dataset_builder import BuildConfig, LocalBackend, create_snapshot
 from dataset_builder.receipts import LabelMix, generate_receipts, import_jsonl, write_bundles
-from dataset_builder.storage import LocalBackend
 from metrics_store import MemoryRecorder
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "bbox", "labels")
@@ -109,7 +107,7 @@ def imported_snapshot(root: Path, jsonl: Path, *, label_map: Path, keys_out: Pat
 
 
 def memory_recorders() -> tuple[dict[str, MemoryRecorder], Any]:
-    """A recorder factory for `trainer.fit` that keeps every recorder it made (no table)."""
+    """A recorder factory for `trainer.training.fit` that keeps every recorder it made (no table)."""
     made: dict[str, MemoryRecorder] = {}
 
     def recorder_for(job_id: str) -> MemoryRecorder:
@@ -119,8 +117,8 @@ def memory_recorders() -> tuple[dict[str, MemoryRecorder], Any]:
 
 
 def prepare(request: Any) -> Any:
-    """`trainer.fit.setup`: snapshot -> tokenizer, fresh model (seeded), train/val windows."""
-    from trainer.fit import setup
+    """`trainer.training.fit.setup`: snapshot -> tokenizer, fresh model (seeded), train/val windows."""
+    from trainer.training.fit import setup
 
     _, recorder_for = memory_recorders()
     return setup(request, recorder_for)
@@ -194,8 +192,8 @@ def gradient_agreement(run: Any, max_seq_length: int, windows: int = 16) -> dict
     import torch
     from transformers import default_data_collator
 
-    from trainer.data import FeatureCollator
-    from trainer.loss import weighted_token_cross_entropy
+    from trainer.model.features import FeatureCollator
+    from trainer.training.loss import weighted_token_cross_entropy
 
     batch = model_inputs(sorted(run.data.train, key=lambda f: len(f["input_ids"]))[:windows])
     ours_model = copy.deepcopy(run.built.model).eval()
@@ -249,15 +247,15 @@ def make_trainer(recipe: str, *, model: Any, tokenizer: Any, args: Any, train_fe
                  compute_metrics: Any = None, callbacks: Sequence[Any] = ()) -> tuple[Any, CountingCollator]:
     """A Trainer for `recipe` over the given windows, and the collator that counts its tokens.
 
-    ours / packed: `trainer fit`'s Trainer (trainer.batching.make_trainer; no class weights, no
+    ours / packed: `trainer fit`'s Trainer (trainer.training.batching.make_trainer; no class weights, no
     smoothing, as `trainer fit` by default) with TrainConfig.batching "length" (FeatureCollator,
-    pad to the longest window rounded up to a multiple of 8, trainer.sampler.LengthBucketSampler
+    pad to the longest window rounded up to a multiple of 8, trainer.training.sampler.LengthBucketSampler
     with the default jitter) or "packed" (packing.PackingCollator, random batches).
     """
     from transformers import PrinterCallback, Trainer, default_data_collator
 
-    from trainer.batching import make_trainer as make_our_trainer
-    from trainer.config import TrainConfig
+    from trainer import TrainConfig
+    from trainer.training.batching import make_trainer as make_our_trainer
 
     common = {"model": model, "args": args, "processing_class": tokenizer, "compute_metrics": compute_metrics,
               "callbacks": list(callbacks)}

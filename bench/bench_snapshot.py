@@ -28,12 +28,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 from _local import fresh_table, local_endpoint, print_table
 
-from dataset_builder.build import create_snapshot
-from dataset_builder.config import BuildConfig
-from dataset_builder.receipts.bundle import write_bundles
-from dataset_builder.receipts.synthetic import generate_receipts
+from dataset_builder import (
+    BuildConfig,
+    LocalBackend,
+    create_snapshot,
+    generate_receipts,
+    write_bundles,
+)
 from dataset_builder.sources.dynamo import read_table
-from dataset_builder.storage import LocalBackend
 from metrics_store import TableRef
 
 ENTITY_TYPES = ("RECEIPT", "RECEIPT_WORD", "RECEIPT_WORD_LABEL")

@@ -28,20 +28,19 @@ import statistics
 import sys
 import time
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from _local import REPO_ROOT, fresh_table, local_endpoint, print_table
 from _recipes import generated_snapshot, machine_line, set_threads
 
-from dataset_builder.config import BuildConfig
+from dataset_builder import BuildConfig
 from metrics_store import DynamoRecorder, Queries
-from trainer.fit import fit
-from trainer.sweep.config import SweepConfig
-from trainer.sweep.options import apply
+from trainer import SweepConfig, fit, start_sweep
 from trainer.sweep.plan import SweepPlan, base_request
-from trainer.sweep.runner import start_sweep
 from trainer.sweep.space import load_space
+from trainer.training.options import apply
 
 USER_DEFAULT = {"batch_size": 64, "lr": 6e-5, "warmup_ratio": 0.2, "label_smoothing": 0.1, "early_stopping_patience": 5}
 """The config the user's documents settle on (seeds/002 and 003), as `trainer fit` options."""
@@ -79,7 +78,7 @@ def run_sweep(mode: str, seed: int, args: argparse.Namespace, space: Any, base: 
                          prune_warmup_epochs=args.prune_warmup_epochs)
     plan = SweepPlan(f"bench-{mode}-s{seed}", space, config, base)
     t0 = time.time()
-    result = start_sweep(plan, table, echo=lambda line: print(f"   [{mode} s{seed}] {line}", file=sys.stderr, flush=True))
+    result = start_sweep(plan, partial(DynamoRecorder, table), Queries(table), echo=lambda line: print(f"   [{mode} s{seed}] {line}", file=sys.stderr, flush=True))
     wall = time.time() - t0
     queries = Queries(table)
     children = [j for j in queries.jobs_by_parent(result.job_id) if j.tags.get("kind") == "sweep_trial"]

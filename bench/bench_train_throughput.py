@@ -7,7 +7,7 @@
 - (a) ours, `trainer fit --batching length`: our windows, FeatureCollator (pad to the longest
   window, rounded up to a multiple of 8), length-grouped batches, WeightedLossTrainer;
 - (d) ours, `trainer fit --batching packed`: random batches, each batch's windows packed into
-  rows of at most max_seq_length (trainer.packing), block-diagonal attention.
+  rows of at most max_seq_length (trainer.training.packing), block-diagonal attention.
 
 Each recipe starts from the same initial weights and seed and runs the same number of optimizer
 steps with the same batch size (windows per step); only `trainer.train()` is timed. "real
@@ -42,8 +42,7 @@ from _recipes import (
     warm_start_dir,
 )
 
-from trainer.config import ModelConfig, TrainConfig
-from trainer.fit import FitRequest
+from trainer import FitRequest, ModelConfig, TrainConfig
 
 LABELS = {
     "max_length": "(b) HF Trainer, pad to max_length",

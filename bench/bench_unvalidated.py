@@ -7,7 +7,7 @@ about half the address and merchant-name words not VALID) into DynamoDB Local, w
 ground-truth copy (every word with its true label, all VALID, same ids) in a second table.
 Three snapshots with the user's build options (seven labels, amounts merged, O:entity 2.0):
 `o` and `ignore` from the labelled table, `truth` from the truth table; same receipts, same
-val split. For each model, seed and recipe, `trainer.fit` (setup, train: the best epoch by the
+val split. For each model, seed and recipe, `trainer.training.fit` (setup, train: the best epoch by the
 recipe's own val F1, as `trainer fit` keeps it) then predicts the val windows once, and the
 predictions are scored (a) on the snapshot's own val split as that recipe scores it and
 (b) on the truth snapshot's val split (no unknown word: every word scored). Strict IOB2 F1,
@@ -37,13 +37,10 @@ from typing import Any
 from _local import CORD_JSONL, REPO_ROOT, fresh_table, local_endpoint, print_table
 from _recipes import machine_line, memory_recorders, set_threads, warm_start_dir
 
-from dataset_builder.build import create_snapshot
-from dataset_builder.config import BuildConfig
-from dataset_builder.receipts.synthetic import USER_2025_11, load_synthetic
-from dataset_builder.snapshot import Snapshot, open_snapshot
-from dataset_builder.storage import LocalBackend
-from trainer.config import ModelConfig, TrainConfig
-from trainer.fit import FitRequest
+from dataset_builder import BuildConfig, LocalBackend, Snapshot, create_snapshot, open_snapshot
+from dataset_builder.receipts.generate import load_synthetic
+from dataset_builder.receipts.synthetic import USER_2025_11
+from trainer import FitRequest, ModelConfig, TrainConfig
 
 CORD_LABEL_MAP = REPO_ROOT / "bench" / "cord_label_map.json"
 USER_LABELS = ("MERCHANT_NAME", "PHONE_NUMBER", "ADDRESS_LINE", "DATE", "TIME", "PRODUCT_NAME", "AMOUNT")
@@ -66,8 +63,8 @@ def cord_tables(labelled: Any, truth: Any, args: argparse.Namespace) -> BuildCon
     is the val split, untouched, so both recipes are scored on the same, fully labelled words."""
     import random
 
+    from dataset_builder import ReceiptBundle
     from dataset_builder.receipts import load_label_map, plan_import, write_bundles
-    from dataset_builder.receipts.bundle import ReceiptBundle
 
     plan = plan_import(CORD_JSONL, label_map=load_label_map(CORD_LABEL_MAP))
     held_out = set(plan.held_out_keys)
@@ -94,7 +91,7 @@ def cord_tables(labelled: Any, truth: Any, args: argparse.Namespace) -> BuildCon
 
 def build_snapshots(out: Path, args: argparse.Namespace) -> dict[str, Snapshot]:
     """The labelled and truth tables on DynamoDB Local; one snapshot root per recipe."""
-    from dataset_builder.contracts import contract_gate
+    from dataset_builder import contract_gate
 
     built = {}
     with local_endpoint() as endpoint, fresh_table(endpoint, "bench-unk") as (_, labelled), fresh_table(endpoint, "bench-truth") as (_, truth):
@@ -128,11 +125,11 @@ def model_config(name: str, args: argparse.Namespace) -> ModelConfig:
 
 
 def predict(run: Any, model: Any) -> list[list[int]]:
-    """Arg-max tag per val word, windows merged as trainer.evaluate merges them."""
+    """Arg-max tag per val word, windows merged as trainer.model.evaluate merges them."""
     import torch
 
-    from trainer.data import FeatureCollator
-    from trainer.evaluate import merge_window_logits
+    from trainer.model.evaluate import merge_window_logits
+    from trainer.model.features import FeatureCollator
 
     features = run.data.val
     collate = FeatureCollator(run.built.tokenizer.pad_token_id, pad_to_multiple_of=None)
@@ -158,9 +155,9 @@ def figures(metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_one(snapshots: dict[str, Snapshot], recipe: str, model: str, seed: int, args: argparse.Namespace, out: Path) -> dict[str, Any]:
-    from trainer.data import examples_from_frame
-    from trainer.evaluate import word_metrics
-    from trainer.fit import setup, train
+    from trainer.model.evaluate import word_metrics
+    from trainer.model.features import examples_from_frame
+    from trainer.training.fit import setup, train
 
     snap, truth = snapshots[recipe], snapshots["truth"]
     epochs, lr = (args.epochs, args.lr) if model == "tiny" else (args.epochs_warm, args.lr_warm)

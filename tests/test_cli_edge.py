@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from typer.testing import CliRunner
 
-from cli_edge import EXIT_CODES, Column, exit_code_for, key_table, run_or_exit
+from cli_edge import EXIT_CODES, Column, exit_code_for, key_table, run_or_exit, short_id, short_time
 
 CLIS = ("metrics_store.cli", "dataset_builder.cli", "trainer.cli")
 
@@ -61,13 +61,37 @@ def test_a_table_never_cuts_its_keys_and_drops_columns_to_fit():
     assert "2026-12-01T10:00:00" in wide.export_text() and "left out" not in wide.export_text()
 
 
+def test_a_status_or_a_date_is_never_wrapped_and_long_ids_are_shown_short():
+    rows = [[short_id(str(uuid.uuid4())), "a-rather-long-job-name-for-a-run-of-the-receipts", "interrupted", "v12", 0.7123,
+             short_time("2026-12-01T10:00:00.123+00:00")]] * 3
+    columns = [Column("job", key=True), Column("name"), Column("status", whole=True), Column("snapshot", drop=1), Column("best f1"),
+               Column("created", whole=True, drop=2)]
+    out = Console(width=60, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+    out.print(key_table("runs", columns, rows))
+    text = out.export_text()
+    assert text.count("interrupted") == 3 and len(rows[0][0]) == 8 and rows[0][0] in text
+    assert max(len(line) for line in text.splitlines()) <= 60
+    assert "created" in text.split("left out for width:")[1]  # a date that does not fit leaves whole, never broken
+    wide = Console(width=120, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+    wide.print(key_table("runs", columns, rows))
+    assert wide.export_text().count("2026-12-01 10:00") == 3
+
+
 def test_every_mapped_error_names_a_class_and_unmapped_errors_stay_bugs():
     for qualified, code in EXIT_CODES.items():
         module, _, name = qualified.rpartition(".")
         cls = getattr(importlib.import_module(module), name)
         assert isinstance(cls, type) and issubclass(cls, BaseException) and code in (1, 2), qualified
-    from dataset_builder.config import ConfigError
-    from dataset_builder.snapshot import SnapshotCorrupted
+        # matched by the class's own module and name: an entry naming a re-export would never match
+        assert f"{cls.__module__}.{cls.__qualname__}" == qualified, f"{qualified} is {cls.__module__}.{cls.__qualname__}"
+    from dataset_builder import DatasetBuilderError
+    from dataset_builder.manifest import ManifestError
+    from dataset_builder.receipts.jsonl import LabelMapError
+    from trainer.errors import ConfigError as TrainerConfigError
+
+    assert exit_code_for(TrainerConfigError("--lr: bad")) == 2 and exit_code_for(ManifestError("x")) == 2
+    assert exit_code_for(LabelMapError("x")) == 2 and issubclass(LabelMapError, DatasetBuilderError)
+    from dataset_builder import ConfigError, SnapshotCorrupted
 
     assert exit_code_for(ConfigError("x")) == 2 and exit_code_for(SnapshotCorrupted("x")) == 1
     assert exit_code_for(ValueError("a bug")) is None

@@ -18,7 +18,7 @@ from receipt_dynamo.entities import (
 )
 from typer.testing import CliRunner
 
-from dataset_builder.receipts import generate_receipts
+from dataset_builder import generate_receipts
 from dataset_builder.receipts.importer import to_bundle
 from dataset_builder.receipts.jsonl import read_receipts
 from metrics_store.codec import decode_item

@@ -18,11 +18,14 @@ from receipt_dynamo.entities import (
     ReceiptWordLabel,
 )
 
-from dataset_builder.build import create_snapshot
-from dataset_builder.config import BuildConfig, ConfigError
-from dataset_builder.contracts import contract_gate
-from dataset_builder.receipts import generate_receipts
-from dataset_builder.storage import LocalBackend
+from dataset_builder import (
+    BuildConfig,
+    ConfigError,
+    LocalBackend,
+    contract_gate,
+    create_snapshot,
+    generate_receipts,
+)
 
 from .client import client_for
 
@@ -123,7 +126,7 @@ def build(table, tmp_path, **spec):
 def test_words_labels_states_and_merchants_are_what_the_client_wrote(written, tmp_path):
     table, receipts, odd = written
     result = build(table, tmp_path, split_by="merchant")
-    from dataset_builder.snapshot import open_snapshot
+    from dataset_builder import open_snapshot
 
     snap = open_snapshot(str(tmp_path), result.snapshot_id)
     words = {(r["image_id"], r["line_id"], r["word_id"]): r for r in snap.words.iter_rows(named=True)}
@@ -198,7 +201,7 @@ def test_a_held_out_merchant_no_receipt_has_is_refused_with_the_known_ones(writt
     with pytest.raises(ConfigError, match=r"--holdout-merchant 'Costco': no receipt has that merchant; merchants: .*'corner deli'"):
         build(table, tmp_path, holdout_merchants=("Costco",))
     result = build(table, tmp_path, holdout_merchants=("corner deli",))
-    from dataset_builder.snapshot import open_snapshot
+    from dataset_builder import open_snapshot
 
     receipts = open_snapshot(str(tmp_path), result.snapshot_id).receipts
     assert set(receipts.filter(pl.col("merchant") == "Corner Deli")["split"]) == {"val"}

@@ -22,12 +22,11 @@ from pathlib import Path
 
 import polars as pl
 
+from dataset_builder import BuildConfig, LocalBackend
 from dataset_builder.build import draft_manifest
-from dataset_builder.config import BuildConfig
 from dataset_builder.dataset import Dataset, RawRead, build_dataset
 from dataset_builder.manifest import ContractReport, Manifest
 from dataset_builder.snapshot import MANIFEST, encode_dataset, manifest_bytes
-from dataset_builder.storage import LocalBackend
 
 MERCHANTS = ("Corner Deli", "Bagel Barn", "Green Grocer", "Fuel Stop", "Noodle Bar")
 HEALTHY_CONFIG = BuildConfig(o_entity_ratio=0.6, val_fraction=0.1, seed=7)

@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from dataset_builder.build import ContractGateFailed, create_snapshot
+from dataset_builder import ContractGateFailed, LocalBackend, create_snapshot, open_snapshot
 from dataset_builder.cli import app
 from dataset_builder.config import BuildConfig, BuildOptions
 from dataset_builder.contracts import (
@@ -29,8 +29,6 @@ from dataset_builder.contracts import (
 from dataset_builder.contracts.drift import population_stability
 from dataset_builder.contracts.runner import overall_status
 from dataset_builder.dataset import Dataset, build_dataset
-from dataset_builder.snapshot import open_snapshot
-from dataset_builder.storage import LocalBackend
 from metrics_store import Queries
 from tests.conftest import REPO_ROOT
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from dataset_builder import rules
-from dataset_builder.config import BuildConfig, ConfigError
+from dataset_builder import BuildConfig, ConfigError, rules
 from dataset_builder.dataset import RawRead, build_dataset
 from dataset_builder.manifest import Counts, RatioReport
 

@@ -11,8 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from dataset_builder.build import create_snapshot
-from dataset_builder.config import BuildConfig
+from dataset_builder import BuildConfig, LocalBackend, create_snapshot, import_jsonl
 from dataset_builder.layout import (
     BoxOutsideConvention,
     ReceiptNotFound,
@@ -21,10 +20,8 @@ from dataset_builder.layout import (
     lay_out,
     parse_receipt_keys,
 )
-from dataset_builder.receipts import import_jsonl
 from dataset_builder.receipts.importer import ImportRejected
 from dataset_builder.sources.dynamo import TableReader, frames_from_items
-from dataset_builder.storage import LocalBackend
 from metrics_store.records import Geometry, Point, Receipt, ReceiptWord
 from tests.conftest import CORD_JSONL, REPO_ROOT
 
@@ -45,7 +42,7 @@ def test_jsonl_and_table_receipts_are_laid_out_as_the_snapshot_build_lays_them(t
     import_jsonl(table, jsonl, label_map=LABEL_MAP, strict=True)
     result = create_snapshot(table=table, backend=LocalBackend(tmp_path / "snapshots"), config=BuildConfig(val_fraction=0.3),
                              source={"table": table.name})
-    from dataset_builder.snapshot import open_snapshot
+    from dataset_builder import open_snapshot
 
     built = open_snapshot(tmp_path / "snapshots", result.snapshot_id).words.select(COMPARED).sort("receipt_key", "position")
     laid = from_jsonl(jsonl)

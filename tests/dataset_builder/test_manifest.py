@@ -8,10 +8,9 @@ import shutil
 
 import pytest
 
-from dataset_builder.config import BuildConfig
+from dataset_builder import BuildConfig, SnapshotCorrupted, list_snapshots, open_snapshot
 from dataset_builder.diff import diff_snapshots, spec_changes
 from dataset_builder.manifest import Manifest, ManifestError
-from dataset_builder.snapshot import SnapshotCorrupted, list_snapshots, open_snapshot
 from tests.conftest import REPO_ROOT
 
 V1_ROOT = REPO_ROOT / "tests" / "fixtures" / "snapshots_v1"
@@ -84,7 +83,7 @@ def test_unreadable_manifests_are_one_clear_error(tmp_path, edit, message):
 @pytest.mark.parametrize("options", [{"o_entity_ratio": float("nan")}, {"o_entity_ratio": float("inf")}, {"o_entity_ratio": -1.0},
                                      {"val_fraction": float("nan")}])
 def test_non_finite_build_options_are_refused(options):
-    from dataset_builder.config import ConfigError
+    from dataset_builder import ConfigError
 
     with pytest.raises(ConfigError, match="--o-entity-ratio|--val-fraction"):
         BuildConfig(**options)

@@ -6,8 +6,8 @@ import json
 
 from typer.testing import CliRunner
 
+from dataset_builder import generate_receipts
 from dataset_builder.cli import app
-from dataset_builder.receipts.synthetic import generate_receipts
 from metrics_store import connect, delete_table, table_exists
 from metrics_store.queries import Queries
 

@@ -10,8 +10,7 @@ from collections import Counter
 import polars as pl
 import pytest
 
-from dataset_builder.build import create_snapshot
-from dataset_builder.config import BuildConfig, ConfigError
+from dataset_builder import BuildConfig, ConfigError, LocalBackend, create_snapshot, open_snapshot
 from dataset_builder.receipts import LabelMix, generate_receipts, write_bundles
 from dataset_builder.review import (
     ReviewDataError,
@@ -24,8 +23,6 @@ from dataset_builder.review import (
     snapshot_label,
     table_names,
 )
-from dataset_builder.snapshot import open_snapshot
-from dataset_builder.storage import LocalBackend
 from metrics_store import ReceiptWord, Store
 
 USER = ("MERCHANT_NAME", "PHONE_NUMBER", "ADDRESS_LINE", "DATE", "TIME", "PRODUCT_NAME", "AMOUNT")

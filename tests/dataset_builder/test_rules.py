@@ -3,8 +3,7 @@
 import polars as pl
 import pytest
 
-from dataset_builder import rules
-from dataset_builder.config import BuildConfig, ConfigError
+from dataset_builder import BuildConfig, ConfigError, rules
 from dataset_builder.labels import CORE_LABELS
 
 IMG = "00000000-0000-4000-8000-00000000000a"

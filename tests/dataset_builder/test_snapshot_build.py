@@ -10,12 +10,16 @@ from concurrent.futures import ThreadPoolExecutor
 import polars as pl
 import pytest
 
-from dataset_builder.build import create_snapshot
+from dataset_builder import (
+    LocalBackend,
+    SnapshotCorrupted,
+    SnapshotExists,
+    create_snapshot,
+    diff_snapshots,
+    open_snapshot,
+)
 from dataset_builder.config import BuildConfig, BuildOptions
-from dataset_builder.diff import diff_snapshots
-from dataset_builder.snapshot import SnapshotCorrupted, SnapshotExists, open_snapshot
 from dataset_builder.sources.dynamo import read_table
-from dataset_builder.storage import LocalBackend
 from metrics_store import Queries, ReceiptWordLabel, Store
 
 from .receipts_fixture import image_id, simple_receipt, write_receipts
@@ -164,7 +168,7 @@ def test_diff_between_two_builds(filled, tmp_path):
 
 
 def test_drift_compares_like_with_like(filled, tmp_path):
-    from dataset_builder.contracts import contract_gate
+    from dataset_builder import contract_gate
 
     gate = contract_gate()
     backend = LocalBackend(tmp_path)

@@ -4,8 +4,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from dataset_builder.build import create_snapshot
-from dataset_builder.config import BuildConfig
+from dataset_builder import BuildConfig, S3Backend, create_snapshot
 from dataset_builder.snapshot import (
     SnapshotCorrupted,
     SnapshotExists,
@@ -13,7 +12,6 @@ from dataset_builder.snapshot import (
     list_snapshots,
     open_snapshot,
 )
-from dataset_builder.storage import S3Backend
 
 from .receipts_fixture import simple_receipt, write_receipts
 

@@ -9,8 +9,8 @@ from collections import Counter, defaultdict
 
 import pytest
 
+from dataset_builder import write_bundles
 from dataset_builder.labels import CORE_LABELS, LEGACY_ALIASES
-from dataset_builder.receipts.bundle import write_bundles
 from dataset_builder.receipts.synthetic import LEGACY_NAMES, LabelMix, generate_receipts
 from metrics_store.queries import Queries
 from metrics_store.records import RECORD_TYPES, Geometry

@@ -7,10 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dataset_builder.build import create_snapshot
-from dataset_builder.config import BuildConfig
+from dataset_builder import BuildConfig, LocalBackend, create_snapshot
 from dataset_builder.receipts import LabelMix, generate_receipts, write_bundles
-from dataset_builder.storage import LocalBackend
 from metrics_store import StoreConfig, connect, create_table, delete_table
 
 # The user's own label set (seeds/003): seven labels, totals merged into AMOUNT.

@@ -6,8 +6,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field, replace
 
+from dataset_builder import ReceiptBundle
 from dataset_builder.receipts import LabelMix, generate_receipts
-from dataset_builder.receipts.bundle import ReceiptBundle
 
 CLEAN = LabelMix(status_probabilities={"VALID": 1.0}, legacy_fraction=0.0, two_label_fraction=0.0, missing_fraction=0.0)
 Word = tuple[str, int, int, int]  # image_id, receipt_id, line_id, word_id

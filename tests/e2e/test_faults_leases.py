@@ -18,8 +18,7 @@ import pytest
 from transformers import TrainerCallback
 
 from metrics_store import DynamoRecorder, JobLeased, Queries, Store
-from trainer.config import ModelConfig, TrainConfig
-from trainer.fit import FitRequest, fit
+from trainer import FitRequest, ModelConfig, TrainConfig, fit
 
 from .faults import (
     first_checkpoint,
@@ -175,7 +174,7 @@ def test_a_signal_during_set_up_names_the_job_and_its_resume_records_the_start(e
 
 def test_a_signal_after_the_run_succeeded_changes_nothing(e2e_table, e2e_snapshot, tmp_path, monkeypatch):
     config, table = e2e_table
-    import trainer.fit as fit_module
+    import trainer.training.fit as fit_module
 
     real_report = fit_module.write_report
 

@@ -12,15 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from dataset_builder.build import create_snapshot
-from dataset_builder.config import BuildConfig
-from dataset_builder.receipts import generate_receipts, write_bundles
-from dataset_builder.storage import LocalBackend
+from dataset_builder import (
+    BuildConfig,
+    LocalBackend,
+    create_snapshot,
+    generate_receipts,
+    write_bundles,
+)
 from metrics_store import DynamoRecorder, Queries, StoreConfig, connect, create_table, read_spool
 from metrics_store.local import DynamoDBLocal, LocalDynamoConfig, free_port
 from tests.conftest import REPO_ROOT
-from trainer.config import ModelConfig, TrainConfig
-from trainer.fit import FitRequest, fit
+from trainer import FitRequest, ModelConfig, TrainConfig, fit
 
 from .conftest import CLEAN_MIX, USER_LABELS
 from .faults import (
@@ -117,7 +119,7 @@ def test_a_resume_on_another_machine_downloads_the_last_checkpoint_from_s3(e2e_t
     resumes elsewhere from the last recorded one."""
     import shutil
 
-    from trainer.request import request_for_resume
+    from trainer import request_for_resume
 
     _, bucket = s3_bucket
     config, table = e2e_table

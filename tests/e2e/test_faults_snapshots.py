@@ -12,9 +12,7 @@ import time
 
 import pytest
 
-from dataset_builder.build import create_snapshot
-from dataset_builder.config import BuildConfig
-from dataset_builder.storage import LocalBackend
+from dataset_builder import BuildConfig, LocalBackend, create_snapshot
 from metrics_store import Queries
 
 from .faults import dsb, snapshot_list

@@ -14,11 +14,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from dataset_builder.build import create_snapshot
-from dataset_builder.config import BuildConfig
-from dataset_builder.receipts import write_bundles
-from dataset_builder.snapshot import open_snapshot
-from dataset_builder.storage import LocalBackend
+from dataset_builder import BuildConfig, LocalBackend, create_snapshot, open_snapshot, write_bundles
 from metrics_store import (
     Queries,
     ReceiptWordLabel,
@@ -234,3 +230,31 @@ def test_bad_review_options_are_one_line_before_anything_runs(planted_table, tmp
         assert result.returncode == 2, (extra, result.stderr[-2000:])
         assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, (extra, result.stderr)
     assert len(Queries(table).jobs_by_name("review-bad", limit=None).items) == jobs_before == 0
+
+
+def test_fold_jobs_are_children_trained_once_and_found_again_on_resume_with_jobs_in_memory(planted_table, tmp_path):
+    """The review's job logic with its jobs in memory (`MemoryJobs`), the words from the table:
+    each fold a child job of the review, trained once; a resumed review finds them again and
+    scores them from what they kept, training nothing."""
+    from metrics_store import MemoryJobs
+    from trainer import FitRequest, ModelConfig, ReviewRequest, TableWords, TrainConfig, run_review
+
+    _, table, _, root = planted_table
+    jobs = MemoryJobs()
+    recipe = FitRequest(snapshot_root=str(root), model=ModelConfig(model="tiny", max_seq_length=128, doc_stride=32),
+                        train=TrainConfig(epochs=2, batch_size=8, learning_rate=3e-3, seed=1, early_stopping_patience=None,
+                                          output_dir=str(tmp_path / "reviews")))
+    request = ReviewRequest(snapshot_root=str(root), snapshot="v1", folds=2, recipe=recipe, job_name="in-memory", created_by="tests")
+    first = run_review(request, jobs, jobs, TableWords(table))
+    assert first.status == "succeeded"
+    folds = jobs.jobs_by_parent(first.job_id)
+    assert sorted(j.tags["review_fold"] for j in folds) == ["1/2", "2/2"] and {j.status for j in folds} == {"succeeded"}
+
+    review = jobs.recorder_for(first.job_id, source="review")
+    review.status("interrupted", message="stopped before its end")
+    again = run_review(request, jobs, jobs, TableWords(table), resume_job_id=first.job_id)
+    assert again.status == "succeeded" and again.summary["queues"] == first.summary["queues"]
+    logged = [json.loads(log.message) for log in jobs.iter_job_logs(first.job_id)]
+    assert [(e["fold"], e["trained"]) for e in logged if e.get("type") == "review_fold"] == [(1, True), (2, True), (1, False), (2, False)]
+    for fold in folds:  # one attempt each: nothing was trained again
+        assert sum(json.loads(log.message).get("type") == "run_config" for log in jobs.iter_job_logs(fold.job_id)) == 1

@@ -17,8 +17,8 @@ import typer
 
 from metrics_store import Queries, Store
 from tests.trainer.test_runs_builders import validate
-from trainer.analysis.sweep_verdict import VERDICTS
 from trainer.cli import app
+from trainer.sweep.verdict import VERDICTS
 
 from .faults import (
     env_for,

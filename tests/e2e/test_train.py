@@ -17,8 +17,7 @@ import pytest
 
 from metrics_store import DynamoRecorder, Queries
 from tests.conftest import REPO_ROOT
-from trainer.config import ModelConfig, TrainConfig
-from trainer.fit import FitRequest, fit
+from trainer import FitRequest, ModelConfig, TrainConfig, fit
 
 pytestmark = pytest.mark.slow
 

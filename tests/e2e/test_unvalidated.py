@@ -14,15 +14,12 @@ from dataclasses import replace
 import polars as pl
 import pytest
 
-from dataset_builder.build import create_snapshot
-from dataset_builder.config import BuildConfig
-from dataset_builder.contracts import contract_gate
-from dataset_builder.receipts.synthetic import USER_2025_11, load_synthetic
-from dataset_builder.snapshot import open_snapshot
-from dataset_builder.storage import LocalBackend
+from dataset_builder import BuildConfig, LocalBackend, contract_gate, create_snapshot, open_snapshot
+from dataset_builder.receipts.generate import load_synthetic
+from dataset_builder.receipts.synthetic import USER_2025_11
 from metrics_store import StoreConfig, connect, create_table, delete_table
-from trainer.data import IGNORE_INDEX, examples_from_frame
-from trainer.evaluate import word_metrics
+from trainer.model.evaluate import word_metrics
+from trainer.model.features import IGNORE_INDEX, examples_from_frame
 
 from .conftest import USER_LABELS
 
@@ -97,8 +94,8 @@ def test_a_perfect_model_is_scored_honestly_only_when_unknown_words_are_left_out
 
 
 def test_unknown_words_carry_no_training_target(snapshots):
-    from trainer.data import build_features
-    from trainer.model import train_tiny_tokenizer
+    from trainer.model.build import train_tiny_tokenizer
+    from trainer.model.features import build_features
 
     snap = snapshots["ignore"]
     examples = examples_from_frame(snap.words, snap.tags, split="train")

@@ -4,7 +4,9 @@ import json
 
 import pytest
 
-from trainer.artifacts import prune_checkpoints, upload_folder, write_run_file
+from trainer.jobs.folders import prune_checkpoints
+from trainer.jobs.storage import upload_folder
+from trainer.training.outputs import write_run_file
 
 
 def test_best_model_is_uploaded_to_s3(s3_bucket, tmp_path):

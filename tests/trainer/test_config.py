@@ -87,8 +87,8 @@ def test_a_job_recorded_before_batching_resumes_as_it_ran(group_by_length, batch
     """Old jobs recorded `group_by_length` (and no `batching`): their request rebuilds with
     the batching they trained with, and the Trainer gets the same sampler as before."""
     from metrics_store import Job
-    from trainer.arguments import training_arguments
-    from trainer.request import request_for_resume
+    from trainer import request_for_resume
+    from trainer.training.arguments import training_arguments
 
     train = {key: value for key, value in TrainConfig(seed=3).to_dict().items() if key != "batching"}
     train["group_by_length"] = group_by_length
@@ -103,7 +103,8 @@ def test_a_job_recorded_before_batching_resumes_as_it_ran(group_by_length, batch
 def test_fit_cli_takes_batching_and_maps_the_old_flags():
     from typer.testing import CliRunner
 
-    from trainer.cli import app, legacy_batching
+    from trainer.cli import app
+    from trainer.cli.fit import legacy_batching
 
     assert legacy_batching(None, None) == TrainConfig().batching
     assert legacy_batching(None, False) == "random" and legacy_batching(None, True) == "length"

@@ -6,7 +6,8 @@ import polars as pl
 import pytest
 import torch
 
-from trainer.data import (
+from trainer.model.build import train_tiny_tokenizer
+from trainer.model.features import (
     CLS_BOX,
     IGNORE_INDEX,
     SEP_BOX,
@@ -17,13 +18,12 @@ from trainer.data import (
     plan_windows,
     supervised_tag_counts,
 )
-from trainer.feature_cache import (
+from trainer.training.feature_cache import (
     feature_cache_key_parts,
     load_or_build_features,
     tokenizer_fingerprint,
 )
-from trainer.model import train_tiny_tokenizer
-from trainer.sampler import LengthBucketSampler
+from trainer.training.sampler import LengthBucketSampler
 
 TAGS = ["O", "B-AMOUNT", "I-AMOUNT", "B-DATE", "I-DATE"]
 

@@ -7,17 +7,17 @@ import pytest
 import torch
 from transformers import TrainingArguments
 
-from trainer.config import ModelConfig
-from trainer.data import FeatureCollator, ReceiptExample, build_features
-from trainer.evaluate import (
+from trainer import ModelConfig
+from trainer.model.build import build_tokenizer_and_model
+from trainer.model.evaluate import (
     entity_labels,
     evaluate_windows,
     make_compute_metrics,
     merge_window_logits,
     word_metrics,
 )
-from trainer.loss import WeightedLossTrainer
-from trainer.model import build_tokenizer_and_model
+from trainer.model.features import FeatureCollator, ReceiptExample, build_features
+from trainer.training.loss import WeightedLossTrainer
 
 TAGS = ["O", "B-AMOUNT", "I-AMOUNT", "B-DATE", "I-DATE"]
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from transformers import LayoutLMConfig, LayoutLMForTokenClassification, TrainingArguments
 
-from trainer.loss import (
+from trainer.training.loss import (
     WeightedLossTrainer,
     class_weights_from_counts,
     resolve_class_weights,
@@ -141,14 +141,14 @@ def test_trainer_uses_weighted_smoothed_loss(small_model, tmp_path):
 
 
 def test_trainer_batches_by_length_bucket_sampler(small_model, tmp_path):
-    from trainer.sampler import LengthBucketSampler
+    from trainer.training.sampler import LengthBucketSampler
 
     windows = [{"input_ids": [2] + [5] * n + [3], "labels": [-100] + [0] * n + [-100]} for n in range(1, 41)]
 
     def sampler(strategy: str, jitter: float = 0.0):
         args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none", per_device_train_batch_size=4,
                                  gradient_accumulation_steps=2, train_sampling_strategy=strategy)
-        return WeightedLossTrainer(model=small_model, args=args, train_dataset=windows, length_jitter=jitter)._get_train_sampler()
+        return WeightedLossTrainer(model=small_model, args=args, train_dataset=windows, length_jitter=jitter).train_sampler()
 
     grouped = sampler("group_by_length", 0.3)
     assert isinstance(grouped, LengthBucketSampler)

@@ -10,13 +10,13 @@ import torch
 from transformers import BertConfig, BertModel
 
 from trainer.config import ModelConfig, TinySizes
-from trainer.data import FeatureCollator, ReceiptExample, build_features
-from trainer.model import (
+from trainer.model.build import (
     ModelNotCachedError,
     build_tokenizer_and_model,
     train_tiny_tokenizer,
     warm_start_from_bert,
 )
+from trainer.model.features import FeatureCollator, ReceiptExample, build_features
 
 TAGS = ["O", "B-AMOUNT", "I-AMOUNT"]
 TRAIN_WORDS = ["TOTAL", "12.99", "Walmart", "Milk", "Bread", "SUBTOTAL", "Tax", "1.05"] * 4

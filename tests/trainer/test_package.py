@@ -1,4 +1,4 @@
-"""The model package contract (trainer.package): round trip, the card, the version 0 upgrade,
+"""The model package contract (trainer.model.package): round trip, the card, the version 0 upgrade,
 and every refusal naming what is missing; `--model` resolution (folder, best/, s3://)."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT
-from trainer.artifacts import upload_folder
-from trainer.model_ref import resolve_model
-from trainer.package import (
+from trainer import resolve_model
+from trainer.jobs.storage import upload_folder
+from trainer.model.package import (
     PACKAGE_FILE,
     BestEvaluation,
     BoxConvention,
@@ -67,7 +67,7 @@ def test_the_published_schema_is_the_models_own():
     from jsonschema import Draft202012Validator
 
     schema = json.loads((REPO_ROOT / "docs" / "schemas" / "model_package.json").read_text())
-    assert schema == package_schema(), "docs/schemas/model_package.json is stale: regenerate it from trainer.package.package_schema()"
+    assert schema == package_schema(), "docs/schemas/model_package.json is stale: regenerate it from trainer.model.package.package_schema()"
     Draft202012Validator(schema).validate(json.loads(package().to_json()))
 
 

@@ -1,4 +1,4 @@
-"""Packed training batches (trainer.packing, trainer.batching): how windows are laid into
+"""Packed training batches (trainer.training.packing, trainer.training.batching): how windows are laid into
 rows, what the collator hands the model, and the isolation that makes packing safe: a window
 packed with others gets the logits, loss and gradients it gets alone."""
 
@@ -13,19 +13,29 @@ import pytest
 import torch
 from transformers import BertConfig, BertModel, TrainingArguments
 
-from trainer.batching import make_trainer
-from trainer.config import ModelConfig, TrainConfig
-from trainer.data import IGNORE_INDEX, PAD_BOX, FeatureCollator, ReceiptExample, build_features
-from trainer.loss import weighted_token_cross_entropy
-from trainer.model import build_tokenizer_and_model, train_tiny_tokenizer, warm_start_from_bert
-from trainer.packing import (
+from trainer import ModelConfig, TrainConfig
+from trainer.model.build import (
+    build_tokenizer_and_model,
+    train_tiny_tokenizer,
+    warm_start_from_bert,
+)
+from trainer.model.features import (
+    IGNORE_INDEX,
+    PAD_BOX,
+    FeatureCollator,
+    ReceiptExample,
+    build_features,
+)
+from trainer.training.batching import make_trainer
+from trainer.training.loss import weighted_token_cross_entropy
+from trainer.training.packing import (
     PackedWindowsTrainer,
     PackingCollator,
     enable_block_attention,
     first_fit_decreasing,
     plan_rows,
 )
-from trainer.sampler import LengthBucketSampler
+from trainer.training.sampler import LengthBucketSampler
 
 TAGS = ["O", "B-AMOUNT", "I-AMOUNT", "B-DATE", "I-DATE"]
 VOCABULARY = ["total", "12.99", "walmart", "milk", "bread", "date", "01/02/2024", "tax", "subtotal", "cash", "4.50"]
@@ -247,11 +257,11 @@ def test_length_and_random_batchings_keep_their_samplers(tiny_model, windows, tm
     model, tokenizer = tiny_model
     length = make_trainer(TrainConfig(batching="length", length_jitter=0.3), model=model, tokenizer=tokenizer,
                           args=arguments(tmp_path, "length"), max_seq_length=MAX_SEQ_LENGTH, train_dataset=windows)
-    sampler = length._get_train_sampler()
+    sampler = length.train_sampler()
     assert isinstance(sampler, LengthBucketSampler) and sampler.jitter == 0.3
     random_ = make_trainer(TrainConfig(batching="random"), model=model, tokenizer=tokenizer, args=arguments(tmp_path, "random"),
                            max_seq_length=MAX_SEQ_LENGTH, train_dataset=windows)
-    assert isinstance(random_._get_train_sampler(), torch.utils.data.RandomSampler)
+    assert isinstance(random_.train_sampler(), torch.utils.data.RandomSampler)
     assert next(iter(random_.get_train_dataloader()))["attention_mask"].dim() == 2
     with pytest.raises(ValueError, match="train_sampling_strategy"):
         make_trainer(TrainConfig(batching="packed"), model=model, tokenizer=tokenizer, args=arguments(tmp_path, "length"),

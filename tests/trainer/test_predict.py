@@ -15,17 +15,20 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from dataset_builder.build import create_snapshot
-from dataset_builder.config import BuildConfig
-from dataset_builder.receipts import ReceiptBundle, generate_receipts, write_bundles
-from dataset_builder.storage import LocalBackend
+from dataset_builder import (
+    BuildConfig,
+    LocalBackend,
+    ReceiptBundle,
+    create_snapshot,
+    generate_receipts,
+    write_bundles,
+)
 from metrics_store import DynamoRecorder, Queries, StoreConfig, connect, create_table, delete_table
 from metrics_store.records import Geometry, Point, Receipt, ReceiptWord
 from tests.conftest import REPO_ROOT
+from trainer import FitRequest, ModelConfig, TrainConfig, fit
 from trainer.cli import app
-from trainer.config import ModelConfig, TrainConfig
-from trainer.fit import FitRequest, fit
-from trainer.package import PACKAGE_FILE, ModelPackage, load_package, read_package
+from trainer.model.package import PACKAGE_FILE, ModelPackage, load_package, read_package
 
 from .test_runs_builders import validate
 
@@ -85,10 +88,10 @@ def test_the_best_folder_is_a_package_that_round_trips(trained):
 
 
 def test_predicting_the_val_split_reproduces_the_recorded_best_f1_and_equals_evaluation(trained, tmp_path):
-    from dataset_builder.snapshot import open_snapshot
-    from trainer.data import build_features, examples_from_frame
-    from trainer.evaluate import evaluate_windows
-    from trainer.runtime import load_runner
+    from dataset_builder import open_snapshot
+    from trainer import load_runner
+    from trainer.model.evaluate import evaluate_windows
+    from trainer.model.features import build_features, examples_from_frame
 
     out = tmp_path / "val.jsonl"
     payload = predict_json(trained, "--model", str(trained["run_dir"]), "--snapshot", "v1", "--out", str(out))
@@ -129,7 +132,7 @@ def test_a_job_id_names_its_best_model_and_parquet_output_holds_the_same(trained
 
 
 def test_receipts_from_the_table_and_from_jsonl_get_the_snapshot_predictions(trained, tmp_path):
-    from dataset_builder.snapshot import open_snapshot
+    from dataset_builder import open_snapshot
 
     snapshot_run = predict_json(trained, "--model", str(trained["run_dir"]), "--snapshot", "v1")
     wanted = snapshot_run["predictions"][:2]

@@ -1,4 +1,4 @@
-"""The pure parts of trainer.predict: entities read as seqeval's strict IOB2 reads them, and a
+"""The pure parts of trainer.inference.predict: entities read as seqeval's strict IOB2 reads them, and a
 receipt's output record (tags, confidences, top-k, entities) from its merged logits."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from seqeval.scheme import IOB2, Entities
 
-from trainer.data import ReceiptExample
-from trainer.predict import receipt_prediction, softmax, strict_entities
-from trainer.predict_config import ExportOptions, PredictOptions
+from trainer.inference.options import ExportOptions, PredictOptions
+from trainer.inference.predict import receipt_prediction, softmax, strict_entities
+from trainer.model.features import ReceiptExample
 
 TAGS = ["O", "B-AMOUNT", "I-AMOUNT", "B-DATE", "I-DATE"]
 

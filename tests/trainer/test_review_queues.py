@@ -7,9 +7,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from dataset_builder.config import BuildConfig
+from dataset_builder import BuildConfig
 from metrics_store import ReceiptWordLabel
-from trainer.errors import ConfigError
+from trainer import ConfigError
 from trainer.review.config import QueueConfig, ReviewRequest
 from trainer.review.output import build_suggestions, classify
 from trainer.review.queues import build_queues, label_probabilities

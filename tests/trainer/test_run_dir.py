@@ -5,10 +5,8 @@ from __future__ import annotations
 import pytest
 
 from metrics_store import JobCheckpoint
-from trainer.config import TrainConfig
-from trainer.errors import ConfigError, FitError
-from trainer.request import FitRequest
-from trainer.run_dir import (
+from trainer import ConfigError, FitError, FitRequest, TrainConfig
+from trainer.jobs.folders import (
     check_job_name,
     claim,
     locate_checkpoint,

@@ -1,4 +1,4 @@
-"""The extension points of `fit()` that jobs started by other jobs use (trainer.run_hooks):
+"""The extension points of `fit()` that jobs started by other jobs use (trainer.training.hooks):
 a child job's parent and deterministic id (creating it twice is refused before anything is
 touched), extra Trainer callbacks, and a callback that ends the run on purpose."""
 
@@ -11,10 +11,9 @@ from transformers import TrainerCallback
 
 from metrics_store import MemoryRecorder
 from tests.conftest import REPO_ROOT
-from trainer.config import ModelConfig, TrainConfig
-from trainer.errors import ConfigError, JobExists
-from trainer.fit import FitRequest, fit
-from trainer.run_hooks import ChildJob, RunEnding, child_job_id
+from trainer import ConfigError, FitRequest, JobExists, ModelConfig, TrainConfig, fit
+from trainer.jobs.children import ChildJob, child_job_id
+from trainer.training.hooks import RunEnding
 
 pytestmark = pytest.mark.slow
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "snapshots_v1"

@@ -9,9 +9,7 @@ import uuid
 import pytest
 from typer.testing import CliRunner
 
-from dataset_builder.build import create_snapshot
-from dataset_builder.config import BuildConfig
-from dataset_builder.storage import LocalBackend
+from dataset_builder import BuildConfig, LocalBackend, create_snapshot
 from metrics_store import (
     DynamoRecorder,
     Queries,

@@ -9,12 +9,12 @@ import shlex
 import pytest
 import typer
 
+from trainer import FitRequest, ModelConfig, TrainConfig
 from trainer.cli import app
-from trainer.config import ModelConfig, TrainConfig
-from trainer.request import FitRequest
-from trainer.sweep.options import FIT_OPTIONS, NOT_SWEPT, apply, fit_command_line
+from trainer.sweep.options import NOT_SWEPT, SWEPT
 from trainer.sweep.plan import base_request
 from trainer.sweep.space import SearchSpace, SpaceError, load_space, parse_assignment, parse_space
+from trainer.training.options import FIT_OPTION_TABLE, apply, fit_command_line
 
 GOOD = """\
 fixed:
@@ -133,8 +133,20 @@ def _fit_command():
 def test_every_trainer_fit_option_is_either_a_sweep_option_or_said_not_to_be():
     names = {p.name.removeprefix("_conn_") for p in _fit_command().params}
     table = {"table", "endpoint_url", "region", "profile"}
-    assert names - table == set(FIT_OPTIONS) | set(NOT_SWEPT)
-    assert not set(FIT_OPTIONS) & set(NOT_SWEPT)
+    assert names - table == set(SWEPT) | set(NOT_SWEPT)
+    assert not set(SWEPT) & set(NOT_SWEPT)
+
+
+def test_the_fit_command_line_is_built_from_the_one_option_table():
+    """Every row of the table is a `trainer fit` option with the table's help, default and
+    flags, in the table's order: the CLI, the sweep and the docs cannot disagree."""
+    params = [p for p in _fit_command().params if not p.name.startswith("_conn_")]
+    rows = list(FIT_OPTION_TABLE)
+    assert [p.name for p in params[: len(rows)]] == [o.name for o in rows]
+    for param, row in zip(params, rows, strict=False):
+        assert param.help == row.help and param.hidden == row.hidden, row.name
+        assert param.default == row.default, row.name
+        assert row.flag in param.opts or any(row.flag in f for f in row.flags), row.name
 
 
 def test_the_command_line_of_a_request_parses_back_to_the_same_request():

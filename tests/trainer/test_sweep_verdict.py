@@ -8,16 +8,16 @@ import uuid
 import pytest
 
 from metrics_store import Job, JobMetric
-from trainer.analysis.sweep_verdict import (
+from trainer.sweep.config import SweepConfig, epoch_step
+from trainer.sweep.space import parse_space
+from trainer.sweep.study import build_study, trial_child, trial_record, trial_state
+from trainer.sweep.verdict import (
     Point,
     parameter_verdict,
     seed_noise,
     split_groups,
     summary_sentence,
 )
-from trainer.sweep.config import SweepConfig, epoch_step
-from trainer.sweep.space import parse_space
-from trainer.sweep.study import build_study, trial_child, trial_record, trial_state
 
 NOW = "2026-03-01T10:00:00.000000+00:00"
 

@@ -10,9 +10,9 @@ import pytest
 from seqeval.metrics import f1_score, precision_score, recall_score
 from seqeval.scheme import IOB2
 
-from trainer.data import ReceiptExample, examples_from_frame
-from trainer.evaluate import word_metrics
-from trainer.unscored import entity_spans, mask_unscored
+from trainer.model.evaluate import word_metrics
+from trainer.model.features import ReceiptExample, examples_from_frame
+from trainer.model.unscored import entity_spans, mask_unscored
 
 TAGS = ["O", "B-ADDRESS_LINE", "I-ADDRESS_LINE", "B-MERCHANT_NAME", "I-MERCHANT_NAME"]
 A, IA, M, IM, O = "B-ADDRESS_LINE", "I-ADDRESS_LINE", "B-MERCHANT_NAME", "I-MERCHANT_NAME", "O"  # noqa: E741 - the tag O

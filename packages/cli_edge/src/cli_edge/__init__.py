@@ -23,10 +23,10 @@ from .errors import (
     run_or_exit,
 )
 from .options import DEFAULT_USER, JsonOpt, RootOpt, TableConnection, current_user, store_options
-from .output import Column, console, key_table, print_json, progress
+from .output import SHORT_ID, Column, console, key_table, print_json, progress, short_id, short_time
 
 __all__ = [
     "DEFAULT_USER", "EXIT_CODES", "EXIT_ERROR", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "Column", "JsonOpt", "RootOpt",
     "TableConnection", "console", "current_user", "exit_code_for", "exit_on_error", "fail", "key_table", "new_app", "print_json", "progress",
-    "run_or_exit", "store_options",
+    "run_or_exit", "store_options", "SHORT_ID", "short_id", "short_time",
 ]

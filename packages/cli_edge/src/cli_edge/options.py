@@ -89,9 +89,9 @@ def store_options(config_cls: type, *, param: str = "store") -> Callable[[F], F]
             values = {option.field: kwargs.pop(f"_conn_{option.field}") for option in TableConnection}
             return command(**kwargs, **{param: config_cls(**values)})
 
-        wrapper.__signature__ = signature.replace(parameters=[*kept, *added])  # type: ignore[attr-defined]
+        wrapper.__signature__ = signature.replace(parameters=[*kept, *added])  # type: ignore[attr-defined]  # read by typer
         wrapper.__annotations__ = {p.name: p.annotation for p in (*kept, *added)}
         del wrapper.__wrapped__  # typer must read the new signature, not the command's
-        return wrapper  # type: ignore[return-value]
+        return wrapper  # type: ignore[return-value]  # a command with other parameters, as typer sees it
 
     return decorate

@@ -1,9 +1,11 @@
 """What commands print: JSON for agents, tables for people, progress on stderr.
 
 Tables follow one rule from the style guide: keys (job ids, snapshot ids, option names) are
-never shortened. A `key_table` gives its key columns their full width; when the console is
-too narrow it drops the optional columns (lowest priority first), then lets the rest fold,
-and only as a last resort renders wider than the console rather than cut a key.
+never shortened, and values that read as one token (a status, a date) are never wrapped. A
+`key_table` gives those columns their full width; when the console is too narrow it drops the
+optional columns (lowest priority first), then lets the rest fold, and only as a last resort
+renders wider than the console rather than cut a key. Long ids are shown short (`short_id`:
+8 characters, as git does; prefixes resolve), the full values are in `--json`.
 """
 
 from __future__ import annotations
@@ -29,13 +31,36 @@ def console(stderr: bool = False) -> Any:
 
 @dataclass(frozen=True)
 class Column:
-    """A table column. `key`: never shortened. `drop`: may be left out when space is short;
-    higher numbers go first. Numbers are right-aligned unless `justify` says otherwise."""
+    """A table column. `key`: never shortened. `whole`: never wrapped (a status, a date), so
+    it keeps its full width like a key. `drop`: may be left out when space is short; higher
+    numbers go first. Numbers are right-aligned unless `justify` says otherwise."""
 
     name: str
     key: bool = False
     drop: int | None = None
     justify: str | None = None
+    whole: bool = False
+
+    @property
+    def unbroken(self) -> bool:
+        return self.key or self.whole
+
+
+FOLDED = 10
+"""The narrowest a foldable column gets before optional columns are left out: narrower, a
+name breaks over more lines than a reader can follow."""
+
+SHORT_ID = 8
+"""Characters of a job id shown in tables: as git shortens commits (a prefix resolves)."""
+
+
+def short_id(job_id: str | None) -> str:
+    return (job_id or "")[:SHORT_ID]
+
+
+def short_time(timestamp: str | None) -> str:
+    """An ISO timestamp to the minute, readable in a table: `2026-12-07 05:33`."""
+    return (timestamp or "")[:16].replace("T", " ")
 
 
 def _cell(value: Any) -> str:
@@ -51,7 +76,7 @@ def key_table(title: str | None, columns: Sequence[Column | str], rows: Sequence
     key. The first column is a key unless columns say otherwise."""
     specs = [_as_column(c) for c in columns]
     if specs and not any(c.key for c in specs):
-        specs[0] = Column(specs[0].name, key=True, drop=None, justify=specs[0].justify)
+        specs[0] = Column(specs[0].name, key=True, drop=None, justify=specs[0].justify, whole=specs[0].whole)
     return KeyTable(title, specs, rows)
 
 
@@ -64,8 +89,8 @@ class KeyTable:
         self.widths = [max([len(spec.name), *(len(r[i]) for r in self.cells)]) for i, spec in enumerate(specs)]
 
     def _needed(self, kept: list[int]) -> int:
-        # keys at full width, other columns at least 6 characters, 3 per column of borders
-        return sum(self.widths[i] if self.specs[i].key else min(self.widths[i], 6) for i in kept) + 3 * len(kept) + 1
+        # keys and whole values at full width, other columns at least FOLDED characters, 3 per column of borders
+        return sum(self.widths[i] if self.specs[i].unbroken else min(self.widths[i], FOLDED) for i in kept) + 3 * len(kept) + 1
 
     def columns_for(self, width: int) -> list[int]:
         """The columns kept at `width`: optional ones leave, highest `drop` first."""
@@ -83,8 +108,8 @@ class KeyTable:
         for i in kept:
             spec = self.specs[i]
             numeric = bool(self.rows) and all(_numeric(row[i]) for row in self.rows)
-            table.add_column(spec.name, justify=spec.justify or ("right" if numeric and i else "left"),  # type: ignore[arg-type]
-                             no_wrap=spec.key, min_width=self.widths[i] if spec.key else None, overflow="fold")
+            table.add_column(spec.name, justify=spec.justify or ("right" if numeric and i else "left"),  # type: ignore[arg-type]  # rich types it as a Literal of these
+                             no_wrap=spec.unbroken, min_width=self.widths[i] if spec.unbroken else None, overflow="fold")
         for row in self.cells:
             table.add_row(*(row[i] for i in kept))
         # wider than the console only when the keys alone need it: a key is never cut

@@ -11,6 +11,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .errors import DatasetBuilderError
 from .labels import CORE_LABELS, MERGE_PRESETS, VALIDATION_STATUSES
 
 RATIO_MECHANISMS = ("mask", "drop")
@@ -19,7 +20,7 @@ READ_STRATEGIES = ("query", "scan")
 UNVALIDATED_CHOICES = ("ignore", "o")
 
 
-class ConfigError(ValueError):
+class ConfigError(DatasetBuilderError, ValueError):
     """A build option that cannot work; the message names the option and the bad value."""
 
 

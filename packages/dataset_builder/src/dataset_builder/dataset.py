@@ -9,6 +9,7 @@ import polars as pl
 
 from . import rules
 from .config import BuildConfig, ConfigError
+from .errors import DatasetBuilderError
 
 WORD_COLUMNS = [
     "receipt_key", "image_id", "receipt_id", "line_id", "word_id", "position", "text",
@@ -42,7 +43,7 @@ class Dataset:
     summary: dict[str, Any]
 
 
-class EmptyDataset(ValueError):
+class EmptyDataset(DatasetBuilderError, ValueError):
     pass
 
 

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .config import BuildConfig, ConfigError
+from .errors import DatasetBuilderError
 
 SCHEMA_VERSION = 2
 KNOWN_VERSIONS = (1, 2)
@@ -30,7 +31,7 @@ RUN_OPTIONS_V1 = ("concurrency", "allow_contract_failures", "extra", "merge_map"
 """build_config keys of version 1 manifests that are not part of the spec."""
 
 
-class ManifestError(ValueError):
+class ManifestError(DatasetBuilderError, ValueError):
     """A manifest that cannot be read: bad JSON, unknown schema version, missing fields."""
 
 

@@ -37,6 +37,11 @@ from typing import Any
 
 import polars as pl
 
+from dataset_builder.build import draft_manifest
+from dataset_builder.snapshot import MANIFEST, encode_dataset, manifest_bytes, split_hash
+from dataset_builder.sources.dynamo import TableReader
+from dataset_builder.storage import backend_for
+
 from . import rules
 from .config import FOLD_RATIOS, BuildConfig, ConfigError
 from .dataset import RawRead, build_dataset
@@ -70,7 +75,6 @@ def review_read(snapshot: Snapshot, table_read: RawRead) -> RawRead:
 
 def read_review_words(table: Any, snapshot: Snapshot, *, progress: Callable[[int, int], None] | None = None) -> RawRead:
     """Read the words of the snapshot's receipts (only those) from the table, read-only."""
-    from .sources.dynamo import TableReader
 
     keys = [(i, int(r)) for i, r in snapshot.receipts.select("image_id", "receipt_id").iter_rows()]
     return review_read(snapshot, TableReader(table).read_receipts(keys, progress=progress))
@@ -140,7 +144,6 @@ class Fold:
 
     def describe(self) -> dict[str, Any]:
         """What a review job records of the fold (the keys themselves are in the fold's manifest)."""
-        from .snapshot import split_hash
 
         return {"fold": self.index, "folds": self.folds, "seed": self.seed, "parent_id": self.parent_id,
                 "parent_content_sha256": self.parent_content_sha256, "receipts": len(self.keys),
@@ -173,9 +176,6 @@ def fold_root(root: str | Path, fold: Fold) -> str:
 def open_or_publish_fold(root: str | Path, fold: Fold, raw: Callable[[], RawRead], source: dict[str, Any]) -> Snapshot:
     """The fold's snapshot (v1 of its own root): opened and checked when it was published
     before, else built from `raw()` (called only then) and published."""
-    from .build import draft_manifest
-    from .snapshot import MANIFEST, encode_dataset, manifest_bytes
-    from .storage import backend_for
 
     where = fold_root(root, fold)
     backend = backend_for(where)

@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+from .errors import DatasetBuilderError
+
 ID_PATTERN = re.compile(r"^v(\d+)$")
 MANIFEST = "manifest.json"
 STAGING_LEASE_SECONDS = 3600
@@ -30,7 +32,7 @@ STAGING_LEASE_SECONDS = 3600
 is debris of a killed build and may be removed."""
 
 
-class SnapshotError(Exception):
+class SnapshotError(DatasetBuilderError):
     pass
 
 

@@ -4,7 +4,8 @@
 - `Store`: batched, retried, idempotent writes
 - `Queries`: reads of runs and receipt statistics
 - `RunRecorder` / `DynamoRecorder` / `MemoryRecorder` / `NullRecorder`: what the trainer
-  records through, and reads its own records back through
+  records through, and reads its own records back through; `MemoryJobs`: many jobs in memory
+  (`JobRecorders` and `JobReader`), for testing jobs that start jobs without a table
 - `local`: DynamoDB Local for tests and the demo
 """
 
@@ -27,9 +28,9 @@ from .errors import (
     WriteFailed,
 )
 from .job_state import HEARTBEAT_SECONDS, STALE_AFTER_SECONDS, heartbeat_age, is_stale
-from .queries import LabelCounts, Page, Queries, WordLabelStates
-from .recorder import DynamoRecorder, RecordedRun, RunRecorder, current_attempt
-from .recorder_memory import MemoryRecorder, NullRecorder
+from .queries import JobReader, LabelCounts, Page, Queries, WordLabelStates
+from .recorder import DynamoRecorder, JobRecorders, RecordedRun, RunRecorder, current_attempt
+from .recorder_memory import MemoryJobs, MemoryRecorder, NullRecorder
 from .records import (
     DatasetSnapshotRecord,
     Geometry,
@@ -73,5 +74,5 @@ __all__ = [
     "Store", "StoreConfig", "SuggestionOutcome", "StoreError", "TableNotFound", "TableRef", "WordLabelStates", "WriteFailed", "connect",
     "EpochRow", "JobConfig", "JobResults", "RunConfigLog", "RunSummary", "SnapshotLineage", "parse_structured",
     "create_table", "delete_table", "per_label_metrics", "table_exists", "translate_errors",
-    "OutageTooLong", "PendingWrite", "check_size", "read_spool", "replay",
+    "OutageTooLong", "PendingWrite", "check_size", "read_spool", "replay", "JobReader", "JobRecorders", "MemoryJobs",
 ]

@@ -15,7 +15,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from . import keys
 from .codec import decode_item
@@ -95,6 +95,22 @@ class WordLabelStates:
     unknown_words: int = 0
     unknown_by_label: dict[str, dict[str, int]] = field(default_factory=dict)
     """Unknown words per label name their items carry, and status."""
+
+
+@runtime_checkable
+class JobReader(Protocol):
+    """The reads of jobs that code running other jobs needs (a sweep's trials, a review's
+    folds): `Queries` on a table, `MemoryJobs` in memory."""
+
+    def get_job(self, job_id: str) -> Job: ...
+
+    def find_job(self, job_ref: str) -> Job: ...
+
+    def jobs_by_parent(self, parent_job_id: str) -> list[Job]: ...
+
+    def iter_job_metrics(self, job_id: str, metric_name: str | None = None) -> Iterator[JobMetric]: ...
+
+    def latest_status(self, job_id: str) -> JobStatus | None: ...
 
 
 class Queries:

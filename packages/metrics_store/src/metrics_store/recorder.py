@@ -140,6 +140,13 @@ class RunRecorder(Protocol):
         """Everything recorded for this job, or None for a recorder that keeps nothing."""
 
 
+class JobRecorders(Protocol):
+    """Makes the recorder of a job (`source`: who writes its logs): `functools.partial(DynamoRecorder,
+    table)` on a table, `MemoryJobs` in memory. Jobs that start other jobs take one."""
+
+    def __call__(self, job_id: str, *, source: str = "trainer") -> RunRecorder: ...
+
+
 def message_text(message: str | Mapping[str, Any]) -> str:
     return message if isinstance(message, str) else json.dumps(message, default=str, sort_keys=False)
 

@@ -1,13 +1,20 @@
-"""The recorders that keep records in memory or not at all (the owner ships the fakes)."""
+"""The recorders that keep records in memory or not at all (the owner ships the fakes):
+
+- `MemoryRecorder`: one job's records, with the behaviour and validation of the table's;
+- `MemoryJobs`: many jobs in one memory, for code that runs jobs which start other jobs (a
+  sweep, a review): it makes their recorders (`recorder_for`) and reads them back as
+  `Queries` does (`JobReader`), leases included, so two workers of a sweep can be tested
+  without a table;
+- `NullRecorder`: records nothing (the ranks of a distributed run other than the first)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import JobLeased, JobNotFound
+from .errors import AmbiguousJob, JobLeased, JobNotFound
 from .recorder import MonotonicClock, RecordedRun, current_attempt, message_text
 from .records import (
     Job,
@@ -21,18 +28,56 @@ from .records import (
 )
 
 
-class MemoryRecorder:
-    """In-memory stand-in with the same behaviour, for tests and code without a table."""
+@dataclass
+class _JobMemory:
+    """Everything recorded for one job."""
 
-    def __init__(self, job_id: str):
-        self.job_id = job_id
+    job: Job | None = None
+    statuses: list[JobStatus] = field(default_factory=list)
+    metrics: list[JobMetric] = field(default_factory=list)
+    logs: list[JobLog] = field(default_factory=list)
+    checkpoints: list[JobCheckpoint] = field(default_factory=list)
+    resources: list[JobResource] = field(default_factory=list)
+    holder: object | None = None  # the recorder whose lease is live
+
+
+class MemoryRecorder:
+    """In-memory stand-in with the same behaviour, for tests and code without a table. Alone it
+    keeps one job; made by `MemoryJobs.recorder_for`, it shares that memory with every other
+    recorder (and reader) of it."""
+
+    def __init__(self, job_id: str, *, memory: _JobMemory | None = None, source: str = "trainer"):
+        self.job_id, self.source = job_id, source
         self.clock = MonotonicClock()
-        self.job: Job | None = None
-        self.statuses: list[JobStatus] = []
-        self.metric_records: list[JobMetric] = []
-        self.logs: list[JobLog] = []
-        self.checkpoints: list[JobCheckpoint] = []
-        self.resources: list[JobResource] = []
+        self._memory = memory or _JobMemory()
+
+    @property
+    def job(self) -> Job | None:
+        return self._memory.job
+
+    @job.setter
+    def job(self, job: Job | None) -> None:
+        self._memory.job = job
+
+    @property
+    def statuses(self) -> list[JobStatus]:
+        return self._memory.statuses
+
+    @property
+    def metric_records(self) -> list[JobMetric]:
+        return self._memory.metrics
+
+    @property
+    def logs(self) -> list[JobLog]:
+        return self._memory.logs
+
+    @property
+    def checkpoints(self) -> list[JobCheckpoint]:
+        return self._memory.checkpoints
+
+    @property
+    def resources(self) -> list[JobResource]:
+        return self._memory.resources
 
     @property
     def queries(self) -> None:
@@ -52,8 +97,10 @@ class MemoryRecorder:
         return self.job
 
     def acquire(self, *, message: str | None = None) -> None:
+        """A running job's lease is live (in memory, a lease never goes stale): refused."""
         if self._job().status == "running":
-            raise JobLeased(self.job_id, "this process", None)
+            raise JobLeased(self.job_id, "this process" if self._memory.holder in (None, self) else "another worker", None)
+        self._memory.holder = self
         self.status("running", message=message)
 
     def restart(self, *, reason: str) -> None:
@@ -75,7 +122,7 @@ class MemoryRecorder:
         return len(fresh)
 
     def log(self, message, *, level="INFO", exception=None) -> None:
-        entry = JobLog(self.job_id, self.clock.now(), message_text(message), level, "trainer", exception)
+        entry = JobLog(self.job_id, self.clock.now(), message_text(message), level, self.source, exception)
         log_items(entry)
         self.logs.append(entry)
 
@@ -107,6 +154,8 @@ class MemoryRecorder:
         return True
 
     def close(self, timeout: float | None = None) -> bool:
+        if self._memory.holder is self:
+            self._memory.holder = None  # the lease ends with the process that held it
         return True
 
     def spool(self, path: Path) -> int:
@@ -119,6 +168,58 @@ class MemoryRecorder:
         if self.job is None:
             return None
         return RecordedRun(self.job, tuple(self.recorded_metrics()), tuple(self.logs), tuple(self.statuses), tuple(self.checkpoints))
+
+
+class MemoryJobs:
+    """Many jobs in memory: `recorder_for(job_id)` makes a job's recorder (as `DynamoRecorder`
+    would on a table) and the reads are `Queries`' (`JobReader`), over the same records."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[str, _JobMemory] = {}
+
+    def recorder_for(self, job_id: str, *, source: str = "trainer") -> MemoryRecorder:
+        return MemoryRecorder(job_id, memory=self._jobs.setdefault(job_id, _JobMemory()), source=source)
+
+    def __call__(self, job_id: str, *, source: str = "trainer") -> MemoryRecorder:
+        return self.recorder_for(job_id, source=source)
+
+    def _all(self) -> list[Job]:
+        return [m.job for m in self._jobs.values() if m.job is not None]
+
+    def get_job(self, job_id: str) -> Job:
+        memory = self._jobs.get(job_id)
+        if memory is None or memory.job is None:
+            raise JobNotFound(job_id)
+        return memory.job
+
+    def find_job(self, job_ref: str) -> Job:
+        """By id, name or unique id prefix (8+ characters), refusing ambiguity as `Queries` does."""
+        memory = self._jobs.get(job_ref)
+        if memory is not None and memory.job is not None:
+            return memory.job
+        by_name = [j for j in self._all() if j.name == job_ref]
+        by_prefix = [j for j in self._all() if len(job_ref) >= 8 and j.job_id.startswith(job_ref)]
+        for by, matches in (("name", by_name), ("id prefix", by_prefix)):
+            if len(matches) > 1:
+                raise AmbiguousJob(job_ref, by, matches)
+            if matches:
+                return matches[0]
+        raise JobNotFound(job_ref)
+
+    def jobs_by_parent(self, parent_job_id: str) -> list[Job]:
+        return sorted((j for j in self._all() if j.parent_job_id == parent_job_id), key=lambda j: (j.created_at, j.job_id))
+
+    def iter_job_metrics(self, job_id: str, metric_name: str | None = None) -> Iterator[JobMetric]:
+        memory = self._jobs.get(job_id)
+        return iter([m for m in (memory.metrics if memory else []) if metric_name in (None, m.metric_name)])
+
+    def iter_job_logs(self, job_id: str) -> Iterator[JobLog]:
+        memory = self._jobs.get(job_id)
+        return iter(list(memory.logs) if memory else [])
+
+    def latest_status(self, job_id: str) -> JobStatus | None:
+        memory = self._jobs.get(job_id)
+        return memory.statuses[-1] if memory and memory.statuses else None
 
 
 class NullRecorder:

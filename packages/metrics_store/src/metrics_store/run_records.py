@@ -27,10 +27,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .records import JobMetric
+from typing import Any, Protocol
 
 SCHEMA_VERSION = 2
 """Version of the job_config we write. 1: the same shape without `schema_version` and `kind`
@@ -321,7 +318,23 @@ def base_labels(labels: Iterable[str]) -> list[str]:
 # --- metrics --------------------------------------------------------------------------------------
 
 
-def per_label_metrics(metrics: Iterable[JobMetric]) -> dict[tuple[float | None, str], dict[str, Any]]:
+class MetricRow(Protocol):
+    """What a per-label reading needs of a metric record (`records.JobMetric` is one)."""
+
+    @property
+    def metric_name(self) -> str: ...
+
+    @property
+    def timestamp(self) -> str: ...
+
+    @property
+    def value(self) -> Any: ...
+
+    @property
+    def epoch(self) -> float | None: ...
+
+
+def per_label_metrics(metrics: Iterable[MetricRow]) -> dict[tuple[float | None, str], dict[str, Any]]:
     """Per-label figures keyed by (epoch, LABEL), from `label_<L>` dict rows and flat
     `label_<L>_<f1|precision|recall|support>` rows alike; a later row wins over an earlier one
     of the same evaluation (the previous trainer could write one twice). A dict-valued

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from metrics_store.errors import InvalidStatusTransition
+
 from .errors import LeaseLost, OutageTooLong, StoreError
 from .retry import is_transient
 
@@ -98,7 +100,6 @@ def replay(store: Store, path: Path) -> int:
     """Write what waits in the spool at `path`, in order, then remove it; a status change the
     job no longer allows (another process resumed it, or it ended) is skipped, since what came
     after it is newer. Returns how many were written. A failure leaves the spool as it was."""
-    from .errors import InvalidStatusTransition
 
     waiting = read_spool(path)
     for write in waiting:

@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .errors import ConfigError
+from trainer.errors import ConfigError
 
 DEFAULT_MODEL = "microsoft/layoutlm-base-uncased"
 TINY_MODEL = "tiny"
+RUNTIMES = ("torch", "onnx", "onnx-int8")
+"""What can run a model package: its weights in torch, its ONNX graph, or the int8 one."""
 
 # LayoutLM box coordinates are 0..1000; its 2-D embedding tables must hold 0..1000 inclusive.
 MAX_BOX_COORDINATE = 1000
@@ -124,7 +126,7 @@ class TrainConfig:
     bf16: bool | None = None
     num_workers: int = 0  # DataLoader worker processes
     eval_steps: int | None = None  # None: evaluate once per epoch
-    batching: Batching = "packed"  # how training windows become batches: packed | length | random (trainer.batching, bench/RESULTS.md)
+    batching: Batching = "packed"  # how training windows become batches: packed | length | random (trainer.training.batching, bench/RESULTS.md)
     length_jitter: float = 0.6  # batching "length" only: randomness of the grouping, in [0, 1): 0 sorts exactly (sampler.LengthBucketSampler)
     pad_to_multiple_of: int | None = 8  # tensor-core friendly padding; None: pad to longest
     output_dir: str = "runs"

@@ -47,7 +47,8 @@ def generate(
     """Generate realistic synthetic receipts (words, geometry, labels) and write them."""
     from dataclasses import replace
 
-    from dataset_builder.receipts.synthetic import LABEL_MIXES, load_synthetic
+    from dataset_builder.receipts.generate import load_synthetic
+    from dataset_builder.receipts.synthetic import LABEL_MIXES
 
     def load(on_progress):
         if label_mix not in LABEL_MIXES:

@@ -182,14 +182,14 @@ def list_(store: StoreConfig, root: RootOpt = DEFAULT_ROOT, as_json: JsonOpt = F
     if not rows:
         typer.echo(f"no snapshots in {root} yet: create one with `dsb snapshot create`")
         return
-    from cli_edge import Column
+    from cli_edge import Column, short_time
 
-    columns = [Column("id", key=True), Column("created"), Column("parent", drop=2), Column("train"), Column("val"),
-               Column("labels", drop=3), Column("contracts"), Column("record", drop=4), Column("content", drop=1)]
+    columns = [Column("id", key=True), Column("created", whole=True), Column("parent", drop=2), Column("train"), Column("val"),
+               Column("labels", drop=3), Column("contracts", whole=True), Column("record", drop=4), Column("content", drop=1)]
     mark = {True: "yes", False: "MISSING", None: "?"}
     out = console()
     out.print(key_table(f"snapshots in {root}", columns,
-                        [[r["id"], r["created_at"][:19], r["parent_id"], r["train_receipts"], r["val_receipts"], r["labels"],
+                        [[r["id"], short_time(r["created_at"]), r["parent_id"], r["train_receipts"], r["val_receipts"], r["labels"],
                           r["contracts"], mark[r["recorded"]], r["content_sha256"][:12]] for r in rows]))
     missing = [r["id"] for r in rows if r["recorded"] is False]
     if missing:

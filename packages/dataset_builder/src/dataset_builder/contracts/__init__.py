@@ -11,6 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dataset_builder.contracts.drift import drift_frame
+from dataset_builder.contracts.frames import ContractInputs, contract_frames, contract_parameters
+from dataset_builder.contracts.runner import build_report, run_suites
+
 from .suites import PARAMETERS, ContractError, ContractExpectation, ContractSuite, load_suites
 
 if TYPE_CHECKING:
@@ -45,9 +49,6 @@ def run_contracts(suites: list[ContractSuite], current: Any, parent: Any | None,
     """Check `current` (ContractInputs) against the suites, with drift against `parent` when given."""
     import polars as pl
 
-    from .drift import drift_frame
-    from .frames import contract_frames, contract_parameters
-    from .runner import build_report, run_suites
 
     try:
         frames = contract_frames(current)
@@ -69,7 +70,6 @@ def run_contracts(suites: list[ContractSuite], current: Any, parent: Any | None,
 
 
 def _inputs(source: Any, manifest: Manifest) -> Any:
-    from .frames import ContractInputs
 
     return ContractInputs(source.words, source.receipts, source.labels, manifest.spec, manifest.label_list, manifest.lock.data_quality)
 

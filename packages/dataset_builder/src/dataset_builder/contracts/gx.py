@@ -7,6 +7,8 @@ import os
 from functools import cache
 from typing import Any
 
+from ..errors import ContractError
+
 
 @cache
 def great_expectations() -> Any:
@@ -14,7 +16,6 @@ def great_expectations() -> Any:
     try:
         import great_expectations as gx
     except ImportError as exc:
-        from .suites import ContractError
 
         raise ContractError(
             "the data contracts need Great Expectations, which is not installed: "

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import ContractError
 from .frames import FRAME_COLUMNS
 from .gx import great_expectations
 
@@ -32,10 +33,6 @@ SUITE_KEYS = {"suite", "description", "frame", "expectation_count", "expectation
 ENTRY_KEYS = {"type", "kwargs", "severity", "mostly", "frame", "requires", "notes"}
 COLUMN_KWARGS = ("column", "column_A", "column_B")
 SUITE_FILES = ("*.yaml", "*.yml", "*.json")
-
-
-class ContractError(ValueError):
-    """The contracts cannot be loaded or run (as opposed to data that fails them)."""
 
 
 @dataclass(frozen=True)

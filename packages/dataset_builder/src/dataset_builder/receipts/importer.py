@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dataset_builder.receipts.bundle import ensure_table
 from metrics_store import TableRef, keys
 from metrics_store.codec import MAX_ITEM_BYTES, item_size
 from metrics_store.records import (
@@ -29,6 +30,7 @@ from metrics_store.records import (
 )
 
 from ..config import ConfigError
+from ..errors import DatasetBuilderError
 from .bundle import LoadSummary, ProgressFn, ReceiptBundle, summarize, write_bundles
 from .geometry import enclosing_box, pixel_box_geometry
 from .jsonl import LabelMap, Problem, SourceReceipt, SourceWord, load_label_map, read_receipts
@@ -38,7 +40,7 @@ HELD_OUT_SPLITS = frozenset({"test", "val", "validation", "dev"})
 RECEIPT_ID = 1
 
 
-class ImportRejected(ValueError):
+class ImportRejected(DatasetBuilderError, ValueError):
     """`strict` import of a file with problems: nothing was written."""
 
     def __init__(self, path: Path, problems: Sequence[Problem], shown: int = 20):
@@ -215,7 +217,6 @@ def import_jsonl(
     """Import a receipt JSONL file. With `strict`, any problem rejects the file before a
     single item is written (`ImportRejected`); otherwise bad receipts are skipped and
     reported. `split_keys_out` gets the keys of receipts from a held-out split."""
-    from .bundle import ensure_table
 
     if isinstance(label_map, str | Path):
         label_map = load_label_map(Path(label_map))

@@ -16,6 +16,8 @@ from typing import Any
 
 from dataset_builder.labels import CORE_LABELS, LEGACY_ALIASES
 
+from ..errors import DatasetBuilderError
+
 TABLE_LABELS = frozenset(CORE_LABELS) | {name for name in LEGACY_ALIASES if name != "O"}
 """Names a label may have in the table: the core labels and the legacy names old rows use."""
 NO_LABEL = ("", "O")
@@ -23,7 +25,7 @@ NO_LABEL = ("", "O")
 LabelMap = Mapping[str, str | None]
 
 
-class LabelMapError(ValueError):
+class LabelMapError(DatasetBuilderError, ValueError):
     """A --label-map file that cannot be used; the message names the file and the problem."""
 
 

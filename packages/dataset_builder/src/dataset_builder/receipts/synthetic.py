@@ -15,10 +15,8 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from dataset_builder.labels import LEGACY_ALIASES
-from metrics_store import TableRef
 from metrics_store.records import (
     VALIDATION_STATUSES,
     PlaceDetails,
@@ -29,7 +27,7 @@ from metrics_store.records import (
     ReceiptWordLabel,
 )
 
-from .bundle import LoadSummary, ProgressFn, ReceiptBundle, write_bundles
+from .bundle import ReceiptBundle
 from .content import compose
 from .geometry import PageStyle, lay_out
 from .merchants import MERCHANTS, Merchant
@@ -239,31 +237,3 @@ def generate_receipts(seed: int, n_receipts: int, mix: LabelMix = LabelMix()) ->
         raise ValueError("n_receipts must be >= 0")
     for index in range(n_receipts):
         yield generate_receipt(seed, index, mix)
-
-
-def load_synthetic(
-    table: TableRef,
-    *,
-    seed: int,
-    n_receipts: int,
-    mix: LabelMix = LabelMix(),
-    on_progress: ProgressFn | None = None,
-    truth_table: TableRef | None = None,
-    truth_jsonl: Path | None = None,
-    create_table: bool = False,
-) -> LoadSummary:
-    """Generate `n_receipts` receipts for `seed` and write them (the tables must exist unless
-    `create_table`); with `truth_table` / `truth_jsonl`, also their ground truth (see
-    `receipts.truth`)."""
-    from .bundle import ensure_table
-    from .truth import truth_bundle, write_truth_jsonl
-
-    for target in filter(None, (table, truth_table)):
-        ensure_table(target, create=create_table)  # before generating: a wrong table name fails in a second
-    receipts = list(generate_receipts(seed, n_receipts, mix))
-    summary = write_bundles(table, receipts, on_progress=on_progress)
-    if truth_table is not None:
-        write_bundles(truth_table, [truth_bundle(r) for r in receipts])
-    if truth_jsonl is not None:
-        write_truth_jsonl(receipts, truth_jsonl)
-    return summary

@@ -7,14 +7,28 @@ from pathlib import Path
 from typing import Any
 
 from metrics_store import Queries
-
-from ..errors import ConfigError
-from .compare import compare_runs, explain
-from .diagnose import Thresholds
-from .lineage import SnapshotInfo, resolve_snapshot, snapshot_changes
-from .report import REPORT_NAME, build_run_report, label_points_across_runs, write_run_report
-from .runs import RunData, iter_jobs, load_run, metric_by_job
-from .views import history_payload, list_payload, list_row, monitor_frame, show_payload, stamped
+from trainer.analysis.compare import compare_runs, explain
+from trainer.analysis.diagnose import Thresholds
+from trainer.analysis.lineage import SnapshotInfo, resolve_snapshot, snapshot_changes
+from trainer.analysis.plots import write_plots
+from trainer.analysis.report import (
+    REPORT_NAME,
+    build_run_report,
+    label_points_across_runs,
+    write_run_report,
+)
+from trainer.analysis.runs import RunData, iter_jobs, load_run, metric_by_job
+from trainer.analysis.views import (
+    history_payload,
+    last_activity,
+    list_payload,
+    list_row,
+    monitor_frame,
+    show_payload,
+    stamped,
+)
+from trainer.errors import ConfigError
+from trainer.jobs.spool import sync_pending
 
 SORT_KEYS = ("best_f1", "created", "name")
 
@@ -71,7 +85,6 @@ def mark_interrupted(queries: Queries, job_ref: str) -> dict[str, Any]:
     --resume` continues it; a job whose heartbeat is fresh is refused (metrics_store.JobLeased)."""
     from metrics_store import JobLeased, Store, heartbeat_age, is_stale
 
-    from .views import last_activity
 
     job = queries.find_job(job_ref)
     run = load_run(queries, job.job_id)
@@ -85,8 +98,7 @@ def mark_interrupted(queries: Queries, job_ref: str) -> dict[str, Any]:
 
 
 def sync_run(queries: Queries, job_ref: str) -> dict[str, Any]:
-    """Write the records a run could not write (they wait in its folder: trainer.spool)."""
-    from ..spool import sync_pending
+    """Write the records a run could not write (they wait in its folder: trainer.jobs.spool)."""
 
     return sync_pending(queries.table, queries.find_job(job_ref)).to_dict()
 
@@ -122,7 +134,6 @@ def report_run(queries: Queries, job_ref: str, *, out_dir: Path | None = None, p
 
 
 def plot_run(queries: Queries, job_ref: str, out_dir: Path) -> dict[str, Any]:
-    from .plots import write_plots
 
     run = load_run(queries, job_ref)
     files = write_plots(run, Path(out_dir))

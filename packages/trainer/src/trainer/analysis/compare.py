@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..config import upgrade_train_dict
-from .diagnose import label_rows
-from .lineage import SnapshotInfo, comparability
-from .runs import RunData
-from .values import flatten
+from trainer.analysis.diagnose import label_rows
+from trainer.analysis.lineage import SnapshotInfo, comparability
+from trainer.analysis.runs import RunData
+from trainer.analysis.values import flatten
+from trainer.config import upgrade_train_dict
 
 # Request fields that name or place a run without changing what it learns.
 BOOKKEEPING_KEYS = frozenset({"job_name", "description", "created_by", "snapshot", "snapshot_root", "upload_uri",

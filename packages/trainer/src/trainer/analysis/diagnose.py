@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .data_needs import VAL_SUPPORT_PROXY, LabelPoint, rank_data_needs
-from .runs import Evaluation, RunData
-from .schedule import observe_schedule
+from trainer.analysis.data_needs import VAL_SUPPORT_PROXY, LabelPoint, rank_data_needs
+from trainer.analysis.runs import Evaluation, RunData
+from trainer.analysis.schedule import observe_schedule
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from metrics_store import DatasetSnapshotRecord, Queries
-
-from .runs import RunData
+from trainer.analysis.runs import RunData
 
 if TYPE_CHECKING:
     from dataset_builder.manifest import Manifest

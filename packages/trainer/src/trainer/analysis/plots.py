@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .diagnose import Thresholds, label_rows
-from .runs import Evaluation, RunData
+from trainer.analysis.diagnose import Thresholds, label_rows
+from trainer.analysis.runs import Evaluation, RunData
 
 LEARNING_CURVES = "learning_curves.png"
 PER_LABEL_F1 = "per_label_f1.png"

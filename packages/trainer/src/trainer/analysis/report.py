@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from metrics_store import Queries, RunRecorder
-
-from .compare import run_summary
-from .data_needs import TRAIN_SUPPORT, VAL_SUPPORT_PROXY, LabelPoint
-from .diagnose import Thresholds, diagnose_run, label_rows
-from .lineage import SnapshotInfo, resolve_snapshot
-from .runs import RunData, metric_by_job
-from .values import number
-from .views import epoch_rows, stamped, throughput
+from trainer.analysis.compare import run_summary
+from trainer.analysis.data_needs import TRAIN_SUPPORT, VAL_SUPPORT_PROXY, LabelPoint
+from trainer.analysis.diagnose import Thresholds, diagnose_run, label_rows
+from trainer.analysis.lineage import SnapshotInfo, resolve_snapshot
+from trainer.analysis.plots import write_plots
+from trainer.analysis.runs import RunData, metric_by_job
+from trainer.analysis.values import number
+from trainer.analysis.views import epoch_rows, stamped, throughput
 
 REPORT_NAME = "run_report.json"
 
@@ -103,7 +103,6 @@ def write_run_report(run_data: RunData, path: str | Path, *, queries: Queries | 
     pool = label_points_across_runs(queries, run_data.label_list, exclude_job=run_data.job_id, cache=cache) if queries else []
     report = build_run_report(run_data, snapshot=snapshot, pool=pool, thresholds=thresholds)
     if plots:
-        from .plots import write_plots
 
         report["plots"] = [p.name for p in write_plots(run_data, path.parent, thresholds)]
     path.parent.mkdir(parents=True, exist_ok=True)

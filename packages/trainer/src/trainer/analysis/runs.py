@@ -25,8 +25,8 @@ from metrics_store import (
     parse_structured,
     per_label_metrics,
 )
-
-from .values import number
+from trainer.analysis.values import number
+from trainer.jobs.spool import sync_pending, waiting
 
 PER_LABEL_FIELDS = ("f1", "precision", "recall", "support")
 
@@ -274,8 +274,7 @@ def model_of(job: Job) -> str | None:
 
 def load_run(queries: Queries, job_ref: str) -> RunData:
     """A job by id, unique id prefix or name, with everything recorded about it (records its
-    run could not write, waiting in its folder on this machine, are written first: trainer.spool)."""
-    from ..spool import sync_pending, waiting
+    run could not write, waiting in its folder on this machine, are written first: trainer.jobs.spool)."""
 
     job = queries.find_job(job_ref)
     if waiting(job) is not None:

@@ -11,11 +11,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from metrics_store import Job, JobMetric
-
-from .compare import run_summary, training_config
-from .diagnose import label_rows
-from .runs import RunData, model_of, parse_structured
-from .values import json_safe, number
+from trainer.analysis.compare import run_summary, training_config
+from trainer.analysis.diagnose import label_rows
+from trainer.analysis.runs import RunData, model_of, parse_structured
+from trainer.analysis.values import json_safe, number
 
 SCHEMA_VERSION = 1
 RUNNING_STATUSES = ("running", "pending")

@@ -1,6 +1,6 @@
 """Model-assisted label review (`trainer review`): out-of-sample label probabilities for every
 word of a snapshot, by K-fold cross-fitting (each fold a child job trained by
-`trainer.fit.fit()`) or one finished job's model on its val split, turned into three ranked
+`trainer.training.fit.fit()`) or one finished job's model on its val split, turned into three ranked
 queues of labels to look at first, and, on request, PENDING suggestions in the table.
 
 - `config`: what a review is asked (`ReviewRequest`, `QueueConfig`);

@@ -8,9 +8,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import ModelConfig, TrainConfig
-from ..errors import ConfigError
-from ..request import FitRequest
+from trainer.config import ModelConfig, TrainConfig
+from trainer.errors import ConfigError
+from trainer.jobs.folders import check_job_name
+from trainer.training.request import FitRequest
 
 TRIAGE_STATUSES = ("NEEDS_REVIEW", "PENDING", "NONE")
 """Label items a review triages: proposals nobody has decided on (INVALID ones were decided)."""
@@ -89,7 +90,6 @@ class ReviewRequest:
         if self.batch_size < 1:
             raise ConfigError(f"--batch-size must be at least 1, got {self.batch_size}")
         if self.job_name is not None:
-            from ..run_dir import check_job_name
 
             check_job_name(self.job_name)
 

@@ -1,10 +1,11 @@
-"""The fold models of a review: each a child Job trained by `trainer.fit.fit()` (the same records,
-lease, resume, signal and outage handling as any run), found again by name on `--resume`, and
-the out-of-sample probabilities each gives the fold it never saw.
+"""The fold models of a review: each a child job trained by `trainer.training.fit.fit_child()`
+(the same records, lease, resume, signal and outage handling as any run), found again by its
+id on `--resume`, and the out-of-sample probabilities each gives the fold it never saw.
 
-A fold job's id derives from the review's (`run_hooks.ChildJob`), its name is
-`<review name>-fold<i>of<K>`, it records the review as `parent_job_id` (and the tag), and trains on the fold's own snapshot (`dataset_builder.review`), so
-`trainer fit --resume FOLD_JOB` works on it like on any run. A finished fold is never trained
+A fold job's id derives from the review's (`jobs.children.ChildJob`), its name is
+`<review name>-fold<i>of<K>`, it records the review as `parent_job_id` (and the tag), and
+trains on the fold's own snapshot (`dataset_builder.review`), so `trainer fit --resume
+FOLD_JOB` works on it like on any run. A finished fold is never trained
 again: a resumed review scores it from its recorded best model (and from the scores it kept
 in the review folder, when they are there)."""
 
@@ -12,18 +13,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
-from metrics_store import Job, JobNotFound, Queries
-
-from ..request import FitRequest, FitResult, request_for_resume
-from ..run_hooks import ChildJob
-from .config import ReviewRequest, fold_job_name
+from metrics_store import Job
+from trainer.inference.predict import softmax, word_scores
+from trainer.inference.runtime import load_runner
+from trainer.jobs.children import ChildJob
+from trainer.model.features import examples_from_frame
+from trainer.model.package import load_package
+from trainer.review.config import ReviewRequest, fold_job_name
+from trainer.training.request import FitRequest
 
 if TYPE_CHECKING:
     from dataset_builder.review import Fold
@@ -32,18 +35,10 @@ SCORED_COLUMNS = ["receipt_key", "image_id", "receipt_id", "line_id", "word_id",
 
 
 def fold_child(review_job_id: str, fold: Fold) -> ChildJob:
-    """Fold i's job: its id derived from the review's (`run_hooks.child_job_id`), so creating
+    """Fold i's job: its id derived from the review's (`jobs.children.child_job_id`), so creating
     it is a claim and a resumed review finds it again without a scan."""
     return ChildJob.of(review_job_id, f"fold-{fold.index}of{fold.folds}", kind="review_fold",
                        review_fold=f"{fold.index}/{fold.folds}", snapshot_id=fold.parent_id)
-
-
-def recorded_child(queries: Queries, child: ChildJob) -> Job | None:
-    """The fold's job, when an earlier attempt created it."""
-    try:
-        return queries.get_job(child.job_id)
-    except JobNotFound:
-        return None
 
 
 def fold_request(request: ReviewRequest, review: Job, folder: Path, fold: Fold, snapshot_root: str) -> FitRequest:
@@ -58,30 +53,6 @@ def fold_request(request: ReviewRequest, review: Job, folder: Path, fold: Fold, 
     )
 
 
-@dataclass(frozen=True)
-class FoldRun:
-    """A fold's job after this attempt: `result` is None when it had finished before."""
-
-    job_id: str
-    status: str
-    best_dir: str | None
-    result: FitResult | None = None
-
-
-def train_fold(request: FitRequest, recorder_for: Any, child: ChildJob, recorded: Job | None) -> FoldRun:
-    """Train the fold (or continue the attempt `recorded`); a succeeded fold is left as it is."""
-    from ..fit import fit
-
-    if recorded is not None and recorded.status == "succeeded":
-        return FoldRun(recorded.job_id, "succeeded", recorded.outcome.best_checkpoint_uri)
-    if recorded is not None:
-        result = fit(request_for_resume(recorded), recorder_for, resume_job_id=recorded.job_id)
-    else:
-        result = fit(request, recorder_for, child=child)
-    best = result.best_dir or (result.results or {}).get("best_checkpoint_s3_path")
-    return FoldRun(result.job_id, result.status, best, result)
-
-
 # --- out-of-sample probabilities ---------------------------------------------------------------
 
 
@@ -89,11 +60,6 @@ def score_words(model_folder: Path, words: pl.DataFrame, *, batch_size: int, dev
     """Tag probabilities of every word of `words` (one snapshot split) under the model package
     in `model_folder`, by evaluation's windows and logit merge (`predict.word_scores`). Returns
     the words (sorted by receipt and position), [words, tags] probabilities and the tags."""
-    from ..data import examples_from_frame
-    from ..package import load_package
-    from ..predict import softmax, word_scores
-    from ..runtime import load_runner
-
     package = load_package(model_folder, "torch")
     unknown = sorted(set(words["tag"].unique().to_list()) - set(package.tags))
     tags = [*package.tags, *unknown]

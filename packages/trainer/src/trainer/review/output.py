@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from .config import QueueConfig
-from .queues import QUEUES, Queues
+from trainer.errors import FitError
+from trainer.review.config import QueueConfig, ReviewRequest
+from trainer.review.queues import QUEUES, Queues
 
 if TYPE_CHECKING:
     from dataset_builder.config import BuildConfig
@@ -51,7 +52,6 @@ def read_queues(folder: Path) -> dict[str, pl.DataFrame]:
     """The queues a finished review wrote (for `--resume JOB --write-suggestions`)."""
     missing = [name for name in QUEUES if not (folder / f"{name}.parquet").is_file()]
     if missing:
-        from ..errors import FitError
 
         raise FitError(f"the review's queues are not in {folder} ({', '.join(missing)} missing): resume it on the machine that ran it")
     return {name: pl.read_parquet(folder / f"{name}.parquet") for name in QUEUES}
@@ -164,8 +164,6 @@ def apply_suggestions(table: Any, job_id: str, *, yes: bool) -> dict[str, Any]:
     from metrics_store import JobLog, Queries, Store
     from metrics_store.keys import utc_now_iso
 
-    from ..errors import FitError
-    from .config import ReviewRequest
 
     job = Queries(table).get_job(job_id)
     config = job.config

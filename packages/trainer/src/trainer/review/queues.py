@@ -32,9 +32,8 @@ import numpy as np
 import polars as pl
 
 from dataset_builder.rules import LABELLED, UNKNOWN, UNLABELLED
-
-from ..evaluate import entity_labels
-from .config import TRIAGE_STATUSES, QueueConfig
+from trainer.model.evaluate import entity_labels
+from trainer.review.config import TRIAGE_STATUSES, QueueConfig, require_cleanlab
 
 WORD = ["receipt_key", "line_id", "word_id"]
 QUEUES = ("suspect_valid", "triage", "missing")
@@ -101,7 +100,6 @@ def suspect_ranking(base: pl.DataFrame, probabilities: np.ndarray, method: str =
     issue filter flags it (`issue`), flagged first, then by quality (lowest first). The filter
     and the class thresholds are fitted on every word whose label is known (labelled and
     unlabelled), by receipt."""
-    from .config import require_cleanlab
 
     require_cleanlab()
     from cleanlab.token_classification.filter import find_label_issues

@@ -1,4 +1,4 @@
-"""Hyperparameter sweeps: every trial a child job run by `trainer.fit.fit()`, optuna (TPE or
+"""Hyperparameter sweeps: every trial a child job run by `trainer.training.fit.fit()`, optuna (TPE or
 random search, median pruning on val F1) choosing what to try, the table the only record.
 
 - `space`: the search space file; `options`: `trainer fit` options as request fields;

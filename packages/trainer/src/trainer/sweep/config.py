@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ConfigError
+from trainer.errors import ConfigError
 
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("median", "none")

@@ -10,17 +10,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from metrics_store import Job, JobConfig
-
-from ..errors import ConfigError, FitError
-from ..request import FitRequest
-from .config import SweepConfig
-from .options import apply
-from .space import Param, SearchSpace, SpaceError
+from trainer.config import TrainConfig
+from trainer.errors import ConfigError, FitError
+from trainer.sweep.config import SweepConfig
+from trainer.sweep.space import Param, SearchSpace, SpaceError
+from trainer.training.options import apply
+from trainer.training.preflight import check_files, check_model_source, preflight
+from trainer.training.request import FitRequest
 
 if TYPE_CHECKING:
     from dataset_builder.snapshot import Snapshot
-
-    from .study import TrialRecord
+    from trainer.sweep.study import TrialRecord
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,6 @@ class SweepPlan:
 def base_request(space: SearchSpace, *, root: str, snapshot: str, output_dir: str, description: str = "", created_by: str = "receipt-ml",
                  allow_contract_failures: bool = False) -> FitRequest:
     """`trainer fit`'s defaults, the sweep's own options, then the space's fixed options."""
-    from ..config import TrainConfig
 
     request = FitRequest(snapshot_root=root, snapshot=snapshot, train=TrainConfig(output_dir=output_dir), description=description,
                          created_by=created_by, allow_contract_failures=allow_contract_failures, cache_dir=f"{output_dir}/.feature-cache")
@@ -86,7 +85,6 @@ def prepare(plan: SweepPlan) -> tuple[SweepPlan, dict[str, Snapshot]]:
     makes a valid request, every snapshot opens and passed its contracts (`latest` becomes its
     id, so every trial and a resume see the same data), every model and class-weights file
     named can be found. Returns the plan with snapshot ids resolved, and the opened snapshots."""
-    from ..preflight import check_files, check_model_source, preflight
 
     plan.space.check(plan.base)
     opened: dict[str, Snapshot] = {}

@@ -1,5 +1,5 @@
 """Pruning inside `fit()`: a Trainer callback that reports val_f1 at each evaluation to the
-trial's optuna pruner and, when the pruner says so, ends the run as pruned (trainer.run_hooks:
+trial's optuna pruner and, when the pruner says so, ends the run as pruned (trainer.training.hooks:
 the job becomes `cancelled` with `results.trial.state = "pruned"`, never `failed`)."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from ..run_hooks import RunEnding
-from .config import epoch_step
+from trainer.sweep.config import epoch_step
+from trainer.training.hooks import RunEnding
 
 
 class PruneOnF1(TrainerCallback):

@@ -1,4 +1,4 @@
-"""Run a sweep: the sweep job, its trials (child jobs, each a `trainer.fit.fit()` run), the
+"""Run a sweep: the sweep job, its trials (child jobs, each a `trainer.training.fit.fit()` run), the
 seed repeats of the best config, and the end of the sweep.
 
 One process leads a sweep: it holds the sweep job's lease, records its progress and ends it.
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import time
-import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,16 +26,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from metrics_store import DynamoRecorder, Job, JobLeased, Queries, StoreError
+from metrics_store import Job, JobLeased, JobReader, JobRecorders, StoreError
 from metrics_store.keys import utc_now_iso
-
-from ..errors import FitError, JobExists
-from ..request import FitRequest, FitResult, request_for_resume
-from ..run_dir import claim, run_folder
-from ..run_hooks import ChildJob
-from ..signals import RunInterrupted, SignalGuard
-from .plan import SweepPlan, prepare
-from .study import (
+from trainer.errors import FitError, JobExists
+from trainer.jobs.children import ChildJob
+from trainer.jobs.folders import claim, run_folder
+from trainer.jobs.lifecycle import CLOSE_TIMEOUT_S, JobSession, resume_command
+from trainer.jobs.signals import RunInterrupted, SignalGuard
+from trainer.sweep.plan import SweepPlan, prepare
+from trainer.sweep.pruning import PruneOnF1
+from trainer.sweep.report import write_sweep_report
+from trainer.sweep.study import (
     RESUMABLE_STATES,
     TrialReader,
     TrialRecord,
@@ -45,12 +45,13 @@ from .study import (
     trial_child,
     trials_only,
 )
+from trainer.training.fit import fit_child
+from trainer.training.request import FitRequest, FitResult
 
 if TYPE_CHECKING:
     from dataset_builder.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
-CLOSE_TIMEOUT_S = 330.0
 WAIT_POLL_S = 15.0
 """How often the leader looks at trials other workers still run."""
 
@@ -80,49 +81,51 @@ def counts_of(records: list[TrialRecord]) -> dict[str, int]:
     return {"trials": len(trials), **counts, "seed_repeats": sum(r.kind != "sweep_trial" and r.state == "complete" for r in records)}
 
 
-def start_sweep(plan: SweepPlan, table: Any, *, echo: Callable[[str], None] = print) -> SweepResult:
-    """Check everything, create the sweep job, lead it to its end."""
+def start_sweep(plan: SweepPlan, recorder_for: JobRecorders, jobs: JobReader, *, echo: Callable[[str], None] = print) -> SweepResult:
+    """Check everything, create the sweep job, lead it to its end. `recorder_for` makes the
+    recorders of the sweep job and its trials; `jobs` reads them back (`Queries` on a table,
+    `MemoryJobs` in memory)."""
     plan, snapshots = prepare(plan)
     sweep_id = str(uuid.uuid4())
     folder = run_folder(plan.base.train.output_dir, plan.name, sweep_id)
     plan = plan.in_folder(str(folder))
-    job = Job(job_id=sweep_id, name=plan.name, created_at=utc_now_iso(), description=plan.base.description,
-              created_by=plan.base.created_by, job_config=plan.job_config().to_dict(), storage={"output_dir": str(folder)},
-              tags={"kind": "sweep", "snapshot_id": ",".join(plan.snapshots), "model": plan.base.model.source})
+    proposed = Job(job_id=sweep_id, name=plan.name, created_at=utc_now_iso(), description=plan.base.description,
+                   created_by=plan.base.created_by, job_config=plan.job_config().to_dict(), storage={"output_dir": str(folder)},
+                   tags={"kind": "sweep", "snapshot_id": ",".join(plan.snapshots), "model": plan.base.model.source})
     claim(folder, sweep_id)
-    recorder = DynamoRecorder(table, sweep_id, source="sweep")
-    recorder.open(job)
-    recorder.acquire(message="setting up")
-    recorder.log({"type": "sweep_config", **plan.job_config().extra["sweep"], "snapshots": plan.snapshots})
-    return Sweep(plan, table, job, snapshots, recorder, echo).run()
+    session, job, _ = JobSession.open(recorder_for(sweep_id, source="sweep"), proposed, "sweep", resuming=False)
+    session.folder = folder
+    session.acquire("setting up")
+    session.log({"type": "sweep_config", **plan.job_config().extra["sweep"], "snapshots": plan.snapshots})
+    return Sweep(plan, recorder_for, jobs, job, snapshots, session, echo).run()
 
 
-def resume_sweep(job_ref: str, table: Any, *, echo: Callable[[str], None] = print) -> SweepResult:
+def resume_sweep(job_ref: str, recorder_for: JobRecorders, jobs: JobReader, *, echo: Callable[[str], None] = print) -> SweepResult:
     """Continue an interrupted or failed sweep, or join a live one as a helper worker."""
-    job = Queries(table).find_job(job_ref)
+    job = jobs.find_job(job_ref)
     plan = SweepPlan.from_job(job)
     if job.status in ("succeeded", "cancelled"):
         raise FitError(f"sweep {job.job_id} ({job.name}) has ended ({job.status}): `trainer runs sweep {job.job_id}` shows its results")
     plan, snapshots = prepare(plan)
-    recorder: DynamoRecorder | None = DynamoRecorder(table, job.job_id, source="sweep")
+    session: JobSession | None = JobSession(recorder_for(job.job_id, source="sweep"), "sweep", Path(plan.base.train.output_dir))
     try:
-        recorder.acquire(message="resumed")
+        session.acquire("resumed")
     except JobLeased as exc:
         echo(f"sweep {job.job_id} is led by {exc.owner or 'another process'}: joining it as a helper worker")
-        recorder.close(1.0)
-        recorder = None
-    return Sweep(plan, table, job, snapshots, recorder, echo).run()
+        session.recorder.close(1.0)
+        session = None
+    return Sweep(plan, recorder_for, jobs, job, snapshots, session, echo).run()
 
 
 class Sweep:
-    """One worker of one sweep. `recorder` is the sweep job's (None for a helper)."""
+    """One worker of one sweep. `session` is the sweep job's (None for a helper)."""
 
-    def __init__(self, plan: SweepPlan, table: Any, job: Job, snapshots: dict[str, Snapshot], recorder: DynamoRecorder | None,
-                 echo: Callable[[str], None]):
-        self.plan, self.table, self.job, self.snapshots, self.recorder, self.echo = plan, table, job, snapshots, recorder, echo
-        self.queries = Queries(table)
-        self.reader = TrialReader(self.queries, job.job_id, plan.space)
-        recorded = (job.outcome.get("sweep") or {}) if recorder else {}
+    def __init__(self, plan: SweepPlan, recorder_for: JobRecorders, jobs: JobReader, job: Job, snapshots: dict[str, Snapshot],
+                 session: JobSession | None, echo: Callable[[str], None]):
+        self.plan, self.recorder_for, self.jobs, self.job, self.snapshots = plan, recorder_for, jobs, job, snapshots
+        self.session, self.echo = session, echo
+        self.reader = TrialReader(jobs, job.job_id, plan.space)
+        recorded = (job.outcome.get("sweep") or {}) if session else {}
         self.spent_before = float(recorded.get("elapsed_seconds") or 0.0)
         self.started = time.monotonic()
         self.refused: set[str] = set()  # children this worker could not resume (their checkpoint is elsewhere...)
@@ -130,7 +133,13 @@ class Sweep:
 
     @property
     def leader(self) -> bool:
-        return self.recorder is not None
+        return self.session is not None
+
+    @property
+    def recorder(self) -> Any:
+        """The sweep job's recorder (the leader's)."""
+        assert self.session is not None, "only the leader records on the sweep job"
+        return self.session.recorder
 
     @property
     def sweep_id(self) -> str:
@@ -184,21 +193,19 @@ class Sweep:
         budget = self.plan.config.budget_seconds
         if self.leader:
             return budget is not None and self.elapsed() >= budget
-        job = self.queries.get_job(self.sweep_id)  # a helper follows the leader's clock
+        job = self.jobs.get_job(self.sweep_id)  # a helper follows the leader's clock
         deadline = (job.outcome.get("sweep") or {}).get("deadline_at")
         self.ended = job.status not in ("running", "pending")
         return self.ended or (deadline is not None and datetime.now(UTC) >= datetime.fromisoformat(deadline))
 
     def trial(self, records: list[TrialRecord], number: int, resume: TrialRecord | None = None) -> str | None:
         """Run (or resume) one trial. Returns why the sweep must stop, or None."""
-        from .pruning import PruneOnF1
-
         study = build_study(self.plan.config, self.plan.space, records, number)
         if resume is not None:
             study.enqueue_trial(dict(resume.params))
         optuna_trial = study.ask()
         values = self.plan.space.suggest(optuna_trial)
-        request = request_for_resume(resume.job) if resume else self.plan.trial_request(number, values)
+        request = self.plan.trial_request(number, values)
         callbacks = [PruneOnF1(optuna_trial, resume.intermediate if resume else None)] if self.plan.config.pruner != "none" else []
         child = trial_child(self.sweep_id, number)
         self.echo(f"trial {number} ({'resumed' if resume else 'new'}): " + ", ".join(f"{k}={v}" for k, v in values.items()))
@@ -215,26 +222,22 @@ class Sweep:
             existing = next((r for r in records if r.job.job_id == child.job_id), None)
             if existing is not None and existing.done:
                 continue
-            request = request_for_resume(existing.job) if existing else self.plan.repeat_request(best, repeat)
+            request = self.plan.repeat_request(best, repeat)
             self.echo(f"seed repeat {repeat} of trial {best.number} (seed {request.train.seed})")
             stop = self.after(self.fit(request, child, f"seed repeat {repeat}", resume=existing))
             if stop:
                 return stop
         return None
 
-    def recorder_for(self, job_id: str) -> DynamoRecorder:
-        return DynamoRecorder(self.table, job_id)
-
     def fit(self, request: FitRequest, child: ChildJob, what: str, *, resume: TrialRecord | None = None,
             callbacks: list[Any] | None = None) -> FitResult | None:
         """A child's `fit()` (new, or resumed when `resume`): None when another worker has it; a
         crash is the child's own outcome (fit recorded it `failed`) unless the table itself
         fails or no job was made."""
-        from ..fit import fit
-
+        recorded = resume.job if resume else None
+        snapshot = self.snapshots[recorded.config.snapshot.id if recorded and recorded.config.snapshot else request.snapshot]
         try:
-            return fit(request, self.recorder_for, resume_job_id=resume.job.job_id if resume else None,
-                       snapshot=self.snapshots[request.snapshot], child=None if resume else child, callbacks=callbacks)
+            return fit_child(request, self.recorder_for, child, recorded, snapshot=snapshot, callbacks=callbacks)
         except (JobExists, JobLeased):
             self.echo(f"{what}: another worker has it")
             return None
@@ -242,7 +245,7 @@ class Sweep:
             raise
         except Exception as exc:
             try:
-                job = self.queries.get_job(resume.job.job_id if resume else child.job_id)
+                job = self.jobs.get_job(resume.job.job_id if resume else child.job_id)
             except StoreError:
                 raise exc from None  # it never became a job: retrying would fail the same way
             self.echo(f"{what} {'could not be resumed' if job.status == 'interrupted' else 'failed'}: {type(exc).__name__}: {exc}"[:500])
@@ -291,49 +294,40 @@ class Sweep:
                            {"job_id": best.job.job_id, "trial": best.number, "best_f1": best.value} if best else None, recorded)
 
     def finish(self, stopped_by: str | None) -> SweepResult:
-        if not self.leader:
+        if self.session is None:
             return self.result("joined", stopped_by)
         records = self.reader.read()
         state = self.state(records, stopped_by or "trials")
         counts = state["sweep"]
-        self.recorder.results({k: v for k, v in state.items() if v is not None})
         summary = (f"{counts['trials']} trials: {counts['complete']} complete, {counts['pruned']} pruned, {counts['failed']} failed"
                    + (f"; best val_f1 {state['best_f1']:.4f} (trial {state['best_trial']})" if state["best_f1"] is not None else "")
                    + ("; stopped by its budget" if stopped_by == "budget" else ""))
-        self.recorder.log({"type": "sweep_summary", **state})
-        self.recorder.status("succeeded", progress=100.0, message=summary)
+        self.session.log({"type": "sweep_summary", **state})
+        self.session.succeeded(summary, {k: v for k, v in state.items() if v is not None})
         self.recorder.flush(CLOSE_TIMEOUT_S)
         self.write_report()
-        recorded = self.recorder.close(CLOSE_TIMEOUT_S)
-        return self.result("succeeded", stopped_by, recorded)
+        return self.result("succeeded", stopped_by, self.session.close().recorded)
 
     def write_report(self) -> None:
         """sweep_report.json and the PNGs in the sweep's folder; a report that cannot be made is a warning."""
-        from ..analysis.sweep import write_sweep_report
-
         try:
-            write_sweep_report(self.queries, self.sweep_id, Path(self.plan.base.train.output_dir))
+            write_sweep_report(self.jobs, self.sweep_id, Path(self.plan.base.train.output_dir))
         except Exception as exc:  # noqa: BLE001 - the sweep itself succeeded
             log.warning("could not write the sweep report: %s", exc)
             self.recorder.log({"type": "warning", "warning": f"sweep report not written: {type(exc).__name__}: {exc}"}, level="WARNING")
 
     def interrupted(self, stopped_by: str) -> SweepResult:
-        self.echo(f"sweep {self.sweep_id} stopped ({stopped_by}); resume with `trainer sweep --resume {self.sweep_id}`")
-        if not self.leader:
+        self.echo(f"sweep {self.sweep_id} stopped ({stopped_by}); resume with `{resume_command('sweep', self.sweep_id)}`")
+        if self.session is None:
             return self.result("interrupted", stopped_by)
         try:
             self.recorder.results({k: v for k, v in self.state(self.reader.read(), stopped_by).items() if v is not None})
         except StoreError:
             pass  # the status below still says how to go on
-        self.recorder.status("interrupted", message=f"stopped by {stopped_by}; resume with `trainer sweep --resume {self.sweep_id}`"[:500])
-        recorded = self.recorder.close(CLOSE_TIMEOUT_S)
-        return self.result("interrupted", stopped_by, recorded)
+        self.session.interrupted(stopped_by)
+        return self.result("interrupted", stopped_by, self.session.close().recorded)
 
     def fail(self, exc: BaseException) -> None:
-        try:
-            self.recorder.log({"type": "error", "error": f"{type(exc).__name__}: {exc}", "resume": f"trainer sweep --resume {self.sweep_id}"},
-                              level="ERROR", exception="".join(traceback.format_exception(exc))[-20000:])
-            self.recorder.status("failed", message=f"{type(exc).__name__}: {exc}"[:400] + f"; resume with `trainer sweep --resume {self.sweep_id}`")
-            self.recorder.close(CLOSE_TIMEOUT_S)
-        except Exception:  # noqa: BLE001 - the original error matters more
-            log.exception("could not record the failure of sweep %s", self.sweep_id)
+        if self.session is not None:
+            self.session.failed(exc)
+            self.session.close()

@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-from ..request import FitRequest
-from .options import FIT_OPTIONS, FIXED_ONLY, FitOption, SpaceError, apply, option
+from trainer.errors import ConfigError
+from trainer.sweep.options import FIXED_ONLY, SWEPT, SpaceError, option
+from trainer.training.options import FitOption, apply
+from trainer.training.request import FitRequest
 
 DISTRIBUTIONS = ("log_uniform", "uniform", "int", "categorical")
 ENTRY_KEYS = {"log_uniform": {"low", "high"}, "uniform": {"low", "high", "step"}, "int": {"low", "high", "step", "log"},
@@ -120,7 +121,7 @@ class SearchSpace:
 
     def values_of(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """The searched options' values in a recorded request (`FitRequest.to_dict()`)."""
-        return {p.name: FIT_OPTIONS[p.name].read(request) for p in self.params}
+        return {p.name: SWEPT[p.name].read(request) for p in self.params}
 
     def with_fixed(self, values: Mapping[str, Any]) -> SearchSpace:
         """The space with these options fixed too (`--set`; they win over the file's `fixed:`)."""

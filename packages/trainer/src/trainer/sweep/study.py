@@ -18,14 +18,13 @@ from metrics_store import (
     STALE_AFTER_SECONDS,
     Job,
     JobMetric,
-    Queries,
+    JobReader,
     current_attempt,
     heartbeat_age,
 )
-
-from ..run_hooks import ChildJob
-from .config import SweepConfig, epoch_step
-from .space import SearchSpace
+from trainer.jobs.children import ChildJob
+from trainer.sweep.config import SweepConfig, epoch_step
+from trainer.sweep.space import SearchSpace
 
 TRIAL, REPEAT = "sweep_trial", "sweep_repeat"
 DONE_STATES = ("complete", "pruned", "failed", "cancelled")
@@ -109,7 +108,7 @@ def trial_record(job: Job, space: SearchSpace, metrics: Iterable[JobMetric], now
 class TrialReader:
     """Reads a sweep's children; a finished trial's metrics are read once per worker."""
 
-    def __init__(self, queries: Queries, sweep_job_id: str, space: SearchSpace):
+    def __init__(self, queries: JobReader, sweep_job_id: str, space: SearchSpace):
         self.queries, self.sweep_job_id, self.space = queries, sweep_job_id, space
         self._finished: dict[str, TrialRecord] = {}
 
