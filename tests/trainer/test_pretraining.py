@@ -343,3 +343,17 @@ def test_the_loop_refuses_what_cannot_work(built, windows, tmp_path):
         with pytest.raises(ConfigError):
             PretrainConfig(**bad)
     assert np.isclose(PretrainConfig().masking.mlm_probability, 0.15)
+
+
+def test_a_run_resumed_from_a_checkpoint_ends_as_the_uninterrupted_one(built, windows, tmp_path):
+    """Masks depend on (seed, epoch, window) only, and the Trainer restores the optimiser, the
+    schedule, the RNG and the batch order: resuming mid-epoch from checkpoint-10 ends with the
+    weights of the run that was never stopped."""
+    config = PretrainConfig(max_steps=20, batch_size=8, learning_rate=2e-3, seed=4, save_steps=10, save_total_limit=None)
+    subset = windows[:24]  # 3 optimiser steps per epoch: step 10 is inside epoch 3
+    whole = pretrain(copy.deepcopy(built.model), built.tokenizer, subset, config, output_dir=tmp_path / "a", max_seq_length=MAX_SEQ_LENGTH)
+    resumed = pretrain(copy.deepcopy(built.model), built.tokenizer, subset, config, output_dir=tmp_path / "b", max_seq_length=MAX_SEQ_LENGTH,
+                       resume_from_checkpoint=tmp_path / "a" / "checkpoint-10")
+    assert resumed.global_step == 20 and [log.step for log in resumed.history][0] > 10
+    for ours, theirs in zip(whole.model.parameters(), resumed.model.parameters(), strict=True):
+        assert torch.equal(ours, theirs)
