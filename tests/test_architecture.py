@@ -27,6 +27,7 @@ TRAINER_ARROWS = {
     "inference": {"config", "errors", "jobs", "model"},
     "sweep": {"analysis", "config", "errors", "jobs", "model", "training"},
     "review": {"config", "errors", "inference", "jobs", "model", "training"},
+    "pretraining": {"config", "errors", "jobs", "model", "training"},
 }
 """What each folder of trainer may import (docs/architecture.md draws it); `cli` and the public
 face (`trainer/__init__.py`) may import everything. A new job type is a folder beside `sweep`."""

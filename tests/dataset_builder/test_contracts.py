@@ -388,8 +388,9 @@ def test_cli_exit_codes(tmp_path, healthy):
 def test_cli_lists_the_suites():
     result = run_cli("list", "--json")
     assert result.exit_code == 0
-    listed = {s["suite"]: s["expectation_count"] for s in json.loads(result.stdout)}
-    assert listed == {"drift": 8, "raw_labels": 10, "snapshot": 17, "snapshot_words": 26}
+    listed = {s["suite"]: (s["subject"], s["expectation_count"]) for s in json.loads(result.stdout)}
+    assert listed == {"corpus": ("corpus", 21), "drift": ("snapshot", 8), "raw_labels": ("snapshot", 10), "snapshot": ("snapshot", 17),
+                      "snapshot_words": ("snapshot", 26)}
 
 
 # --- the gate in a real build ------------------------------------------------------------------

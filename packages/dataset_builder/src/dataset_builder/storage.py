@@ -26,6 +26,9 @@ from typing import Any, Protocol
 from .errors import DatasetBuilderError
 
 ID_PATTERN = re.compile(r"^v(\d+)$")
+ID_KINDS = {"v": "snapshot", "c": "corpus"}
+"""Id prefixes and what they name: snapshots `v12` and corpora `c3` (`dataset_builder.corpus`)
+may share a root; each kind allocates, lists and publishes only its own ids."""
 MANIFEST = "manifest.json"
 STAGING_LEASE_SECONDS = 3600
 """A staging folder (or an unpublished S3 upload) older than this, whose build is not alive,
@@ -44,15 +47,22 @@ class SnapshotExists(SnapshotError):
     pass
 
 
-def id_number(snapshot_id: str) -> int:
-    match = ID_PATTERN.match(snapshot_id)
+def id_pattern(prefix: str = "v") -> re.Pattern[str]:
+    if prefix not in ID_KINDS:
+        raise ValueError(f"unknown id prefix {prefix!r}; known: {', '.join(ID_KINDS)}")
+    return ID_PATTERN if prefix == "v" else re.compile(rf"^{prefix}(\d+)$")
+
+
+def id_number(snapshot_id: str, prefix: str = "v") -> int:
+    match = id_pattern(prefix).match(snapshot_id)
     if not match:
-        raise SnapshotNotFound(f"not a snapshot id: {snapshot_id!r} (ids look like v12)")
+        raise SnapshotNotFound(f"not a {ID_KINDS[prefix]} id: {snapshot_id!r} (ids look like {prefix}12)")
     return int(match.group(1))
 
 
 class Backend(Protocol):
     uri: str
+    id_prefix: str
 
     def published_ids(self) -> list[str]: ...
 
@@ -70,9 +80,11 @@ class Backend(Protocol):
 
 
 class LocalBackend:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, id_prefix: str = "v"):
         self.root = Path(root)
         self.uri = str(self.root.resolve())
+        self.id_prefix = id_prefix
+        self.id_pattern = id_pattern(id_prefix)
 
     def snapshot_uri(self, snapshot_id: str) -> str:
         return str((self.root / snapshot_id).resolve())
@@ -80,26 +92,29 @@ class LocalBackend:
     def published_ids(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        ids = [p.name for p in self.root.iterdir() if ID_PATTERN.match(p.name) and (p / MANIFEST).is_file()]
-        return sorted(ids, key=id_number)
+        ids = [p.name for p in self.root.iterdir() if self.id_pattern.match(p.name) and (p / MANIFEST).is_file()]
+        return sorted(ids, key=self._number)
+
+    def _number(self, published_id: str) -> int:
+        return id_number(published_id, self.id_prefix)
 
     def reserve_id(self) -> str:
         reservations = self.root / ".ids"
         reservations.mkdir(parents=True, exist_ok=True)
-        taken = [id_number(p.name) for p in reservations.iterdir() if ID_PATTERN.match(p.name)]
-        taken += [id_number(i) for i in self.published_ids()]
+        taken = [self._number(p.name) for p in reservations.iterdir() if self.id_pattern.match(p.name)]
+        taken += [self._number(i) for i in self.published_ids()]
         number = max(taken, default=0) + 1
         while True:
             try:
-                os.close(os.open(reservations / f"v{number}", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-                return f"v{number}"
+                os.close(os.open(reservations / f"{self.id_prefix}{number}", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+                return f"{self.id_prefix}{number}"
             except FileExistsError:
                 number += 1
 
     def reserved_ids(self) -> list[str]:
         reservations = self.root / ".ids"
-        ids = [p.name for p in reservations.iterdir() if ID_PATTERN.match(p.name)] if reservations.is_dir() else []
-        return sorted(ids, key=id_number)
+        ids = [p.name for p in reservations.iterdir() if self.id_pattern.match(p.name)] if reservations.is_dir() else []
+        return sorted(ids, key=self._number)
 
     def clean_debris(self, *, older_than_s: float = STAGING_LEASE_SECONDS) -> list[str]:
         """Remove staging folders of killed builds: older than the lease and, when the build
@@ -126,7 +141,8 @@ class LocalBackend:
                 path.chmod(0o444)
             target = self.root / snapshot_id
             if target.exists():
-                raise SnapshotExists(f"snapshot {snapshot_id} already exists in {self.uri}; published snapshots are never overwritten")
+                kind = ID_KINDS[self.id_prefix]
+                raise SnapshotExists(f"{kind} {snapshot_id} already exists in {self.uri}; published {kind} folders are never overwritten")
             os.rename(staging, target)  # atomic: the snapshot appears whole or not at all
             target.chmod(0o555)
         except BaseException:
@@ -178,7 +194,7 @@ def s3_errors(uri: str) -> Iterator[None]:
 
 
 class S3Backend:
-    def __init__(self, uri: str, client: Any):
+    def __init__(self, uri: str, client: Any, id_prefix: str = "v"):
         bucket, _, prefix = uri.removeprefix("s3://").partition("/")
         if not bucket:
             raise SnapshotError(f"not an S3 URI: {uri!r} (expected s3://bucket/prefix)")
@@ -186,6 +202,11 @@ class S3Backend:
         self.prefix = prefix.strip("/")
         self.client = client
         self.uri = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
+        self.id_prefix = id_prefix
+        self.id_pattern = id_pattern(id_prefix)
+
+    def _number(self, published_id: str) -> int:
+        return id_number(published_id, self.id_prefix)
 
     def _key(self, *parts: str) -> str:
         return "/".join(p for p in (self.prefix, *parts) if p)
@@ -207,14 +228,14 @@ class S3Backend:
         for key in keys:
             rel = key[len(base) + 1:] if base else key
             parts = rel.split("/")
-            if len(parts) == 2 and parts[1] == MANIFEST and ID_PATTERN.match(parts[0]):
+            if len(parts) == 2 and parts[1] == MANIFEST and self.id_pattern.match(parts[0]):
                 ids.add(parts[0])
-        return sorted(ids, key=id_number)
+        return sorted(ids, key=self._number)
 
     def reserved_ids(self) -> list[str]:
         with s3_errors(self.uri):
             reserved = self._list(self._key(".ids") + "/")
-        return sorted((k.rsplit("/", 1)[-1] for k in reserved if ID_PATTERN.match(k.rsplit("/", 1)[-1])), key=id_number)
+        return sorted((k.rsplit("/", 1)[-1] for k in reserved if self.id_pattern.match(k.rsplit("/", 1)[-1])), key=self._number)
 
     def clean_debris(self, *, older_than_s: float = STAGING_LEASE_SECONDS) -> list[str]:
         """Remove data files of ids that never got their manifest (a killed upload), once they
@@ -231,7 +252,7 @@ class S3Backend:
                     rel = entry["Key"][len(base) + 1:] if base else entry["Key"]
                     snapshot_id, _, _ = rel.partition("/")
                     age = (datetime.now(UTC) - entry["LastModified"]).total_seconds()
-                    if ID_PATTERN.match(snapshot_id) and snapshot_id not in published and age >= older_than_s:
+                    if self.id_pattern.match(snapshot_id) and snapshot_id not in published and age >= older_than_s:
                         self.client.delete_object(Bucket=self.bucket, Key=entry["Key"])
                         removed.append(f"s3://{self.bucket}/{entry['Key']}")
         return removed
@@ -241,13 +262,13 @@ class S3Backend:
 
         with s3_errors(self.uri):
             reserved = self._list(self._key(".ids") + "/")
-        taken = [id_number(k.rsplit("/", 1)[-1]) for k in reserved if ID_PATTERN.match(k.rsplit("/", 1)[-1])]
-        taken += [id_number(i) for i in self.published_ids()]
+        taken = [self._number(k.rsplit("/", 1)[-1]) for k in reserved if self.id_pattern.match(k.rsplit("/", 1)[-1])]
+        taken += [self._number(i) for i in self.published_ids()]
         number = max(taken, default=0) + 1
         while True:
             try:
-                self.client.put_object(Bucket=self.bucket, Key=self._key(".ids", f"v{number}"), Body=b"", IfNoneMatch="*")
-                return f"v{number}"
+                self.client.put_object(Bucket=self.bucket, Key=self._key(".ids", f"{self.id_prefix}{number}"), Body=b"", IfNoneMatch="*")
+                return f"{self.id_prefix}{number}"
             except ClientError as exc:
                 if exc.response["Error"]["Code"] not in ("PreconditionFailed", "ConditionalRequestConflict", "412"):
                     raise
@@ -262,7 +283,7 @@ class S3Backend:
                 self.client.put_object(Bucket=self.bucket, Key=self._key(snapshot_id, name), Body=files[name], **extra)
             except ClientError as exc:
                 if exc.response["Error"]["Code"] in ("PreconditionFailed", "412"):
-                    raise SnapshotExists(f"snapshot {snapshot_id} already exists in {self.uri}") from exc
+                    raise SnapshotExists(f"{ID_KINDS[self.id_prefix]} {snapshot_id} already exists in {self.uri}") from exc
                 raise
         return self.snapshot_uri(snapshot_id)
 
@@ -279,13 +300,15 @@ class S3Backend:
             raise
 
 
-def backend_for(root: str | Path, *, s3_client: Any = None, region: str | None = None, endpoint_url: str | None = None) -> Backend:
-    """A backend for a snapshot root: `s3://bucket/prefix` or a local folder."""
+def backend_for(root: str | Path, *, s3_client: Any = None, region: str | None = None, endpoint_url: str | None = None,
+                id_prefix: str = "v") -> Backend:
+    """A backend for a snapshot root: `s3://bucket/prefix` or a local folder. `id_prefix`: the
+    kind of id it holds, `v` (snapshots) or `c` (corpora, `dataset_builder.corpus`)."""
     text = str(root)
     if text.startswith("s3://"):
         if s3_client is None:
             import boto3
 
             s3_client = boto3.client("s3", region_name=region or "us-east-1", endpoint_url=endpoint_url)
-        return S3Backend(text, s3_client)
-    return LocalBackend(Path(text))
+        return S3Backend(text, s3_client, id_prefix)
+    return LocalBackend(Path(text), id_prefix)

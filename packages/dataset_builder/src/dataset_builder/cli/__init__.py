@@ -10,9 +10,10 @@ app = new_app("Receipt labels in DynamoDB -> versioned, immutable Parquet snapsh
 
 
 def _register() -> None:
-    from . import contracts, receipts, snapshot, stats
+    from . import contracts, corpus, receipts, snapshot, stats
 
     app.add_typer(contracts.app, name="contracts")
+    app.add_typer(corpus.app, name="corpus")
     app.add_typer(receipts.app, name="receipts")
     app.add_typer(snapshot.app, name="snapshot")
     app.command("stats")(stats.stats)

@@ -69,13 +69,14 @@ def check(
 
 @app.command("list")
 def list_(contracts_dir: ContractsDirOpt = None, as_json: JsonOpt = False) -> None:
-    """The suites and their expectations (loading them validates every file)."""
+    """The suites and their expectations (loading them validates every file): those that gate
+    snapshots and the one that gates corpora (`dsb corpus`)."""
     from ..contracts import default_contracts_dir, load_suites
 
-    suites = run_or_exit(lambda: load_suites(contracts_dir or default_contracts_dir()))
+    suites = run_or_exit(lambda: load_suites(contracts_dir or default_contracts_dir(), subject=None))
     if as_json:
         print_json([
-            {"suite": s.name, "path": str(s.path), "description": s.description, "expectation_count": len(s.expectations),
+            {"suite": s.name, "subject": s.subject, "path": str(s.path), "description": s.description, "expectation_count": len(s.expectations),
              "expectations": [{"type": e.type, "frame": e.frame, "kwargs": e.kwargs, "severity": e.severity,
                                "requires": list(e.requires), "notes": e.notes} for e in s.expectations]}
             for s in suites
@@ -83,7 +84,7 @@ def list_(contracts_dir: ContractsDirOpt = None, as_json: JsonOpt = False) -> No
         return
     out = console()
     for s in suites:
-        out.print(_table(f"{s.name} ({len(s.expectations)} expectations): {s.description}", ["#", "frame", "expectation", "kwargs", "severity"],
+        out.print(_table(f"{s.name} ({s.subject}, {len(s.expectations)} expectations): {s.description}", ["#", "frame", "expectation", "kwargs", "severity"],
                              [[e.index + 1, e.frame, e.type, _kwargs_text(e.kwargs), e.severity] for e in s.expectations]))
 
 
@@ -104,7 +105,7 @@ def _observed_text(observed: dict[str, Any]) -> str:
 def render_report(report: dict[str, Any], out) -> None:
     """A contract report as rich tables: per suite, every failure with its failing rows, drift."""
     status = report.get("status", "unchecked")
-    name = f"snapshot {report['snapshot_id']}: " if report.get("snapshot_id") else ""
+    name = f"snapshot {report['snapshot_id']}: " if report.get("snapshot_id") else f"corpus {report['corpus_id']}: " if report.get("corpus_id") else ""
     out.print(f"[bold]{name}contracts [{STATUS_STYLE.get(status, '')}]{status}[/][/] (checked {report.get('checked_at', '-')})")
     suites = report.get("suites", {})
     if suites:

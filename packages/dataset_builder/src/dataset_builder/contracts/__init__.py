@@ -12,20 +12,34 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dataset_builder.contracts.drift import drift_frame
-from dataset_builder.contracts.frames import ContractInputs, contract_frames, contract_parameters
+from dataset_builder.contracts.frames import (
+    ContractInputs,
+    CorpusInputs,
+    contract_frames,
+    contract_parameters,
+    corpus_contract_frames,
+)
 from dataset_builder.contracts.runner import build_report, run_suites
 
-from .suites import PARAMETERS, ContractError, ContractExpectation, ContractSuite, load_suites
+from .suites import (
+    PARAMETERS,
+    SUBJECTS,
+    ContractError,
+    ContractExpectation,
+    ContractSuite,
+    load_suites,
+)
 
 if TYPE_CHECKING:
     from ..config import BuildConfig
+    from ..corpus import Corpus, CorpusData, CorpusManifest
     from ..dataset import Dataset
     from ..manifest import Manifest
     from ..snapshot import Snapshot
 
 __all__ = [
-    "PARAMETERS", "ContractError", "ContractExpectation", "ContractSuite", "check_snapshot", "contract_gate",
-    "default_contracts_dir", "load_suites", "run_contracts",
+    "PARAMETERS", "SUBJECTS", "ContractError", "ContractExpectation", "ContractSuite", "check_corpus", "check_snapshot",
+    "contract_gate", "corpus_gate", "default_contracts_dir", "load_suites", "run_contracts", "run_corpus_contracts",
 ]
 
 
@@ -94,3 +108,42 @@ def check_snapshot(snapshot: Snapshot, parent: Snapshot | None, contracts_dir: P
     parent_id = parent.id if parent is not None else snapshot.parent_id
     report = run_contracts(suites, _inputs(snapshot, snapshot.manifest), previous, parent_id=parent_id, max_failing_rows=max_failing_rows)
     return {"snapshot_id": snapshot.id, **report}
+
+
+# --- corpora ----------------------------------------------------------------------------------
+
+NO_DRIFT = {"status": "skipped", "parent_id": None, "reason": "a corpus has no parent: drift is checked between snapshots", "metrics": {}}
+
+
+def run_corpus_contracts(suites: list[ContractSuite], words: Any, receipts: Any, excluded_keys: Any, *,
+                         max_failing_rows: int = 10) -> dict[str, Any]:
+    """Check a corpus's frames against the corpus suites; the report has the snapshot report's shape."""
+    import polars as pl
+
+
+    try:
+        frames = corpus_contract_frames(CorpusInputs(words, receipts, frozenset(excluded_keys)))
+    except pl.exceptions.PolarsError as exc:
+        raise ContractError(f"cannot derive the contract frames from this corpus: {exc}") from exc
+    results = run_suites(suites, frames, {}, unavailable={}, max_failing_rows=max_failing_rows)
+    return build_report(suites, results, dict(NO_DRIFT), None)
+
+
+def corpus_gate(contracts_dir: Path | None = None, *, max_failing_rows: int = 10) -> Callable[[CorpusData, CorpusManifest], dict]:
+    """The checker for `corpus.create_corpus`; the corpus suites are loaded (and validated) now,
+    before the table is read."""
+    suites = load_suites(contracts_dir or default_contracts_dir(), subject="corpus")
+
+    def check(data: CorpusData, manifest: CorpusManifest) -> dict[str, Any]:
+        excluded = manifest.excluded.receipt_keys if manifest.excluded else []
+        return run_corpus_contracts(suites, data.words, data.receipts, excluded, max_failing_rows=max_failing_rows)
+
+    return check
+
+
+def check_corpus(corpus: Corpus, contracts_dir: Path | None = None, max_failing_rows: int = 10) -> dict[str, Any]:
+    """Re-check a published corpus (`dsb corpus check`)."""
+    suites = load_suites(contracts_dir or default_contracts_dir(), subject="corpus")
+    excluded = corpus.excluded.receipt_keys if corpus.excluded else []
+    report = run_corpus_contracts(suites, corpus.words, corpus.receipts, excluded, max_failing_rows=max_failing_rows)
+    return {"corpus_id": corpus.id, **report}

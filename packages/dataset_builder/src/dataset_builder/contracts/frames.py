@@ -12,8 +12,10 @@ import polars as pl
 
 from .. import rules
 from ..config import BuildConfig
+from ..corpus import RECEIPT_COLUMNS as CORPUS_RECEIPT_COLUMNS
 from ..dataset import LABEL_COLUMNS, RECEIPT_COLUMNS, WORD_COLUMNS
 from ..labels import LEGACY_ALIASES, VALIDATION_STATUSES
+from ..layout import LAYOUT_COLUMNS
 from ..manifest import DataQuality
 
 WORD_KEYS = ["receipt_key", "image_id", "receipt_id", "line_id", "word_id"]
@@ -35,8 +37,13 @@ FRAME_COLUMNS: dict[str, list[str]] = {
     "summary": SUMMARY_COLUMNS,
     "drift": ["parent_id", *(f"{m}_psi" for m in DRIFT_METRICS)],
     "data_quality": ["kind", "key", "detail"],
+    "corpus_words": [*LAYOUT_COLUMNS, "expected_position", "position_in_range", "reading_order_valid", "receipt_known"],
+    "corpus_receipts": [*CORPUS_RECEIPT_COLUMNS, "words_found", "n_words_valid", "val_excluded"],
 }
 """Every frame a suite entry may name, with its columns (checked when a suite is loaded)."""
+
+CORPUS_FRAMES = ("corpus_words", "corpus_receipts")
+"""The frames of a corpus (`dataset_builder.corpus`); a suite checks either these or a snapshot's."""
 
 FRAME_KEYS: dict[str, list[str]] = {
     "labels": [*WORD_KEYS, "label"],
@@ -47,6 +54,8 @@ FRAME_KEYS: dict[str, list[str]] = {
     "summary": [],
     "drift": ["parent_id"],
     "data_quality": ["kind", "key"],
+    "corpus_words": WORD_KEYS,
+    "corpus_receipts": RECEIPT_KEYS,
 }
 """The columns that identify a failing row in a report."""
 
@@ -62,6 +71,9 @@ CONTEXT: dict[str, list[str]] = {
     "n_splits": ["splits"],
     "train_ratio_to_target": ["train_o_entity_ratio", "target_o_entity_ratio"],
     "val_share": ["receipts", "val_receipts"],
+    "position_in_range": ["position"],
+    "reading_order_valid": ["position", "expected_position", "text"],
+    "n_words_valid": ["n_words", "words_found"],
 }
 """Columns shown next to a failing derived column, so the row explains itself."""
 
@@ -243,3 +255,56 @@ def contract_frames(inputs: ContractInputs) -> dict[str, pl.DataFrame]:
         "label_support": label_support_frame(inputs),
         "summary": summary_frame(inputs),
     }
+
+
+# --- corpora ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CorpusInputs:
+    """What the corpus contracts read: its two frames and the receipt keys it must not hold."""
+
+    words: pl.DataFrame
+    receipts: pl.DataFrame
+    excluded_keys: frozenset[str] = frozenset()
+
+
+def corpus_words_frame(inputs: CorpusInputs) -> pl.DataFrame:
+    """words.parquet of a corpus, plus: `expected_position` (the reading order the snapshot
+    rule gives these boxes and lines, `rules.reading_order`), `position_in_range` (0 <=
+    position < the receipt's word count), `reading_order_valid` (position == expected_position)
+    and `receipt_known` (the word's receipt is in receipts.parquet)."""
+    words = inputs.words.with_row_index("_row")
+    expected = (
+        rules.reading_order(words.select("_row", "receipt_key", "line_id", "word_id", "x0", "y0", "x1", "y1"))
+        .select("_row", pl.col("position").alias("expected_position"))
+    )
+    known = inputs.receipts["receipt_key"].implode()
+    return (
+        words.join(expected, on="_row", how="left")
+        .with_columns(
+            (pl.col("position").is_between(0, pl.len().over("receipt_key") - 1)).fill_null(False).alias("position_in_range"),
+            (pl.col("position") == pl.col("expected_position")).fill_null(False).alias("reading_order_valid"),
+            pl.col("receipt_key").is_in(known).fill_null(False).alias("receipt_known"),
+        )
+        .sort("_row").drop("_row")
+    )
+
+
+def corpus_receipts_frame(inputs: CorpusInputs) -> pl.DataFrame:
+    """receipts.parquet of a corpus, plus `words_found` (its rows in words.parquet),
+    `n_words_valid` (n_words says so) and `val_excluded` (not a receipt the corpus was built to
+    leave out: a val receipt of the snapshot it was built for)."""
+    found = inputs.words.group_by("receipt_key").agg(pl.len().cast(pl.Int64).alias("words_found"))
+    return (
+        inputs.receipts.join(found, on="receipt_key", how="left")
+        .with_columns(pl.col("words_found").fill_null(0))
+        .with_columns(
+            (pl.col("n_words").cast(pl.Int64) == pl.col("words_found")).fill_null(False).alias("n_words_valid"),
+            (~pl.col("receipt_key").is_in(sorted(inputs.excluded_keys))).fill_null(False).alias("val_excluded"),
+        )
+    )
+
+
+def corpus_contract_frames(inputs: CorpusInputs) -> dict[str, pl.DataFrame]:
+    return {"corpus_words": corpus_words_frame(inputs), "corpus_receipts": corpus_receipts_frame(inputs)}

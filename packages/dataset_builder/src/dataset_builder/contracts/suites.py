@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ContractError
-from .frames import FRAME_COLUMNS
+from .frames import CORPUS_FRAMES, FRAME_COLUMNS
 from .gx import great_expectations
 
 SEVERITIES = {"error": "critical", "warn": "warning"}
@@ -33,6 +33,9 @@ SUITE_KEYS = {"suite", "description", "frame", "expectation_count", "expectation
 ENTRY_KEYS = {"type", "kwargs", "severity", "mostly", "frame", "requires", "notes"}
 COLUMN_KWARGS = ("column", "column_A", "column_B")
 SUITE_FILES = ("*.yaml", "*.yml", "*.json")
+SUBJECTS = ("snapshot", "corpus")
+"""What a suite checks: a snapshot's frames, or a corpus's (`frames.CORPUS_FRAMES`); one folder
+holds both, and each build or check runs the suites of its own subject."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,8 @@ class ContractSuite:
     description: str
     expectations: tuple[ContractExpectation, ...]
     sha256: str
+    subject: str = "snapshot"
+    """`snapshot` or `corpus`: which the suite's frames belong to."""
 
 
 def _is_reference(value: Any) -> bool:
@@ -159,12 +164,20 @@ def load_suite(path: Path) -> ContractSuite:
     gx_suite = great_expectations().ExpectationSuite(name=name, expectations=built)
     if len(gx_suite.expectations) != declared:
         raise ContractError(f"{path}: Great Expectations kept {len(gx_suite.expectations)} of {declared} expectations")
-    return ContractSuite(name, path, str(raw.get("description") or "").strip(), expectations, hashlib.sha256(path.read_bytes()).hexdigest())
+    corpus = {e.frame in CORPUS_FRAMES for e in expectations}
+    if len(corpus) > 1:
+        raise ContractError(f"{path}: a suite checks a snapshot or a corpus, not both; frames: {', '.join(sorted({e.frame for e in expectations}))}")
+    subject = "corpus" if corpus == {True} else "snapshot"
+    return ContractSuite(name, path, str(raw.get("description") or "").strip(), expectations, hashlib.sha256(path.read_bytes()).hexdigest(),
+                         subject)
 
 
-def load_suites(contracts_dir: Path) -> list[ContractSuite]:
-    """Every suite file in the folder, sorted by name; an empty or missing folder is an error."""
+def load_suites(contracts_dir: Path, subject: str | None = "snapshot") -> list[ContractSuite]:
+    """Every suite file in the folder whose subject is `subject` (`snapshot`, `corpus`, or None
+    for all), sorted by name; an empty or missing folder, or none of the subject, is an error."""
     contracts_dir = Path(contracts_dir)
+    if subject is not None and subject not in SUBJECTS:
+        raise ValueError(f"unknown contract subject {subject!r}; choose from {', '.join(SUBJECTS)}")
     if not contracts_dir.is_dir():
         raise ContractError(f"contracts folder {contracts_dir} does not exist")
     paths = sorted({p for pattern in SUITE_FILES for p in contracts_dir.glob(pattern)})
@@ -175,7 +188,12 @@ def load_suites(contracts_dir: Path) -> list[ContractSuite]:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ContractError(f"{contracts_dir}: suite(s) defined twice: {', '.join(duplicates)}")
-    return suites
+    if subject is None:
+        return suites
+    chosen = [s for s in suites if s.subject == subject]
+    if not chosen:
+        raise ContractError(f"no {subject} suite in {contracts_dir} (its suites check: {', '.join(sorted({s.subject for s in suites}))})")
+    return chosen
 
 
 def contracts_sha256(suites: list[ContractSuite]) -> str:

@@ -219,16 +219,16 @@ class TableReader:
             items.extend(page)
         return items
 
-    def receipt_headers(self, wanted: set[tuple[str, int]]) -> list[dict[str, Any]]:
-        """The Receipt and ReceiptPlace items of `wanted` receipts, from one pass over each
-        type's partition of the type index."""
+    def receipt_headers(self, wanted: set[tuple[str, int]] | None) -> list[dict[str, Any]]:
+        """The Receipt and ReceiptPlace items of `wanted` receipts (None: of every receipt in
+        the table), from one pass over each type's partition of the type index."""
         found = []
         for kind in ("RECEIPT", "RECEIPT_PLACE"):
             for page in self._pages(
                 "query", IndexName="GSITYPE", KeyConditionExpression="#a2 = :t0", ProjectionExpression=_PROJECTION,
                 ExpressionAttributeNames=_NAMES, ExpressionAttributeValues={":t0": {"S": kind}},
             ):
-                found += [i for i in page if (i["PK"]["S"][6:], int(i["SK"]["S"].split("#")[1])) in wanted]
+                found += [i for i in page if wanted is None or (i["PK"]["S"][6:], int(i["SK"]["S"].split("#")[1])) in wanted]
         return found
 
     def receipt_header(self, image_id: str, receipt_id: int) -> list[dict[str, Any]]:
@@ -283,6 +283,32 @@ class TableReader:
         return RawRead(receipts, words, labels, started, utc_now_iso(), {"strategy": strategy, "requests": self.requests},
                        rows.refused_frame())
 
+    def read_every_receipt(self, *, strategy: str = "query", progress: Progress | None = None) -> RawRead:
+        """Every receipt of the table with its words and labels, whatever its labels' status,
+        including receipts with no label item at all (what a corpus is built from). `query`:
+        the receipts come from the RECEIPT partition of the type index (not from their labels,
+        as `read` selects them), then one GSI4 query per receipt; `scan` reads the table once."""
+        if strategy not in READ_STRATEGIES:
+            raise ConfigError(f"unknown read strategy {strategy!r}; choose from {', '.join(READ_STRATEGIES)}")
+        started = utc_now_iso()
+        rows = _Rows()
+        if strategy == "query":
+            headers = self.receipt_headers(None)
+            rows.add(headers)
+            keys = sorted({(i["PK"]["S"][6:], int(i["SK"]["S"].split("#")[1])) for i in headers if i["TYPE"]["S"] == "RECEIPT"})
+            if progress:
+                progress(0, len(keys))
+            with ThreadPoolExecutor(self.concurrency) as pool:
+                for done, items in enumerate(pool.map(lambda k: self.fetch_receipt(*k), keys), start=1):
+                    rows.add(items)
+                    if progress:
+                        progress(done, len(keys))
+        else:
+            self._parallel_scan(rows, progress)
+        receipts, words, labels = rows.frames()
+        return RawRead(receipts, words, labels, started, utc_now_iso(), {"strategy": strategy, "requests": self.requests},
+                       rows.refused_frame())
+
     def _parallel_scan(self, rows: _Rows, progress: Progress | None) -> None:
         segments = self.concurrency
 
@@ -304,6 +330,11 @@ class TableReader:
 def read_table(table: TableRef, statuses: tuple[str, ...], *, concurrency: int = 16, strategy: str = "query", progress: Progress | None = None) -> RawRead:
     """Everything a snapshot build needs from the table, read once."""
     return TableReader(table, concurrency=concurrency).read(statuses, strategy=strategy, progress=progress)
+
+
+def read_every_receipt(table: TableRef, *, concurrency: int = 16, strategy: str = "query", progress: Progress | None = None) -> RawRead:
+    """Every receipt of the table, labelled or not, read once (`TableReader.read_every_receipt`)."""
+    return TableReader(table, concurrency=concurrency).read_every_receipt(strategy=strategy, progress=progress)
 
 
 def frames_from_items(items: Iterable[dict[str, Any]]) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
