@@ -48,7 +48,10 @@ def machine_line() -> str:
     import torch
 
     load = "/".join(f"{x:.1f}" for x in os.getloadavg())
-    return f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, load average {load} (1/5/15 min)"
+    return (
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, load average "
+        f"{load} (1/5/15 min)"
+    )
 
 
 def set_threads(threads: int | None) -> None:
@@ -73,18 +76,31 @@ def label_mix(name: str) -> LabelMix:
     for attribute in ("LABEL_MIXES", "LABEL_MIX_PRESETS", "MIX_PRESETS"):
         presets.update(getattr(synthetic, attribute, None) or {})
     if name not in presets:
-        raise SystemExit(f"label mix {name!r} is not one the generator knows; choose from default, {', '.join(sorted(presets)) or '(no presets)'}")
+        raise SystemExit(
+            f"label mix {name!r} is not one the generator knows; choose from default, "
+            f"{', '.join(sorted(presets)) or '(no presets)'}"
+        )
     return presets[name]
 
 
-def generated_snapshot(root: Path, *, receipts: int, seed: int, config: BuildConfig | None = None, mix: LabelMix | None = None) -> str:
+def generated_snapshot(
+    root: Path, *, receipts: int, seed: int, config: BuildConfig | None = None, mix: LabelMix | None = None
+) -> str:
     """Generate receipts into a fresh DynamoDB Local table and build a snapshot of them in `root`."""
     with local_endpoint() as endpoint, fresh_table(endpoint, "bench-train") as (_, table):
         start = time.perf_counter()
         summary = write_bundles(table, list(generate_receipts(seed, receipts, mix or LabelMix())))
-        print(f"loaded {receipts} generated receipts ({summary.items_written:,} items) in {time.perf_counter() - start:.1f}s")
-        result = create_snapshot(table=table, backend=LocalBackend(root), config=config or BuildConfig(),
-                                 source={"table": table.name, "generated": {"seed": seed, "receipts": receipts}}, record=False)
+        print(
+            f"loaded {receipts} generated receipts ({summary.items_written:,} items) in "
+            f"{time.perf_counter() - start:.1f}s"
+        )
+        result = create_snapshot(
+            table=table,
+            backend=LocalBackend(root),
+            config=config or BuildConfig(),
+            source={"table": table.name, "generated": {"seed": seed, "receipts": receipts}},
+            record=False,
+        )
     return result.snapshot_id
 
 
@@ -95,11 +111,18 @@ def imported_snapshot(root: Path, jsonl: Path, *, label_map: Path, keys_out: Pat
         start = time.perf_counter()
         report = import_jsonl(table, jsonl, label_map=label_map, status="VALID", strict=True, split_keys_out=keys_out)
         keys = tuple(keys_out.read_text(encoding="utf-8").split())
-        print(f"imported {report.summary.receipts} receipts ({report.summary.words:,} words, {len(keys)} held out) "
-              f"in {time.perf_counter() - start:.1f}s")
+        print(
+            f"imported {report.summary.receipts} receipts ({report.summary.words:,} words, {len(keys)} held out) "
+            f"in {time.perf_counter() - start:.1f}s"
+        )
         config = BuildConfig(val_keys=keys, merge_preset=merge_preset)
-        result = create_snapshot(table=table, backend=LocalBackend(root), config=config,
-                                 source={"table": table.name, "imported": jsonl.name}, record=False)
+        result = create_snapshot(
+            table=table,
+            backend=LocalBackend(root),
+            config=config,
+            source={"table": table.name, "imported": jsonl.name},
+            record=False,
+        )
     return result.snapshot_id
 
 
@@ -172,7 +195,9 @@ class CountingCollator:
 
     def __call__(self, features: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         batch = self.inner(features)
-        real = sum(sum(feature["attention_mask"]) for feature in features)  # windows padded ahead count as their own length
+        real = sum(
+            sum(feature["attention_mask"]) for feature in features
+        )  # windows padded ahead count as their own length
         self.batches.append((len(features), int(batch["input_ids"].numel()), real))
         return batch
 
@@ -210,8 +235,13 @@ def gradient_agreement(run: Any, max_seq_length: int, windows: int = 16) -> dict
         return torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
 
     difference = (gradient(ours_model) - gradient(plain_model)).norm() / gradient(plain_model).norm()
-    return {"ours_tokens": int(ours["input_ids"].shape[1]), "plain_tokens": int(plain["input_ids"].shape[1]),
-            "ours_loss": float(ours_loss), "plain_loss": float(plain_loss), "gradient_relative_difference": float(difference)}
+    return {
+        "ours_tokens": int(ours["input_ids"].shape[1]),
+        "plain_tokens": int(plain["input_ids"].shape[1]),
+        "ours_loss": float(ours_loss),
+        "plain_loss": float(plain_loss),
+        "gradient_relative_difference": float(difference),
+    }
 
 
 # ---- the recipes ---------------------------------------------------------------------------
@@ -220,31 +250,70 @@ RECIPES = ("ours", "packed", "max_length", "dynamic")
 BATCHING = {"ours": "length", "packed": "packed"}  # our recipes: TrainConfig.batching
 
 
-def training_arguments(output_dir: Path, *, recipe: str, batch_size: int, learning_rate: float, seed: int,
-                       max_steps: int = -1, epochs: float = 1.0, warmup_ratio: float = 0.1, weight_decay: float = 0.01,
-                       evaluate: bool = False, drop_last: bool = False) -> Any:
+def training_arguments(
+    output_dir: Path,
+    *,
+    recipe: str,
+    batch_size: int,
+    learning_rate: float,
+    seed: int,
+    max_steps: int = -1,
+    epochs: float = 1.0,
+    warmup_ratio: float = 0.1,
+    weight_decay: float = 0.01,
+    evaluate: bool = False,
+    drop_last: bool = False,
+) -> Any:
     """One TrainingArguments for every recipe: they differ only in the batch order (ours groups
     windows by length, packed and the plain recipes draw them at random). With `evaluate`, every epoch is
     evaluated and saved and the best is loaded at the end, as `trainer fit` does."""
     from transformers import TrainingArguments
 
     bookkeeping: dict[str, Any] = (
-        {"eval_strategy": "epoch", "save_strategy": "epoch", "logging_strategy": "epoch", "save_total_limit": 2,
-         "load_best_model_at_end": True, "metric_for_best_model": "f1", "greater_is_better": True}
-        if evaluate else {"eval_strategy": "no", "save_strategy": "no", "logging_strategy": "no"}
+        {
+            "eval_strategy": "epoch",
+            "save_strategy": "epoch",
+            "logging_strategy": "epoch",
+            "save_total_limit": 2,
+            "load_best_model_at_end": True,
+            "metric_for_best_model": "f1",
+            "greater_is_better": True,
+        }
+        if evaluate
+        else {"eval_strategy": "no", "save_strategy": "no", "logging_strategy": "no"}
     )
     return TrainingArguments(
-        output_dir=str(output_dir), max_steps=max_steps, num_train_epochs=epochs,
-        per_device_train_batch_size=batch_size, per_device_eval_batch_size=batch_size,
-        learning_rate=learning_rate, warmup_steps=warmup_ratio, weight_decay=weight_decay, max_grad_norm=1.0,
-        seed=seed, data_seed=seed, dataloader_drop_last=drop_last, train_sampling_strategy="group_by_length" if BATCHING.get(recipe) == "length" else "random",
-        report_to="none", disable_tqdm=True, **bookkeeping,
+        output_dir=str(output_dir),
+        max_steps=max_steps,
+        num_train_epochs=epochs,
+        per_device_train_batch_size=batch_size,
+        per_device_eval_batch_size=batch_size,
+        learning_rate=learning_rate,
+        warmup_steps=warmup_ratio,
+        weight_decay=weight_decay,
+        max_grad_norm=1.0,
+        seed=seed,
+        data_seed=seed,
+        dataloader_drop_last=drop_last,
+        train_sampling_strategy="group_by_length" if BATCHING.get(recipe) == "length" else "random",
+        report_to="none",
+        disable_tqdm=True,
+        **bookkeeping,
     )
 
 
-def make_trainer(recipe: str, *, model: Any, tokenizer: Any, args: Any, train_features: Sequence[Mapping[str, Any]],
-                 max_seq_length: int, eval_features: Sequence[Mapping[str, Any]] | None = None,
-                 compute_metrics: Any = None, callbacks: Sequence[Any] = ()) -> tuple[Any, CountingCollator]:
+def make_trainer(
+    recipe: str,
+    *,
+    model: Any,
+    tokenizer: Any,
+    args: Any,
+    train_features: Sequence[Mapping[str, Any]],
+    max_seq_length: int,
+    eval_features: Sequence[Mapping[str, Any]] | None = None,
+    compute_metrics: Any = None,
+    callbacks: Sequence[Any] = (),
+) -> tuple[Any, CountingCollator]:
     """A Trainer for `recipe` over the given windows, and the collator that counts its tokens.
 
     ours / packed: `trainer fit`'s Trainer (trainer.training.batching.make_trainer; no class weights, no
@@ -257,13 +326,25 @@ def make_trainer(recipe: str, *, model: Any, tokenizer: Any, args: Any, train_fe
     from trainer import TrainConfig
     from trainer.training.batching import make_trainer as make_our_trainer
 
-    common = {"model": model, "args": args, "processing_class": tokenizer, "compute_metrics": compute_metrics,
-              "callbacks": list(callbacks)}
+    common = {
+        "model": model,
+        "args": args,
+        "processing_class": tokenizer,
+        "compute_metrics": compute_metrics,
+        "callbacks": list(callbacks),
+    }
     if recipe in BATCHING:
-        trainer = make_our_trainer(TrainConfig(batching=BATCHING[recipe]), model=model, tokenizer=tokenizer, args=args,
-                                   max_seq_length=max_seq_length, train_dataset=model_inputs(train_features),
-                                   eval_dataset=model_inputs(eval_features) if eval_features else None,
-                                   compute_metrics=compute_metrics, callbacks=list(callbacks))
+        trainer = make_our_trainer(
+            TrainConfig(batching=BATCHING[recipe]),
+            model=model,
+            tokenizer=tokenizer,
+            args=args,
+            max_seq_length=max_seq_length,
+            train_dataset=model_inputs(train_features),
+            eval_dataset=model_inputs(eval_features) if eval_features else None,
+            compute_metrics=compute_metrics,
+            callbacks=list(callbacks),
+        )
         if recipe == "packed":
             collator = trainer.train_collator = CountingCollator(trainer.train_collator)
         else:
@@ -271,14 +352,20 @@ def make_trainer(recipe: str, *, model: Any, tokenizer: Any, args: Any, train_fe
     elif recipe == "max_length":
         collator = CountingCollator(default_data_collator)
         pad = tokenizer.pad_token_id
-        trainer = Trainer(train_dataset=pad_to_max_length(train_features, max_seq_length, pad),
-                          eval_dataset=pad_to_max_length(eval_features, max_seq_length, pad) if eval_features else None,
-                          data_collator=collator, **common)
+        trainer = Trainer(
+            train_dataset=pad_to_max_length(train_features, max_seq_length, pad),
+            eval_dataset=pad_to_max_length(eval_features, max_seq_length, pad) if eval_features else None,
+            data_collator=collator,
+            **common,
+        )
     elif recipe == "dynamic":
         collator = CountingCollator(TokenClassificationCollator(tokenizer))
-        trainer = Trainer(train_dataset=model_inputs(train_features),
-                          eval_dataset=model_inputs(eval_features) if eval_features else None,
-                          data_collator=collator, **common)
+        trainer = Trainer(
+            train_dataset=model_inputs(train_features),
+            eval_dataset=model_inputs(eval_features) if eval_features else None,
+            data_collator=collator,
+            **common,
+        )
     else:
         raise ValueError(f"unknown recipe {recipe!r}; choose from {RECIPES}")
     trainer.remove_callback(PrinterCallback)

@@ -40,11 +40,20 @@ class Injected:
 def _entity_of(bundle: ReceiptBundle) -> dict[tuple[int, int], object]:
     """(line, word) -> entity: the importer's entity id where there is one, else label and line."""
     ids = {(w.line_id, w.word_id): (w.extracted_data or {}).get("entity_id") for w in bundle.words}
-    return {(lab.line_id, lab.word_id): ids.get((lab.line_id, lab.word_id)) or (lab.line_id, lab.label) for lab in bundle.labels}
+    return {
+        (lab.line_id, lab.word_id): ids.get((lab.line_id, lab.word_id)) or (lab.line_id, lab.label)
+        for lab in bundle.labels
+    }
 
 
-def inject(bundles: Sequence[ReceiptBundle], *, seed: int, swap_share: float, remove_share: float,
-           only: Iterable[str] | None = None) -> tuple[list[ReceiptBundle], Injected]:
+def inject(
+    bundles: Sequence[ReceiptBundle],
+    *,
+    seed: int,
+    swap_share: float,
+    remove_share: float,
+    only: Iterable[str] | None = None,
+) -> tuple[list[ReceiptBundle], Injected]:
     """Edit the VALID entities of the receipts in `only` (receipt keys; default every receipt)."""
     rng = random.Random(f"bench-review/{seed}")
     eligible = None if only is None else set(only)
@@ -87,7 +96,9 @@ def inject(bundles: Sequence[ReceiptBundle], *, seed: int, swap_share: float, re
     return edited, injected
 
 
-def wrong_proposals(bundles: Sequence[ReceiptBundle], *, seed: int, share: float) -> tuple[list[ReceiptBundle], dict[tuple[Word, str], bool]]:
+def wrong_proposals(
+    bundles: Sequence[ReceiptBundle], *, seed: int, share: float
+) -> tuple[list[ReceiptBundle], dict[tuple[Word, str], bool]]:
     """Rename a share of the unreviewed proposals; returns (word, label name) -> right."""
     rng = random.Random(f"bench-review-proposals/{seed}")
     known: dict[tuple[Word, str], bool] = {}

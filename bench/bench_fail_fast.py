@@ -61,9 +61,16 @@ def main() -> None:
         from metrics_store import Job, Store
 
         for day in (1, 2):  # two jobs of one name
-            Store(table).jobs.create_job(Job(f"5d1c9e2a-0000-4000-8000-00000000000{day}", "twice-named", f"2026-01-0{day}T00:00:00+00:00"))
-        env = {**os.environ, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
-               "RECEIPT_ML_SNAPSHOT_ROOT": "/nonexistent-snapshots"}
+            Store(table).jobs.create_job(
+                Job(f"5d1c9e2a-0000-4000-8000-00000000000{day}", "twice-named", f"2026-01-0{day}T00:00:00+00:00")
+            )
+        env = {
+            **os.environ,
+            "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "x",
+            "AWS_SECRET_ACCESS_KEY": "x",
+            "RECEIPT_ML_SNAPSHOT_ROOT": "/nonexistent-snapshots",
+        }
         fit = [str(BIN / "trainer"), "fit", "--model", "tiny"]
         here = ["--endpoint-url", endpoint, "--table", config.table]
         cases = [
@@ -72,31 +79,97 @@ def main() -> None:
             ("trainer fit: bad option (--lr nan)", [*fit, *here, "--lr", "nan"], "9-15 s"),
             ("trainer fit: bad --job-name", [*fit, *here, "--job-name", "../x"], "9-15 s (wrote outside --output-dir)"),
             ("trainer fit: missing snapshot", [*fit, *here], "-"),
-            ("trainer fit: endpoint is a web server", [*fit, "--endpoint-url", f"http://127.0.0.1:{html.server_port}"], "a page of HTML"),
+            (
+                "trainer fit: endpoint is a web server",
+                [*fit, "--endpoint-url", f"http://127.0.0.1:{html.server_port}"],
+                "a page of HTML",
+            ),
             ("dsb stats: closed port", [str(BIN / "dsb"), "stats", "--endpoint-url", "http://127.0.0.1:9"], "5-15 s"),
-            ("dsb snapshot create: missing table", [str(BIN / "dsb"), "snapshot", "create", "--skip-contracts", "--endpoint-url", endpoint,
-                                                    "--table", "no-such-table", "--root", "/tmp/fail-fast-snapshots"], "-"),
-            ("trainer runs list: closed port", [str(BIN / "trainer"), "runs", "list", "--endpoint-url", "http://127.0.0.1:9"], "5-15 s"),
+            (
+                "dsb snapshot create: missing table",
+                [
+                    str(BIN / "dsb"),
+                    "snapshot",
+                    "create",
+                    "--skip-contracts",
+                    "--endpoint-url",
+                    endpoint,
+                    "--table",
+                    "no-such-table",
+                    "--root",
+                    "/tmp/fail-fast-snapshots",
+                ],
+                "-",
+            ),
+            (
+                "trainer runs list: closed port",
+                [str(BIN / "trainer"), "runs", "list", "--endpoint-url", "http://127.0.0.1:9"],
+                "5-15 s",
+            ),
             # the refusals of the reliability issue (figures before: its measurements)
-            ("trainer fit: --checkpoint-metric foo", [*fit, *here, "--checkpoint-metric", "foo"], "13 s (a whole epoch, a traceback)"),
+            (
+                "trainer fit: --checkpoint-metric foo",
+                [*fit, *here, "--checkpoint-metric", "foo"],
+                "13 s (a whole epoch, a traceback)",
+            ),
             ("trainer fit: --seed -5", [*fit, *here, "--seed", "-5"], "5 s (a traceback)"),
             ("trainer fit: --output-dir /proc/x", [*fit, *here, "--output-dir", "/proc/x"], "5 s (a failed job)"),
-            *((f"trainer runs list: --endpoint-url {bad}", [str(BIN / "trainer"), "runs", "list", "--endpoint-url", bad], "160-300 lines")
-              for bad in ("notaurl", "http://", "http://127.0.0.1:99999", "ftp://x")),
-            ("trainer runs show: a name two jobs share", [str(BIN / "trainer"), "runs", "show", "twice-named", *here], "picked the newest"),
-            ("dsb receipts generate: missing table", [str(BIN / "dsb"), "receipts", "generate", "--n", "1", "--endpoint-url", endpoint,
-                                                      "--table", "no-such-table"], "created it, exit 0"),
-            ("dsb snapshot create: --parent v99", [str(BIN / "dsb"), "snapshot", "create", *here, "--parent", "v99",
-                                                  "--root", "/tmp/fail-fast-snapshots"], "3.4-3.8 s"),
+            *(
+                (
+                    f"trainer runs list: --endpoint-url {bad}",
+                    [str(BIN / "trainer"), "runs", "list", "--endpoint-url", bad],
+                    "160-300 lines",
+                )
+                for bad in ("notaurl", "http://", "http://127.0.0.1:99999", "ftp://x")
+            ),
+            (
+                "trainer runs show: a name two jobs share",
+                [str(BIN / "trainer"), "runs", "show", "twice-named", *here],
+                "picked the newest",
+            ),
+            (
+                "dsb receipts generate: missing table",
+                [
+                    str(BIN / "dsb"),
+                    "receipts",
+                    "generate",
+                    "--n",
+                    "1",
+                    "--endpoint-url",
+                    endpoint,
+                    "--table",
+                    "no-such-table",
+                ],
+                "created it, exit 0",
+            ),
+            (
+                "dsb snapshot create: --parent v99",
+                [
+                    str(BIN / "dsb"),
+                    "snapshot",
+                    "create",
+                    *here,
+                    "--parent",
+                    "v99",
+                    "--root",
+                    "/tmp/fail-fast-snapshots",
+                ],
+                "3.4-3.8 s",
+            ),
         ]
         rows, messages = [], []
         for number, (name, command, before) in enumerate(cases, 1):
             median, worst, code, line = _time(command, args.repeat, env)
-            rows.append([f"{number}. {name}", f"{median:.2f}", f"{worst:.2f}", "yes" if worst < GOAL_S else "NO", code, before])
+            rows.append(
+                [f"{number}. {name}", f"{median:.2f}", f"{worst:.2f}", "yes" if worst < GOAL_S else "NO", code, before]
+            )
             messages.append(f"{number}. {line[:150]}")
     html.shutdown()
-    print_table(f"failing fast: wall seconds per refusal ({args.repeat} runs each; goal < {GOAL_S:g} s)",
-                ["case", "median s", "worst s", "< 2 s", "exit", "before (issue)"], rows)
+    print_table(
+        f"failing fast: wall seconds per refusal ({args.repeat} runs each; goal < {GOAL_S:g} s)",
+        ["case", "median s", "worst s", "< 2 s", "exit", "before (issue)"],
+        rows,
+    )
     print("what each case printed (its first line):")
     print("\n".join(messages))
 

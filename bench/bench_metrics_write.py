@@ -22,7 +22,14 @@ def epoch_metrics(job_id: str, epoch: int) -> list[JobMetric]:
     ts = utc_now_iso()
     rows = [JobMetric(job_id, name, ts, 0.5 + epoch / 100, epoch=epoch, step=epoch * 100) for name in SCALARS]
     rows += [
-        JobMetric(job_id, f"label_LABEL_{i:02d}", ts, {"f1": 0.5, "precision": 0.6, "recall": 0.4, "support": 40 + i}, unit="per_label", epoch=epoch)
+        JobMetric(
+            job_id,
+            f"label_LABEL_{i:02d}",
+            ts,
+            {"f1": 0.5, "precision": 0.6, "recall": 0.4, "support": 40 + i},
+            unit="per_label",
+            epoch=epoch,
+        )
         for i in range(25)
     ]
     return rows
@@ -44,7 +51,10 @@ def main() -> None:
     rows = []
     with local_endpoint() as endpoint, fresh_table(endpoint) as (_, table):
         results = {}
-        for name, write in (("one PutItem per metric (existing trainer)", one_put_per_metric), ("metrics_store batched", batched)):
+        for name, write in (
+            ("one PutItem per metric (existing trainer)", one_put_per_metric),
+            ("metrics_store batched", batched),
+        ):
             store = Store(table)
             times = []
             for epoch in range(args.epochs):
@@ -55,7 +65,9 @@ def main() -> None:
             results[name] = (store.requests / args.epochs, statistics.median(times) * 1000)
         base_requests, base_ms = results["one PutItem per metric (existing trainer)"]
         for name, (requests, ms) in results.items():
-            rows.append([name, f"{requests:.0f}", f"{ms:.1f}", f"{base_ms / ms:.1f}x", f"{base_requests / requests:.1f}x"])
+            rows.append(
+                [name, f"{requests:.0f}", f"{ms:.1f}", f"{base_ms / ms:.1f}x", f"{base_requests / requests:.1f}x"]
+            )
     print_table(
         f"One epoch of metrics (31 items), DynamoDB Local, median of {args.epochs}",
         ["approach", "requests/epoch", "ms/epoch", "speed-up", "fewer requests"],

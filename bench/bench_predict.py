@@ -45,12 +45,23 @@ def train(kind: str, root: Path, snapshot: str, out: Path, epochs: int | None) -
     from trainer import FitRequest, ModelConfig, TrainConfig, fit
 
     windows = {"max_seq_length": 512, "doc_stride": 128}
-    model = ModelConfig(model="tiny", **windows) if kind == "tiny" else ModelConfig(warm_start_text_encoder=str(warm_start_dir()), **windows)
+    model = (
+        ModelConfig(model="tiny", **windows)
+        if kind == "tiny"
+        else ModelConfig(warm_start_text_encoder=str(warm_start_dir()), **windows)
+    )
     epochs, lr = (epochs or 12, 2e-3) if kind == "tiny" else (epochs or 4, 2e-4)
     name = f"predict-bench-{kind}"
-    request = FitRequest(snapshot_root=str(root), snapshot=snapshot, model=model,
-                         train=TrainConfig(epochs=epochs, batch_size=16, learning_rate=lr, early_stopping_patience=None,
-                                           output_dir=str(out / "runs")), job_name=name, cache_dir=str(out / "feature-cache"))
+    request = FitRequest(
+        snapshot_root=str(root),
+        snapshot=snapshot,
+        model=model,
+        train=TrainConfig(
+            epochs=epochs, batch_size=16, learning_rate=lr, early_stopping_patience=None, output_dir=str(out / "runs")
+        ),
+        job_name=name,
+        cache_dir=str(out / "feature-cache"),
+    )
     shutil.rmtree(out / "runs" / name, ignore_errors=True)
     result = fit(request, memory_recorders()[1])
     return Path(result.output_dir) / "best"
@@ -63,15 +74,29 @@ def stacked(data: Any, receipts: int, stack: int) -> Any:
     examples, words = [], []
     for n in range(receipts):
         parts = [data.examples[(n * stack + k) % len(data.examples)] for k in range(stack)]
-        boxes = [[x0, (k * 1000 + y0) // stack, x1, (k * 1000 + y1) // stack] for k, p in enumerate(parts) for x0, y0, x1, y1 in p.boxes]
+        boxes = [
+            [x0, (k * 1000 + y0) // stack, x1, (k * 1000 + y1) // stack]
+            for k, p in enumerate(parts)
+            for x0, y0, x1, y1 in p.boxes
+        ]
         texts = [t for p in parts for t in p.words]
-        examples.append(ReceiptExample(f"long-{n}", texts, boxes, [t for p in parts for t in p.tag_ids], [s for p in parts for s in p.supervised]))
+        examples.append(
+            ReceiptExample(
+                f"long-{n}",
+                texts,
+                boxes,
+                [t for p in parts for t in p.tag_ids],
+                [s for p in parts for s in p.supervised],
+            )
+        )
         words.append([{"key": f"long-{n}#{i}", "position": i} for i in range(len(texts))])
     return dataclasses.replace(data, examples=examples, words=words)
 
 
 def part(data: Any, indices: list[int]) -> Any:
-    return dataclasses.replace(data, examples=[data.examples[i] for i in indices], words=[data.words[i] for i in indices])
+    return dataclasses.replace(
+        data, examples=[data.examples[i] for i in indices], words=[data.words[i] for i in indices]
+    )
 
 
 class Plain:
@@ -83,13 +108,23 @@ class Plain:
     def __call__(self, examples: list[Any]) -> list[list[int]]:
         import torch
 
-        encoded = self.tokenizer([e.words for e in examples], is_split_into_words=True, truncation=True, max_length=PLAIN_LENGTH,
-                                 padding="max_length", return_tensors="pt")
+        encoded = self.tokenizer(
+            [e.words for e in examples],
+            is_split_into_words=True,
+            truncation=True,
+            max_length=PLAIN_LENGTH,
+            padding="max_length",
+            return_tensors="pt",
+        )
         sep, bbox = self.tokenizer.sep_token_id, []
         for row, example in enumerate(examples):  # [CLS] and padding get 0s, [SEP] 1000s
             tokens = encoded["input_ids"][row].tolist()
-            bbox.append([example.boxes[w] if w is not None else [1000] * 4 if token == sep else [0] * 4
-                         for w, token in zip(encoded.word_ids(row), tokens, strict=True)])
+            bbox.append(
+                [
+                    example.boxes[w] if w is not None else [1000] * 4 if token == sep else [0] * 4
+                    for w, token in zip(encoded.word_ids(row), tokens, strict=True)
+                ]
+            )
         inputs = {k: v.to(self.device) for k, v in encoded.items()} | {"bbox": torch.tensor(bbox, device=self.device)}
         with torch.inference_mode():
             logits = self.model(**inputs).logits.float().cpu().numpy()
@@ -120,12 +155,21 @@ def timed(call: Any, data: Any, batch: int) -> tuple[list[float], float, list[li
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, default=None, help="a model package (run folder or best/); default: train a tiny one")
-    parser.add_argument("--base", choices=("warm", "tiny"), default="warm", help="model trained without --model (warm: 22 M parameters)")
+    parser.add_argument(
+        "--model", type=Path, default=None, help="a model package (run folder or best/); default: train a tiny one"
+    )
+    parser.add_argument(
+        "--base", choices=("warm", "tiny"), default="warm", help="model trained without --model (warm: 22 M parameters)"
+    )
     parser.add_argument("--epochs", type=int, default=None, help="epochs of that training (default: warm 4, tiny 12)")
     parser.add_argument("--snapshot-root", type=Path, default=None, help="reuse a CORD snapshot built earlier")
     parser.add_argument("--snapshot", default="latest")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads of torch and onnxruntime (default: the libraries' choice)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads of torch and onnxruntime (default: the libraries' choice)",
+    )
     parser.add_argument("--batch", type=int, default=16, help="receipts per call in the batched rows")
     parser.add_argument("--window-batch", type=int, default=16, help="ours: windows per forward pass")
     parser.add_argument("--limit", type=int, default=None, help="only the first N CORD test receipts (smoke runs)")
@@ -157,7 +201,10 @@ def main() -> None:
     model_dir = package_folder(model_dir)
     package = load_package(model_dir)
     exported = out / "onnx"
-    export_onnx(ExportRequest(model_dir, exported, str(root), snapshot, ExportOptions(quantize="int8", threads=args.threads)), log=print)
+    export_onnx(
+        ExportRequest(model_dir, exported, str(root), snapshot, ExportOptions(quantize="int8", threads=args.threads)),
+        log=print,
+    )
     onnx_package = load_package(exported, "onnx-int8")
     cord = snapshot_input(str(root), snapshot, "val", package)
     if args.limit:
@@ -168,8 +215,11 @@ def main() -> None:
 
     def ours(runner: Any, pkg: Any) -> Any:
         def call(data: Any) -> list[list[int]]:  # unlabelled: scoring is done once, outside the timing
-            result = predict(runner, tokenizer, pkg, dataclasses.replace(data, labelled=False), batch_size=args.window_batch)
+            result = predict(
+                runner, tokenizer, pkg, dataclasses.replace(data, labelled=False), batch_size=args.window_batch
+            )
             return [s.argmax(-1).tolist() for s in result.scores]
+
         return call
 
     def plain(device: str = "cpu", half: bool = False) -> Any:
@@ -181,7 +231,9 @@ def main() -> None:
         "(a) plain torch, pad 512": plain(),
         "(b) ours torch": ours(TorchRunner(model, "cpu"), package),
         "(c) ours ort fp32": ours(OnnxRunner(onnx_session(exported / onnx_package.onnx.file, args.threads)), package),
-        "(d) ours ort int8": ours(OnnxRunner(onnx_session(exported / onnx_package.onnx.int8.file, args.threads)), package),
+        "(d) ours ort int8": ours(
+            OnnxRunner(onnx_session(exported / onnx_package.onnx.int8.file, args.threads)), package
+        ),
     }
     if torch.cuda.is_available():
         gpu = LayoutLMForTokenClassification.from_pretrained(str(model_dir), local_files_only=True).eval().half()
@@ -190,28 +242,65 @@ def main() -> None:
 
     rows, record = [], []
     for name, data in (("CORD test", cord), (f"long x{args.stack}", long)):
-        windows = predict(TorchRunner(model, "cpu"), tokenizer, package, part(data, list(range(len(data.examples)))), batch_size=64).windows
-        print(f"{name}: {len(data.examples)} receipts, {sum(len(e.words) for e in data.examples)} words, {windows} windows of ours")
+        windows = predict(
+            TorchRunner(model, "cpu"), tokenizer, package, part(data, list(range(len(data.examples)))), batch_size=64
+        ).windows
+        print(
+            f"{name}: {len(data.examples)} receipts, {sum(len(e.words) for e in data.examples)} words, {windows} "
+            "windows of ours"
+        )
         for recipe, call in recipes.items():
             for batch in (1, args.batch):
                 latencies, total, tags = timed(call, data, batch)
                 f1 = word_metrics(tags, data.examples, data.tags)["f1"]
-                entry = {"data": name, "recipe": recipe, "batch": batch, "receipts_per_s": len(data.examples) / total,
-                         "p50_ms": 1000 * statistics.median(latencies), "p95_ms": 1000 * sorted(latencies)[max(0, round(0.95 * len(latencies)) - 1)],
-                         "f1": f1}
+                entry = {
+                    "data": name,
+                    "recipe": recipe,
+                    "batch": batch,
+                    "receipts_per_s": len(data.examples) / total,
+                    "p50_ms": 1000 * statistics.median(latencies),
+                    "p95_ms": 1000 * sorted(latencies)[max(0, round(0.95 * len(latencies)) - 1)],
+                    "f1": f1,
+                }
                 record.append(entry)
-                rows.append([name, recipe, batch, f"{entry['receipts_per_s']:.1f}", f"{entry['p50_ms']:.1f}", f"{entry['p95_ms']:.1f}", f"{f1:.4f}"])
+                rows.append(
+                    [
+                        name,
+                        recipe,
+                        batch,
+                        f"{entry['receipts_per_s']:.1f}",
+                        f"{entry['p50_ms']:.1f}",
+                        f"{entry['p95_ms']:.1f}",
+                        f"{f1:.4f}",
+                    ]
+                )
     print(f"after:  {machine_line()}")
-    print_table("Inference per receipt (latency: one call; batched calls wait for the whole batch)",
-                ["data", "recipe", "receipts/call", "receipts/s", "p50 ms", "p95 ms", "strict F1"], rows)
+    print_table(
+        "Inference per receipt (latency: one call; batched calls wait for the whole batch)",
+        ["data", "recipe", "receipts/call", "receipts/s", "p50 ms", "p95 ms", "strict F1"],
+        rows,
+    )
     for name in dict.fromkeys(e["data"] for e in record):
         for batch in (1, args.batch):
             by = {e["recipe"][:3]: e for e in record if e["data"] == name and e["batch"] == batch}
             base = by["(a)"]["receipts_per_s"]
-            print(f"{name}, {batch}/call: (b) {by['(b)']['receipts_per_s'] / base:.2f}x (a) [goal 2x], (d) {by['(d)']['receipts_per_s'] / base:.2f}x (a) "
-                  f"[goal 4x], F1 int8 - fp32 {by['(d)']['f1'] - by['(c)']['f1']:+.4f} [goal within 0.01]")
-    (out / "results.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "model": str(model_dir),
-                                                  "onnx": onnx_package.onnx.model_dump(), "rows": record}, indent=2) + "\n")
+            print(
+                f"{name}, {batch}/call: (b) {by['(b)']['receipts_per_s'] / base:.2f}x (a) [goal 2x], (d) "
+                f"{by['(d)']['receipts_per_s'] / base:.2f}x (a) "
+                f"[goal 4x], F1 int8 - fp32 {by['(d)']['f1'] - by['(c)']['f1']:+.4f} [goal within 0.01]"
+            )
+    (out / "results.json").write_text(
+        json.dumps(
+            {
+                "args": {k: str(v) for k, v in vars(args).items()},
+                "model": str(model_dir),
+                "onnx": onnx_package.onnx.model_dump(),
+                "rows": record,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"results: {out / 'results.json'}")
 
 

@@ -37,27 +37,62 @@ def main() -> None:
     rows = []
     with local_endpoint() as endpoint, fresh_table(endpoint) as (_, table), tempfile.TemporaryDirectory() as tmp:
         write_bundles(table, list(generate_receipts(3, args.receipts)))
-        for name, target, mechanism in (("no control", None, "mask"), ("mask", args.target, "mask"), ("drop", args.target, "drop")):
+        for name, target, mechanism in (
+            ("no control", None, "mask"),
+            ("mask", args.target, "mask"),
+            ("drop", args.target, "drop"),
+        ):
             root = f"{tmp}/{name.replace(' ', '_')}"
             build = create_snapshot(
-                table=table, backend=LocalBackend(root), source={}, record=False,
-                config=BuildConfig(merge_preset="amounts", allowed_labels=LABELS, val_fraction=0.2, seed=1,
-                                   o_entity_ratio=target, ratio_mechanism=mechanism),
+                table=table,
+                backend=LocalBackend(root),
+                source={},
+                record=False,
+                config=BuildConfig(
+                    merge_preset="amounts",
+                    allowed_labels=LABELS,
+                    val_fraction=0.2,
+                    seed=1,
+                    o_entity_ratio=target,
+                    ratio_mechanism=mechanism,
+                ),
             )
             ratio = build.manifest.lock.o_entity_ratio.model_dump()
             f1s, seconds = [], 0.0
             for seed in seeds:
                 start = time.perf_counter()
-                result = fit(FitRequest(snapshot_root=root, model=ModelConfig(model="tiny", max_seq_length=256, doc_stride=64),
-                                        train=TrainConfig(epochs=args.epochs, batch_size=8, learning_rate=1e-3, seed=seed,
-                                                          output_dir=f"{root}/runs{seed}", early_stopping_patience=None)),
-                             MemoryRecorder)
+                result = fit(
+                    FitRequest(
+                        snapshot_root=root,
+                        model=ModelConfig(model="tiny", max_seq_length=256, doc_stride=64),
+                        train=TrainConfig(
+                            epochs=args.epochs,
+                            batch_size=8,
+                            learning_rate=1e-3,
+                            seed=seed,
+                            output_dir=f"{root}/runs{seed}",
+                            early_stopping_patience=None,
+                        ),
+                    ),
+                    MemoryRecorder,
+                )
                 seconds += time.perf_counter() - start
                 f1s.append(result.results["best_f1"])
-            rows.append([name, f"{ratio['after']['train']:.2f}", f"{ratio['after']['val']:.2f}",
-                         " / ".join(f"{f:.3f}" for f in f1s), f"{sum(f1s) / len(f1s):.3f}", f"{seconds / len(seeds):.0f}"])
-    print_table(f"O:entity ratio mechanism, {args.receipts} generated receipts, tiny LayoutLM, {args.epochs} epochs",
-                ["train split", "O:entity train", "O:entity val", "best val F1 per seed", "mean", "s/run"], rows)
+            rows.append(
+                [
+                    name,
+                    f"{ratio['after']['train']:.2f}",
+                    f"{ratio['after']['val']:.2f}",
+                    " / ".join(f"{f:.3f}" for f in f1s),
+                    f"{sum(f1s) / len(f1s):.3f}",
+                    f"{seconds / len(seeds):.0f}",
+                ]
+            )
+    print_table(
+        f"O:entity ratio mechanism, {args.receipts} generated receipts, tiny LayoutLM, {args.epochs} epochs",
+        ["train split", "O:entity train", "O:entity val", "best val F1 per seed", "mean", "s/run"],
+        rows,
+    )
 
 
 if __name__ == "__main__":

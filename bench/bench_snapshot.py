@@ -53,22 +53,36 @@ def _query_all(table: TableRef, **request) -> list[dict]:
 
 def sequential_loader(table: TableRef) -> int:
     """What the existing trainer did: the VALID labels, then each receipt's words in turn."""
-    labels = _query_all(table, IndexName="GSI3", KeyConditionExpression="GSI3PK = :pk",
-                        ExpressionAttributeValues={":pk": {"S": "VALIDATION_STATUS#VALID"}})
+    labels = _query_all(
+        table,
+        IndexName="GSI3",
+        KeyConditionExpression="GSI3PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": "VALIDATION_STATUS#VALID"}},
+    )
     receipts = sorted({"#".join(item["GSI3SK"]["S"].split("#")[:4]) for item in labels})
     words = 0
     for key in receipts:
-        words += len(_query_all(table, IndexName="GSI3", KeyConditionExpression="GSI3PK = :pk AND GSI3SK = :word",
-                                ExpressionAttributeValues={":pk": {"S": key}, ":word": {"S": "WORD"}}))
+        words += len(
+            _query_all(
+                table,
+                IndexName="GSI3",
+                KeyConditionExpression="GSI3PK = :pk AND GSI3SK = :word",
+                ExpressionAttributeValues={":pk": {"S": key}, ":word": {"S": "WORD"}},
+            )
+        )
     return len(labels) + words
 
 
 def parallel_scan_floor(table: TableRef, segments: int = 16) -> int:
     """Every receipt, word and label item read once by a 16-way parallel scan."""
+
     def segment(i: int) -> int:
         request = {
-            "TableName": table.name, "Segment": i, "TotalSegments": segments,
-            "FilterExpression": "#t IN (:a, :b, :c)", "ExpressionAttributeNames": {"#t": "TYPE"},
+            "TableName": table.name,
+            "Segment": i,
+            "TotalSegments": segments,
+            "FilterExpression": "#t IN (:a, :b, :c)",
+            "ExpressionAttributeNames": {"#t": "TYPE"},
             "ExpressionAttributeValues": {f":{k}": {"S": t} for k, t in zip("abc", ENTITY_TYPES, strict=True)},
         }
         count = 0
@@ -115,7 +129,9 @@ def main() -> None:
     with local_endpoint() as endpoint, fresh_table(endpoint) as (_, table), tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         summary = write_bundles(table, list(generate_receipts(args.seed, args.receipts)))
-        print(f"loaded {args.receipts} receipts ({summary.items_written:,} items) in {time.perf_counter() - start:.1f}s")
+        print(
+            f"loaded {args.receipts} receipts ({summary.items_written:,} items) in {time.perf_counter() - start:.1f}s"
+        )
         config = BuildConfig(merge_preset="amounts", o_entity_ratio=2.0)
         delay = RoundTrip(table.client, 0)
         rows = []
@@ -125,15 +141,31 @@ def main() -> None:
                 ("existing trainer: VALID partition + one query per receipt", lambda: sequential_loader(table)),
                 *([("read floor: bare 16-way parallel scan", lambda: parallel_scan_floor(table))] if rtt == 0 else []),
                 ("ours: reader, strategy=query", lambda: read_table(table, ("VALID",), strategy="query")),
-                *([("ours: reader, strategy=scan", lambda: read_table(table, ("VALID",), strategy="scan"))] if rtt == 0 else []),
-                ("ours: whole build (read+rules+publish)", lambda: create_snapshot(
-                    table=table, backend=LocalBackend(f"{tmp}/snapshots"), config=config, source={}, record=False)),
+                *(
+                    [("ours: reader, strategy=scan", lambda: read_table(table, ("VALID",), strategy="scan"))]
+                    if rtt == 0
+                    else []
+                ),
+                (
+                    "ours: whole build (read+rules+publish)",
+                    lambda: create_snapshot(
+                        table=table, backend=LocalBackend(f"{tmp}/snapshots"), config=config, source={}, record=False
+                    ),
+                ),
             ]
             results = {name: timed(fn, args.repeat) for name, fn in approaches}
             baseline = results[approaches[0][0]]
             floor = results.get("read floor: bare 16-way parallel scan")
             for name, seconds in results.items():
-                rows.append([f"{rtt:g}", name, f"{seconds:.2f}", f"{baseline / seconds:.1f}x", f"{seconds / floor:.2f}x" if floor else "-"])
+                rows.append(
+                    [
+                        f"{rtt:g}",
+                        name,
+                        f"{seconds:.2f}",
+                        f"{baseline / seconds:.1f}x",
+                        f"{seconds / floor:.2f}x" if floor else "-",
+                    ]
+                )
     print_table(
         f"Snapshot read/build, {args.receipts} generated receipts, DynamoDB Local, median of {args.repeat}",
         ["rtt ms", "approach", "seconds", "vs existing loader", "vs read floor"],

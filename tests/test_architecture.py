@@ -54,7 +54,9 @@ def _modules(package: str) -> dict[str, Path]:
 def _imports(module: str, path: Path, known: dict[str, Path]) -> list[tuple[str, ast.AST, bool]]:
     """(imported module, node, inside a function) for every import, type-checking ones included."""
     tree = ast.parse(path.read_text(), str(path))
-    in_function = {id(n) for f in ast.walk(tree) if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef) for n in ast.walk(f)}
+    in_function = {
+        id(n) for f in ast.walk(tree) if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef) for n in ast.walk(f)
+    }
     is_package = path.name == "__init__.py"
     found = []
     for node in ast.walk(tree):
@@ -130,8 +132,13 @@ def _is_cli(module: str) -> bool:
 def test_domain_modules_import_their_siblings_at_the_top(package):
     """Inside a function only in the CLIs (`cli` modules), which keep `--help` instant."""
     known = _modules(package)
-    offenders = [f"{module}:{node.lineno} imports {target}" for module, path in known.items() if not _is_cli(module)
-                 for target, node, inside in _imports(module, path, known) if inside and target.startswith(package)]
+    offenders = [
+        f"{module}:{node.lineno} imports {target}"
+        for module, path in known.items()
+        if not _is_cli(module)
+        for target, node, inside in _imports(module, path, known)
+        if inside and target.startswith(package)
+    ]
     assert offenders == []
 
 
@@ -164,9 +171,14 @@ def test_packages_import_only_the_packages_below_them():
     assert offenders == []
 
 
-@pytest.mark.parametrize(("package", "base"), [("dataset_builder", "dataset_builder.errors.DatasetBuilderError"),
-                                                ("trainer", "trainer.errors.TrainerError"),
-                                                ("metrics_store", "metrics_store.errors.StoreError")])
+@pytest.mark.parametrize(
+    ("package", "base"),
+    [
+        ("dataset_builder", "dataset_builder.errors.DatasetBuilderError"),
+        ("trainer", "trainer.errors.TrainerError"),
+        ("metrics_store", "metrics_store.errors.StoreError"),
+    ],
+)
 def test_every_error_of_a_package_derives_from_its_one_base(package, base):
     module_name, _, name = base.rpartition(".")
     root = getattr(importlib.import_module(module_name), name)
@@ -176,7 +188,12 @@ def test_every_error_of_a_package_derives_from_its_one_base(package, base):
             continue  # running it is its whole point
         loaded = importlib.import_module(module)
         for value in vars(loaded).values():
-            if isinstance(value, type) and issubclass(value, Exception) and value.__module__ == module and not issubclass(value, root):
+            if (
+                isinstance(value, type)
+                and issubclass(value, Exception)
+                and value.__module__ == module
+                and not issubclass(value, root)
+            ):
                 strays.append(f"{module}.{value.__name__}")
     assert strays == []
 

@@ -14,8 +14,17 @@ from tests.conftest import REPO_ROOT
 
 WRITE_CALL = re.compile(r"\.(put_item|batch_write_item|update_item|delete_item|transact_write_items|batch_writer)\(")
 WRITE_NAMES = {
-    "put_item", "batch_write_item", "update_item", "delete_item", "transact_write_items", "batch_writer",
-    "PutItem", "BatchWriteItem", "UpdateItem", "DeleteItem", "TransactWriteItems",
+    "put_item",
+    "batch_write_item",
+    "update_item",
+    "delete_item",
+    "transact_write_items",
+    "batch_writer",
+    "PutItem",
+    "BatchWriteItem",
+    "UpdateItem",
+    "DeleteItem",
+    "TransactWriteItems",
 }
 """DynamoDB write operations, as methods and as the API names `_make_api_call` takes."""
 
@@ -45,7 +54,13 @@ def test_no_write_is_dispatched_by_name_outside_metrics_store():
         if "metrics_store" in rel.parts[:2] or path.name == "test_boundaries.py":
             continue
         for node in ast.walk(ast.parse(path.read_text(), str(rel))):
-            name = node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else node.attr if isinstance(node, ast.Attribute) else None
+            name = (
+                node.value
+                if isinstance(node, ast.Constant) and isinstance(node.value, str)
+                else node.attr
+                if isinstance(node, ast.Attribute)
+                else None
+            )
             if name in WRITE_NAMES:
                 offenders.append(f"{rel}:{node.lineno}: {name}")
     assert offenders == []
@@ -57,7 +72,10 @@ def test_reading_a_snapshot_needs_no_great_expectations():
     requires = metadata.requires("receipt-ml-dataset-builder") or []
     gx = [r for r in requires if r.lower().startswith(("great-expectations", "great_expectations", "ruamel"))]
     assert gx and all('extra == "contracts"' in r for r in gx), gx
-    assert not any(r.lower().startswith(("great-expectations", "great_expectations")) for r in metadata.requires("receipt-ml-trainer") or [])
+    assert not any(
+        r.lower().startswith(("great-expectations", "great_expectations"))
+        for r in metadata.requires("receipt-ml-trainer") or []
+    )
     code = (
         "import sys\n"
         "class Block:\n"
@@ -76,7 +94,10 @@ def test_reading_a_snapshot_needs_no_great_expectations():
 def _imported_after(code: str) -> set[str]:
     out = subprocess.run(
         [sys.executable, "-c", f"{code}\nimport sys; print(' '.join(sorted(sys.modules)))"],
-        check=True, capture_output=True, text=True, cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
     ).stdout
     return set(out.split())
 
@@ -98,8 +119,20 @@ def test_cli_help_does_not_import_heavy_libraries():
             if "No module named 'trainer.cli'" in exc.stderr:
                 continue
             raise
-        heavy = {"torch", "transformers", "great_expectations", "polars", "matplotlib", "onnx", "onnxruntime", "onnxscript", "optuna",
-                 "sklearn", "yaml", "cleanlab"} & modules
+        heavy = {
+            "torch",
+            "transformers",
+            "great_expectations",
+            "polars",
+            "matplotlib",
+            "onnx",
+            "onnxruntime",
+            "onnxscript",
+            "optuna",
+            "sklearn",
+            "yaml",
+            "cleanlab",
+        } & modules
         assert heavy == set(), f"{cli} imports {heavy} before any command runs"
 
 
@@ -119,6 +152,11 @@ def test_trainer_fit_rejects_bad_input_before_importing_torch(dynamodb_endpoint,
             f"try:\n    app(['fit', '--model', 'tiny', '--root', {str(tmp_path)!r}, *{args!r}])\n"
             "except SystemExit as exc:\n    print(exc.code, 'torch' in sys.modules, 'transformers' in sys.modules)\n"
         )
-        out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True,
-                             env={**os.environ, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_REGION": "us-east-1"})
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_REGION": "us-east-1"},
+        )
         assert out.stdout.split() == ["2", "False", "False"], (args, out.stdout, out.stderr)

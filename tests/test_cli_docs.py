@@ -14,7 +14,11 @@ CLIS = {"mstore": "metrics_store.cli", "dsb": "dataset_builder.cli", "trainer": 
 @pytest.mark.parametrize("name", sorted(CLIS))
 def test_cli_reference_is_current(name, tmp_path):
     out = tmp_path / f"{name}.md"
-    subprocess.run([Path(sys.executable).parent / "typer", CLIS[name], "utils", "docs", "--name", name, "--output", str(out)],
-                   check=True, capture_output=True, cwd=REPO_ROOT)
+    subprocess.run(
+        [Path(sys.executable).parent / "typer", CLIS[name], "utils", "docs", "--name", name, "--output", str(out)],
+        check=True,
+        capture_output=True,
+        cwd=REPO_ROOT,
+    )
     committed = REPO_ROOT / "docs" / "cli" / f"{name}.md"
     assert committed.read_text() == out.read_text(), f"docs/cli/{name}.md is stale: run `bash scripts/cli_docs.sh`"

@@ -48,8 +48,15 @@ def test_every_option_name_is_whole_in_help_at_80_columns(module):
 def test_a_table_never_cuts_its_keys_and_drops_columns_to_fit():
     job_id = str(uuid.uuid4())
     rows = [[job_id, "a-rather-long-job-name-for-a-run", "succeeded", "v12", 0.7123, 7, "2026-12-01T10:00:00"]]
-    columns = [Column("job", key=True), Column("name"), Column("status"), Column("snapshot", drop=1), Column("best f1"),
-               Column("epoch", drop=2), Column("created", drop=3)]
+    columns = [
+        Column("job", key=True),
+        Column("name"),
+        Column("status"),
+        Column("snapshot", drop=1),
+        Column("best f1"),
+        Column("epoch", drop=2),
+        Column("created", drop=3),
+    ]
     out = Console(width=80, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
     out.print(key_table("runs", columns, rows))
     text = out.export_text()
@@ -62,10 +69,24 @@ def test_a_table_never_cuts_its_keys_and_drops_columns_to_fit():
 
 
 def test_a_status_or_a_date_is_never_wrapped_and_long_ids_are_shown_short():
-    rows = [[short_id(str(uuid.uuid4())), "a-rather-long-job-name-for-a-run-of-the-receipts", "interrupted", "v12", 0.7123,
-             short_time("2026-12-01T10:00:00.123+00:00")]] * 3
-    columns = [Column("job", key=True), Column("name"), Column("status", whole=True), Column("snapshot", drop=1), Column("best f1"),
-               Column("created", whole=True, drop=2)]
+    rows = [
+        [
+            short_id(str(uuid.uuid4())),
+            "a-rather-long-job-name-for-a-run-of-the-receipts",
+            "interrupted",
+            "v12",
+            0.7123,
+            short_time("2026-12-01T10:00:00.123+00:00"),
+        ]
+    ] * 3
+    columns = [
+        Column("job", key=True),
+        Column("name"),
+        Column("status", whole=True),
+        Column("snapshot", drop=1),
+        Column("best f1"),
+        Column("created", whole=True, drop=2),
+    ]
     out = Console(width=60, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
     out.print(key_table("runs", columns, rows))
     text = out.export_text()
@@ -83,7 +104,9 @@ def test_every_mapped_error_names_a_class_and_unmapped_errors_stay_bugs():
         cls = getattr(importlib.import_module(module), name)
         assert isinstance(cls, type) and issubclass(cls, BaseException) and code in (1, 2), qualified
         # matched by the class's own module and name: an entry naming a re-export would never match
-        assert f"{cls.__module__}.{cls.__qualname__}" == qualified, f"{qualified} is {cls.__module__}.{cls.__qualname__}"
+        assert f"{cls.__module__}.{cls.__qualname__}" == qualified, (
+            f"{qualified} is {cls.__module__}.{cls.__qualname__}"
+        )
     from dataset_builder import DatasetBuilderError
     from dataset_builder.manifest import ManifestError
     from dataset_builder.receipts.jsonl import LabelMapError

@@ -14,8 +14,10 @@ from metrics_store import TableRef
 try:
     from receipt_dynamo import DynamoClient
 except ImportError as exc:  # CI installs it (scripts/setup.sh); without it these tests cannot say anything
-    raise ImportError("the user's client receipt_dynamo is not installed: run `bash scripts/setup.sh` "
-                      "(it installs ../shared/clients/receipt_dynamo-*.whl into .venv)") from exc
+    raise ImportError(
+        "the user's client receipt_dynamo is not installed: run `bash scripts/setup.sh` "
+        "(it installs ../shared/clients/receipt_dynamo-*.whl into .venv)"
+    ) from exc
 
 
 def client_for(table: TableRef) -> DynamoClient:

@@ -30,8 +30,14 @@ def _run(config, *args, env=None):
     from tests.conftest import REPO_ROOT
     from tests.e2e.faults import env_for
 
-    done = subprocess.run([sys.executable, "-m", "trainer.cli", *args, "--json"], env=env or env_for(config), cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "trainer.cli", *args, "--json"],
+        env=env or env_for(config),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout)
 
@@ -45,25 +51,86 @@ def our_runs(e2e_table, e2e_snapshot, tmp_path_factory, s3_endpoint):  # noqa: F
     config, table = e2e_table
     out = tmp_path_factory.mktemp("runs")
     bucket = f"compat-{uuid.uuid4().hex[:8]}"
-    boto3.client("s3", region_name="us-east-1", endpoint_url=s3_endpoint, aws_access_key_id="test",
-                 aws_secret_access_key="test").create_bucket(Bucket=bucket)
-    no_user = {k: v for k, v in env_for(config, AWS_ENDPOINT_URL_S3=s3_endpoint, AWS_ACCESS_KEY_ID="test",
-                                        AWS_SECRET_ACCESS_KEY="test").items() if k not in ("USER", "LOGNAME")}
-    uploaded = _run(config, *fit_args(e2e_snapshot, out, "--job-name", "compat-upload", "--eval-steps", "7",
-                                      "--upload-uri", f"s3://{bucket}/runs", epochs=2), env=no_user)
+    boto3.client(
+        "s3", region_name="us-east-1", endpoint_url=s3_endpoint, aws_access_key_id="test", aws_secret_access_key="test"
+    ).create_bucket(Bucket=bucket)
+    no_user = {
+        k: v
+        for k, v in env_for(
+            config, AWS_ENDPOINT_URL_S3=s3_endpoint, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test"
+        ).items()
+        if k not in ("USER", "LOGNAME")
+    }
+    uploaded = _run(
+        config,
+        *fit_args(
+            e2e_snapshot,
+            out,
+            "--job-name",
+            "compat-upload",
+            "--eval-steps",
+            "7",
+            "--upload-uri",
+            f"s3://{bucket}/runs",
+            epochs=2,
+        ),
+        env=no_user,
+    )
     local = _run(config, *fit_args(e2e_snapshot, out, "--job-name", "compat-local", epochs=2))
-    sweep = _run(config, *sweep_args(e2e_snapshot, space_file(out, SPACE.replace("epochs: 4", "epochs: 1")), out, "compat-sweep",
-                                     "--trials", "2", "--pruner", "none", "--seed-repeats", "0"))
-    review = _run(config, "review", "--root", str(e2e_snapshot), "--output-dir", str(out), "--job-name", "compat-review",
-                  "--folds", "2", "--model", "tiny", "--epochs", "1", "--max-seq-length", "128", "--doc-stride", "32")
+    sweep = _run(
+        config,
+        *sweep_args(
+            e2e_snapshot,
+            space_file(out, SPACE.replace("epochs: 4", "epochs: 1")),
+            out,
+            "compat-sweep",
+            "--trials",
+            "2",
+            "--pruner",
+            "none",
+            "--seed-repeats",
+            "0",
+        ),
+    )
+    review = _run(
+        config,
+        "review",
+        "--root",
+        str(e2e_snapshot),
+        "--output-dir",
+        str(out),
+        "--job-name",
+        "compat-review",
+        "--folds",
+        "2",
+        "--model",
+        "tiny",
+        "--epochs",
+        "1",
+        "--max-seq-length",
+        "128",
+        "--doc-stride",
+        "32",
+    )
     recorder = DynamoRecorder(table, uploaded["job_id"])
-    recorder.log({"type": "run_summary_copy", "note": "longer than one item", "rows": ["x" * 1000] * (LONG_LOG_BYTES // 1000)})
+    recorder.log(
+        {"type": "run_summary_copy", "note": "longer than one item", "rows": ["x" * 1000] * (LONG_LOG_BYTES // 1000)}
+    )
     assert recorder.close(30)
     queries = Queries(table)
     children = [j.job_id for parent in (sweep["job_id"], review["job_id"]) for j in queries.jobs_by_parent(parent)]
     assert len(children) == 4
-    return config, table, {"uploaded": uploaded["job_id"], "local": local["job_id"], "sweep": sweep["job_id"],
-                           "review": review["job_id"], "children": children}
+    return (
+        config,
+        table,
+        {
+            "uploaded": uploaded["job_id"],
+            "local": local["job_id"],
+            "sweep": sweep["job_id"],
+            "review": review["job_id"],
+            "children": children,
+        },
+    )
 
 
 def test_every_client_read_of_every_job_we_wrote_works(our_runs):
@@ -71,11 +138,15 @@ def test_every_client_read_of_every_job_we_wrote_works(our_runs):
     client = client_for(table)
     job_ids = [jobs["uploaded"], jobs["local"], jobs["sweep"], jobs["review"], *jobs["children"]]
     views = {job_id: read_job(client, job_id) for job_id in job_ids}  # raises on any item the client cannot read
-    table_wide = read_table_wide(client, ["val_f1", "step_train_loss", "step_learning_rate", "label_AMOUNT", "num_train_samples"])
+    table_wide = read_table_wide(
+        client, ["val_f1", "step_train_loss", "step_learning_rate", "label_AMOUNT", "num_train_samples"]
+    )
     listed = {j.job_id for j in table_wide["jobs"]}
     assert set(job_ids) <= listed
     assert all(views[j].job.created_by for j in job_ids)
-    assert {c.job_id for c in table_wide["checkpoints"]} == {jobs["uploaded"]}  # only uploaded checkpoints are JobCheckpoints
+    assert {c.job_id for c in table_wide["checkpoints"]} == {
+        jobs["uploaded"]
+    }  # only uploaded checkpoints are JobCheckpoints
     assert {r.job_id for r in table_wide["resources"]["cpu"]} >= {jobs["uploaded"], jobs["local"], *jobs["children"]}
 
 
@@ -84,14 +155,20 @@ def test_the_client_reads_what_runs_show_reports(our_runs):
     client = client_for(table)
     for job_id in (jobs["uploaded"], jobs["local"], *jobs["children"]):
         view, shown = read_job(client, job_id), runs_show(config, job_id)
-        assert (view.job.name, view.job.status, view.job.created_by) == (shown["job"]["name"], shown["job"]["status"], shown["job"]["created_by"])
+        assert (view.job.name, view.job.status, view.job.created_by) == (
+            shown["job"]["name"],
+            shown["job"]["status"],
+            shown["job"]["created_by"],
+        )
         assert view.job.results["best_f1"] == pytest.approx(shown["best"]["best_f1"])
         f1_rows = sorted(view.metrics_by_name["val_f1"], key=lambda m: m.step)
         assert [m.value for m in f1_rows] == pytest.approx([e["val_f1"] for e in shown["epochs"]])
         assert [m.step for m in f1_rows] == [e["step"] for e in shown["epochs"]]
         # the client's whole epoch is the floor of ours, which it never sees (epoch_exact)
         assert [m.epoch for m in f1_rows] == [int(e["epoch"]) for e in shown["epochs"]]
-        assert [s.status for s in sorted(view.statuses, key=lambda s: s.updated_at)] == [s["status"] for s in shown["status_history"]]
+        assert [s.status for s in sorted(view.statuses, key=lambda s: s.updated_at)] == [
+            s["status"] for s in shown["status_history"]
+        ]
         assert [s.status for s in view.with_status[1]] == [s.status for s in view.statuses]
         assert view.latest_status.status == shown["job"]["status"]
         assert [r.status for r in view.resources] == ["released"] and view.resources[0].resource_type == "cpu"
@@ -99,10 +176,16 @@ def test_the_client_reads_what_runs_show_reports(our_runs):
 
     uploaded = read_job(client, jobs["uploaded"])
     shown = runs_show(config, jobs["uploaded"])
-    assert [c.s3_bucket for c in uploaded.checkpoints] and all(c.s3_bucket.startswith("compat-") for c in uploaded.checkpoints)
-    assert sorted(f"s3://{c.s3_bucket}/{c.s3_key}" for c in uploaded.checkpoints) == sorted(c["uri"] for c in shown["checkpoints"])
+    assert [c.s3_bucket for c in uploaded.checkpoints] and all(
+        c.s3_bucket.startswith("compat-") for c in uploaded.checkpoints
+    )
+    assert sorted(f"s3://{c.s3_bucket}/{c.s3_key}" for c in uploaded.checkpoints) == sorted(
+        c["uri"] for c in shown["checkpoints"]
+    )
     assert uploaded.best_checkpoint is not None and uploaded.best_checkpoint.is_best
-    assert any(e["epoch"] != int(e["epoch"]) for e in shown["epochs"]), "evaluated mid-epoch: some epochs are fractional"
+    assert any(e["epoch"] != int(e["epoch"]) for e in shown["epochs"]), (
+        "evaluated mid-epoch: some epochs are fractional"
+    )
     local = read_job(client, jobs["local"])
     assert local.checkpoints == [] and local.best_checkpoint is None  # kept on the machine: our LocalCheckpoint items
     assert runs_show(config, jobs["local"])["checkpoints"], "we still read the local checkpoints back"
@@ -114,7 +197,11 @@ def test_a_log_too_large_for_one_item_reads_whole_for_us_and_valid_for_the_clien
     stand_in = next(json.loads(log.message) for log in view.logs if '"run_summary_copy"' in log.message)
     assert stand_in["type"] == "run_summary_copy" and stand_in["omitted"] == ["rows"] and stand_in["message_parts"] == 2
     assert all(head.message == log.message for head, log in zip(view.log_heads, view.logs, strict=True))
-    ours = [json.loads(log.message) for log in Queries(table).iter_job_logs(jobs["uploaded"]) if '"run_summary_copy"' in log.message]
+    ours = [
+        json.loads(log.message)
+        for log in Queries(table).iter_job_logs(jobs["uploaded"])
+        if '"run_summary_copy"' in log.message
+    ]
     assert len(ours) == 1 and len(ours[0]["rows"]) == LONG_LOG_BYTES // 1000
 
 

@@ -23,8 +23,13 @@ from dataset_builder.receipts.importer import to_bundle
 from dataset_builder.receipts.jsonl import read_receipts
 from metrics_store.codec import decode_item
 
-CLIENT_TYPES = {"RECEIPT": Receipt, "RECEIPT_LINE": ReceiptLine, "RECEIPT_WORD": ReceiptWord,
-                "RECEIPT_WORD_LABEL": ReceiptWordLabel, "RECEIPT_PLACE": ReceiptPlace}
+CLIENT_TYPES = {
+    "RECEIPT": Receipt,
+    "RECEIPT_LINE": ReceiptLine,
+    "RECEIPT_WORD": ReceiptWord,
+    "RECEIPT_WORD_LABEL": ReceiptWordLabel,
+    "RECEIPT_PLACE": ReceiptPlace,
+}
 
 
 def same_value(a, b) -> bool:
@@ -58,9 +63,21 @@ def test_generated_receipts_are_what_the_clients_pipeline_writes():
 
 def test_imported_receipts_are_what_the_clients_pipeline_writes(tmp_path):
     path = tmp_path / "r.jsonl"
-    path.write_text(json.dumps({"receipt_id": "r1", "width": 400, "height": 800, "merchant_name": "Corner Deli", "words": [
-        {"text": "Corner", "box": [10, 10, 90, 30], "label": "MERCHANT_NAME"},
-        {"text": "12.50", "box": [300, 700, 380, 720], "label": "GRAND_TOTAL"}]}) + "\n")
+    path.write_text(
+        json.dumps(
+            {
+                "receipt_id": "r1",
+                "width": 400,
+                "height": 800,
+                "merchant_name": "Corner Deli",
+                "words": [
+                    {"text": "Corner", "box": [10, 10, 90, 30], "label": "MERCHANT_NAME"},
+                    {"text": "12.50", "box": [300, 700, 380, 720], "label": "GRAND_TOTAL"},
+                ],
+            }
+        )
+        + "\n"
+    )
     sources, problems = read_receipts(path)
     assert not problems
     bundle = to_bundle(sources[0], source_name="test.jsonl", status="VALID", timestamp="2026-01-01T00:00:00+00:00")
@@ -72,14 +89,47 @@ def test_imported_receipts_are_what_the_clients_pipeline_writes(tmp_path):
 def test_table_create_makes_the_users_table_definition(store_config):
     from metrics_store.cli import app
 
-    result = CliRunner().invoke(app, ["table", "create", "--table", store_config.table, "--endpoint-url", str(store_config.endpoint_url),
-                                      "--region", "us-east-1", "--json"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "table",
+            "create",
+            "--table",
+            store_config.table,
+            "--endpoint-url",
+            str(store_config.endpoint_url),
+            "--region",
+            "us-east-1",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     created = json.loads(result.stdout)
-    assert created == {"table": store_config.table, "created": True, "stream": "NEW_AND_OLD_IMAGES", "ttl_attribute": "time_to_live",
-                       "missing": []}
-    again = json.loads(CliRunner().invoke(app, ["table", "create", "--table", store_config.table, "--endpoint-url",
-                                                str(store_config.endpoint_url), "--region", "us-east-1", "--json"]).stdout)
+    assert created == {
+        "table": store_config.table,
+        "created": True,
+        "stream": "NEW_AND_OLD_IMAGES",
+        "ttl_attribute": "time_to_live",
+        "missing": [],
+    }
+    again = json.loads(
+        CliRunner()
+        .invoke(
+            app,
+            [
+                "table",
+                "create",
+                "--table",
+                store_config.table,
+                "--endpoint-url",
+                str(store_config.endpoint_url),
+                "--region",
+                "us-east-1",
+                "--json",
+            ],
+        )
+        .stdout
+    )
     assert again["created"] is False and again["missing"] == []
 
 

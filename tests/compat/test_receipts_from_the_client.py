@@ -40,9 +40,16 @@ def _point(p) -> dict[str, float]:
 
 def _geometry(g) -> dict:
     box = g.bounding_box
-    return {"bounding_box": box, "top_left": _point(g.top_left), "top_right": _point(g.top_right),
-            "bottom_left": _point(g.bottom_left), "bottom_right": _point(g.bottom_right),
-            "angle_degrees": g.angle_degrees, "angle_radians": g.angle_radians, "confidence": g.confidence}
+    return {
+        "bounding_box": box,
+        "top_left": _point(g.top_left),
+        "top_right": _point(g.top_right),
+        "bottom_left": _point(g.bottom_left),
+        "bottom_right": _point(g.bottom_right),
+        "angle_degrees": g.angle_degrees,
+        "angle_radians": g.angle_radians,
+        "confidence": g.confidence,
+    }
 
 
 def client_receipts(n: int = 12):
@@ -51,17 +58,56 @@ def client_receipts(n: int = 12):
     receipts = []
     for index, bundle in enumerate(generate_receipts(17, n)):
         image_id = bundle.receipt.image_id
-        receipt = Receipt(image_id, 1, bundle.receipt.width, bundle.receipt.height, ADDED, "raw-bucket", f"raw/{image_id}.png",
-                          {"x": 0.0, "y": 1.0}, {"x": 1.0, "y": 1.0}, {"x": 0.0, "y": 0.0}, {"x": 1.0, "y": 0.0})
-        lines = [ReceiptLine(image_id=image_id, receipt_id=1, line_id=line.line_id, text=line.text, **_geometry(line.geometry))
-                 for line in bundle.lines]
-        words = [ReceiptWord(image_id=image_id, receipt_id=1, line_id=w.line_id, word_id=w.word_id, text=w.text, **_geometry(w.geometry))
-                 for w in bundle.words]
+        receipt = Receipt(
+            image_id,
+            1,
+            bundle.receipt.width,
+            bundle.receipt.height,
+            ADDED,
+            "raw-bucket",
+            f"raw/{image_id}.png",
+            {"x": 0.0, "y": 1.0},
+            {"x": 1.0, "y": 1.0},
+            {"x": 0.0, "y": 0.0},
+            {"x": 1.0, "y": 0.0},
+        )
+        lines = [
+            ReceiptLine(
+                image_id=image_id, receipt_id=1, line_id=line.line_id, text=line.text, **_geometry(line.geometry)
+            )
+            for line in bundle.lines
+        ]
+        words = [
+            ReceiptWord(
+                image_id=image_id,
+                receipt_id=1,
+                line_id=w.line_id,
+                word_id=w.word_id,
+                text=w.text,
+                **_geometry(w.geometry),
+            )
+            for w in bundle.words
+        ]
         truth = {k: v for k, v in bundle.truth.items() if v}
-        labels = [ReceiptWordLabel(image_id, 1, lid, wid, label, None, ADDED, validation_status="VALID", label_proposed_by="human")
-                  for (lid, wid), label in sorted(truth.items())]
-        place = ReceiptPlace(image_id=image_id, receipt_id=1, place_id=f"ChIJ{index % 3}", merchant_name=PLACES[index], confidence=0.9,
-                             validation_status="MATCHED", validated_by="PHONE_LOOKUP") if index in PLACES else None
+        labels = [
+            ReceiptWordLabel(
+                image_id, 1, lid, wid, label, None, ADDED, validation_status="VALID", label_proposed_by="human"
+            )
+            for (lid, wid), label in sorted(truth.items())
+        ]
+        place = (
+            ReceiptPlace(
+                image_id=image_id,
+                receipt_id=1,
+                place_id=f"ChIJ{index % 3}",
+                merchant_name=PLACES[index],
+                confidence=0.9,
+                validation_status="MATCHED",
+                validated_by="PHONE_LOOKUP",
+            )
+            if index in PLACES
+            else None
+        )
         receipts.append((receipt, place, lines, words, labels, truth))
     return receipts
 
@@ -76,7 +122,9 @@ def written(dynamodb_endpoint):
 
     from metrics_store import Store, StoreConfig, connect, create_table, delete_table
 
-    table = connect(StoreConfig(table=f"compat-{uuid.uuid4().hex[:8]}", region="us-east-1", endpoint_url=dynamodb_endpoint))
+    table = connect(
+        StoreConfig(table=f"compat-{uuid.uuid4().hex[:8]}", region="us-east-1", endpoint_url=dynamodb_endpoint)
+    )
     create_table(table, stream=False)
     client = client_for(table)
     receipts = client_receipts()
@@ -98,29 +146,54 @@ def written(dynamodb_endpoint):
     for key, name in ((payment, "CARD_NUMBER"), (merchant_word, "BUSINESS_NAME")):
         # the legacy row replaces the core-named one: the word's only label has the old name
         client.delete_receipt_word_label(next(lab for lab in labels if (lab.line_id, lab.word_id) == key))
-        raw_items.append(ReceiptWordLabel(receipt.image_id, 1, *key, name, None, ADDED, validation_status="VALID").to_item())
+        raw_items.append(
+            ReceiptWordLabel(receipt.image_id, 1, *key, name, None, ADDED, validation_status="VALID").to_item()
+        )
         legacy[key] = name
     o_word = next(w for w in words if (w.line_id, w.word_id) not in truth)
-    raw_items.append(ReceiptWordLabel(receipt.image_id, 1, o_word.line_id, o_word.word_id, "O", None, ADDED, validation_status="VALID").to_item())
-    bad = ReceiptWordLabel(receipt.image_id, 1, *other[0], "LINE_TOTAL", None, ADDED, validation_status="VALID").to_item()
+    raw_items.append(
+        ReceiptWordLabel(
+            receipt.image_id, 1, o_word.line_id, o_word.word_id, "O", None, ADDED, validation_status="VALID"
+        ).to_item()
+    )
+    bad = ReceiptWordLabel(
+        receipt.image_id, 1, *other[0], "LINE_TOTAL", None, ADDED, validation_status="VALID"
+    ).to_item()
     bad["SK"] = {"S": bad["SK"]["S"] + "#2"}  # a label key that names no single label
     raw_items.append(bad)
-    empty = next(w for w in receipts[6][3] if (w.line_id, w.word_id) == next(k for k, v in receipts[6][5].items() if v == "PRODUCT_NAME"))
+    empty = next(
+        w
+        for w in receipts[6][3]
+        if (w.line_id, w.word_id) == next(k for k, v in receipts[6][5].items() if v == "PRODUCT_NAME")
+    )
     empty_item = empty.to_item()
     empty_item["text"] = {"S": ""}
     off = receipts[7][3][0].to_item()
     off["top_right"] = {"M": {"x": {"N": "1.25"}, "y": off["top_right"]["M"]["y"]}}
     off["bottom_right"] = {"M": {"x": {"N": "1.25"}, "y": off["bottom_right"]["M"]["y"]}}
     Store(table).batch_put([*raw_items, empty_item, off])  # the items as the client encodes them, written as they are
-    yield table, receipts, {"legacy": legacy, "o_word": (o_word.line_id, o_word.word_id), "bad_key": bad["SK"]["S"],
-                            "empty": (receipts[6][0].image_id, empty.line_id, empty.word_id),
-                            "off": (receipts[7][0].image_id, receipts[7][3][0].line_id, receipts[7][3][0].word_id)}
+    yield (
+        table,
+        receipts,
+        {
+            "legacy": legacy,
+            "o_word": (o_word.line_id, o_word.word_id),
+            "bad_key": bad["SK"]["S"],
+            "empty": (receipts[6][0].image_id, empty.line_id, empty.word_id),
+            "off": (receipts[7][0].image_id, receipts[7][3][0].line_id, receipts[7][3][0].word_id),
+        },
+    )
     delete_table(table)
 
 
 def build(table, tmp_path, **spec):
-    return create_snapshot(table=table, backend=LocalBackend(tmp_path), source={"table": table.name},
-                           config=BuildConfig(val_fraction=0.3, seed=3, **spec), check_contracts=contract_gate())
+    return create_snapshot(
+        table=table,
+        backend=LocalBackend(tmp_path),
+        source={"table": table.name},
+        config=BuildConfig(val_fraction=0.3, seed=3, **spec),
+        check_contracts=contract_gate(),
+    )
 
 
 def test_words_labels_states_and_merchants_are_what_the_client_wrote(written, tmp_path):
@@ -165,7 +238,9 @@ def test_what_cannot_be_used_is_refused_or_counted_and_named_in_the_contract_rep
     assert quality.refused_label_items == 1 and quality.empty_text_words == 1 and quality.empty_text_entity_words == 1
     assert quality.clipped_boxes == 1
     report = result.manifest.lock.contracts
-    warned = {r["kwargs"]["value_set"][0]: r for r in report.results if r["frame"] == "data_quality" and not r["success"]}
+    warned = {
+        r["kwargs"]["value_set"][0]: r for r in report.results if r["frame"] == "data_quality" and not r["success"]
+    }
     assert set(warned) == {"refused_label_item", "empty_text_word", "clipped_box"}
     assert all(r["severity"] == "warn" for r in warned.values()) and report.status == "warned"
     assert odd["bad_key"] in str(warned["refused_label_item"]["failing_rows"])
@@ -178,7 +253,9 @@ def test_merchant_options_refuse_to_run_when_no_receipt_has_a_merchant(dynamodb_
 
     from metrics_store import StoreConfig, connect, create_table, delete_table
 
-    table = connect(StoreConfig(table=f"compat-{uuid.uuid4().hex[:8]}", region="us-east-1", endpoint_url=dynamodb_endpoint))
+    table = connect(
+        StoreConfig(table=f"compat-{uuid.uuid4().hex[:8]}", region="us-east-1", endpoint_url=dynamodb_endpoint)
+    )
     create_table(table, stream=False)
     try:
         client = client_for(table)
@@ -191,14 +268,18 @@ def test_merchant_options_refuse_to_run_when_no_receipt_has_a_merchant(dynamodb_
             build(table, tmp_path, split_by="merchant")
         with pytest.raises(ConfigError, match="no receipt has a merchant"):
             build(table, tmp_path, holdout_merchants=("Corner Deli",))
-        assert not list(tmp_path.iterdir()) or not LocalBackend(tmp_path).published_ids()  # a refused build publishes nothing
+        assert (
+            not list(tmp_path.iterdir()) or not LocalBackend(tmp_path).published_ids()
+        )  # a refused build publishes nothing
     finally:
         delete_table(table)
 
 
 def test_a_held_out_merchant_no_receipt_has_is_refused_with_the_known_ones(written, tmp_path):
     table, _, _ = written
-    with pytest.raises(ConfigError, match=r"--holdout-merchant 'Costco': no receipt has that merchant; merchants: .*'corner deli'"):
+    with pytest.raises(
+        ConfigError, match=r"--holdout-merchant 'Costco': no receipt has that merchant; merchants: .*'corner deli'"
+    ):
         build(table, tmp_path, holdout_merchants=("Costco",))
     result = build(table, tmp_path, holdout_merchants=("corner deli",))
     from dataset_builder import open_snapshot

@@ -25,56 +25,155 @@ START = datetime(2026, 2, 1, 12, tzinfo=UTC)
 
 def legacy_config(**overrides) -> dict:
     config = {
-        "model": "layoutlm-v1", "pretrained_model_name": "microsoft/layoutlm-base-uncased", "batch_size": 64,
-        "learning_rate": 6e-05, "weight_decay": 0.01, "warmup_ratio": 0.2, "epochs": 6, "mixed_precision": True,
-        "max_grad_norm": 1.0, "gradient_accumulation_steps": 1, "label_smoothing": 0.1, "early_stopping_patience": 2,
-        "output_s3_path": None, "model_version": "v1", "checkpoint_metric": "f1", "dynamo_table_name": "ReceiptsTable-dc5be22",
-        "aws_region": "us-east-1", "max_seq_length": 512, "doc_stride": 128, "validation_status": "VALID",
-        "allowed_labels": list(LABELS), "merge_amounts": True, "label_merges": {}, "resulting_label_set": list(LABELS),
-        "metrics_comparable": True, "comparability_reason": "frozen val keys", "val_split_source": "frozen_val_keys_s3",
+        "model": "layoutlm-v1",
+        "pretrained_model_name": "microsoft/layoutlm-base-uncased",
+        "batch_size": 64,
+        "learning_rate": 6e-05,
+        "weight_decay": 0.01,
+        "warmup_ratio": 0.2,
+        "epochs": 6,
+        "mixed_precision": True,
+        "max_grad_norm": 1.0,
+        "gradient_accumulation_steps": 1,
+        "label_smoothing": 0.1,
+        "early_stopping_patience": 2,
+        "output_s3_path": None,
+        "model_version": "v1",
+        "checkpoint_metric": "f1",
+        "dynamo_table_name": "ReceiptsTable-dc5be22",
+        "aws_region": "us-east-1",
+        "max_seq_length": 512,
+        "doc_stride": 128,
+        "validation_status": "VALID",
+        "allowed_labels": list(LABELS),
+        "merge_amounts": True,
+        "label_merges": {},
+        "resulting_label_set": list(LABELS),
+        "metrics_comparable": True,
+        "comparability_reason": "frozen val keys",
+        "val_split_source": "frozen_val_keys_s3",
     }
     return {**config, **overrides}
 
 
-def write_previous_trainer_run(client, name: str, f1s: list[float], *, config: dict, finished: bool = True, start: datetime = START) -> str:
+def write_previous_trainer_run(
+    client, name: str, f1s: list[float], *, config: dict, finished: bool = True, start: datetime = START
+) -> str:
     """One run as `receipt_layoutlm.trainer` recorded it, through the client's own add/update calls."""
     job_id = str(uuid.uuid4())
     at = lambda minutes: (start + timedelta(minutes=minutes)).isoformat()  # noqa: E731
-    job = Job(job_id, name, "LayoutLM receipt token classification", at(0), "system", "pending", "medium", config, tags={})
+    job = Job(
+        job_id, name, "LayoutLM receipt token classification", at(0), "system", "pending", "medium", config, tags={}
+    )
     client.add_job(job)
     job.status = "running"
     client.update_job(job)
-    client.add_job_log(JobLog(job_id, at(1), "INFO", json.dumps({"type": "run_config", "data": {
-        "job_name": name, "training_config": {k: config[k] for k in ("batch_size", "learning_rate", "epochs")},
-        "label_list": ["O", *(f"{p}-{label}" for label in LABELS for p in "BI")], "num_labels": 7,
-        "dataset_counts": {"train": {"num_lines": 900}, "validation": {"num_lines": 100}}, "epoch_metrics": []}}), "receipt_layoutlm.trainer"))
-    for name_, value in (("num_train_samples", 800), ("num_val_samples", 90), ("o_entity_ratio_train", 2.0), ("random_seed", 42)):
+    client.add_job_log(
+        JobLog(
+            job_id,
+            at(1),
+            "INFO",
+            json.dumps(
+                {
+                    "type": "run_config",
+                    "data": {
+                        "job_name": name,
+                        "training_config": {k: config[k] for k in ("batch_size", "learning_rate", "epochs")},
+                        "label_list": ["O", *(f"{p}-{label}" for label in LABELS for p in "BI")],
+                        "num_labels": 7,
+                        "dataset_counts": {"train": {"num_lines": 900}, "validation": {"num_lines": 100}},
+                        "epoch_metrics": [],
+                    },
+                }
+            ),
+            "receipt_layoutlm.trainer",
+        )
+    )
+    for name_, value in (
+        ("num_train_samples", 800),
+        ("num_val_samples", 90),
+        ("o_entity_ratio_train", 2.0),
+        ("random_seed", 42),
+    ):
         client.add_job_metric(JobMetric(job_id, name_, at(1), value, unit="count"))
-    client.add_job_metric(JobMetric(job_id, "label_merge_config", at(1), {"AMOUNT": ["LINE_TOTAL", "TAX"]}, unit="config"))
+    client.add_job_metric(
+        JobMetric(job_id, "label_merge_config", at(1), {"AMOUNT": ["LINE_TOTAL", "TAX"]}, unit="config")
+    )
     rows = []
     for epoch, f1 in enumerate(f1s, start=1):
         ts, step = at(10 * epoch), 13 * epoch
-        values = {"val_f1": f1, "val_precision": f1 + 0.05, "val_recall": f1 - 0.05, "eval_loss": 1.5 - f1, "train_loss": 1.2 - f1 / 2,
-                  "learning_rate": 6e-05 * (1 - epoch / (len(f1s) + 1))}
+        values = {
+            "val_f1": f1,
+            "val_precision": f1 + 0.05,
+            "val_recall": f1 - 0.05,
+            "eval_loss": 1.5 - f1,
+            "train_loss": 1.2 - f1 / 2,
+            "learning_rate": 6e-05 * (1 - epoch / (len(f1s) + 1)),
+        }
         for metric, value in values.items():
             client.add_job_metric(JobMetric(job_id, metric, ts, float(value), unit="ratio", step=step, epoch=epoch))
         for i, label in enumerate(LABELS):
-            for field, value in (("f1", f1 - 0.1 * i), ("precision", f1), ("recall", f1 - 0.2 * i), ("support", 40.0 + i)):
-                client.add_job_metric(JobMetric(job_id, f"label_{label}_{field}", ts, float(value), step=step, epoch=epoch))
-        client.add_job_metric(JobMetric(job_id, "confusion_matrix", ts, {"labels": ["O", "B-DATE"], "matrix": [[90, 2], [3, 40]]},
-                                        unit="matrix", step=step, epoch=epoch))
-        rows.append({"epoch": float(epoch), "global_step": step, "eval_f1": f1, "eval_loss": 1.5 - f1, "train_loss": 1.2 - f1 / 2,
-                     **{f"eval_label_{label}_f1": f1 - 0.1 * i for i, label in enumerate(LABELS)}})
+            for field, value in (
+                ("f1", f1 - 0.1 * i),
+                ("precision", f1),
+                ("recall", f1 - 0.2 * i),
+                ("support", 40.0 + i),
+            ):
+                client.add_job_metric(
+                    JobMetric(job_id, f"label_{label}_{field}", ts, float(value), step=step, epoch=epoch)
+                )
+        client.add_job_metric(
+            JobMetric(
+                job_id,
+                "confusion_matrix",
+                ts,
+                {"labels": ["O", "B-DATE"], "matrix": [[90, 2], [3, 40]]},
+                unit="matrix",
+                step=step,
+                epoch=epoch,
+            )
+        )
+        rows.append(
+            {
+                "epoch": float(epoch),
+                "global_step": step,
+                "eval_f1": f1,
+                "eval_loss": 1.5 - f1,
+                "train_loss": 1.2 - f1 / 2,
+                **{f"eval_label_{label}_f1": f1 - 0.1 * i for i, label in enumerate(LABELS)},
+            }
+        )
     if finished:
         best = max(range(len(f1s)), key=lambda i: f1s[i])
-        client.add_job_log(JobLog(job_id, at(90), "INFO", json.dumps({
-            "type": "run_summary", "epoch_metrics": rows, "checkpoint_metric": "eval_f1", "best_epoch": float(best + 1),
-            "best_f1": f1s[best], "early_stopping_triggered": best + 1 < len(f1s), "epochs_since_best": len(f1s) - best - 1}),
-            "receipt_layoutlm.trainer"))
+        client.add_job_log(
+            JobLog(
+                job_id,
+                at(90),
+                "INFO",
+                json.dumps(
+                    {
+                        "type": "run_summary",
+                        "epoch_metrics": rows,
+                        "checkpoint_metric": "eval_f1",
+                        "best_epoch": float(best + 1),
+                        "best_f1": f1s[best],
+                        "early_stopping_triggered": best + 1 < len(f1s),
+                        "epochs_since_best": len(f1s) - best - 1,
+                    }
+                ),
+                "receipt_layoutlm.trainer",
+            )
+        )
         job.status = "succeeded"
-        job.results = {"best_f1": f1s[best], "best_epoch": best + 1, "early_stopping_triggered": best + 1 < len(f1s),
-                       "checkpoint_metric": "eval_f1", "label_list": ["O", "B-DATE", "I-DATE"], "num_labels": 7,
-                       "best_checkpoint_s3_path": f"s3://layoutlm-models/runs/{name}/best/"}
+        job.results = {
+            "best_f1": f1s[best],
+            "best_epoch": best + 1,
+            "early_stopping_triggered": best + 1 < len(f1s),
+            "checkpoint_metric": "eval_f1",
+            "label_list": ["O", "B-DATE", "I-DATE"],
+            "num_labels": 7,
+            "best_checkpoint_s3_path": f"s3://layoutlm-models/runs/{name}/best/",
+        }
         client.update_job(job)
     return job_id
 
@@ -86,11 +185,24 @@ def legacy_runs(dynamodb_endpoint):
     create_table(table, stream=False)
     client = client_for(table)
     runs = {
-        "nov": write_previous_trainer_run(client, "layoutlm-nov", [0.41, 0.55, 0.63, 0.70, 0.69, 0.68], config=legacy_config()),
-        "sept": write_previous_trainer_run(client, "layoutlm-sept", [0.20, 0.28, 0.32, 0.31], start=START - timedelta(days=60),
-                                           config=legacy_config(batch_size=128, model="layoutlm", epochs=4)),
-        "crashed": write_previous_trainer_run(client, "layoutlm-crash", [0.3, 0.4], finished=False, start=START - timedelta(days=3),
-                                              config=legacy_config()),
+        "nov": write_previous_trainer_run(
+            client, "layoutlm-nov", [0.41, 0.55, 0.63, 0.70, 0.69, 0.68], config=legacy_config()
+        ),
+        "sept": write_previous_trainer_run(
+            client,
+            "layoutlm-sept",
+            [0.20, 0.28, 0.32, 0.31],
+            start=START - timedelta(days=60),
+            config=legacy_config(batch_size=128, model="layoutlm", epochs=4),
+        ),
+        "crashed": write_previous_trainer_run(
+            client,
+            "layoutlm-crash",
+            [0.3, 0.4],
+            finished=False,
+            start=START - timedelta(days=3),
+            config=legacy_config(),
+        ),
     }
     yield config, runs
     delete_table(table)
@@ -115,9 +227,16 @@ def test_show_reads_epochs_flat_per_label_rows_logs_without_a_timestamp_and_thei
     shown = cli_json(config, "show", runs["nov"])
     assert [e["epoch"] for e in shown["epochs"]] == [1, 2, 3, 4, 5, 6]
     assert shown["best"]["best_f1"] == pytest.approx(0.70) and shown["best"]["epoch"] == 4
-    assert shown["config"]["train"]["learning_rate"] == 6e-05 and shown["config"]["model"]["model"] == "microsoft/layoutlm-base-uncased"
+    assert (
+        shown["config"]["train"]["learning_rate"] == 6e-05
+        and shown["config"]["model"]["model"] == "microsoft/layoutlm-base-uncased"
+    )
     best_labels = {row["label"]: row for row in shown["selected"]["labels"]}  # from their flat label_<L>_<field> rows
-    assert set(best_labels) == set(LABELS) and best_labels["DATE"]["f1"] == pytest.approx(0.60) and best_labels["DATE"]["support"] == 41
+    assert (
+        set(best_labels) == set(LABELS)
+        and best_labels["DATE"]["f1"] == pytest.approx(0.60)
+        and best_labels["DATE"]["support"] == 41
+    )
     assert shown["job"]["created_by"] == "system"
     assert shown["results"]["best_f1"] == pytest.approx(0.70)
 

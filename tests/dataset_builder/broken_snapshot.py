@@ -79,10 +79,41 @@ def healthy_read(n_receipts: int = 150, *, first: int = 1) -> RawRead:
     ints = {"receipt_id": pl.Int32, "line_id": pl.Int32, "word_id": pl.Int32}
     corner_names = ("tl_x", "tl_y", "tr_x", "tr_y", "bl_x", "bl_y", "br_x", "br_y")
     return RawRead(
-        receipts=pl.DataFrame(receipts, schema={"image_id": pl.Utf8, "receipt_id": pl.Int32, "width": pl.Int32, "height": pl.Int32, "merchant": pl.Utf8}, orient="row"),
-        words=pl.DataFrame(words, schema={"image_id": pl.Utf8, **ints, "text": pl.Utf8, **dict.fromkeys(corner_names, pl.Float64), "entity_id": pl.Utf8}, orient="row"),
-        labels=pl.DataFrame(labels, schema={"image_id": pl.Utf8, **ints, "label": pl.Utf8, "validation_status": pl.Utf8, "timestamp_added": pl.Utf8}, orient="row"),
-        started_at="2026-01-01T00:00:00+00:00", finished_at="2026-01-01T00:00:01+00:00",
+        receipts=pl.DataFrame(
+            receipts,
+            schema={
+                "image_id": pl.Utf8,
+                "receipt_id": pl.Int32,
+                "width": pl.Int32,
+                "height": pl.Int32,
+                "merchant": pl.Utf8,
+            },
+            orient="row",
+        ),
+        words=pl.DataFrame(
+            words,
+            schema={
+                "image_id": pl.Utf8,
+                **ints,
+                "text": pl.Utf8,
+                **dict.fromkeys(corner_names, pl.Float64),
+                "entity_id": pl.Utf8,
+            },
+            orient="row",
+        ),
+        labels=pl.DataFrame(
+            labels,
+            schema={
+                "image_id": pl.Utf8,
+                **ints,
+                "label": pl.Utf8,
+                "validation_status": pl.Utf8,
+                "timestamp_added": pl.Utf8,
+            },
+            orient="row",
+        ),
+        started_at="2026-01-01T00:00:00+00:00",
+        finished_at="2026-01-01T00:00:01+00:00",
     )
 
 
@@ -93,12 +124,19 @@ def healthy_dataset(n_receipts: int = 150, config: BuildConfig = HEALTHY_CONFIG,
 def manifest_for(dataset: Dataset, config: BuildConfig = HEALTHY_CONFIG, *, parent_id: str | None = None) -> Manifest:
     """The draft manifest `build.create_snapshot` would hand to the contracts."""
     return draft_manifest(
-        dataset, config, encode_dataset(dataset), source={"table": "fixture", "region": None, "endpoint_url": None},
-        parent_id=parent_id, read_window=("2026-01-01T00:00:00+00:00", "2026-01-01T00:00:01+00:00"), read_stats={},
+        dataset,
+        config,
+        encode_dataset(dataset),
+        source={"table": "fixture", "region": None, "endpoint_url": None},
+        parent_id=parent_id,
+        read_window=("2026-01-01T00:00:00+00:00", "2026-01-01T00:00:01+00:00"),
+        read_stats={},
     )
 
 
-def publish(root: Path, dataset: Dataset, config: BuildConfig = HEALTHY_CONFIG, *, contracts: dict | None = None) -> str:
+def publish(
+    root: Path, dataset: Dataset, config: BuildConfig = HEALTHY_CONFIG, *, contracts: dict | None = None
+) -> str:
     """Publish `dataset` as the next snapshot under `root`, as the build does (valid hashes)."""
     backend = LocalBackend(Path(root))
     published = backend.published_ids()
@@ -116,7 +154,11 @@ def _word(words: pl.DataFrame, split: str, label: str, nth: int = 0) -> dict:
 
 
 def _is(row: dict) -> pl.Expr:
-    return (pl.col("receipt_key") == row["receipt_key"]) & (pl.col("line_id") == row["line_id"]) & (pl.col("word_id") == row["word_id"])
+    return (
+        (pl.col("receipt_key") == row["receipt_key"])
+        & (pl.col("line_id") == row["line_id"])
+        & (pl.col("word_id") == row["word_id"])
+    )
 
 
 def broken_dataset() -> Dataset:
@@ -124,15 +166,22 @@ def broken_dataset() -> Dataset:
     good = healthy_dataset()
     words, receipts, labels = good.words, good.receipts, good.labels
     out_of_range = _word(words, "train", "DATE")
-    words = words.with_columns(pl.when(_is(out_of_range)).then(pl.lit(1200, pl.Int32)).otherwise(pl.col("x1")).alias("x1"))
+    words = words.with_columns(
+        pl.when(_is(out_of_range)).then(pl.lit(1200, pl.Int32)).otherwise(pl.col("x1")).alias("x1")
+    )
     orphan_i = _word(words, "train", "DATE", 1)
     words = words.with_columns(pl.when(_is(orphan_i)).then(pl.lit("I-DATE")).otherwise(pl.col("tag")).alias("tag"))
     leaked = receipts.filter(pl.col("split") == "train")["receipt_key"][2]
     words = words.with_columns(
-        pl.when((pl.col("receipt_key") == leaked) & (pl.col("line_id") == 1)).then(pl.lit("val")).otherwise(pl.col("split")).alias("split")
+        pl.when((pl.col("receipt_key") == leaked) & (pl.col("line_id") == 1))
+        .then(pl.lit("val"))
+        .otherwise(pl.col("split"))
+        .alias("split")
     )
     invalid = _word(words, "train", "DATE", 3)
-    labels = labels.with_columns(pl.when(_is(invalid)).then(pl.lit("INVALID")).otherwise(pl.col("validation_status")).alias("validation_status"))
+    labels = labels.with_columns(
+        pl.when(_is(invalid)).then(pl.lit("INVALID")).otherwise(pl.col("validation_status")).alias("validation_status")
+    )
     return Dataset(words.sort(["split", "receipt_key", "position"]), receipts, labels, good.label_list, good.summary)
 
 

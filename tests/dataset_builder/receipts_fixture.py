@@ -24,7 +24,14 @@ def image_id(n: int) -> str:
     return str(uuid.UUID(int=n, version=4))
 
 
-def receipt_records(img: str, lines: Sequence[Sequence[Word]], *, rid: int = 1, merchant: str | None = None, ts: str = "2026-01-01T00:00:00+00:00") -> list:
+def receipt_records(
+    img: str,
+    lines: Sequence[Sequence[Word]],
+    *,
+    rid: int = 1,
+    merchant: str | None = None,
+    ts: str = "2026-01-01T00:00:00+00:00",
+) -> list:
     records: list = [Receipt(img, rid, 500, 1000, ts)]
     if merchant is not None:  # where the user's table keeps a receipt's merchant
         records.append(ReceiptPlace(img, rid, f"place-{merchant}", merchant, "MATCHED", ts, 0.9))
@@ -32,7 +39,9 @@ def receipt_records(img: str, lines: Sequence[Sequence[Word]], *, rid: int = 1, 
         top = 1.0 - 0.05 * line_no
         for word_no, (text, labels) in enumerate(line, start=1):
             left = 0.05 + 0.15 * (word_no - 1)
-            geometry = Geometry(Point(left, top), Point(left + 0.1, top), Point(left, top - 0.03), Point(left + 0.1, top - 0.03))
+            geometry = Geometry(
+                Point(left, top), Point(left + 0.1, top), Point(left, top - 0.03), Point(left + 0.1, top - 0.03)
+            )
             records.append(ReceiptWord(img, rid, line_no, word_no, text, geometry))
             records += [ReceiptWordLabel(img, rid, line_no, word_no, label, status, ts) for label, status in labels]
     return records
@@ -42,7 +51,9 @@ def write_receipts(table: TableRef, receipts: Sequence[tuple[str, Sequence[Seque
     Store(table).put_records([r for img, lines in receipts for r in receipt_records(img, lines, **kw)])
 
 
-def simple_receipt(n: int, *, status: str = "VALID", merchant_label: str = "MERCHANT_NAME") -> tuple[str, list[list[Word]]]:
+def simple_receipt(
+    n: int, *, status: str = "VALID", merchant_label: str = "MERCHANT_NAME"
+) -> tuple[str, list[list[Word]]]:
     """Merchant line, a date line, an item line, a total line; one O-only footer line."""
     v = status
     return image_id(n), [

@@ -72,7 +72,9 @@ def at(row: dict) -> pl.Expr:
 
 
 def set_where(frame: pl.DataFrame, row: dict, column: str, value) -> pl.DataFrame:
-    return frame.with_columns(pl.when(at(row)).then(pl.lit(value, frame.schema[column])).otherwise(pl.col(column)).alias(column))
+    return frame.with_columns(
+        pl.when(at(row)).then(pl.lit(value, frame.schema[column])).otherwise(pl.col(column)).alias(column)
+    )
 
 
 # --- the default contracts -------------------------------------------------------------------
@@ -81,7 +83,12 @@ def set_where(frame: pl.DataFrame, row: dict, column: str, value) -> pl.DataFram
 def test_every_default_expectation_passes_on_a_healthy_snapshot(gate, healthy):
     report = check(gate, healthy)
     assert report["status"] == "passed", [r for r in report["results"] if not r["success"]]
-    assert {n: s["expectations"] for n, s in report["suites"].items()} == {"drift": 8, "raw_labels": 10, "snapshot": 17, "snapshot_words": 26}
+    assert {n: s["expectations"] for n, s in report["suites"].items()} == {
+        "drift": 8,
+        "raw_labels": 10,
+        "snapshot": 17,
+        "snapshot_words": 26,
+    }
     assert report["drift"] == {"status": "skipped", "parent_id": None, "reason": "no parent snapshot", "metrics": {}}
     assert all(r["skipped"] == "no parent snapshot" for r in report["results"] if r["suite"] == "drift")
     json.dumps(report)  # stamped in the manifest as is
@@ -102,7 +109,9 @@ def test_broken_words_and_labels_fail_with_their_rows_and_types(gate, healthy):
     words = set_where(words, no_text, "text", None)
     duplicate = words.filter(at(word(words, "train", "MERCHANT_NAME")))
     words = pl.concat([words, duplicate]).with_columns(pl.col("y0").cast(pl.Float64))
-    labels = labels.with_columns(pl.when(at(invalid)).then(pl.lit("PENDING")).otherwise(pl.col("validation_status")).alias("validation_status"))
+    labels = labels.with_columns(
+        pl.when(at(invalid)).then(pl.lit("PENDING")).otherwise(pl.col("validation_status")).alias("validation_status")
+    )
     bad_label = labels.filter(pl.col("validation_status") == "INVALID").row(0, named=True)  # supervises nothing
     is_bad = at(bad_label) & (pl.col("label") == bad_label["label"]) & (pl.col("validation_status") == "INVALID")
     labels = labels.with_columns(
@@ -138,20 +147,38 @@ def test_broken_words_and_labels_fail_with_their_rows_and_types(gate, healthy):
     assert failed[("snapshot_words", "y0")]["observed"]["observed_value"] == "float64"
     assert failed[("raw_labels", "line_id")]["observed"]["observed_value"] == "int64"
     for column in ("validation_status", "label", "image_id", "word_id"):
-        assert failing_keys("raw_labels", column, ["receipt_key", "line_id"]) == {(bad_label["receipt_key"], bad_label["line_id"])}
+        assert failing_keys("raw_labels", column, ["receipt_key", "line_id"]) == {
+            (bad_label["receipt_key"], bad_label["line_id"])
+        }
 
 
 def test_splits_support_and_size_fail_on_the_snapshot(gate, healthy):
     receipts, words = healthy.receipts, healthy.words
     leaked = receipts.filter(pl.col("split") == "train")["receipt_key"][0]
-    words = words.with_columns(pl.when((pl.col("receipt_key") == leaked) & (pl.col("line_id") == 1)).then(pl.lit("val")).otherwise(pl.col("split")).alias("split"))
+    words = words.with_columns(
+        pl.when((pl.col("receipt_key") == leaked) & (pl.col("line_id") == 1))
+        .then(pl.lit("val"))
+        .otherwise(pl.col("split"))
+        .alias("split")
+    )
     receipts = pl.concat([receipts, receipts.head(1)])
-    empty = receipts.with_columns(pl.lit(0, pl.Int32).alias("n_words")).tail(1).with_columns(pl.lit("ffffffff-0000-4000-8000-000000000000#00001").alias("receipt_key"))
+    empty = (
+        receipts.with_columns(pl.lit(0, pl.Int32).alias("n_words"))
+        .tail(1)
+        .with_columns(pl.lit("ffffffff-0000-4000-8000-000000000000#00001").alias("receipt_key"))
+    )
     receipts = pl.concat([receipts, empty])
     labels = [*healthy.label_list, "TIP"]
-    report = check(gate, replace(healthy, words=words, receipts=receipts), label_list=labels, tags=["O", *(f"{p}-{x}" for x in labels for p in "BI")])
+    report = check(
+        gate,
+        replace(healthy, words=words, receipts=receipts),
+        label_list=labels,
+        tags=["O", *(f"{p}-{x}" for x in labels for p in "BI")],
+    )
     failed = failures(report)
-    assert keys_of(failed[("snapshot", "n_splits")]["failing_rows"], ["receipt_key", "splits"]) == {(leaked, "train,val")}
+    assert keys_of(failed[("snapshot", "n_splits")]["failing_rows"], ["receipt_key", "splits"]) == {
+        (leaked, "train,val")
+    }
     assert failed[("snapshot", "receipt_key")]["failing_rows"][0]["receipt_key"] == healthy.receipts["receipt_key"][0]
     assert failed[("snapshot", "n_words")]["severity"] == "warn"
     support = [r for r in report["results"] if r["column"] == "train_entities" and not r["success"]]
@@ -186,7 +213,9 @@ def awaiting_review(share: float, config: BuildConfig = fixture.HEALTHY_CONFIG) 
     raw = fixture.healthy_read()
     pending = [fixture.image_id(n) for n in range(1, 1 + int(share * raw.receipts.height))]
     review = (pl.col("label") == "ADDRESS") & pl.col("image_id").is_in(pending)
-    labels = raw.labels.with_columns(pl.when(review).then(pl.lit("NEEDS_REVIEW")).otherwise(pl.col("validation_status")).alias("validation_status"))
+    labels = raw.labels.with_columns(
+        pl.when(review).then(pl.lit("NEEDS_REVIEW")).otherwise(pl.col("validation_status")).alias("validation_status")
+    )
     return build_dataset(replace(raw, labels=labels), config)
 
 
@@ -212,9 +241,14 @@ def test_unknown_words_are_never_supervised_under_ignore_and_match_the_label_ite
     words = set_where(set_where(dataset.words, taught, "supervised", True), relabelled, "label_state", "unknown")
     failed = failures(check(gate, replace(dataset, words=words)))
     key = lambda row: tuple(row[c] for c in WORD)  # noqa: E731
-    assert keys_of(failed[("snapshot_words", "unknown_unsupervised")]["failing_rows"], WORD) == {key(taught), key(relabelled)}
+    assert keys_of(failed[("snapshot_words", "unknown_unsupervised")]["failing_rows"], WORD) == {
+        key(taught),
+        key(relabelled),
+    }
     mismatched = failed[("snapshot_words", "label_state_valid")]["failing_rows"]
-    assert [(key(r), r["label_state"], r["expected_label_state"]) for r in mismatched] == [(key(relabelled), "unknown", "labelled")]
+    assert [(key(r), r["label_state"], r["expected_label_state"]) for r in mismatched] == [
+        (key(relabelled), "unknown", "labelled")
+    ]
     # built with --unvalidated o, unknown words are trained as O on purpose
     old = BuildConfig(**{**fixture.HEALTHY_CONFIG.__dict__, "unvalidated": "o"})
     assert check(gate, awaiting_review(0.1, old), old)["status"] == "passed"
@@ -225,7 +259,9 @@ def address_word_awaiting_review(word_id: int, every: int = 1) -> Dataset:
     raw = fixture.healthy_read()
     receipts = [fixture.image_id(n) for n in range(1, raw.receipts.height + 1, every)]
     pending = (pl.col("label") == "ADDRESS") & (pl.col("word_id") == word_id) & pl.col("image_id").is_in(receipts)
-    labels = raw.labels.with_columns(pl.when(pending).then(pl.lit("NEEDS_REVIEW")).otherwise(pl.col("validation_status")).alias("validation_status"))
+    labels = raw.labels.with_columns(
+        pl.when(pending).then(pl.lit("NEEDS_REVIEW")).otherwise(pl.col("validation_status")).alias("validation_status")
+    )
     return build_dataset(replace(raw, labels=labels), fixture.HEALTHY_CONFIG)
 
 
@@ -234,7 +270,9 @@ def test_bio_continues_across_unknown_words_only_under_ignore(gate):
     street = dataset.words.filter((pl.col("line_id") == 2) & (pl.col("word_id") == 3))
     assert set(street["tag"]) == {"I-ADDRESS_LINE"} and street["supervised"].all()
     assert check(gate, dataset)["status"] in ("passed", "warned")
-    old = BuildConfig(**{**fixture.HEALTHY_CONFIG.__dict__, "unvalidated": "o"})  # o does not skip unknown words: I- after O
+    old = BuildConfig(
+        **{**fixture.HEALTHY_CONFIG.__dict__, "unvalidated": "o"}
+    )  # o does not skip unknown words: I- after O
     assert ("snapshot_words", "bio_valid") in failures(check(gate, dataset, old))
 
 
@@ -254,7 +292,9 @@ def test_a_snapshot_from_before_label_state_still_passes(gate, healthy):
 @pytest.mark.parametrize(("empty_share", "status"), [(0.03, "passed"), (0.10, "warned")])
 def test_mostly_tolerates_a_share_of_bad_rows_and_warnings_do_not_fail(gate, healthy, empty_share, status):
     n_empty = int(healthy.words.height * empty_share)
-    words = healthy.words.with_columns(pl.when(pl.int_range(pl.len()) < n_empty).then(pl.lit("")).otherwise(pl.col("text")).alias("text"))
+    words = healthy.words.with_columns(
+        pl.when(pl.int_range(pl.len()) < n_empty).then(pl.lit("")).otherwise(pl.col("text")).alias("text")
+    )
     report = check(gate, replace(healthy, words=words))
     assert report["status"] == status
     lengths = next(r for r in report["results"] if r["expectation"] == "expect_column_value_lengths_to_be_between")
@@ -280,30 +320,67 @@ def test_the_gate_makes_no_network_call_and_writes_nothing(gate, healthy, tmp_pa
 
 
 def test_importing_the_contracts_does_not_import_great_expectations():
-    code = "import sys, dataset_builder.contracts, dataset_builder.cli.contracts; print('great_expectations' in sys.modules)"
+    code = (
+        "import sys, dataset_builder.contracts, dataset_builder.cli.contracts; print('great_expectations' in "
+        "sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO_ROOT)
     assert out.stdout.strip() == "False"
 
 
 # --- loading the suite files ------------------------------------------------------------------
 
-GOOD_ENTRY = "  - type: expect_column_values_to_be_between\n    kwargs: {column: receipts, min_value: 1}\n    severity: error\n"
+GOOD_ENTRY = (
+    "  - type: expect_column_values_to_be_between\n    kwargs: {column: receipts, min_value: 1}\n    severity: error\n"
+)
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    (f"suite: s\nframe: summary\nexpectation_count: 2\nexpectations:\n{GOOD_ENTRY}  - type: expect_column_values_to_be_purple\n    kwargs: {{column: receipts}}\n    severity: error\n",
-     "unknown expectation type 'expect_column_values_to_be_purple'"),
-    (f"suite: s\nframe: summary\nexpectation_count: 3\nexpectations:\n{GOOD_ENTRY}{GOOD_ENTRY}", "declares expectation_count: 3 but lists 2"),
-    (f"suite: s\nframe: summary\nexpectations:\n{GOOD_ENTRY}", "declares expectation_count: None but lists 1"),
-    (f"suite: s\nframe: summary\nexpectation_count: 1\nexpectations:\n{GOOD_ENTRY.replace('severity: error', 'severity: fatal')}", "severity must be error or warn"),
-    (f"suite: s\nframe: summary\nexpectation_count: 1\nexpectations:\n{GOOD_ENTRY.replace('severity', 'severty')}", "unknown key(s) severty"),
-    (f"suite: s\nframe: summary\nexpectation_count: 1\nexpectations:\n{GOOD_ENTRY.replace('min_value: 1', 'min_value: $min_receipts')}", "unknown parameter(s) min_receipts"),
-    (f"suite: s\nframe: summary\nexpectation_count: 1\nexpectations:\n{GOOD_ENTRY.replace('column: receipts', 'column: reciepts')}", "frame 'summary' has no column reciepts"),
-    (f"suite: s\nframe: summary\nexpectation_count: 1\nexpectations:\n{GOOD_ENTRY.replace('min_value: 1', 'low: 1')}", "invalid kwargs"),
-    (f"suite: s\nframe: sumary\nexpectation_count: 1\nexpectations:\n{GOOD_ENTRY}", "unknown frame 'sumary'"),
-    (f"suite: other\nframe: summary\nexpectation_count: 1\nexpectations:\n{GOOD_ENTRY}", "must match the file name"),
-    ("suite: s\nexpectations: [unclosed\n", "not a readable suite file"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            f"suite: s\nframe: summary\nexpectation_count: 2\nexpectations:\n{GOOD_ENTRY}  - type: "
+            f"expect_column_values_to_be_purple\n    kwargs: {{column: receipts}}\n    severity: error\n",
+            "unknown expectation type 'expect_column_values_to_be_purple'",
+        ),
+        (
+            f"suite: s\nframe: summary\nexpectation_count: 3\nexpectations:\n{GOOD_ENTRY}{GOOD_ENTRY}",
+            "declares expectation_count: 3 but lists 2",
+        ),
+        (f"suite: s\nframe: summary\nexpectations:\n{GOOD_ENTRY}", "declares expectation_count: None but lists 1"),
+        (
+            "suite: s\nframe: summary\nexpectation_count: "
+            f"1\nexpectations:\n{GOOD_ENTRY.replace('severity: error', 'severity: fatal')}",
+            "severity must be error or warn",
+        ),
+        (
+            "suite: s\nframe: summary\nexpectation_count: "
+            f"1\nexpectations:\n{GOOD_ENTRY.replace('severity', 'severty')}",
+            "unknown key(s) severty",
+        ),
+        (
+            "suite: s\nframe: summary\nexpectation_count: "
+            f"1\nexpectations:\n{GOOD_ENTRY.replace('min_value: 1', 'min_value: $min_receipts')}",
+            "unknown parameter(s) min_receipts",
+        ),
+        (
+            "suite: s\nframe: summary\nexpectation_count: "
+            f"1\nexpectations:\n{GOOD_ENTRY.replace('column: receipts', 'column: reciepts')}",
+            "frame 'summary' has no column reciepts",
+        ),
+        (
+            "suite: s\nframe: summary\nexpectation_count: "
+            f"1\nexpectations:\n{GOOD_ENTRY.replace('min_value: 1', 'low: 1')}",
+            "invalid kwargs",
+        ),
+        (f"suite: s\nframe: sumary\nexpectation_count: 1\nexpectations:\n{GOOD_ENTRY}", "unknown frame 'sumary'"),
+        (
+            f"suite: other\nframe: summary\nexpectation_count: 1\nexpectations:\n{GOOD_ENTRY}",
+            "must match the file name",
+        ),
+        ("suite: s\nexpectations: [unclosed\n", "not a readable suite file"),
+    ],
+)
 def test_a_suite_file_that_would_not_check_what_it_says_is_refused(tmp_path, text, message):
     (tmp_path / "s.yaml").write_text(text)
     with pytest.raises(ContractError) as error:
@@ -312,7 +389,12 @@ def test_a_suite_file_that_would_not_check_what_it_says_is_refused(tmp_path, tex
 
 
 def test_the_repository_suites_load_and_an_empty_folder_is_an_error(tmp_path):
-    assert [s.name for s in load_suites(default_contracts_dir())] == ["drift", "raw_labels", "snapshot", "snapshot_words"]
+    assert [s.name for s in load_suites(default_contracts_dir())] == [
+        "drift",
+        "raw_labels",
+        "snapshot",
+        "snapshot_words",
+    ]
     with pytest.raises(ContractError, match="no suite files"):
         load_suites(tmp_path)
     with pytest.raises(ContractError, match="does not exist"):
@@ -335,11 +417,16 @@ def shifted(share: float) -> Dataset:
     raw = fixture.healthy_read()
     moved = [fixture.image_id(n) for n in range(1, 1 + int(share * raw.receipts.height))]
     relabel = (pl.col("label") == "PRODUCT_NAME") & pl.col("image_id").is_in(moved)
-    labels = raw.labels.with_columns(pl.when(relabel).then(pl.lit("LINE_TOTAL")).otherwise(pl.col("label")).alias("label"))
+    labels = raw.labels.with_columns(
+        pl.when(relabel).then(pl.lit("LINE_TOTAL")).otherwise(pl.col("label")).alias("label")
+    )
     return build_dataset(replace(raw, labels=labels), fixture.HEALTHY_CONFIG)
 
 
-@pytest.mark.parametrize(("share", "status", "drift_status"), [(0.0, "passed", "passed"), (0.55, "warned", "warned"), (1.0, "failed", "failed")])
+@pytest.mark.parametrize(
+    ("share", "status", "drift_status"),
+    [(0.0, "passed", "passed"), (0.55, "warned", "warned"), (1.0, "failed", "failed")],
+)
 def test_drift_against_the_parent_snapshot(tmp_path, healthy, share, status, drift_status):
     fixture.publish(tmp_path, healthy)
     fixture.publish(tmp_path, shifted(share))
@@ -347,7 +434,11 @@ def test_drift_against_the_parent_snapshot(tmp_path, healthy, share, status, dri
     report = check_snapshot(current, parent)
     assert (report["snapshot_id"], report["parent_id"]) == ("v2", "v1")
     assert (report["status"], report["drift"]["status"]) == (status, drift_status)
-    assert report["suites"]["drift"] == {"expectations": 8, "failed": {"passed": 0, "warned": 1, "failed": 2}[status], "skipped": 0}
+    assert report["suites"]["drift"] == {
+        "expectations": 8,
+        "failed": {"passed": 0, "warned": 1, "failed": 2}[status],
+        "skipped": 0,
+    }
     metrics = report["drift"]["metrics"]
     assert metrics["status_mix"]["psi"] == 0.0 and metrics["words_per_receipt"]["psi"] == 0.0
     if share:
@@ -371,7 +462,11 @@ def test_cli_exit_codes(tmp_path, healthy):
     failed = run_cli("check", "--root", str(tmp_path), "--snapshot", "v2", "--json", "--max-failing-rows", "3")
     assert failed.exit_code == 1
     report = json.loads(failed.stdout)
-    broken = {(r["suite"], r["expectation"], r["column"]) for r in report["results"] if not r["success"] and r["severity"] == "error"}
+    broken = {
+        (r["suite"], r["expectation"], r["column"])
+        for r in report["results"]
+        if not r["success"] and r["severity"] == "error"
+    }
     assert set(fixture.BROKEN.values()) <= broken
     assert report["drift"]["parent_id"] == "v1" and report["drift"]["status"] != "skipped"
 
@@ -381,7 +476,9 @@ def test_cli_exit_codes(tmp_path, healthy):
     assert run_cli("check", "--root", str(tmp_path), "--snapshot", "v9").exit_code == 2
     (tmp_path / "contracts").mkdir()
     (tmp_path / "contracts" / "bad.yaml").write_text("suite: bad\nexpectation_count: 1\nexpectations: []\n")
-    unreadable = run_cli("check", "--root", str(tmp_path), "--snapshot", "v1", "--contracts-dir", str(tmp_path / "contracts"))
+    unreadable = run_cli(
+        "check", "--root", str(tmp_path), "--snapshot", "v1", "--contracts-dir", str(tmp_path / "contracts")
+    )
     assert unreadable.exit_code == 2 and "expectation_count" in unreadable.output
 
 
@@ -389,8 +486,13 @@ def test_cli_lists_the_suites():
     result = run_cli("list", "--json")
     assert result.exit_code == 0
     listed = {s["suite"]: (s["subject"], s["expectation_count"]) for s in json.loads(result.stdout)}
-    assert listed == {"corpus": ("corpus", 21), "drift": ("snapshot", 8), "raw_labels": ("snapshot", 10), "snapshot": ("snapshot", 17),
-                      "snapshot_words": ("snapshot", 26)}
+    assert listed == {
+        "corpus": ("corpus", 21),
+        "drift": ("snapshot", 8),
+        "raw_labels": ("snapshot", 10),
+        "snapshot": ("snapshot", 17),
+        "snapshot_words": ("snapshot", 26),
+    }
 
 
 # --- the gate in a real build ------------------------------------------------------------------
@@ -401,11 +503,17 @@ def test_a_failed_gate_publishes_nothing_unless_failures_are_allowed(table, tmp_
     contracts = tmp_path / "contracts"
     shutil.copytree(default_contracts_dir(), contracts)
     suite = contracts / "snapshot.yaml"
-    suite.write_text(suite.read_text().replace("{column: receipts, min_value: 10}", "{column: receipts, min_value: 1000}"))
+    suite.write_text(
+        suite.read_text().replace("{column: receipts, min_value: 10}", "{column: receipts, min_value: 1000}")
+    )
     root = tmp_path / "snapshots"
     build = lambda allow=False: create_snapshot(  # noqa: E731
-        table=table, backend=LocalBackend(root), config=BuildConfig(val_fraction=0.25),
-        options=BuildOptions(allow_contract_failures=allow), source={"table": "test"}, check_contracts=contract_gate(contracts),
+        table=table,
+        backend=LocalBackend(root),
+        config=BuildConfig(val_fraction=0.25),
+        options=BuildOptions(allow_contract_failures=allow),
+        source={"table": "test"},
+        check_contracts=contract_gate(contracts),
     )
 
     with pytest.raises(ContractGateFailed) as gate_failed:

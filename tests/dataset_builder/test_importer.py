@@ -39,7 +39,9 @@ def item_count(table) -> int:
 
 def read_back(table, image_id: str) -> dict[str, list]:
     page = table.client.query(
-        TableName=table.name, IndexName="GSI4", KeyConditionExpression="GSI4PK = :pk",
+        TableName=table.name,
+        IndexName="GSI4",
+        KeyConditionExpression="GSI4PK = :pk",
         ExpressionAttributeValues={":pk": {"S": f"IMAGE#{image_id}#RECEIPT#00001"}},
     )
     by_type = defaultdict(list)
@@ -49,11 +51,14 @@ def read_back(table, image_id: str) -> dict[str, list]:
 
 
 EDGES = {
-    "receipt_id": "edges", "width": 200, "height": 100, "split": "test",
+    "receipt_id": "edges",
+    "width": 200,
+    "height": 100,
+    "split": "test",
     "words": [
-        word("TOTAL", [0, 0, 50, 20], "GRAND_TOTAL", line_id=7),        # touches the top-left corner
-        word("|", [100, 40, 100, 60]),                                   # zero width
-        word("9.99", [150, 80, 200, 100], "GRAND_TOTAL", line_id=8),     # touches the bottom-right corner
+        word("TOTAL", [0, 0, 50, 20], "GRAND_TOTAL", line_id=7),  # touches the top-left corner
+        word("|", [100, 40, 100, 60]),  # zero width
+        word("9.99", [150, 80, 200, 100], "GRAND_TOTAL", line_id=8),  # touches the bottom-right corner
     ],
 }
 
@@ -78,30 +83,48 @@ def test_pixel_boxes_become_normalized_bottom_left_geometry(table, tmp_path):
     # three text rows: numbered top to bottom
     assert [(w.line_id, w.word_id) for w in (words["TOTAL"], words["|"], words["9.99"])] == [(1, 1), (2, 1), (3, 1)]
     assert words["TOTAL"].extracted_data == {"entity_id": 7} and words["|"].extracted_data is None
-    assert {(lab.line_id, lab.label, lab.validation_status) for lab in stored["RECEIPT_WORD_LABEL"]} == {(1, "GRAND_TOTAL", "VALID"), (3, "GRAND_TOTAL", "VALID")}
+    assert {(lab.line_id, lab.label, lab.validation_status) for lab in stored["RECEIPT_WORD_LABEL"]} == {
+        (1, "GRAND_TOTAL", "VALID"),
+        (3, "GRAND_TOTAL", "VALID"),
+    }
 
 
 def test_lines_come_from_row_ids_in_page_order_and_words_left_to_right(tmp_path):
-    receipt = {"receipt_id": 5, "width": 400, "height": 400, "words": [
-        word("b", [200, 300, 240, 320], row_id="first-in-file"),  # lower on the page
-        word("a", [10, 302, 50, 322], row_id="first-in-file"),
-        word("2", [300, 100, 340, 125], row_id="second-in-file"),  # higher on the page
-        word("1", [20, 98, 60, 118], row_id="second-in-file"),
-    ]}
+    receipt = {
+        "receipt_id": 5,
+        "width": 400,
+        "height": 400,
+        "words": [
+            word("b", [200, 300, 240, 320], row_id="first-in-file"),  # lower on the page
+            word("a", [10, 302, 50, 322], row_id="first-in-file"),
+            word("2", [300, 100, 340, 125], row_id="second-in-file"),  # higher on the page
+            word("1", [20, 98, 60, 118], row_id="second-in-file"),
+        ],
+    }
     bundle = plan_import(write_jsonl(tmp_path / "rows.jsonl", [receipt])).bundles[0]
     assert [line.text for line in bundle.lines] == ["1 2", "a b"]
-    assert [(w.text, w.line_id, w.word_id) for w in bundle.words] == [("1", 1, 1), ("2", 1, 2), ("a", 2, 1), ("b", 2, 2)]
+    assert [(w.text, w.line_id, w.word_id) for w in bundle.words] == [
+        ("1", 1, 1),
+        ("2", 1, 2),
+        ("a", 2, 1),
+        ("b", 2, 2),
+    ]
     assert bundle.receipt.image_id == str(uuid.uuid5(uuid.NAMESPACE_URL, "rows.jsonl/5"))
 
 
 def test_lines_come_from_geometry_without_row_ids(tmp_path):
-    receipt = {"receipt_id": "g", "width": 400, "height": 400, "words": [
-        word("TOTAL", [10, 200, 80, 220]),
-        word("12.00", [300, 205, 360, 224]),   # a little lower, same text row
-        word("CASH", [10, 240, 70, 260]),
-        word("HELLO", [150, 20, 250, 50]),
-        word("tiny", [100, 210, 100, 210]),  # a zero-size box inside the TOTAL row
-    ]}
+    receipt = {
+        "receipt_id": "g",
+        "width": 400,
+        "height": 400,
+        "words": [
+            word("TOTAL", [10, 200, 80, 220]),
+            word("12.00", [300, 205, 360, 224]),  # a little lower, same text row
+            word("CASH", [10, 240, 70, 260]),
+            word("HELLO", [150, 20, 250, 50]),
+            word("tiny", [100, 210, 100, 210]),  # a zero-size box inside the TOTAL row
+        ],
+    }
     bundle = plan_import(write_jsonl(tmp_path / "geo.jsonl", [receipt])).bundles[0]
     assert [line.text for line in bundle.lines] == ["HELLO", "TOTAL tiny 12.00", "CASH"]
     line = bundle.lines[1].geometry
@@ -111,23 +134,42 @@ def test_lines_come_from_geometry_without_row_ids(tmp_path):
 
 def test_label_map_status_keys_and_entity_ids(table, tmp_path):
     label_map = tmp_path / "map.json"
-    label_map.write_text(json.dumps({"menu.nm": "PRODUCT_NAME", "menu.price": "LINE_TOTAL", "menu.sub_nm": None, "total.total_price": "GRAND_TOTAL"}))
-    receipt = {"receipt_id": "m", "width": 300, "height": 100, "words": [
-        word("Ice", [10, 10, 40, 20], "menu.nm", line_id=1), word("Tea", [45, 10, 80, 20], "menu.nm", line_id=1),
-        word("Lemon", [85, 10, 130, 20], "menu.nm", line_id=2),  # next entity, same label
-        word("18,000", [200, 10, 260, 20], "menu.price", line_id=3),
-        word("no-ice", [10, 30, 60, 40], "menu.sub_nm", line_id=4),
-        word("TOTAL", [10, 60, 60, 70], "total.total_price", line_id=5, is_key=1),
-        word("18,000", [200, 60, 260, 70], "total.total_price", line_id=5, is_key=0),
-    ]}
-    report = import_jsonl(table, write_jsonl(tmp_path / "m.jsonl", [receipt]), label_map=label_map, status="NEEDS_REVIEW")
+    label_map.write_text(
+        json.dumps(
+            {
+                "menu.nm": "PRODUCT_NAME",
+                "menu.price": "LINE_TOTAL",
+                "menu.sub_nm": None,
+                "total.total_price": "GRAND_TOTAL",
+            }
+        )
+    )
+    receipt = {
+        "receipt_id": "m",
+        "width": 300,
+        "height": 100,
+        "words": [
+            word("Ice", [10, 10, 40, 20], "menu.nm", line_id=1),
+            word("Tea", [45, 10, 80, 20], "menu.nm", line_id=1),
+            word("Lemon", [85, 10, 130, 20], "menu.nm", line_id=2),  # next entity, same label
+            word("18,000", [200, 10, 260, 20], "menu.price", line_id=3),
+            word("no-ice", [10, 30, 60, 40], "menu.sub_nm", line_id=4),
+            word("TOTAL", [10, 60, 60, 70], "total.total_price", line_id=5, is_key=1),
+            word("18,000", [200, 60, 260, 70], "total.total_price", line_id=5, is_key=0),
+        ],
+    }
+    report = import_jsonl(
+        table, write_jsonl(tmp_path / "m.jsonl", [receipt]), label_map=label_map, status="NEEDS_REVIEW"
+    )
     stored = read_back(table, import_image_id("m.jsonl", "m"))
     labels = {(lab.line_id, lab.word_id): (lab.label, lab.validation_status) for lab in stored["RECEIPT_WORD_LABEL"]}
     words = {(w.line_id, w.word_id): w for w in stored["RECEIPT_WORD"]}
     assert [words[(1, i)].extracted_data["entity_id"] for i in (1, 2, 3)] == [1, 1, 2]
     assert labels == {
-        (1, 1): ("PRODUCT_NAME", "NEEDS_REVIEW"), (1, 2): ("PRODUCT_NAME", "NEEDS_REVIEW"),
-        (1, 3): ("PRODUCT_NAME", "NEEDS_REVIEW"), (1, 4): ("LINE_TOTAL", "NEEDS_REVIEW"),
+        (1, 1): ("PRODUCT_NAME", "NEEDS_REVIEW"),
+        (1, 2): ("PRODUCT_NAME", "NEEDS_REVIEW"),
+        (1, 3): ("PRODUCT_NAME", "NEEDS_REVIEW"),
+        (1, 4): ("LINE_TOTAL", "NEEDS_REVIEW"),
         (3, 2): ("GRAND_TOTAL", "NEEDS_REVIEW"),  # the caption word TOTAL (is_key) stays O
     }
     assert report.summary.labels_by_status["NEEDS_REVIEW"] == 5 and report.summary.words == 7
@@ -149,7 +191,13 @@ def test_bad_lines_are_reported_by_line_and_receipt_and_skipped(table, tmp_path)
     found = {(p.line_number, p.receipt_id) for p in report.plan.problems}
     assert found == {(2, None), (3, "no-text"), (4, "outside"), (5, "inverted"), (6, "unknown")}
     messages = " | ".join(str(p) for p in report.plan.problems)
-    for fragment in ("invalid JSON", "missing text", "outside the 100x100 page", "inverted box", "unknown label 'menu.nm'"):
+    for fragment in (
+        "invalid JSON",
+        "missing text",
+        "outside the 100x100 page",
+        "inverted box",
+        "unknown label 'menu.nm'",
+    ):
         assert fragment in messages
     assert report.plan.skipped_lines == (2, 3, 4, 5, 6)
     assert [r.source_id for r in report.plan.imported] == ["ok-1", "ok-2"]

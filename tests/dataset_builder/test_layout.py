@@ -40,11 +40,17 @@ def cord_lines(path: Path, n: int) -> Path:
 def test_jsonl_and_table_receipts_are_laid_out_as_the_snapshot_build_lays_them(table, tmp_path):
     jsonl = cord_lines(tmp_path / "cord-head.jsonl", 12)
     import_jsonl(table, jsonl, label_map=LABEL_MAP, strict=True)
-    result = create_snapshot(table=table, backend=LocalBackend(tmp_path / "snapshots"), config=BuildConfig(val_fraction=0.3),
-                             source={"table": table.name})
+    result = create_snapshot(
+        table=table,
+        backend=LocalBackend(tmp_path / "snapshots"),
+        config=BuildConfig(val_fraction=0.3),
+        source={"table": table.name},
+    )
     from dataset_builder import open_snapshot
 
-    built = open_snapshot(tmp_path / "snapshots", result.snapshot_id).words.select(COMPARED).sort("receipt_key", "position")
+    built = (
+        open_snapshot(tmp_path / "snapshots", result.snapshot_id).words.select(COMPARED).sort("receipt_key", "position")
+    )
     laid = from_jsonl(jsonl)
     assert len(laid.keys) == 12 and laid.problems == ()
     assert laid.words.select(COMPARED).equals(built)
@@ -60,7 +66,9 @@ def test_jsonl_and_table_receipts_are_laid_out_as_the_snapshot_build_lays_them(t
         from_table_read(TableReader(table).read_receipts([("0000-missing", 1)]), [("0000-missing", 1)])
 
 
-def _word(receipt_key: tuple[str, int], line: int, word: int, text: str, corners: tuple[float, float, float, float]) -> ReceiptWord:
+def _word(
+    receipt_key: tuple[str, int], line: int, word: int, text: str, corners: tuple[float, float, float, float]
+) -> ReceiptWord:
     left, top, right, bottom = corners
     geometry = Geometry(Point(left, top), Point(right, top), Point(left, bottom), Point(right, bottom))
     return ReceiptWord(*receipt_key, line, word, text, geometry)
@@ -71,20 +79,39 @@ def test_a_corner_off_the_receipt_names_the_receipt_and_word_and_an_empty_receip
     good = _word(key, 1, 1, "TOTAL", (0.1, 0.9, 0.3, 0.85))
     edge = _word(key, 1, 2, "9.99", (0.7, 1.0004, 1.0, 0.85))  # rounds onto the 0..1000 grid: accepted
     empty = Receipt("7d0c6f4e-0000-4000-8000-000000000002", 1, 100, 200, "")
-    receipts, words, _ = frames_from_items([Receipt(*key, 100, 200, "").to_item(), empty.to_item(), good.to_item(), edge.to_item()])
+    receipts, words, _ = frames_from_items(
+        [Receipt(*key, 100, 200, "").to_item(), empty.to_item(), good.to_item(), edge.to_item()]
+    )
     keys, laid = lay_out(receipts, words)
     assert len(keys) == 2 and laid.height == 2 and laid["y0"].to_list() == [100, 0]
     off = _word(key, 2, 1, "CASH", (0.1, 0.5, 1.2, 0.45))
     receipts, words, _ = frames_from_items([Receipt(*key, 100, 200, "").to_item(), good.to_item(), off.to_item()])
-    with pytest.raises(BoxOutsideConvention, match=r"receipt 7d0c6f4e-0000-4000-8000-000000000001#00001: word 1 of line 2 \('CASH'\).*tr_x=1.2"):
+    with pytest.raises(
+        BoxOutsideConvention,
+        match=r"receipt 7d0c6f4e-0000-4000-8000-000000000001#00001: word 1 of line 2 \('CASH'\).*tr_x=1.2",
+    ):
         lay_out(receipts, words)
 
 
 def test_bad_jsonl_lines_are_reported_as_the_importer_reports_them(tmp_path):
     path = tmp_path / "mixed.jsonl"
-    good = {"receipt_id": "a", "width": 100, "height": 100, "words": [{"text": "TOTAL", "box": [10, 10, 40, 20], "label": "any.label"}]}
-    path.write_text("\n".join([json.dumps(good), "{not json", json.dumps({**good, "receipt_id": "b", "words": []}),
-                               json.dumps({**good, "receipt_id": "c", "words": [{"text": "x", "box": [10, 10, 400, 20]}]})]) + "\n")
+    good = {
+        "receipt_id": "a",
+        "width": 100,
+        "height": 100,
+        "words": [{"text": "TOTAL", "box": [10, 10, 40, 20], "label": "any.label"}],
+    }
+    path.write_text(
+        "\n".join(
+            [
+                json.dumps(good),
+                "{not json",
+                json.dumps({**good, "receipt_id": "b", "words": []}),
+                json.dumps({**good, "receipt_id": "c", "words": [{"text": "x", "box": [10, 10, 400, 20]}]}),
+            ]
+        )
+        + "\n"
+    )
     laid = from_jsonl(path)
     assert [laid.source_ids[k] for k in laid.keys] == ["a", "b"]  # b has no words: kept, to be predicted as empty
     assert [(p.line_number, p.receipt_id) for p in laid.problems] == [(2, None), (4, "c")]

@@ -22,7 +22,9 @@ def test_a_version_1_snapshot_opens_with_typed_accessors():
     assert raw["format_version"] == 1 and "concurrency" in raw["build_config"]
     assert snap.manifest.schema_version == 2
     # the first release trained every word without a VALID label as O: upgraded as `--unvalidated o`
-    assert snap.spec == BuildConfig(merge_preset="amounts", val_fraction=0.25, seed=3, o_entity_ratio=3.0, unvalidated="o")
+    assert snap.spec == BuildConfig(
+        merge_preset="amounts", val_fraction=0.25, seed=3, o_entity_ratio=3.0, unvalidated="o"
+    )
     assert snap.label_list == raw["label_list"] and snap.tags == raw["tags"]
     assert snap.content_sha256 == raw["content_sha256"]
     assert snap.lock.counts.split("train").receipts + snap.lock.counts.split("val").receipts == 12
@@ -63,11 +65,14 @@ def test_spec_changes_name_only_data_options():
     assert diff_snapshots(snap, snap)["config_changes"] == {}
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda m: {**m, "format_version": 7}, "schema version 7"),
-    (lambda m: {k: v for k, v in m.items() if k != "label_list"}, "label_list"),
-    (lambda m: "[1, 2]", "not a JSON object"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda m: {**m, "format_version": 7}, "schema version 7"),
+        (lambda m: {k: v for k, v in m.items() if k != "label_list"}, "label_list"),
+        (lambda m: "[1, 2]", "not a JSON object"),
+    ],
+)
 def test_unreadable_manifests_are_one_clear_error(tmp_path, edit, message):
     shutil.copytree(V1_ROOT / "v1", tmp_path / "v1")
     path = tmp_path / "v1" / "manifest.json"
@@ -80,8 +85,15 @@ def test_unreadable_manifests_are_one_clear_error(tmp_path, edit, message):
         Manifest.from_json(path.read_text())
 
 
-@pytest.mark.parametrize("options", [{"o_entity_ratio": float("nan")}, {"o_entity_ratio": float("inf")}, {"o_entity_ratio": -1.0},
-                                     {"val_fraction": float("nan")}])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"o_entity_ratio": float("nan")},
+        {"o_entity_ratio": float("inf")},
+        {"o_entity_ratio": -1.0},
+        {"val_fraction": float("nan")},
+    ],
+)
 def test_non_finite_build_options_are_refused(options):
     from dataset_builder import ConfigError
 
@@ -89,7 +101,9 @@ def test_non_finite_build_options_are_refused(options):
         BuildConfig(**options)
 
 
-@pytest.mark.parametrize("parent, ok", [("latest", True), ("none", True), ("v12", True), ("12", False), ("../v1", False)])
+@pytest.mark.parametrize(
+    "parent, ok", [("latest", True), ("none", True), ("v12", True), ("12", False), ("../v1", False)]
+)
 def test_the_parent_option(parent, ok):
     from dataset_builder.config import BuildOptions, ConfigError
 
@@ -107,7 +121,9 @@ def test_a_truncated_json_line_is_reported_where_it_ends():
     receipt, problems = parse_receipt(line + "\n", 7, None)
     assert receipt is None and problems[0].line_number == 7
     start = line.index('"Mi') + 1
-    assert problems[0].message == (f"invalid JSON: Unterminated string starting at column {start}; "
-                                   f"the line ends at column {len(line) + 1} (truncated?)")
+    assert problems[0].message == (
+        f"invalid JSON: Unterminated string starting at column {start}; "
+        f"the line ends at column {len(line) + 1} (truncated?)"
+    )
     _, problems = parse_receipt('{"receipt_id": "r1", "width": 10,\n', 8, None)
     assert "at column 34; the line ends at column 34 (truncated?)" in problems[0].message

@@ -19,7 +19,9 @@ def table_args(config) -> list[str]:
 
 
 def test_generate_creates_the_table_and_prints_json(store_config):
-    result = runner.invoke(app, ["receipts", "generate", "--n", "4", "--seed", "9", "--json", *table_args(store_config)])
+    result = runner.invoke(
+        app, ["receipts", "generate", "--n", "4", "--seed", "9", "--json", *table_args(store_config)]
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     expected = list(generate_receipts(9, 4))
@@ -31,7 +33,11 @@ def test_generate_creates_the_table_and_prints_json(store_config):
 
 
 def test_generate_reads_the_table_from_the_environment_and_renders_a_table(store_config):
-    env = {"RECEIPT_ML_TABLE": store_config.table, "AWS_ENDPOINT_URL_DYNAMODB": store_config.endpoint_url, "AWS_REGION": "us-east-1"}
+    env = {
+        "RECEIPT_ML_TABLE": store_config.table,
+        "AWS_ENDPOINT_URL_DYNAMODB": store_config.endpoint_url,
+        "AWS_REGION": "us-east-1",
+    }
     result = runner.invoke(app, ["receipts", "generate", "--n", "2", "--seed", "1", "--create-table"], env=env)
     assert result.exit_code == 0, result.output
     assert "receipts" in result.stdout and "VALID" in result.stdout and store_config.table in result.stdout
@@ -43,18 +49,35 @@ def write(path, receipts):
     return path
 
 
-GOOD = {"receipt_id": "a", "width": 100, "height": 50, "split": "test", "words": [
-    {"text": "Nasi", "box": [5, 5, 30, 15], "label": "menu.nm", "line_id": 1, "row_id": 1},
-    {"text": "5,000", "box": [60, 5, 90, 15], "label": "menu.price", "line_id": 2, "row_id": 1},
-]}
+GOOD = {
+    "receipt_id": "a",
+    "width": 100,
+    "height": 50,
+    "split": "test",
+    "words": [
+        {"text": "Nasi", "box": [5, 5, 30, 15], "label": "menu.nm", "line_id": 1, "row_id": 1},
+        {"text": "5,000", "box": [60, 5, 90, 15], "label": "menu.price", "line_id": 2, "row_id": 1},
+    ],
+}
 
 
 def test_import_with_label_map_status_and_split_keys(store_config, tmp_path):
     label_map = tmp_path / "map.json"
     label_map.write_text(json.dumps({"menu.nm": "PRODUCT_NAME", "menu.price": None}))
     keys_file = tmp_path / "keys.txt"
-    args = ["receipts", "import", str(write(tmp_path / "in.jsonl", [GOOD])), "--label-map", str(label_map),
-            "--status", "PENDING", "--split-keys-out", str(keys_file), "--json", *table_args(store_config)]
+    args = [
+        "receipts",
+        "import",
+        str(write(tmp_path / "in.jsonl", [GOOD])),
+        "--label-map",
+        str(label_map),
+        "--status",
+        "PENDING",
+        "--split-keys-out",
+        str(keys_file),
+        "--json",
+        *table_args(store_config),
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
@@ -65,7 +88,10 @@ def test_import_with_label_map_status_and_split_keys(store_config, tmp_path):
 
 
 def test_import_skips_and_reports_bad_lines_with_exit_code_1(store_config, tmp_path):
-    path = write(tmp_path / "bad.jsonl", [GOOD, "not json", {**GOOD, "receipt_id": "b", "words": [{"text": "x", "box": [0, 0, 500, 10]}]}])
+    path = write(
+        tmp_path / "bad.jsonl",
+        [GOOD, "not json", {**GOOD, "receipt_id": "b", "words": [{"text": "x", "box": [0, 0, 500, 10]}]}],
+    )
     result = runner.invoke(app, ["receipts", "import", str(path), "--json", *table_args(store_config)])
     assert result.exit_code == 1
     report = json.loads(result.stdout)
@@ -94,8 +120,22 @@ def test_generate_with_the_user_mix_writes_a_ground_truth_copy(store_config, tmp
     from dataset_builder.receipts.synthetic import USER_2025_11
 
     truth_table, truth_file = f"{store_config.table}-truth", tmp_path / "truth.jsonl"
-    args = ["receipts", "generate", "--n", "3", "--seed", "5", "--label-mix", "user-2025-11", "--truth-table", truth_table,
-            "--truth-jsonl", str(truth_file), "--json", *table_args(store_config)]
+    args = [
+        "receipts",
+        "generate",
+        "--n",
+        "3",
+        "--seed",
+        "5",
+        "--label-mix",
+        "user-2025-11",
+        "--truth-table",
+        truth_table,
+        "--truth-jsonl",
+        str(truth_file),
+        "--json",
+        *table_args(store_config),
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)

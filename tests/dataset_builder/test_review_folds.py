@@ -34,13 +34,19 @@ WORD = ["receipt_key", "line_id", "word_id"]
 def built(table, tmp_path):
     bundles = list(generate_receipts(4, 18, LabelMix()))
     write_bundles(table, bundles)
-    result = create_snapshot(table=table, backend=LocalBackend(tmp_path / "snapshots"), config=SPEC, source={"table": table.name})
+    result = create_snapshot(
+        table=table, backend=LocalBackend(tmp_path / "snapshots"), config=SPEC, source={"table": table.name}
+    )
     return table, open_snapshot(tmp_path / "snapshots", result.snapshot_id), bundles
 
 
 def test_folds_are_seeded_balanced_and_spread_each_merchant():
-    receipts = pl.DataFrame({"receipt_key": [f"r{i:03d}#00001" for i in range(23)],
-                             "merchant": [["A", "B", "C"][i % 3] if i < 21 else None for i in range(23)]})
+    receipts = pl.DataFrame(
+        {
+            "receipt_key": [f"r{i:03d}#00001" for i in range(23)],
+            "merchant": [["A", "B", "C"][i % 3] if i < 21 else None for i in range(23)],
+        }
+    )
     folds = assign_folds(receipts, 5, seed=3)
     assert sorted(folds["receipt_key"]) == sorted(receipts["receipt_key"])
     sizes = Counter(folds["fold"].to_list())
@@ -69,7 +75,9 @@ def test_every_word_is_held_out_exactly_once_even_those_the_ratio_control_droppe
     held_out = []
     reads = []
     for fold in folds:
-        fold_snap = open_or_publish_fold(tmp_path / "folds", fold, lambda: reads.append(1) or raw, {"table": table.name})
+        fold_snap = open_or_publish_fold(
+            tmp_path / "folds", fold, lambda: reads.append(1) or raw, {"table": table.name}
+        )
         assert fold_snap.tags == snap.tags and fold_snap.spec.val_keys == fold.keys
         assert fold_snap.lock.source.model_extra["review_fold"]["definition_sha256"] == fold.definition_sha256
         val = fold_snap.words.filter(pl.col("split") == "val")
@@ -77,11 +85,16 @@ def test_every_word_is_held_out_exactly_once_even_those_the_ratio_control_droppe
         held_out.append(val)
         # the training side is the other folds, under the parent's ratio control
         train = fold_snap.words.filter(pl.col("split") == "train")
-        assert set(train["receipt_key"]).isdisjoint(fold.keys) and fold_snap.lock.o_entity_ratio.after["train"] <= 1.0 + 1e-9
+        assert (
+            set(train["receipt_key"]).isdisjoint(fold.keys)
+            and fold_snap.lock.o_entity_ratio.after["train"] <= 1.0 + 1e-9
+        )
     words = pl.concat(held_out)
     assert words.height == all_words and words.select(WORD).n_unique() == all_words
     # the snapshot's own words carry the same labels in the folds
-    same = snap.words.select(*WORD, "label", "label_state").join(words.select(*WORD, "label", "label_state"), on=WORD, suffix="_fold")
+    same = snap.words.select(*WORD, "label", "label_state").join(
+        words.select(*WORD, "label", "label_state"), on=WORD, suffix="_fold"
+    )
     assert same.height == snap.words.height and (same["label"] == same["label_fold"]).all()
     # published once: opened again without building, at the place its definition names
     again = open_or_publish_fold(tmp_path / "folds", folds[0], lambda: pytest.fail("rebuilt a published fold"), {})
@@ -96,7 +109,9 @@ def test_every_word_is_held_out_exactly_once_even_those_the_ratio_control_droppe
 def test_a_table_whose_words_changed_since_the_snapshot_stops_the_review(built):
     table, snap, bundles = built
     word = bundles[0].words[0]
-    Store(table).put_records([ReceiptWord(word.image_id, word.receipt_id, word.line_id, word.word_id, word.text + "X", word.geometry)])
+    Store(table).put_records(
+        [ReceiptWord(word.image_id, word.receipt_id, word.line_id, word.word_id, word.text + "X", word.geometry)]
+    )
     with pytest.raises(ReviewDataError, match="text"):
         check_reproduces(snap, read_review_words(table, snap))
 

@@ -13,8 +13,15 @@ def labels_frame(rows):
     """rows: (line, word, label, status, timestamp)"""
     return pl.DataFrame(
         [(IMG, 1, line, w, lab, st, ts) for line, w, lab, st, ts in rows],
-        schema={"image_id": pl.Utf8, "receipt_id": pl.Int32, "line_id": pl.Int32, "word_id": pl.Int32,
-                "label": pl.Utf8, "validation_status": pl.Utf8, "timestamp_added": pl.Utf8},
+        schema={
+            "image_id": pl.Utf8,
+            "receipt_id": pl.Int32,
+            "line_id": pl.Int32,
+            "word_id": pl.Int32,
+            "label": pl.Utf8,
+            "validation_status": pl.Utf8,
+            "timestamp_added": pl.Utf8,
+        },
         orient="row",
     )
 
@@ -27,32 +34,49 @@ def test_receipt_keys_are_canonical():
 
 
 def test_legacy_names_are_aliased_and_unknown_names_counted():
-    frame = labels_frame([(1, 1, "ADDRESS", "VALID", "t"), (1, 2, "O", "VALID", "t"), (1, 3, "MENU_ITEM", "VALID", "t"), (1, 4, "DATE", "VALID", "t")])
+    frame = labels_frame(
+        [
+            (1, 1, "ADDRESS", "VALID", "t"),
+            (1, 2, "O", "VALID", "t"),
+            (1, 3, "MENU_ITEM", "VALID", "t"),
+            (1, 4, "DATE", "VALID", "t"),
+        ]
+    )
     kept, dropped = rules.alias_labels(frame, CORE_LABELS)
     assert sorted(kept["label"]) == ["ADDRESS_LINE", "DATE"]
     assert dropped == {"O": 1, "MENU_ITEM": 1}
 
 
 def test_only_requested_statuses_supervise_and_merge_applies():
-    frame = labels_frame([
-        (1, 1, "SUBTOTAL", "VALID", "t1"),
-        (1, 2, "TAX", "INVALID", "t1"),
-        (1, 3, "TAX", "NEEDS_REVIEW", "t1"),
-        (1, 4, "TIME", "VALID", "t1"),
-    ])
+    frame = labels_frame(
+        [
+            (1, 1, "SUBTOTAL", "VALID", "t1"),
+            (1, 2, "TAX", "INVALID", "t1"),
+            (1, 3, "TAX", "NEEDS_REVIEW", "t1"),
+            (1, 4, "TIME", "VALID", "t1"),
+        ]
+    )
     chosen, conflicts = rules.resolve_word_labels(frame, ["VALID"], {"SUBTOTAL": "AMOUNT", "TAX": "AMOUNT"})
-    assert sorted(zip(chosen["word_id"], chosen["source_label"], chosen["label"], strict=True)) == [(1, "SUBTOTAL", "AMOUNT"), (4, "TIME", "TIME")]
+    assert sorted(zip(chosen["word_id"], chosen["source_label"], chosen["label"], strict=True)) == [
+        (1, "SUBTOTAL", "AMOUNT"),
+        (4, "TIME", "TIME"),
+    ]
     assert conflicts == 0
     chosen, _ = rules.resolve_word_labels(frame, ["VALID", "NEEDS_REVIEW"], {})
     assert sorted(chosen["word_id"]) == [1, 3, 4]
 
 
 def test_several_valid_labels_on_one_word():
-    frame = labels_frame([
-        (1, 1, "LINE_TOTAL", "VALID", "2025-01-01T00:00:00"), (1, 1, "GRAND_TOTAL", "VALID", "2025-02-01T00:00:00"),  # same merge target
-        (1, 2, "DATE", "VALID", "2025-01-01T00:00:00"), (1, 2, "TIME", "VALID", "2025-03-01T00:00:00"),  # conflict: latest wins
-        (1, 3, "TAX", "VALID", "2025-01-01"), (1, 3, "TIP", "VALID", "2025-01-01"),  # tie: by name
-    ])
+    frame = labels_frame(
+        [
+            (1, 1, "LINE_TOTAL", "VALID", "2025-01-01T00:00:00"),
+            (1, 1, "GRAND_TOTAL", "VALID", "2025-02-01T00:00:00"),  # same merge target
+            (1, 2, "DATE", "VALID", "2025-01-01T00:00:00"),
+            (1, 2, "TIME", "VALID", "2025-03-01T00:00:00"),  # conflict: latest wins
+            (1, 3, "TAX", "VALID", "2025-01-01"),
+            (1, 3, "TIP", "VALID", "2025-01-01"),  # tie: by name
+        ]
+    )
     chosen, conflicts = rules.resolve_word_labels(frame, ["VALID"], {"LINE_TOTAL": "AMOUNT", "GRAND_TOTAL": "AMOUNT"})
     got = {w: (s, lab) for w, s, lab in zip(chosen["word_id"], chosen["source_label"], chosen["label"], strict=True)}
     assert got == {1: ("GRAND_TOTAL", "AMOUNT"), 2: ("TIME", "TIME"), 3: ("TAX", "TAX")}
@@ -60,7 +84,16 @@ def test_several_valid_labels_on_one_word():
 
 
 def test_allowed_list_turns_other_labels_into_o():
-    chosen = pl.DataFrame({"image_id": [IMG] * 2, "receipt_id": [1, 1], "line_id": [1, 1], "word_id": [1, 2], "source_label": ["DATE", "TAX"], "label": ["DATE", "TAX"]})
+    chosen = pl.DataFrame(
+        {
+            "image_id": [IMG] * 2,
+            "receipt_id": [1, 1],
+            "line_id": [1, 1],
+            "word_id": [1, 2],
+            "source_label": ["DATE", "TAX"],
+            "label": ["DATE", "TAX"],
+        }
+    )
     assert rules.apply_allowed(chosen, ["DATE"])["label"].to_list() == ["DATE"]
     assert rules.apply_allowed(chosen, None).height == 2
 
@@ -88,8 +121,17 @@ def test_boxes_flip_y_scale_and_clamp():
 
 
 def test_rotated_corners_give_the_enclosing_box():
-    rotated = {"tl_x": 0.1, "tl_y": 0.52, "tr_x": 0.3, "tr_y": 0.54, "bl_x": 0.101, "bl_y": 0.5, "br_x": 0.301, "br_y": 0.52}
-    (x0, y0, x1, y1), = rules.layout_boxes(pl.DataFrame([rotated])).select("x0", "y0", "x1", "y1").rows()
+    rotated = {
+        "tl_x": 0.1,
+        "tl_y": 0.52,
+        "tr_x": 0.3,
+        "tr_y": 0.54,
+        "bl_x": 0.101,
+        "bl_y": 0.5,
+        "br_x": 0.301,
+        "br_y": 0.52,
+    }
+    ((x0, y0, x1, y1),) = rules.layout_boxes(pl.DataFrame([rotated])).select("x0", "y0", "x1", "y1").rows()
     assert (x0, y0, x1, y1) == (100, 460, 301, 500)
 
 
@@ -97,37 +139,75 @@ def words_frame(rows):
     """rows: (line_id, word_id, x0, y0, label, source_label)"""
     return pl.DataFrame(
         [("k", line, w, x, y, x + 10, y + 10, lab, src, None) for line, w, x, y, lab, src in rows],
-        schema={"receipt_key": pl.Utf8, "line_id": pl.Int32, "word_id": pl.Int32, "x0": pl.Int32, "y0": pl.Int32, "x1": pl.Int32, "y1": pl.Int32,
-                "label": pl.Utf8, "source_label": pl.Utf8, "entity_id": pl.Utf8},
+        schema={
+            "receipt_key": pl.Utf8,
+            "line_id": pl.Int32,
+            "word_id": pl.Int32,
+            "x0": pl.Int32,
+            "y0": pl.Int32,
+            "x1": pl.Int32,
+            "y1": pl.Int32,
+            "label": pl.Utf8,
+            "source_label": pl.Utf8,
+            "entity_id": pl.Utf8,
+        },
         orient="row",
     )
 
 
 def test_reading_order_is_top_to_bottom_then_left_to_right():
-    frame = words_frame([(2, 1, 500, 100, "O", None), (1, 2, 300, 50, "O", None), (1, 1, 100, 52, "O", None), (3, 1, 10, 90, "O", None)])
+    frame = words_frame(
+        [(2, 1, 500, 100, "O", None), (1, 2, 300, 50, "O", None), (1, 1, 100, 52, "O", None), (3, 1, 10, 90, "O", None)]
+    )
     ordered = rules.reading_order(frame).sort("position")
     assert list(zip(ordered["line_id"], ordered["word_id"], strict=True)) == [(1, 1), (1, 2), (3, 1), (2, 1)]
 
 
 def test_bio_keeps_merged_neighbours_apart_and_breaks_at_lines():
-    frame = words_frame([
-        (1, 1, 0, 0, "PRODUCT_NAME", "PRODUCT_NAME"), (1, 2, 20, 0, "PRODUCT_NAME", "PRODUCT_NAME"),
-        (1, 3, 40, 0, "AMOUNT", "SUBTOTAL"), (1, 4, 60, 0, "AMOUNT", "TAX"), (1, 5, 80, 0, "AMOUNT", "TAX"),
-        (2, 1, 0, 50, "PRODUCT_NAME", "PRODUCT_NAME"), (2, 2, 20, 50, "O", None), (2, 3, 40, 50, "DATE", "DATE"),
-    ])
+    frame = words_frame(
+        [
+            (1, 1, 0, 0, "PRODUCT_NAME", "PRODUCT_NAME"),
+            (1, 2, 20, 0, "PRODUCT_NAME", "PRODUCT_NAME"),
+            (1, 3, 40, 0, "AMOUNT", "SUBTOTAL"),
+            (1, 4, 60, 0, "AMOUNT", "TAX"),
+            (1, 5, 80, 0, "AMOUNT", "TAX"),
+            (2, 1, 0, 50, "PRODUCT_NAME", "PRODUCT_NAME"),
+            (2, 2, 20, 50, "O", None),
+            (2, 3, 40, 50, "DATE", "DATE"),
+        ]
+    )
     tagged = rules.bio_tags(rules.reading_order(frame))
     assert tagged["tag"].to_list() == [
-        "B-PRODUCT_NAME", "I-PRODUCT_NAME", "B-AMOUNT", "B-AMOUNT", "I-AMOUNT", "B-PRODUCT_NAME", "O", "B-DATE"]
+        "B-PRODUCT_NAME",
+        "I-PRODUCT_NAME",
+        "B-AMOUNT",
+        "B-AMOUNT",
+        "I-AMOUNT",
+        "B-PRODUCT_NAME",
+        "O",
+        "B-DATE",
+    ]
 
 
 def test_bio_breaks_at_a_new_source_entity():
-    frame = words_frame([(1, 1, 0, 0, "QUANTITY", "QUANTITY"), (1, 2, 20, 0, "QUANTITY", "QUANTITY"), (1, 3, 40, 0, "QUANTITY", "QUANTITY")])
+    frame = words_frame(
+        [
+            (1, 1, 0, 0, "QUANTITY", "QUANTITY"),
+            (1, 2, 20, 0, "QUANTITY", "QUANTITY"),
+            (1, 3, 40, 0, "QUANTITY", "QUANTITY"),
+        ]
+    )
     frame = frame.with_columns(pl.Series("entity_id", ["a", "a", "b"]))
     assert rules.bio_tags(rules.reading_order(frame))["tag"].to_list() == ["B-QUANTITY", "I-QUANTITY", "B-QUANTITY"]
 
 
 def receipts(n, merchants=None):
-    return pl.DataFrame({"receipt_key": [f"img{i:04d}#00001" for i in range(n)], "merchant": merchants or [f"m{i % 10}" for i in range(n)]})
+    return pl.DataFrame(
+        {
+            "receipt_key": [f"img{i:04d}#00001" for i in range(n)],
+            "merchant": merchants or [f"m{i % 10}" for i in range(n)],
+        }
+    )
 
 
 def test_seeded_split_is_deterministic_stable_and_near_the_fraction():
@@ -150,8 +230,14 @@ def test_merchant_split_holds_out_whole_merchants():
 
 def test_frozen_split_and_held_out_merchants():
     frame = receipts(10)
-    out, missing = rules.assign_splits(frame, val_fraction=0.5, seed=1, val_keys=["img0001#1", "img0003#00001", "gone#7"], holdout_merchants=["M9"])
-    assert out.filter(pl.col("split") == "val")["receipt_key"].to_list() == ["img0001#00001", "img0003#00001", "img0009#00001"]
+    out, missing = rules.assign_splits(
+        frame, val_fraction=0.5, seed=1, val_keys=["img0001#1", "img0003#00001", "gone#7"], holdout_merchants=["M9"]
+    )
+    assert out.filter(pl.col("split") == "val")["receipt_key"].to_list() == [
+        "img0001#00001",
+        "img0003#00001",
+        "img0009#00001",
+    ]
     assert missing == ["gone#00007"]
 
 
@@ -185,7 +271,9 @@ def test_ratio_control_touches_only_train_and_meets_the_target(mechanism):
 def test_ratio_control_is_seeded():
     rows = [(f"r{i}", line, p, "O", "train") for i in range(20) for line in (1, 2, 3) for p in range(3)]
     rows += [(f"r{i}", 4, 0, "DATE", "train") for i in range(20)]
-    words = pl.DataFrame(rows, schema=["receipt_key", "line_id", "position", "label", "split"], orient="row").with_columns(pl.lit(True).alias("supervised"))
+    words = pl.DataFrame(
+        rows, schema=["receipt_key", "line_id", "position", "label", "split"], orient="row"
+    ).with_columns(pl.lit(True).alias("supervised"))
     a = rules.control_o_entity_ratio(words, target=1.5, mechanism="mask", seed=1)
     b = rules.control_o_entity_ratio(words, target=1.5, mechanism="mask", seed=1)
     c = rules.control_o_entity_ratio(words, target=1.5, mechanism="mask", seed=2)

@@ -28,7 +28,9 @@ SOURCE = {"table": "test", "region": "us-east-1", "endpoint_url": None}
 
 
 def build(table, root, options=None, **config):
-    return create_snapshot(table=table, backend=LocalBackend(root), config=BuildConfig(**config), options=options, source=SOURCE)
+    return create_snapshot(
+        table=table, backend=LocalBackend(root), config=BuildConfig(**config), options=options, source=SOURCE
+    )
 
 
 @pytest.fixture
@@ -60,8 +62,30 @@ def test_build_applies_the_rules_end_to_end(filled, tmp_path):
     assert snap.tags[:3] == ["O", "B-AMOUNT", "I-AMOUNT"]
 
     one = snap.words.filter(pl.col("image_id") == image_id(1)).sort("position")
-    assert one["text"].to_list() == ["Corner", "Deli", "Date:", "2026-01-02", "Bagel", "2.50", "TOTAL", "2.50", "Thank", "you"]
-    assert one["tag"].to_list() == ["B-MERCHANT_NAME", "I-MERCHANT_NAME", "O", "B-DATE", "B-PRODUCT_NAME", "B-AMOUNT", "O", "B-AMOUNT", "O", "O"]
+    assert one["text"].to_list() == [
+        "Corner",
+        "Deli",
+        "Date:",
+        "2026-01-02",
+        "Bagel",
+        "2.50",
+        "TOTAL",
+        "2.50",
+        "Thank",
+        "you",
+    ]
+    assert one["tag"].to_list() == [
+        "B-MERCHANT_NAME",
+        "I-MERCHANT_NAME",
+        "O",
+        "B-DATE",
+        "B-PRODUCT_NAME",
+        "B-AMOUNT",
+        "O",
+        "B-AMOUNT",
+        "O",
+        "O",
+    ]
     assert one.filter(pl.col("text") == "TOTAL")["source_label"].to_list() == [None]
     total = one.filter((pl.col("line_id") == 4) & (pl.col("word_id") == 2))
     assert total["source_label"].to_list() == ["GRAND_TOTAL"] and total["label"].to_list() == ["AMOUNT"]
@@ -79,7 +103,11 @@ def test_build_applies_the_rules_end_to_end(filled, tmp_path):
     assert set(lock.split_hashes) == {"train", "val"}
     assert snap.labels.height == 20 * 7  # every label item read, every status
     record = Queries(filled).snapshot_records("v1")
-    assert len(record) == 1 and record[0].manifest_sha256 == snap.manifest_sha256 and record[0].content_sha256 == lock.content_sha256
+    assert (
+        len(record) == 1
+        and record[0].manifest_sha256 == snap.manifest_sha256
+        and record[0].content_sha256 == lock.content_sha256
+    )
 
 
 def test_allowed_labels_and_statuses(filled, tmp_path):
@@ -91,7 +119,9 @@ def test_allowed_labels_and_statuses(filled, tmp_path):
 
 
 def test_ratio_control_is_recorded(filled, tmp_path):
-    snap = open_snapshot(tmp_path, build(filled, tmp_path, o_entity_ratio=0.5, val_fraction=0.25, ratio_mechanism="mask").snapshot_id)
+    snap = open_snapshot(
+        tmp_path, build(filled, tmp_path, o_entity_ratio=0.5, val_fraction=0.25, ratio_mechanism="mask").snapshot_id
+    )
     ratio = snap.lock.o_entity_ratio
     assert ratio.before["train"] == pytest.approx(4 / 6)
     assert ratio.after["train"] <= 0.5
@@ -148,10 +178,12 @@ def test_diff_between_two_builds(filled, tmp_path):
     build(filled, tmp_path, val_fraction=0.25)
     store = Store(filled)
     img = image_id(3)
-    store.put_records([
-        ReceiptWordLabel(img, 1, 2, 2, "DATE", "INVALID", "2026-02-01T00:00:00+00:00"),  # VALID -> INVALID
-        ReceiptWordLabel(img, 1, 5, 1, "TIME", "VALID", "2026-02-01T00:00:00+00:00"),  # O -> TIME
-    ])
+    store.put_records(
+        [
+            ReceiptWordLabel(img, 1, 2, 2, "DATE", "INVALID", "2026-02-01T00:00:00+00:00"),  # VALID -> INVALID
+            ReceiptWordLabel(img, 1, 5, 1, "TIME", "VALID", "2026-02-01T00:00:00+00:00"),  # O -> TIME
+        ]
+    )
     write_receipts(filled, [simple_receipt(50)])
     build(filled, tmp_path, val_fraction=0.25)
     result = diff_snapshots(open_snapshot(tmp_path, "v1"), open_snapshot(tmp_path, "v2"))
@@ -172,12 +204,21 @@ def test_drift_compares_like_with_like(filled, tmp_path):
 
     gate = contract_gate()
     backend = LocalBackend(tmp_path)
-    first = create_snapshot(table=filled, backend=backend, config=BuildConfig(val_fraction=0.25), source=SOURCE, check_contracts=gate)
+    first = create_snapshot(
+        table=filled, backend=backend, config=BuildConfig(val_fraction=0.25), source=SOURCE, check_contracts=gate
+    )
     assert first.manifest.contracts.drift["status"] == "skipped"
-    same = create_snapshot(table=filled, backend=backend, config=BuildConfig(val_fraction=0.25), source=SOURCE, check_contracts=gate)
+    same = create_snapshot(
+        table=filled, backend=backend, config=BuildConfig(val_fraction=0.25), source=SOURCE, check_contracts=gate
+    )
     assert same.manifest.contracts.drift["status"] == "passed"
-    narrowed = create_snapshot(table=filled, backend=backend, config=BuildConfig(val_fraction=0.25, allowed_labels=("DATE",)),
-                               source=SOURCE, check_contracts=gate)
+    narrowed = create_snapshot(
+        table=filled,
+        backend=backend,
+        config=BuildConfig(val_fraction=0.25, allowed_labels=("DATE",)),
+        source=SOURCE,
+        check_contracts=gate,
+    )
     drift = narrowed.manifest.contracts.drift
     assert drift["status"] == "skipped" and "allowed_labels" in drift["reason"]
     assert narrowed.manifest.contracts.status != "failed"

@@ -22,7 +22,11 @@ def test_build_publish_and_open_on_s3(table, s3_bucket):
     backend = S3Backend(f"s3://{bucket}/datasets/receipts", client)
     config = BuildConfig(val_fraction=0.25)
     with ThreadPoolExecutor(2) as pool:
-        ids = sorted(pool.map(lambda _: create_snapshot(table=table, backend=backend, config=config, source={}).snapshot_id, range(2)))
+        ids = sorted(
+            pool.map(
+                lambda _: create_snapshot(table=table, backend=backend, config=config, source={}).snapshot_id, range(2)
+            )
+        )
     assert ids == ["v1", "v2"]
     snap = open_snapshot("", "latest", backend=backend)
     assert snap.id == "v2" and snap.uri == f"s3://{bucket}/datasets/receipts/v2"
@@ -53,7 +57,12 @@ def test_missing_bucket_is_one_clear_error(s3_bucket, tmp_path):
 
     client, _ = s3_bucket
     endpoint = client.meta.endpoint_url
-    env = {"AWS_ENDPOINT_URL_S3": endpoint, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}
+    env = {
+        "AWS_ENDPOINT_URL_S3": endpoint,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_REGION": "us-east-1",
+    }
     result = CliRunner().invoke(app, ["snapshot", "list", "--root", "s3://no-such-bucket/snaps"], env=env)
     assert result.exit_code == 2 and "bucket of s3://no-such-bucket/snaps does not exist" in result.output
     assert "Traceback" not in result.output

@@ -68,7 +68,9 @@ def test_ids_and_geometry_follow_the_table_convention():
 def test_label_mix_matches_its_parameters():
     mix = LabelMix(
         status_probabilities={"VALID": 0.6, "INVALID": 0.1, "NEEDS_REVIEW": 0.1, "PENDING": 0.15, "NONE": 0.05},
-        legacy_fraction=0.2, two_label_fraction=0.1, missing_fraction=0.05,
+        legacy_fraction=0.2,
+        two_label_fraction=0.1,
+        missing_fraction=0.05,
     )
     labelled = missing = two = legacy_eligible = legacy = cards = 0
     statuses: Counter[str] = Counter()
@@ -116,11 +118,14 @@ def test_default_mix_is_mostly_valid_with_some_of_everything():
     assert {"ADDRESS", "BUSINESS_NAME"} <= set(names)
 
 
-@pytest.mark.parametrize("bad", [
-    {"status_probabilities": {"VALID": 0.5, "INVALID": 0.2}},
-    {"status_probabilities": {"VALID": 0.9, "MAYBE": 0.1}},
-    {"legacy_fraction": 1.5},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"status_probabilities": {"VALID": 0.5, "INVALID": 0.2}},
+        {"status_probabilities": {"VALID": 0.9, "MAYBE": 0.1}},
+        {"legacy_fraction": 1.5},
+    ],
+)
 def test_label_mix_refuses_impossible_parameters(bad):
     with pytest.raises(ValueError):
         LabelMix(**bad)
@@ -142,7 +147,9 @@ def test_ground_truth_is_consistent_enough_to_learn():
                     assert item.label == truth or LEGACY_ALIASES.get(item.label) == truth, (item, truth)
         for key in grand_total_words:
             total_words += 1
-            total_valid += any(i.label == "GRAND_TOTAL" and i.validation_status == "VALID" for i in _labels_by_word(receipt)[key])
+            total_valid += any(
+                i.label == "GRAND_TOTAL" and i.validation_status == "VALID" for i in _labels_by_word(receipt)[key]
+            )
     assert set(CORE_LABELS) <= set(seen), set(CORE_LABELS) - set(seen)
     assert total_valid / total_words > 0.7
 
@@ -159,8 +166,12 @@ def test_receipt_sizes_span_short_to_longer_than_512_subtokens():
 def _read_receipt(table, receipt_key: str) -> dict[str, list]:
     items, start = [], None
     while True:
-        request = {"TableName": table.name, "IndexName": "GSI4", "KeyConditionExpression": "GSI4PK = :pk",
-                   "ExpressionAttributeValues": {":pk": {"S": receipt_key}}}
+        request = {
+            "TableName": table.name,
+            "IndexName": "GSI4",
+            "KeyConditionExpression": "GSI4PK = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": receipt_key}},
+        }
         if start:
             request["ExclusiveStartKey"] = start
         page = table.client.query(**request)
@@ -211,8 +222,14 @@ def test_the_user_mix_reproduces_the_per_label_status_shares_of_november_2025():
         for key, truth in receipt.truth.items():
             if truth and by_word.get(key):
                 statuses[truth][by_word[key][0].validation_status] += 1
-    seeds = {"ADDRESS_LINE": (1394, 545, 1365), "MERCHANT_NAME": (647, 346, 798), "PAYMENT_METHOD": (517, 129, 625),
-             "DATE": (435, 450, 0), "TIME": (556, 251, 0), "PRODUCT_NAME": (4534, 359, 0)}
+    seeds = {
+        "ADDRESS_LINE": (1394, 545, 1365),
+        "MERCHANT_NAME": (647, 346, 798),
+        "PAYMENT_METHOD": (517, 129, 625),
+        "DATE": (435, 450, 0),
+        "TIME": (556, 251, 0),
+        "PRODUCT_NAME": (4534, 359, 0),
+    }
     for label, (valid, invalid, review) in seeds.items():
         drawn, total = statuses[label], valid + invalid + review
         n = sum(drawn.values())
@@ -239,11 +256,20 @@ def test_the_ground_truth_copy_has_the_same_ids_and_every_true_label_valid(tmp_p
         truth = truth_bundle(receipt)
         assert (truth.receipt, truth.lines, truth.words) == (receipt.receipt, receipt.lines, receipt.words)
         assert all(label.validation_status == "VALID" for label in truth.labels)
-        assert {(lab.line_id, lab.word_id): lab.label for lab in truth.labels} == {k: t for k, t in receipt.truth.items() if t}
+        assert {(lab.line_id, lab.word_id): lab.label for lab in truth.labels} == {
+            k: t for k, t in receipt.truth.items() if t
+        }
     path = tmp_path / "truth.jsonl"
     assert write_truth_jsonl(receipts, path) == sum(len(r.words) for r in receipts)
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     first = receipts[0]
-    assert rows[0] == {"receipt_key": first.key, "image_id": first.receipt.image_id, "receipt_id": 1, "line_id": 1, "word_id": 1,
-                       "text": first.words[0].text, "label": first.truth[(1, 1)]}
+    assert rows[0] == {
+        "receipt_key": first.key,
+        "image_id": first.receipt.image_id,
+        "receipt_id": 1,
+        "line_id": 1,
+        "word_id": 1,
+        "text": first.words[0].text,
+        "label": first.truth[(1, 1)],
+    }
     assert {r["label"] for r in rows} - {None} <= set(CORE_LABELS)

@@ -13,7 +13,9 @@ from metrics_store import StoreConfig, connect, create_table, delete_table
 
 # The user's own label set (seeds/003): seven labels, totals merged into AMOUNT.
 USER_LABELS = ("MERCHANT_NAME", "PHONE_NUMBER", "ADDRESS_LINE", "DATE", "TIME", "PRODUCT_NAME", "AMOUNT")
-CLEAN_MIX = LabelMix(status_probabilities={"VALID": 0.96, "INVALID": 0.01, "NEEDS_REVIEW": 0.01, "PENDING": 0.01, "NONE": 0.01})
+CLEAN_MIX = LabelMix(
+    status_probabilities={"VALID": 0.96, "INVALID": 0.01, "NEEDS_REVIEW": 0.01, "PENDING": 0.01, "NONE": 0.01}
+)
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +33,10 @@ def e2e_snapshot(e2e_table, tmp_path_factory) -> Path:
     """Snapshot root holding v1: 80 receipts, 20% validation, the user's seven labels."""
     _, ref = e2e_table
     root = tmp_path_factory.mktemp("snapshots")
-    create_snapshot(table=ref, backend=LocalBackend(root), source={"table": ref.name},
-                    config=BuildConfig(merge_preset="amounts", allowed_labels=USER_LABELS, val_fraction=0.2, seed=1))
+    create_snapshot(
+        table=ref,
+        backend=LocalBackend(root),
+        source={"table": ref.name},
+        config=BuildConfig(merge_preset="amounts", allowed_labels=USER_LABELS, val_fraction=0.2, seed=1),
+    )
     return root

@@ -47,21 +47,51 @@ class FakeHub:
     def _serve(self, request: BaseHTTPRequestHandler, *, body: bool) -> None:
         path = request.path.split("?")[0]
         if path.startswith("/api/models/"):
-            payload = b"[]" if "/tree/" in path else json.dumps({"id": self.repo_id, "sha": COMMIT, "siblings": [
-                {"rfilename": f.name} for f in self.folder.iterdir()]}).encode()
-            self._reply(request, 200, payload if body else b"", {"Content-Type": "application/json", "Content-Length": str(len(payload))})
+            payload = (
+                b"[]"
+                if "/tree/" in path
+                else json.dumps(
+                    {
+                        "id": self.repo_id,
+                        "sha": COMMIT,
+                        "siblings": [{"rfilename": f.name} for f in self.folder.iterdir()],
+                    }
+                ).encode()
+            )
+            self._reply(
+                request,
+                200,
+                payload if body else b"",
+                {"Content-Type": "application/json", "Content-Length": str(len(payload))},
+            )
             return
         prefix = f"/{self.repo_id}/resolve/"
-        file = self.folder / path[len(prefix):].partition("/")[2] if path.startswith(prefix) else None
+        file = self.folder / path[len(prefix) :].partition("/")[2] if path.startswith(prefix) else None
         if file is None or not file.is_file():
-            self._reply(request, 404, b"", {"X-Error-Code": "EntryNotFound" if file is not None else "RepositoryNotFound",
-                                            "X-Repo-Commit": COMMIT, "Content-Length": "0"})
+            self._reply(
+                request,
+                404,
+                b"",
+                {
+                    "X-Error-Code": "EntryNotFound" if file is not None else "RepositoryNotFound",
+                    "X-Repo-Commit": COMMIT,
+                    "Content-Length": "0",
+                },
+            )
             return
         data = file.read_bytes()
         if body:
             self.downloads.append(file.name)
-        self._reply(request, 200, data if body else b"", {"X-Repo-Commit": COMMIT, "ETag": f'"{hashlib.sha256(data).hexdigest()}"',
-                                                           "Content-Length": str(len(data))})
+        self._reply(
+            request,
+            200,
+            data if body else b"",
+            {
+                "X-Repo-Commit": COMMIT,
+                "ETag": f'"{hashlib.sha256(data).hexdigest()}"',
+                "Content-Length": str(len(data)),
+            },
+        )
 
     @staticmethod
     def _reply(request: BaseHTTPRequestHandler, status: int, data: bytes, headers: dict[str, str]) -> None:

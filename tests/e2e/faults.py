@@ -25,27 +25,62 @@ TRAINER = [sys.executable, "-m", "trainer.cli"]
 
 
 def env_for(config: StoreConfig, **extra: str) -> dict[str, str]:
-    return {**os.environ, "AWS_ENDPOINT_URL_DYNAMODB": str(config.endpoint_url), "RECEIPT_ML_TABLE": config.table,
-            "AWS_REGION": "us-east-1", "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", **extra}
+    return {
+        **os.environ,
+        "AWS_ENDPOINT_URL_DYNAMODB": str(config.endpoint_url),
+        "RECEIPT_ML_TABLE": config.table,
+        "AWS_REGION": "us-east-1",
+        "PYTHONUNBUFFERED": "1",
+        "OMP_NUM_THREADS": "1",
+        **extra,
+    }
 
 
 def fit_args(snapshot_root: Path, out: Path, *extra: str, epochs: int = 3) -> list[str]:
-    return ["fit", "--root", str(snapshot_root), "--model", "tiny", "--max-seq-length", "128", "--doc-stride", "32",
-            "--epochs", str(epochs), "--batch-size", "8", "--lr", "1e-3", "--seed", "1", "--early-stopping-patience", "0",
-            "--output-dir", str(out), *extra]
+    return [
+        "fit",
+        "--root",
+        str(snapshot_root),
+        "--model",
+        "tiny",
+        "--max-seq-length",
+        "128",
+        "--doc-stride",
+        "32",
+        "--epochs",
+        str(epochs),
+        "--batch-size",
+        "8",
+        "--lr",
+        "1e-3",
+        "--seed",
+        "1",
+        "--early-stopping-patience",
+        "0",
+        "--output-dir",
+        str(out),
+        *extra,
+    ]
 
 
-def trainer(config: StoreConfig, *args: str, cwd: Path = REPO_ROOT, timeout: float = 600) -> subprocess.CompletedProcess:
+def trainer(
+    config: StoreConfig, *args: str, cwd: Path = REPO_ROOT, timeout: float = 600
+) -> subprocess.CompletedProcess:
     """`trainer ...` in a child process, as a user runs it."""
-    return subprocess.run([*TRAINER, *args], env=env_for(config), cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [*TRAINER, *args], env=env_for(config), cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def start_trainer(config: StoreConfig, *args: str, cwd: Path = REPO_ROOT) -> subprocess.Popen:
-    return subprocess.Popen([*TRAINER, *args], env=env_for(config), cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [*TRAINER, *args], env=env_for(config), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
 
 
-def wait_for(condition: Callable[[], Any], *, timeout: float = 240, process: subprocess.Popen | None = None, what: str = "") -> Any:
+def wait_for(
+    condition: Callable[[], Any], *, timeout: float = 240, process: subprocess.Popen | None = None, what: str = ""
+) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()

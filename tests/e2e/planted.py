@@ -24,8 +24,16 @@ class Planted:
     """word -> (the NEEDS_REVIEW label it carries instead of its VALID one, whether it is right)."""
 
 
-def plant(seed: int, receipts: int, *, swap: int, remove: int, propose: int, label: str = "PRODUCT_NAME",
-          wrong: str = "MERCHANT_NAME") -> Planted:
+def plant(
+    seed: int,
+    receipts: int,
+    *,
+    swap: int,
+    remove: int,
+    propose: int,
+    label: str = "PRODUCT_NAME",
+    wrong: str = "MERCHANT_NAME",
+) -> Planted:
     """`receipts` clean receipts (every label VALID); then, on whole entities of `label` (a
     line's words of that label), in seeded receipts: `swap` entities relabelled VALID `wrong`,
     `remove` entities unlabelled, `propose` entities turned NEEDS_REVIEW, half of them under

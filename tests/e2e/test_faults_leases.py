@@ -38,7 +38,9 @@ TINY = ModelConfig(model="tiny", max_seq_length=128, doc_stride=32)
 
 def request_for(snapshot_root: Path, out: Path, name: str, **train) -> FitRequest:
     values = dict(epochs=3, batch_size=8, learning_rate=1e-3, output_dir=str(out), seed=1, early_stopping_patience=None)
-    return FitRequest(snapshot_root=str(snapshot_root), model=TINY, job_name=name, train=TrainConfig(**{**values, **train}))
+    return FitRequest(
+        snapshot_root=str(snapshot_root), model=TINY, job_name=name, train=TrainConfig(**{**values, **train})
+    )
 
 
 class Probe(TrainerCallback):
@@ -72,7 +74,9 @@ def test_a_busy_run_renews_its_lease_on_schedule_and_cannot_be_declared_dead(e2e
         job_ids.append(job_id)
         return DynamoRecorder(table, job_id, heartbeat_s=1.0, stale_after_s=4.0)
 
-    result = fit(request_for(e2e_snapshot, tmp_path / "runs", "busy-lease", epochs=4), recorder_for, callbacks=[Probe(check)])
+    result = fit(
+        request_for(e2e_snapshot, tmp_path / "runs", "busy-lease", epochs=4), recorder_for, callbacks=[Probe(check)]
+    )
     assert result.status == "succeeded"
     assert len(ages) > 40 and max(ages) < 4.0, f"the heartbeat aged to {max(ages):.1f} s"
 
@@ -90,7 +94,9 @@ def test_a_process_whose_job_was_taken_over_stops_and_touches_nothing(e2e_table,
             time.sleep(2.5)  # the pause
             job_id = job_ids[0]
             aged = (datetime.now(UTC) - timedelta(seconds=30)).isoformat()
-            Store(table).jobs.heartbeat(job_id, recorders[0].owner, now=aged)  # as if this process had been paused for 30 s
+            Store(table).jobs.heartbeat(
+                job_id, recorders[0].owner, now=aged
+            )  # as if this process had been paused for 30 s
             Store(table).jobs.acquire_lease(job_id, "the-other-machine:1:abcd", stale_after_s=4.0)
             taken["step"] = state.global_step
             taken["records"] = sum(1 for _ in Queries(table).iter_job_metrics(job_id))
@@ -102,10 +108,16 @@ def test_a_process_whose_job_was_taken_over_stops_and_touches_nothing(e2e_table,
         recorders.append(DynamoRecorder(table, job_id, heartbeat_s=10.0, stale_after_s=4.0))
         return recorders[-1]
 
-    result = fit(request_for(e2e_snapshot, tmp_path / "runs", "taken-over", epochs=4), recorder_for, callbacks=[Probe(take_over)])
-    assert result.lease_lost and result.status == "interrupted" and "no longer this process's" in (result.stopped_by or "")
+    result = fit(
+        request_for(e2e_snapshot, tmp_path / "runs", "taken-over", epochs=4), recorder_for, callbacks=[Probe(take_over)]
+    )
+    assert (
+        result.lease_lost and result.status == "interrupted" and "no longer this process's" in (result.stopped_by or "")
+    )
     folder = Path(result.output_dir)
-    assert not (folder / "best").exists() and not list(folder.glob("checkpoint-*")), "nothing written after the takeover"
+    assert not (folder / "best").exists() and not list(folder.glob("checkpoint-*")), (
+        "nothing written after the takeover"
+    )
     shown = runs_show(config, job_ids[0])
     assert shown["job"]["status"] == "running" and shown["lease"]["owner"] == "the-other-machine:1:abcd"
     written_after = sum(1 for _ in Queries(table).iter_job_metrics(job_ids[0])) - taken["records"]
@@ -115,7 +127,9 @@ def test_a_process_whose_job_was_taken_over_stops_and_touches_nothing(e2e_table,
 def test_a_checkpoint_cut_off_while_saving_is_skipped_and_named_on_resume(e2e_table, e2e_snapshot, tmp_path):
     config, table = e2e_table
     out = tmp_path / "runs"
-    process = start_trainer(config, *fit_args(e2e_snapshot, out, "--job-name", "half-saved", "--eval-steps", "5", epochs=4))
+    process = start_trainer(
+        config, *fit_args(e2e_snapshot, out, "--job-name", "half-saved", "--eval-steps", "5", epochs=4)
+    )
     wait_for(first_checkpoint(out), process=process, what="the first checkpoint")
     stop(process)  # SIGTERM: a clean, resumable stop with its checkpoint
     job = Queries(table).jobs_by_name("half-saved").items[0]
@@ -127,7 +141,10 @@ def test_a_checkpoint_cut_off_while_saving_is_skipped_and_named_on_resume(e2e_ta
     shutil.copy(complete[-1] / "config.json", cut / "config.json")
     resumed = trainer(config, "fit", "--resume", job.job_id)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert f"{cut.name} was cut off while being saved" in resumed.stderr and f"resuming from {complete[-1].name}" in resumed.stderr
+    assert (
+        f"{cut.name} was cut off while being saved" in resumed.stderr
+        and f"resuming from {complete[-1].name}" in resumed.stderr
+    )
     shown = runs_show(config, job.job_id)
     assert shown["job"]["status"] == "succeeded" and (folder / f".incomplete-{cut.name}").is_dir()
     no_metric_twice(table, job.job_id)
@@ -136,7 +153,9 @@ def test_a_checkpoint_cut_off_while_saving_is_skipped_and_named_on_resume(e2e_ta
 def test_sighup_stops_a_run_with_a_checkpoint_and_it_resumes(e2e_table, e2e_snapshot, tmp_path):
     config, table = e2e_table
     out = tmp_path / "runs"
-    process = start_trainer(config, *fit_args(e2e_snapshot, out, "--job-name", "hung-up", "--eval-steps", "5", epochs=6))
+    process = start_trainer(
+        config, *fit_args(e2e_snapshot, out, "--job-name", "hung-up", "--eval-steps", "5", epochs=6)
+    )
     wait_for(first_checkpoint(out), process=process, what="the first checkpoint")
     output = stop(process, signal.SIGHUP)
     assert process.returncode == 130, output[-3000:]
@@ -183,10 +202,17 @@ def test_a_signal_after_the_run_succeeded_changes_nothing(e2e_table, e2e_snapsho
         real_report(recorder, output_dir)
 
     monkeypatch.setattr(fit_module, "write_report", report_then_signal)
-    result = fit(request_for(e2e_snapshot, tmp_path / "runs", "late-signal", epochs=1), lambda job_id: DynamoRecorder(table, job_id))
+    result = fit(
+        request_for(e2e_snapshot, tmp_path / "runs", "late-signal", epochs=1),
+        lambda job_id: DynamoRecorder(table, job_id),
+    )
     assert result.status == "succeeded"
     shown = runs_show(config, result.job_id)
     assert shown["job"]["status"] == "succeeded"
-    logs = [json.loads(log.message).get("type") for log in Queries(table).iter_job_logs(result.job_id) if log.message.startswith("{")]
+    logs = [
+        json.loads(log.message).get("type")
+        for log in Queries(table).iter_job_logs(result.job_id)
+        if log.message.startswith("{")
+    ]
     assert "interrupted" not in logs
     assert runs_cli(config, "show", result.job_id, "--json").exit_code == 0

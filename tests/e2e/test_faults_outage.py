@@ -42,15 +42,21 @@ pytestmark = pytest.mark.slow
 def restartable(tmp_path):
     """A DynamoDB Local on disk at a fixed port, which a test can stop and start again, with
     a table of generated receipts and a snapshot of them."""
-    local = DynamoDBLocal(LocalDynamoConfig(REPO_ROOT / ".local" / "dynamodb", data_dir=tmp_path / "ddb", port=free_port()))
+    local = DynamoDBLocal(
+        LocalDynamoConfig(REPO_ROOT / ".local" / "dynamodb", data_dir=tmp_path / "ddb", port=free_port())
+    )
     local.start()
     config = StoreConfig(table=f"outage-{uuid.uuid4().hex[:8]}", region="us-east-1", endpoint_url=local.endpoint_url)
     table = connect(config)
     create_table(table, stream=False)
     write_bundles(table, list(generate_receipts(11, 30, CLEAN_MIX)))  # enough to train; on-disk writes are slow
     root = tmp_path / "snapshots"
-    create_snapshot(table=table, backend=LocalBackend(root), source={"table": config.table},
-                    config=BuildConfig(merge_preset="amounts", allowed_labels=USER_LABELS, val_fraction=0.2, seed=1))
+    create_snapshot(
+        table=table,
+        backend=LocalBackend(root),
+        source={"table": config.table},
+        config=BuildConfig(merge_preset="amounts", allowed_labels=USER_LABELS, val_fraction=0.2, seed=1),
+    )
     yield local, config, table, root
     local.stop()
 
@@ -76,9 +82,20 @@ def test_a_short_outage_is_waited_out_and_nothing_is_recorded_twice(restartable,
 
 def test_a_long_outage_stops_the_run_as_interrupted_and_it_resumes(restartable, tmp_path):
     local, config, table, root = restartable
-    request = FitRequest(snapshot_root=str(root), model=ModelConfig(model="tiny", max_seq_length=128, doc_stride=32), job_name="long-outage",
-                         train=TrainConfig(epochs=20, batch_size=8, learning_rate=1e-3, output_dir=str(tmp_path / "runs"), seed=1,
-                                           early_stopping_patience=None, eval_steps=2))
+    request = FitRequest(
+        snapshot_root=str(root),
+        model=ModelConfig(model="tiny", max_seq_length=128, doc_stride=32),
+        job_name="long-outage",
+        train=TrainConfig(
+            epochs=20,
+            batch_size=8,
+            learning_rate=1e-3,
+            output_dir=str(tmp_path / "runs"),
+            seed=1,
+            early_stopping_patience=None,
+            eval_steps=2,
+        ),
+    )
 
     class TableGoesAway(DynamoRecorder):
         def checkpoint(self, checkpoint):
@@ -102,7 +119,9 @@ def test_a_long_outage_stops_the_run_as_interrupted_and_it_resumes(restartable, 
     assert spooled_f1 and any(w.status and w.status["status"] == "interrupted" for w in waiting)
 
     local.start()
-    assert Queries(table).get_job(result.job_id).status == "running"  # as far as the table knows, until the records are written
+    assert (
+        Queries(table).get_job(result.job_id).status == "running"
+    )  # as far as the table knows, until the records are written
     shown = runs_show(config, result.job_id)  # a command that opens the job writes what waits on this machine
     assert shown["job"]["status"] == "interrupted" and not Path(result.pending).exists()
     steps = sorted(m.step for m in Queries(table).iter_job_metrics(result.job_id) if m.metric_name == "val_f1")
@@ -114,7 +133,9 @@ def test_a_long_outage_stops_the_run_as_interrupted_and_it_resumes(restartable, 
     no_metric_twice(table, result.job_id)
 
 
-def test_a_resume_on_another_machine_downloads_the_last_checkpoint_from_s3(e2e_table, e2e_snapshot, tmp_path, s3_bucket, s3_endpoint, monkeypatch):
+def test_a_resume_on_another_machine_downloads_the_last_checkpoint_from_s3(
+    e2e_table, e2e_snapshot, tmp_path, s3_bucket, s3_endpoint, monkeypatch
+):
     """With --upload-uri, checkpoints go to S3 as they are saved: a job whose machine is gone
     resumes elsewhere from the last recorded one."""
     import shutil
@@ -123,7 +144,11 @@ def test_a_resume_on_another_machine_downloads_the_last_checkpoint_from_s3(e2e_t
 
     _, bucket = s3_bucket
     config, table = e2e_table
-    for name, value in {"AWS_ENDPOINT_URL_S3": s3_endpoint, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}.items():
+    for name, value in {
+        "AWS_ENDPOINT_URL_S3": s3_endpoint,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+    }.items():
         monkeypatch.setenv(name, value)
 
     class CrashOnSecondCheckpoint(DynamoRecorder):
@@ -135,10 +160,20 @@ def test_a_resume_on_another_machine_downloads_the_last_checkpoint_from_s3(e2e_t
                 raise RuntimeError("the spot instance is gone (injected)")
             super().checkpoint(checkpoint)
 
-    request = FitRequest(snapshot_root=str(e2e_snapshot), model=ModelConfig(model="tiny", max_seq_length=128, doc_stride=32),
-                         job_name="moves-machines", upload_uri=f"s3://{bucket}/runs",
-                         train=TrainConfig(epochs=3, batch_size=8, learning_rate=1e-3, output_dir=str(tmp_path / "machine-a"), seed=1,
-                                           early_stopping_patience=None))
+    request = FitRequest(
+        snapshot_root=str(e2e_snapshot),
+        model=ModelConfig(model="tiny", max_seq_length=128, doc_stride=32),
+        job_name="moves-machines",
+        upload_uri=f"s3://{bucket}/runs",
+        train=TrainConfig(
+            epochs=3,
+            batch_size=8,
+            learning_rate=1e-3,
+            output_dir=str(tmp_path / "machine-a"),
+            seed=1,
+            early_stopping_patience=None,
+        ),
+    )
     with pytest.raises(RuntimeError, match="injected"):
         fit(request, lambda job_id: CrashOnSecondCheckpoint(table, job_id))
     job = Queries(table).jobs_by_name("moves-machines").items[0]
@@ -146,22 +181,37 @@ def test_a_resume_on_another_machine_downloads_the_last_checkpoint_from_s3(e2e_t
     assert len(recorded) == 1 and recorded[0].s3_bucket == bucket
     shutil.rmtree(tmp_path / "machine-a")  # the first machine and its disk are gone
 
-    result = fit(request_for_resume(Queries(table).get_job(job.job_id)), lambda job_id: DynamoRecorder(table, job_id),
-                 resume_job_id=job.job_id)
+    result = fit(
+        request_for_resume(Queries(table).get_job(job.job_id)),
+        lambda job_id: DynamoRecorder(table, job_id),
+        resume_job_id=job.job_id,
+    )
     assert result.status == "succeeded"
     resumed_from = Queries(table).structured_logs(job.job_id, "resume")[0]["from_checkpoint"]
     assert resumed_from.endswith(f"checkpoint-{recorded[0].step}")
     assert runs_show(config, job.job_id)["results"]["best_checkpoint_s3_path"].startswith(f"s3://{bucket}/runs/")
 
 
-def test_a_run_that_ends_during_an_outage_keeps_its_records_and_checkpoints_until_they_are_written(restartable, tmp_path):
+def test_a_run_that_ends_during_an_outage_keeps_its_records_and_checkpoints_until_they_are_written(
+    restartable, tmp_path
+):
     """The table goes away just before the end: the command does not say `succeeded` and exit 0;
     it says where the final records wait, keeps the checkpoints, and `trainer runs sync` writes
     them when the table answers (then the checkpoints go)."""
     local, config, table, root = restartable
-    request = FitRequest(snapshot_root=str(root), model=ModelConfig(model="tiny", max_seq_length=128, doc_stride=32), job_name="ends-in-outage",
-                         train=TrainConfig(epochs=3, batch_size=8, learning_rate=1e-3, output_dir=str(tmp_path / "runs"), seed=1,
-                                           early_stopping_patience=None))
+    request = FitRequest(
+        snapshot_root=str(root),
+        model=ModelConfig(model="tiny", max_seq_length=128, doc_stride=32),
+        job_name="ends-in-outage",
+        train=TrainConfig(
+            epochs=3,
+            batch_size=8,
+            learning_rate=1e-3,
+            output_dir=str(tmp_path / "runs"),
+            seed=1,
+            early_stopping_patience=None,
+        ),
+    )
 
     class GoneAtTheEnd(DynamoRecorder):
         def results(self, results):
@@ -171,7 +221,9 @@ def test_a_run_that_ends_during_an_outage_keeps_its_records_and_checkpoints_unti
     result = fit(request, lambda job_id: GoneAtTheEnd(table, job_id, outage_budget_s=3.0))
     assert result.status == "succeeded" and result.recorded is False and result.pending
     folder = Path(result.output_dir)
-    assert (folder / "best" / "config.json").is_file() and list(folder.glob("checkpoint-*")), "checkpoints kept until the end is recorded"
+    assert (folder / "best" / "config.json").is_file() and list(folder.glob("checkpoint-*")), (
+        "checkpoints kept until the end is recorded"
+    )
     local.start()
     assert Queries(table).get_job(result.job_id).status == "running"
     synced = trainer(config, "runs", "sync", result.job_id, "--json")
@@ -184,7 +236,9 @@ def test_a_run_that_ends_during_an_outage_keeps_its_records_and_checkpoints_unti
     no_metric_twice(table, result.job_id)
 
 
-def test_s3_down_during_checkpoint_uploads_is_waited_out_and_then_uploaded_later(e2e_table, e2e_snapshot, tmp_path, monkeypatch):
+def test_s3_down_during_checkpoint_uploads_is_waited_out_and_then_uploaded_later(
+    e2e_table, e2e_snapshot, tmp_path, monkeypatch
+):
     """A brief S3 failure is retried; S3 down for longer does not stop training: the checkpoints
     are uploaded once it answers, with a warning meanwhile."""
     import threading
@@ -200,7 +254,11 @@ def test_s3_down_during_checkpoint_uploads_is_waited_out_and_then_uploaded_later
     servers = [ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)]
     servers[0].start()
     endpoint = f"http://127.0.0.1:{port}"
-    for name, value in {"AWS_ENDPOINT_URL_S3": endpoint, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}.items():
+    for name, value in {
+        "AWS_ENDPOINT_URL_S3": endpoint,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+    }.items():
         monkeypatch.setenv(name, value)
     boto3.client("s3", region_name="us-east-1", endpoint_url=endpoint).create_bucket(Bucket="flaky")
 
@@ -219,10 +277,21 @@ def test_s3_down_during_checkpoint_uploads_is_waited_out_and_then_uploaded_later
         def on_train_end(self, args, state, control, **kwargs):
             restart_s3()
 
-    request = FitRequest(snapshot_root=str(e2e_snapshot), model=ModelConfig(model="tiny", max_seq_length=128, doc_stride=32),
-                         job_name="flaky-s3", upload_uri="s3://flaky/runs",
-                         train=TrainConfig(epochs=2, batch_size=8, learning_rate=1e-3, output_dir=str(tmp_path / "runs"), seed=1,
-                                           early_stopping_patience=None, eval_steps=2))
+    request = FitRequest(
+        snapshot_root=str(e2e_snapshot),
+        model=ModelConfig(model="tiny", max_seq_length=128, doc_stride=32),
+        job_name="flaky-s3",
+        upload_uri="s3://flaky/runs",
+        train=TrainConfig(
+            epochs=2,
+            batch_size=8,
+            learning_rate=1e-3,
+            output_dir=str(tmp_path / "runs"),
+            seed=1,
+            early_stopping_patience=None,
+            eval_steps=2,
+        ),
+    )
     try:
         result = fit(request, lambda job_id: DynamoRecorder(table, job_id), callbacks=[S3Outages()])
     finally:
@@ -231,6 +300,10 @@ def test_s3_down_during_checkpoint_uploads_is_waited_out_and_then_uploaded_later
     shown = runs_show(config, result.job_id)
     uploaded = {c["step"] for c in shown["checkpoints"] if c["uri"].startswith("s3://flaky/")}
     assert 4 in uploaded, "the upload during the brief failure was retried"
-    warnings = [json.loads(log.message)["warning"] for log in Queries(table).iter_job_logs(result.job_id) if '"warning"' in log.message]
+    warnings = [
+        json.loads(log.message)["warning"]
+        for log in Queries(table).iter_job_logs(result.job_id)
+        if '"warning"' in log.message
+    ]
     assert any("not uploaded yet" in w for w in warnings), "S3 down for longer is said, not fatal"
     assert shown["results"]["best_checkpoint_s3_path"].startswith("s3://flaky/runs/")

@@ -40,7 +40,9 @@ TINY = ModelConfig(model="tiny", max_seq_length=128, doc_stride=32)
 
 def request_for(snapshot_root: Path, out: Path, name: str, **train) -> FitRequest:
     values = dict(epochs=2, batch_size=8, learning_rate=1e-3, output_dir=str(out), seed=1, early_stopping_patience=None)
-    return FitRequest(snapshot_root=str(snapshot_root), model=TINY, train=TrainConfig(**{**values, **train}), job_name=name)
+    return FitRequest(
+        snapshot_root=str(snapshot_root), model=TINY, train=TrainConfig(**{**values, **train}), job_name=name
+    )
 
 
 def tree_hash(folder: Path) -> str:
@@ -50,11 +52,15 @@ def tree_hash(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def test_a_live_job_is_refused_a_stopped_one_resumes_from_elsewhere_and_names_never_collide(e2e_table, e2e_snapshot, tmp_path):
+def test_a_live_job_is_refused_a_stopped_one_resumes_from_elsewhere_and_names_never_collide(
+    e2e_table, e2e_snapshot, tmp_path
+):
     config, table = e2e_table
     here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
     here.mkdir(), elsewhere.mkdir()
-    first = start_trainer(config, *fit_args(e2e_snapshot, Path("runs"), "--job-name", "shared", "--eval-steps", "4", epochs=30), cwd=here)
+    first = start_trainer(
+        config, *fit_args(e2e_snapshot, Path("runs"), "--job-name", "shared", "--eval-steps", "4", epochs=30), cwd=here
+    )
     wait_for(first_checkpoint(here / "runs"), process=first, what="the first checkpoint")
     job_id = Queries(table).jobs_by_name("shared").items[0].job_id
 
@@ -99,7 +105,9 @@ def test_a_live_job_is_refused_a_stopped_one_resumes_from_elsewhere_and_names_ne
 def test_a_resume_without_a_checkpoint_fails_in_one_line_unless_asked_to_restart(e2e_table, e2e_snapshot, tmp_path):
     config, table = e2e_table
     out = tmp_path / "runs"
-    process = start_trainer(config, *fit_args(e2e_snapshot, out, "--job-name", "lost-checkpoints", "--eval-steps", "4", epochs=6))
+    process = start_trainer(
+        config, *fit_args(e2e_snapshot, out, "--job-name", "lost-checkpoints", "--eval-steps", "4", epochs=6)
+    )
     checkpoints = wait_for(first_checkpoint(out), process=process, what="the first checkpoint")
     stop(process)
     job_id = Queries(table).jobs_by_name("lost-checkpoints").items[0].job_id
@@ -109,7 +117,9 @@ def test_a_resume_without_a_checkpoint_fails_in_one_line_unless_asked_to_restart
         folder.rmdir()
 
     refused = trainer(config, "fit", "--resume", job_id)
-    assert refused.returncode == 2 and "--restart" in refused.stderr and "Traceback" not in refused.stderr, refused.stderr
+    assert refused.returncode == 2 and "--restart" in refused.stderr and "Traceback" not in refused.stderr, (
+        refused.stderr
+    )
     assert len(refused.stderr.strip().splitlines()) == 1
     shown = runs_show(config, job_id)
     assert shown["job"]["status"] == "interrupted" and "resume refused" in shown["status_history"][-1]["message"]
@@ -131,7 +141,9 @@ def test_sigterm_during_setup_or_export_leaves_a_resumable_job(e2e_table, e2e_sn
             super().acquire(**kw)
             os.kill(os.getpid(), signal.SIGTERM)  # the job exists; setup has not finished
 
-    stopped = fit(request_for(e2e_snapshot, tmp_path / "a", "sigterm-setup"), lambda job_id: SignalledAfterStart(table, job_id))
+    stopped = fit(
+        request_for(e2e_snapshot, tmp_path / "a", "sigterm-setup"), lambda job_id: SignalledAfterStart(table, job_id)
+    )
     job = Queries(table).jobs_by_name("sigterm-setup").items[0]
     assert stopped.job_id == job.job_id and stopped.status == "interrupted" and "during set-up" in stopped.stopped_by
     assert runs_show(config, job.job_id)["job"]["status"] == "interrupted"
@@ -146,12 +158,16 @@ def test_sigterm_during_setup_or_export_leaves_a_resumable_job(e2e_table, e2e_sn
         return real_export(model, tokenizer, output_dir, **kw)
 
     monkeypatch.setattr(artifacts, "export_best", export_then_signal)
-    stopped = fit(request_for(e2e_snapshot, tmp_path / "b", "sigterm-export"), lambda job_id: DynamoRecorder(table, job_id))
+    stopped = fit(
+        request_for(e2e_snapshot, tmp_path / "b", "sigterm-export"), lambda job_id: DynamoRecorder(table, job_id)
+    )
     assert stopped.status == "interrupted" and "during the export" in stopped.stopped_by
     monkeypatch.setattr(artifacts, "export_best", real_export)
     job = Queries(table).jobs_by_name("sigterm-export").items[0]
     shown = runs_show(config, job.job_id)
-    assert shown["job"]["status"] == "interrupted" and not (Path(shown["job"]["storage"]["output_dir"]) / "best").exists()
+    assert (
+        shown["job"]["status"] == "interrupted" and not (Path(shown["job"]["storage"]["output_dir"]) / "best").exists()
+    )
     resumed = trainer(config, "fit", "--resume", job.job_id)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     shown = runs_show(config, job.job_id)
@@ -190,7 +206,10 @@ def test_a_killed_process_goes_stale_is_marked_interrupted_and_resumes(e2e_table
 
 def test_divergence_is_reported_as_divergence_and_bad_numbers_never_start_a_job(e2e_table, e2e_snapshot, tmp_path):
     config, table = e2e_table
-    diverged = trainer(config, *fit_args(e2e_snapshot, tmp_path / "runs", "--job-name", "diverges", "--lr", "1000", "--warmup-ratio", "0"))
+    diverged = trainer(
+        config,
+        *fit_args(e2e_snapshot, tmp_path / "runs", "--job-name", "diverges", "--lr", "1000", "--warmup-ratio", "0"),
+    )
     assert diverged.returncode == 1 and "training diverged at step" in diverged.stderr, diverged.stderr[-2000:]
     assert "cannot be stored" not in diverged.stderr
     shown = job_named(config, table, "diverges")
@@ -215,7 +234,10 @@ def test_a_failed_job_resumes_from_its_last_checkpoint(e2e_table, e2e_snapshot, 
             super().checkpoint(checkpoint)
 
     with pytest.raises(RuntimeError, match="injected"):
-        fit(request_for(e2e_snapshot, tmp_path / "runs", "crashes", epochs=3), lambda job_id: CrashOnSecondCheckpoint(table, job_id))
+        fit(
+            request_for(e2e_snapshot, tmp_path / "runs", "crashes", epochs=3),
+            lambda job_id: CrashOnSecondCheckpoint(table, job_id),
+        )
     job = Queries(table).jobs_by_name("crashes").items[0]
     assert runs_show(config, job.job_id)["job"]["status"] == "failed"
     resumed = trainer(config, "fit", "--resume", job.job_id)
@@ -227,8 +249,13 @@ def test_a_failed_job_resumes_from_its_last_checkpoint(e2e_table, e2e_snapshot, 
 
 def test_warm_up_is_observed_and_an_identical_rerun_reproduces(e2e_table, e2e_snapshot, tmp_path):
     config, table = e2e_table
-    ids = [fit(request_for(e2e_snapshot, tmp_path / "runs", f"same-{n}", epochs=3, warmup_ratio=0.1),
-               lambda job_id: DynamoRecorder(table, job_id)).job_id for n in (1, 2)]
+    ids = [
+        fit(
+            request_for(e2e_snapshot, tmp_path / "runs", f"same-{n}", epochs=3, warmup_ratio=0.1),
+            lambda job_id: DynamoRecorder(table, job_id),
+        ).job_id
+        for n in (1, 2)
+    ]
     report = json.loads(runs_cli(config, "report", ids[0], "--json").stdout)
     schedule = next(d for d in report["diagnoses"] if d["name"] == "learning_rate_schedule")
     assert schedule["evidence"]["warmup"] is True and schedule["evidence"]["sampled_at"] == "logging_steps"
@@ -240,11 +267,25 @@ def test_warm_up_is_observed_and_an_identical_rerun_reproduces(e2e_table, e2e_sn
     assert 10 <= len(list(steps)) <= 102  # every logging step, about 100 per run at most
 
 
-def test_an_upload_destination_that_cannot_be_written_is_refused_before_the_job(e2e_table, e2e_snapshot, tmp_path, s3_endpoint):
+def test_an_upload_destination_that_cannot_be_written_is_refused_before_the_job(
+    e2e_table, e2e_snapshot, tmp_path, s3_endpoint
+):
     config, table = e2e_table
     env = env_for(config, AWS_ENDPOINT_URL_S3=s3_endpoint, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test")
-    done = subprocess.run([sys.executable, "-m", "trainer.cli",
-                           *fit_args(e2e_snapshot, tmp_path / "runs", "--job-name", "no-bucket", "--upload-uri", "s3://no-such-bucket/runs")],
-                          env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "trainer.cli",
+            *fit_args(
+                e2e_snapshot, tmp_path / "runs", "--job-name", "no-bucket", "--upload-uri", "s3://no-such-bucket/runs"
+            ),
+        ],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 2 and "--upload-uri s3://no-such-bucket/runs" in done.stderr, done.stderr
     assert not Queries(table).jobs_by_name("no-bucket").items

@@ -55,7 +55,9 @@ def test_debris_of_killed_builds_is_listed_and_repaired(e2e_table, tmp_path):
     root = tmp_path / "snapshots"
     backend = LocalBackend(root)
     # A build killed after publishing, before its table record (as kill -9 would leave it):
-    create_snapshot(table=table, backend=backend, config=BuildConfig(val_fraction=0.2), source={"table": config.table}, record=False)
+    create_snapshot(
+        table=table, backend=backend, config=BuildConfig(val_fraction=0.2), source={"table": config.table}, record=False
+    )
     backend.reserve_id()  # a build killed after taking an id: v2 is a gap
     dead = root / ".staging" / f"v2-{socket.gethostname()}-999999-deadbeef"  # pid 999999: no such process
     dead.mkdir(parents=True)
@@ -84,16 +86,32 @@ def test_debris_of_killed_builds_is_listed_and_repaired(e2e_table, tmp_path):
 
 def test_an_import_reports_oversize_and_truncated_lines_before_writing(e2e_table, tmp_path):
     config, table = e2e_table
-    good = {"receipt_id": "ok", "width": 100, "height": 100, "words": [{"text": "Milk", "box": [1, 1, 20, 10], "label": "PRODUCT_NAME"}]}
-    huge = {"receipt_id": "huge", "width": 100, "height": 100, "words": [{"text": "x" * 500_000, "box": [1, 1, 20, 10]}]}
+    good = {
+        "receipt_id": "ok",
+        "width": 100,
+        "height": 100,
+        "words": [{"text": "Milk", "box": [1, 1, 20, 10], "label": "PRODUCT_NAME"}],
+    }
+    huge = {
+        "receipt_id": "huge",
+        "width": 100,
+        "height": 100,
+        "words": [{"text": "x" * 500_000, "box": [1, 1, 20, 10]}],
+    }
     lines = [json.dumps(good), json.dumps(huge), json.dumps(good | {"receipt_id": "cut"})[:40]]
     path = tmp_path / "receipts.jsonl"
     path.write_text("\n".join(lines) + "\n")
     before = Queries(table).count_by_type("RECEIPT")
     strict = dsb(config, "receipts", "import", str(path), "--strict")
     assert strict.exit_code == 2, strict.output
-    assert "line 2 (receipt huge): ReceiptWord line 1 word 1" in strict.output and "over DynamoDB's 409,600-byte limit" in strict.output
-    assert "line 3: invalid JSON: Unterminated string starting at column 37; the line ends at column 41 (truncated?)" in strict.output
+    assert (
+        "line 2 (receipt huge): ReceiptWord line 1 word 1" in strict.output
+        and "over DynamoDB's 409,600-byte limit" in strict.output
+    )
+    assert (
+        "line 3: invalid JSON: Unterminated string starting at column 37; the line ends at column 41 (truncated?)"
+        in strict.output
+    )
     assert Queries(table).count_by_type("RECEIPT") == before
     lenient = dsb(config, "receipts", "import", str(path), "--json")
     assert lenient.exit_code == 1 and json.loads(lenient.stdout)["skipped_lines"] == [2, 3]

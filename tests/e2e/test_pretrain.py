@@ -52,14 +52,29 @@ def world(dynamodb_endpoint, tmp_path_factory):
     table = connect(config)
     create_table(table, stream=False)
     receipts = list(generate_receipts(17, 90, CLEAN_MIX))
-    review = [dataclasses.replace(r, labels=tuple(dataclasses.replace(label, validation_status="NEEDS_REVIEW") for label in r.labels))
-              for r in receipts[60:70]]
+    review = [
+        dataclasses.replace(
+            r, labels=tuple(dataclasses.replace(label, validation_status="NEEDS_REVIEW") for label in r.labels)
+        )
+        for r in receipts[60:70]
+    ]
     write_bundles(table, [*receipts[:60], *review, *(dataclasses.replace(r, labels=()) for r in receipts[70:])])
     root = tmp_path_factory.mktemp("pretrain")
-    create_snapshot(table=table, backend=LocalBackend(root), source={"table": table.name}, record=False,
-                    config=BuildConfig(merge_preset="amounts", allowed_labels=USER_LABELS, val_fraction=0.2, seed=1))
+    create_snapshot(
+        table=table,
+        backend=LocalBackend(root),
+        source={"table": table.name},
+        record=False,
+        config=BuildConfig(merge_preset="amounts", allowed_labels=USER_LABELS, val_fraction=0.2, seed=1),
+    )
     snapshot = open_snapshot(root, "v1")
-    create_corpus(table=table, backend=corpus_backend(root), source={"table": table.name}, exclude=snapshot, check_contracts=corpus_gate())
+    create_corpus(
+        table=table,
+        backend=corpus_backend(root),
+        source={"table": table.name},
+        exclude=snapshot,
+        check_contracts=corpus_gate(),
+    )
     yield root, snapshot, open_corpus(root, "c1"), [r.key for r in receipts]
     delete_table(table)
 
@@ -69,7 +84,10 @@ def test_the_corpus_holds_unlabelled_receipts_and_not_the_val_split(world):
     val = set(snapshot.receipts.filter(pl.col("split") == "val")["receipt_key"])
     assert len(snapshot.receipts) == 60 and val
     assert set(corpus.receipts["receipt_key"]) == set(keys) - val
-    assert corpus.lock.counts.receipts_without_labels == 20 and corpus.lock.counts.receipts_with_unvalidated_labels_only == 10
+    assert (
+        corpus.lock.counts.receipts_without_labels == 20
+        and corpus.lock.counts.receipts_with_unvalidated_labels_only == 10
+    )
     assert corpus.contracts.status == "passed" and val_overlap(corpus, snapshot) == []
 
 
@@ -85,7 +103,9 @@ def test_corpus_windows_are_the_windows_fit_makes_of_the_same_receipts(world):
     fits: dict[str, list] = {}
     for windows, found, receipts in ((ours, mine, examples), (theirs, fits, train)):
         for w in windows:
-            found.setdefault(receipts[w["example_index"]].receipt_key, []).append((w["input_ids"], w["bbox"], w["word_ids"]))
+            found.setdefault(receipts[w["example_index"]].receipt_key, []).append(
+                (w["input_ids"], w["bbox"], w["word_ids"])
+            )
     assert set(fits) <= set(mine) and len(fits) == snapshot.lock.counts.split("train").receipts
     assert all(mine[key] == fits[key] for key in fits)
 
@@ -103,10 +123,20 @@ def test_pretraining_lowers_the_loss_and_fit_fine_tunes_the_folder(world, tmp_pa
     assert after.loss < before.loss - 0.5 and after.accuracy > before.accuracy, (before, after)
     assert sorted(p.name for p in (tmp_path / "run").glob("checkpoint-*")) == ["checkpoint-30", "checkpoint-60"]
 
-    lineage = PretrainLineage(corpus=corpus_ref(corpus), source=built.describe(TINY), steps=outcome.global_step, epochs=outcome.epochs,
-                              tokens_seen=outcome.tokens_seen, train_runtime_s=outcome.train_runtime_s,
-                              tokens_per_second=outcome.tokens_per_second, max_seq_length=128, doc_stride=32, windows=len(train),
-                              config=config.to_dict(), held_out={"before": before.to_dict(), "after": after.to_dict()})
+    lineage = PretrainLineage(
+        corpus=corpus_ref(corpus),
+        source=built.describe(TINY),
+        steps=outcome.global_step,
+        epochs=outcome.epochs,
+        tokens_seen=outcome.tokens_seen,
+        train_runtime_s=outcome.train_runtime_s,
+        tokens_per_second=outcome.tokens_per_second,
+        max_seq_length=128,
+        doc_stride=32,
+        windows=len(train),
+        config=config.to_dict(),
+        held_out={"before": before.to_dict(), "after": after.to_dict()},
+    )
     folder = save_pretrained_model(outcome.model, built.tokenizer, tmp_path / "pretrained", lineage)
     read = read_lineage(folder)
     assert read.corpus.id == "c1" and read.corpus.content_sha256 == corpus.content_sha256 and read.steps == 60
@@ -114,16 +144,33 @@ def test_pretraining_lowers_the_loss_and_fit_fine_tunes_the_folder(world, tmp_pa
     assert read_lineage(tmp_path) is None
 
     classifier = LayoutLMForTokenClassification.from_pretrained(folder, num_labels=len(snapshot.tags))
-    assert torch.equal(classifier.layoutlm.encoder.layer[1].output.dense.weight, outcome.model.layoutlm.encoder.layer[1].output.dense.weight)
+    assert torch.equal(
+        classifier.layoutlm.encoder.layer[1].output.dense.weight,
+        outcome.model.layoutlm.encoder.layer[1].output.dense.weight,
+    )
 
-    request = FitRequest(snapshot_root=str(root), model=ModelConfig(model=str(folder), max_seq_length=128, doc_stride=32),
-                         train=TrainConfig(epochs=3, batch_size=8, learning_rate=1e-3, seed=1, early_stopping_patience=None,
-                                           output_dir=str(tmp_path / "runs")), job_name="fine-tune-pretrained")
+    request = FitRequest(
+        snapshot_root=str(root),
+        model=ModelConfig(model=str(folder), max_seq_length=128, doc_stride=32),
+        train=TrainConfig(
+            epochs=3,
+            batch_size=8,
+            learning_rate=1e-3,
+            seed=1,
+            early_stopping_patience=None,
+            output_dir=str(tmp_path / "runs"),
+        ),
+        job_name="fine-tune-pretrained",
+    )
     fine, _ = build_model_and_features(request, snapshot)
     assert fine.source == "local" and len(fine.tokenizer) == len(built.tokenizer)
-    assert torch.equal(fine.model.layoutlm.embeddings.x_position_embeddings.weight,
-                       outcome.model.layoutlm.embeddings.x_position_embeddings.weight)  # the 2-D positions it learned
-    assert fine.model.config.id2label[1] == snapshot.tags[1] and fine.model.classifier.out_features == len(snapshot.tags)
+    assert torch.equal(
+        fine.model.layoutlm.embeddings.x_position_embeddings.weight,
+        outcome.model.layoutlm.embeddings.x_position_embeddings.weight,
+    )  # the 2-D positions it learned
+    assert fine.model.config.id2label[1] == snapshot.tags[1] and fine.model.classifier.out_features == len(
+        snapshot.tags
+    )
 
     recorders: dict[str, MemoryRecorder] = {}
     result = fit(request, lambda job_id: recorders.setdefault(job_id, MemoryRecorder(job_id)))

@@ -43,8 +43,22 @@ from .planted import plant
 
 LABELS = ("MERCHANT_NAME", "ADDRESS_LINE", "DATE", "PRODUCT_NAME", "AMOUNT")
 # Tiny fold models that learn this data in seconds on one thread (tests/e2e/test_sweep.py).
-RECIPE = ("--model", "tiny", "--epochs", "15", "--lr", "3e-3", "--max-seq-length", "128", "--doc-stride", "32", "--batch-size", "8",
-          "--seed", "1")
+RECIPE = (
+    "--model",
+    "tiny",
+    "--epochs",
+    "15",
+    "--lr",
+    "3e-3",
+    "--max-seq-length",
+    "128",
+    "--doc-stride",
+    "32",
+    "--batch-size",
+    "8",
+    "--seed",
+    "1",
+)
 
 
 @pytest.fixture(scope="module")
@@ -54,11 +68,15 @@ def planted_table(dynamodb_endpoint, tmp_path_factory):
     config = StoreConfig(table=f"review-{uuid.uuid4().hex[:8]}", region="us-east-1", endpoint_url=dynamodb_endpoint)
     table = connect(config)
     create_table(table, stream=False)
-    planted = plant(int(os.environ.get('PLANT_SEED', '7')), 60, swap=6, remove=6, propose=8)
+    planted = plant(int(os.environ.get("PLANT_SEED", "7")), 60, swap=6, remove=6, propose=8)
     write_bundles(table, planted.bundles)
     root = tmp_path_factory.mktemp("snapshots")
-    create_snapshot(table=table, backend=LocalBackend(root), source={"table": table.name},
-                    config=BuildConfig(merge_preset="amounts", allowed_labels=LABELS, val_fraction=0.2, seed=1))
+    create_snapshot(
+        table=table,
+        backend=LocalBackend(root),
+        source={"table": table.name},
+        config=BuildConfig(merge_preset="amounts", allowed_labels=LABELS, val_fraction=0.2, seed=1),
+    )
     yield config, table, planted, root
     delete_table(table)
 
@@ -79,7 +97,10 @@ def label_items(table) -> dict[tuple[str, str], dict]:
 
 
 def words_of(frame: pl.DataFrame) -> list[tuple[str, int, int, int]]:
-    return [(i, int(r), int(line), int(w)) for i, r, line, w in frame.select("image_id", "receipt_id", "line_id", "word_id").iter_rows()]
+    return [
+        (i, int(r), int(line), int(w))
+        for i, r, line, w in frame.select("image_id", "receipt_id", "line_id", "word_id").iter_rows()
+    ]
 
 
 @pytest.mark.slow
@@ -104,7 +125,9 @@ def test_a_review_finds_planted_errors_and_writes_each_suggestion_once(planted_t
     folds = Queries(table).jobs_by_parent(review_id)  # every fold a recorded child job of the review
     assert sorted(j.name for j in folds) == [f"review-a-fold{i}of3" for i in (1, 2, 3)]
     assert {j.status for j in folds} == {"succeeded"} and {j.tags["parent_job_id"] for j in folds} == {review_id}
-    assert sum(f["receipts"] for f in summary["folds"]) == 60  # each receipt scored once, by the model that never saw it
+    assert (
+        sum(f["receipts"] for f in summary["folds"]) == 60
+    )  # each receipt scored once, by the model that never saw it
     assert summary["scored"]["receipts"] == 60
     listed = json.loads(runs_cli(config, "list", "--parent", review_id, "--json").stdout)
     assert len(listed["runs"]) == 3
@@ -120,10 +143,20 @@ def test_a_review_finds_planted_errors_and_writes_each_suggestion_once(planted_t
     # their own mistakes; the planted errors must still rank far above the rest.
     suspects = words_of(queues["suspect_valid"])
     assert swapped <= set(suspects) and auroc(suspects, swapped, valid_entities) >= 0.9
-    flagged = queues["suspect_valid"].filter(pl.col("image_id").is_in([w[0] for w in swapped]) & (pl.col("given_label") == "MERCHANT_NAME"))
+    flagged = queues["suspect_valid"].filter(
+        pl.col("image_id").is_in([w[0] for w in swapped]) & (pl.col("given_label") == "MERCHANT_NAME")
+    )
     assert set(flagged["model_label"]) <= {"PRODUCT_NAME", "O"}
     missing = words_of(queues["missing"])
-    print("AUROC", os.environ.get("PLANT_SEED"), len(removed & set(missing)), len(removed), auroc(missing, removed, unlabelled), auroc(suspects, swapped, valid_entities), flush=True)
+    print(
+        "AUROC",
+        os.environ.get("PLANT_SEED"),
+        len(removed & set(missing)),
+        len(removed),
+        auroc(missing, removed, unlabelled),
+        auroc(suspects, swapped, valid_entities),
+        flush=True,
+    )
     # 0.84 measured once card numbers became PAYMENT_METHOD (the user's client's alias for CARD_NUMBER): 0.86 before
     assert len(removed & set(missing)) >= 0.6 * len(removed) and auroc(missing, removed, unlabelled) >= 0.8
     triage = queues["triage"]
@@ -156,7 +189,9 @@ def test_a_review_finds_planted_errors_and_writes_each_suggestion_once(planted_t
     after = label_items(table)
     new = {k: v for k, v in after.items() if k not in before}
     assert len(new) == report["before"]["new"] and len(after) == len(before) + len(new)
-    assert all(before[k] == after[k] for k in before)  # every item there before is untouched, VALID and INVALID among them
+    assert all(
+        before[k] == after[k] for k in before
+    )  # every item there before is untouched, VALID and INVALID among them
     assert {v["validation_status"]["S"] for v in new.values()} == {"PENDING"}
     assert {v["label_proposed_by"]["S"] for v in new.values()} == {f"model:{review_id}"}
     assert all(v["reasoning"]["S"].startswith("confidence ") for v in new.values())
@@ -177,11 +212,15 @@ def test_from_job_reviews_the_val_split_of_a_trained_job(planted_table, tmp_path
     fit = trainer(config, *fit_args(root, tmp_path / "runs", "--job-name", "fit-for-review", "--json", epochs=4))
     assert fit.returncode == 0, fit.stderr[-3000:]
     fit_id = json.loads(fit.stdout)["job_id"]
-    done = trainer(config, "review", "--root", str(root), "--from-job", fit_id, "--output-dir", str(tmp_path / "runs"), "--json")
+    done = trainer(
+        config, "review", "--root", str(root), "--from-job", fit_id, "--output-dir", str(tmp_path / "runs"), "--json"
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout)
     assert summary["mode"] == "from_job" and [f["job_id"] for f in summary["folds"]] == [fit_id]
-    assert summary["scored"]["receipts"] == open_snapshot(root, "v1").lock.counts.split("val").receipts  # the val split only
+    assert (
+        summary["scored"]["receipts"] == open_snapshot(root, "v1").lock.counts.split("val").receipts
+    )  # the val split only
     assert Queries(table).jobs_by_parent(summary["job_id"]) == []  # nothing trained
 
 
@@ -241,10 +280,21 @@ def test_fold_jobs_are_children_trained_once_and_found_again_on_resume_with_jobs
 
     _, table, _, root = planted_table
     jobs = MemoryJobs()
-    recipe = FitRequest(snapshot_root=str(root), model=ModelConfig(model="tiny", max_seq_length=128, doc_stride=32),
-                        train=TrainConfig(epochs=2, batch_size=8, learning_rate=3e-3, seed=1, early_stopping_patience=None,
-                                          output_dir=str(tmp_path / "reviews")))
-    request = ReviewRequest(snapshot_root=str(root), snapshot="v1", folds=2, recipe=recipe, job_name="in-memory", created_by="tests")
+    recipe = FitRequest(
+        snapshot_root=str(root),
+        model=ModelConfig(model="tiny", max_seq_length=128, doc_stride=32),
+        train=TrainConfig(
+            epochs=2,
+            batch_size=8,
+            learning_rate=3e-3,
+            seed=1,
+            early_stopping_patience=None,
+            output_dir=str(tmp_path / "reviews"),
+        ),
+    )
+    request = ReviewRequest(
+        snapshot_root=str(root), snapshot="v1", folds=2, recipe=recipe, job_name="in-memory", created_by="tests"
+    )
     first = run_review(request, jobs, jobs, TableWords(table))
     assert first.status == "succeeded"
     folds = jobs.jobs_by_parent(first.job_id)
@@ -255,6 +305,11 @@ def test_fold_jobs_are_children_trained_once_and_found_again_on_resume_with_jobs
     again = run_review(request, jobs, jobs, TableWords(table), resume_job_id=first.job_id)
     assert again.status == "succeeded" and again.summary["queues"] == first.summary["queues"]
     logged = [json.loads(log.message) for log in jobs.iter_job_logs(first.job_id)]
-    assert [(e["fold"], e["trained"]) for e in logged if e.get("type") == "review_fold"] == [(1, True), (2, True), (1, False), (2, False)]
+    assert [(e["fold"], e["trained"]) for e in logged if e.get("type") == "review_fold"] == [
+        (1, True),
+        (2, True),
+        (1, False),
+        (2, False),
+    ]
     for fold in folds:  # one attempt each: nothing was trained again
         assert sum(json.loads(log.message).get("type") == "run_config" for log in jobs.iter_job_logs(fold.job_id)) == 1

@@ -29,8 +29,16 @@ MIN_F1 = 0.35
 
 
 def train_config(tmp_path: Path, **overrides) -> TrainConfig:
-    values = dict(epochs=8, batch_size=8, learning_rate=1e-3, output_dir=str(tmp_path / "runs"), seed=1,
-                  early_stopping_patience=None, class_weights="none", warmup_ratio=0.1)
+    values = dict(
+        epochs=8,
+        batch_size=8,
+        learning_rate=1e-3,
+        output_dir=str(tmp_path / "runs"),
+        seed=1,
+        early_stopping_patience=None,
+        class_weights="none",
+        warmup_ratio=0.1,
+    )
     values.update(overrides)
     return TrainConfig(**values)
 
@@ -48,7 +56,15 @@ def test_fit_learns_and_records_everything(e2e_table, e2e_snapshot, tmp_path):
 
     results = job.results
     assert results["best_f1"] >= MIN_F1, f"tiny model did not learn: best val F1 {results['best_f1']:.3f}"
-    assert set(results) >= {"best_f1", "best_epoch", "train_runtime", "total_flos", "early_stopping_triggered", "epochs_since_best", "best_checkpoint_s3_path"}
+    assert set(results) >= {
+        "best_f1",
+        "best_epoch",
+        "train_runtime",
+        "total_flos",
+        "early_stopping_triggered",
+        "epochs_since_best",
+        "best_checkpoint_s3_path",
+    }
     assert results["early_stopping_triggered"] is False
 
     metrics = list(q.iter_job_metrics(result.job_id))
@@ -57,7 +73,17 @@ def test_fit_learns_and_records_everything(e2e_table, e2e_snapshot, tmp_path):
     assert all(m.step is None for m in dataset.values())
     per_eval = [m for m in metrics if m.epoch is not None]
     names = Counter(m.metric_name for m in per_eval)
-    for name in ("val_f1", "val_precision", "val_recall", "eval_loss", "train_loss", "learning_rate", "samples_per_second", "label_AMOUNT", "label_DATE"):
+    for name in (
+        "val_f1",
+        "val_precision",
+        "val_recall",
+        "eval_loss",
+        "train_loss",
+        "learning_rate",
+        "samples_per_second",
+        "label_AMOUNT",
+        "label_DATE",
+    ):
         assert names[name] == 8, name
     assert all(m.step is not None for m in per_eval)
     label = next(m for m in per_eval if m.metric_name == "label_AMOUNT")
@@ -74,7 +100,10 @@ def test_fit_learns_and_records_everything(e2e_table, e2e_snapshot, tmp_path):
     assert run_file["best_f1"] == summary[0]["best_f1"] and run_file["best_epoch"] == results["best_epoch"]
 
     report = json.loads((Path(result.output_dir) / "run_report.json").read_text())
-    assert report["schema"] == "run_report" and {d["name"] for d in report["diagnoses"]} >= {"overfitting", "early_stopping"}
+    assert report["schema"] == "run_report" and {d["name"] for d in report["diagnoses"]} >= {
+        "overfitting",
+        "early_stopping",
+    }
     assert report["best"]["best_f1"] == pytest.approx(results["best_f1"]) and "learning_curves.png" in report["plots"]
     assert (Path(result.output_dir) / "learning_curves.png").stat().st_size > 10_000
     assert run_config[0]["schedule"]["max_steps"] == 80 and run_config[0]["schedule"]["steps_per_epoch"] == 10
@@ -98,19 +127,31 @@ def test_length_bucketed_batches_learn_and_are_recorded(e2e_table, e2e_snapshot,
     `trainer runs compare` reads)."""
     _, table = e2e_table
     assert TrainConfig().batching == "packed"
-    request = FitRequest(snapshot_root=str(e2e_snapshot), model=TINY, train=train_config(tmp_path, batching="length"), job_name="e2e-length")
+    request = FitRequest(
+        snapshot_root=str(e2e_snapshot),
+        model=TINY,
+        train=train_config(tmp_path, batching="length"),
+        job_name="e2e-length",
+    )
     result = fit(request, lambda job_id: DynamoRecorder(table, job_id))
     assert result.status == "succeeded"
     job = Queries(table).get_job(result.job_id)
     assert job.job_config["request"]["train"]["batching"] == "length"
-    assert job.results["best_f1"] >= MIN_F1, f"length-bucketed batches did not learn: best val F1 {job.results['best_f1']:.3f}"
+    assert job.results["best_f1"] >= MIN_F1, (
+        f"length-bucketed batches did not learn: best val F1 {job.results['best_f1']:.3f}"
+    )
 
 
 def test_a_run_that_raises_is_failed(e2e_table, e2e_snapshot, tmp_path):
     _, table = e2e_table
     weights = tmp_path / "weights.json"
     weights.write_text(json.dumps({"O": 1.0}))  # lacks the entity tags: setup raises
-    request = FitRequest(snapshot_root=str(e2e_snapshot), model=TINY, train=train_config(tmp_path, class_weights=str(weights)), job_name="e2e-fail")
+    request = FitRequest(
+        snapshot_root=str(e2e_snapshot),
+        model=TINY,
+        train=train_config(tmp_path, class_weights=str(weights)),
+        job_name="e2e-fail",
+    )
     with pytest.raises(ValueError, match="lacks tags"):
         fit(request, lambda job_id: DynamoRecorder(table, job_id))
     job = Queries(table).jobs_by_name("e2e-fail").items[0]
@@ -120,21 +161,54 @@ def test_a_run_that_raises_is_failed(e2e_table, e2e_snapshot, tmp_path):
 
 
 def _cli_env(store_config) -> dict[str, str]:
-    return {**os.environ, "AWS_ENDPOINT_URL_DYNAMODB": store_config.endpoint_url, "RECEIPT_ML_TABLE": store_config.table,
-            "AWS_REGION": "us-east-1", "PYTHONUNBUFFERED": "1"}
+    return {
+        **os.environ,
+        "AWS_ENDPOINT_URL_DYNAMODB": store_config.endpoint_url,
+        "RECEIPT_ML_TABLE": store_config.table,
+        "AWS_REGION": "us-east-1",
+        "PYTHONUNBUFFERED": "1",
+    }
 
 
 def _fit_args(snapshot_root: Path, out: Path, *extra: str) -> list[str]:
-    return ["fit", "--root", str(snapshot_root), "--model", "tiny", "--max-seq-length", "256", "--doc-stride", "64",
-            "--epochs", "6", "--batch-size", "8", "--lr", "1e-3", "--seed", "1", "--early-stopping-patience", "0",
-            "--output-dir", str(out), *extra]
+    return [
+        "fit",
+        "--root",
+        str(snapshot_root),
+        "--model",
+        "tiny",
+        "--max-seq-length",
+        "256",
+        "--doc-stride",
+        "64",
+        "--epochs",
+        "6",
+        "--batch-size",
+        "8",
+        "--lr",
+        "1e-3",
+        "--seed",
+        "1",
+        "--early-stopping-patience",
+        "0",
+        "--output-dir",
+        str(out),
+        *extra,
+    ]
 
 
 def test_sigterm_interrupts_and_resume_finishes_the_same_job(e2e_table, e2e_snapshot, tmp_path):
     config, table = e2e_table
     out = tmp_path / "runs"
-    cmd = [sys.executable, "-m", "trainer.cli", *_fit_args(e2e_snapshot, out, "--job-name", "e2e-resume", "--eval-steps", "4")]
-    process = subprocess.Popen(cmd, env=_cli_env(config), cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "trainer.cli",
+        *_fit_args(e2e_snapshot, out, "--job-name", "e2e-resume", "--eval-steps", "4"),
+    ]
+    process = subprocess.Popen(
+        cmd, env=_cli_env(config), cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     deadline = time.monotonic() + 240
     while not list(out.glob("*/checkpoint-*")) and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.2)
@@ -149,8 +223,14 @@ def test_sigterm_interrupts_and_resume_finishes_the_same_job(e2e_table, e2e_snap
     before = list(q.iter_job_metrics(job.job_id))
     assert before, "the interrupted run recorded its first evaluations"
 
-    resumed = subprocess.run([sys.executable, "-m", "trainer.cli", "fit", "--resume", job.job_id, "--json"],
-                             env=_cli_env(config), cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "trainer.cli", "fit", "--resume", job.job_id, "--json"],
+        env=_cli_env(config),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert json.loads(resumed.stdout)["job_id"] == job.job_id
     assert len(q.jobs_by_name("e2e-resume").items) == 1  # the same job, not a second one
@@ -167,10 +247,26 @@ def test_sigterm_interrupts_and_resume_finishes_the_same_job(e2e_table, e2e_snap
 
 def test_two_torchrun_processes_write_each_record_once(e2e_table, e2e_snapshot, tmp_path):
     config, table = e2e_table
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "trainer.cli",
-           *_fit_args(e2e_snapshot, tmp_path / "runs", "--job-name", "e2e-ddp", "--json")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "trainer.cli",
+        *_fit_args(e2e_snapshot, tmp_path / "runs", "--job-name", "e2e-ddp", "--json"),
+    ]
     cmd[cmd.index("--epochs") + 1] = "2"
-    done = subprocess.run(cmd, env={**_cli_env(config), "OMP_NUM_THREADS": "1"}, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        cmd,
+        env={**_cli_env(config), "OMP_NUM_THREADS": "1"},
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
     q = Queries(table)
     jobs = q.jobs_by_name("e2e-ddp").items

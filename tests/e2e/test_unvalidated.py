@@ -36,10 +36,17 @@ def snapshots(dynamodb_endpoint, tmp_path_factory):
     load_synthetic(labelled, seed=21, n_receipts=120, mix=USER_2025_11, truth_table=truth)
     root = tmp_path_factory.mktemp("unvalidated")
     built = {}
-    spec = BuildConfig(merge_preset="amounts", allowed_labels=USER_LABELS, val_fraction=0.25, seed=1, o_entity_ratio=2.0)
+    spec = BuildConfig(
+        merge_preset="amounts", allowed_labels=USER_LABELS, val_fraction=0.25, seed=1, o_entity_ratio=2.0
+    )
     for name, table, unvalidated in (("ignore", labelled, "ignore"), ("o", labelled, "o"), ("truth", truth, "ignore")):
-        result = create_snapshot(table=table, backend=LocalBackend(root / name), source={"table": table.name},
-                                 config=replace(spec, unvalidated=unvalidated), check_contracts=contract_gate())
+        result = create_snapshot(
+            table=table,
+            backend=LocalBackend(root / name),
+            source={"table": table.name},
+            config=replace(spec, unvalidated=unvalidated),
+            check_contracts=contract_gate(),
+        )
         built[name] = open_snapshot(root / name, result.snapshot_id)
     yield built
     delete_table(labelled)
@@ -79,7 +86,9 @@ def test_a_perfect_model_is_scored_honestly_only_when_unknown_words_are_left_out
     scores = {}
     for name, snap in (("ignore", ignore), ("o", old)):
         examples = val_examples(snap)
-        assert [e.words for e in examples] == [truth_by_key[e.receipt_key].words for e in examples]  # the same words, same order
+        assert [e.words for e in examples] == [
+            truth_by_key[e.receipt_key].words for e in examples
+        ]  # the same words, same order
         perfect = [truth_by_key[e.receipt_key].tag_ids for e in examples]
         scores[name] = word_metrics(perfect, examples, snap.tags)
     assert scores["ignore"]["num_unscored_words"] == ignore.lock.counts.split("val").unknown_words

@@ -12,16 +12,28 @@ from botocore.awsrequest import AWSResponse
 from metrics_store import Geometry, Job, Point, ReceiptWord, ReceiptWordLabel
 
 
-def job(name: str = "run", status: str = "pending", created_at: str = "2026-01-01T00:00:00.000000+00:00", **kw: Any) -> Job:
-    return Job(job_id=str(uuid.uuid4()), name=name, created_at=created_at, status=status,
-               job_config={"lr": 6e-5, "batch_size": 64, "labels": ["AMOUNT", "DATE"]}, **kw)
+def job(
+    name: str = "run", status: str = "pending", created_at: str = "2026-01-01T00:00:00.000000+00:00", **kw: Any
+) -> Job:
+    return Job(
+        job_id=str(uuid.uuid4()),
+        name=name,
+        created_at=created_at,
+        status=status,
+        job_config={"lr": 6e-5, "batch_size": 64, "labels": ["AMOUNT", "DATE"]},
+        **kw,
+    )
 
 
 def geometry(x: float = 0.1, y: float = 0.8, w: float = 0.2, h: float = 0.03) -> Geometry:
     return Geometry(
-        top_left=Point(x, y + h), top_right=Point(x + w, y + h),
-        bottom_left=Point(x, y), bottom_right=Point(x + w, y),
-        angle_degrees=0.5, angle_radians=0.0087, confidence=0.98,
+        top_left=Point(x, y + h),
+        top_right=Point(x + w, y + h),
+        bottom_left=Point(x, y),
+        bottom_right=Point(x + w, y),
+        angle_degrees=0.5,
+        angle_radians=0.0087,
+        confidence=0.98,
     )
 
 
@@ -29,7 +41,9 @@ def word(image_id: str, rid: int = 1, lid: int = 1, wid: int = 1, text: str = "T
     return ReceiptWord(image_id, rid, lid, wid, text, geometry())
 
 
-def label(image_id: str, rid: int = 1, lid: int = 1, wid: int = 1, name: str = "GRAND_TOTAL", status: str = "VALID") -> ReceiptWordLabel:
+def label(
+    image_id: str, rid: int = 1, lid: int = 1, wid: int = 1, name: str = "GRAND_TOTAL", status: str = "VALID"
+) -> ReceiptWordLabel:
     return ReceiptWordLabel(image_id, rid, lid, wid, name, status, "2026-01-01T00:00:00+00:00")
 
 
@@ -56,10 +70,12 @@ class Throttle:
             return None
         self.remaining -= 1
         self.fired += 1
-        body = json.dumps({
-            "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
-            "message": "The level of configured provisioned throughput for the table was exceeded.",
-        }).encode()
+        body = json.dumps(
+            {
+                "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+                "message": "The level of configured provisioned throughput for the table was exceeded.",
+            }
+        ).encode()
         return AWSResponse(request.url, 400, {"x-amzn-ErrorType": "ProvisionedThroughputExceededException"}, _Raw(body))
 
 
@@ -83,9 +99,9 @@ class DropSome:
             return
         self.remaining -= 1
         for table, requests in params["RequestItems"].items():
-            self._held[table] = requests[-self.per_call:]
+            self._held[table] = requests[-self.per_call :]
             if len(requests) > self.per_call:
-                del requests[-self.per_call:]
+                del requests[-self.per_call :]
             # else: a request cannot be empty; send it, and still report it unprocessed
 
     def after(self, parsed: dict, **_: Any) -> None:

@@ -26,10 +26,18 @@ SHA_C, SHA_M, SHA_D, SHA_E = "c" * 64, "m" * 64, "d" * 64, "e" * 64
 CASES = {
     "job_full": (
         Job(
-            JOB, "nightly", TS, status="running", description="cord tiny", created_by="me", priority="high",
+            JOB,
+            "nightly",
+            TS,
+            status="running",
+            description="cord tiny",
+            created_by="me",
+            priority="high",
             job_config={"lr": 6e-05, "batch_size": 64, "labels": ["AMOUNT", "DATE"]},
-            tags={"active_model": "true", "parent_job_id": JOB2}, storage={"bucket": "b"},
-            results={"best_f1": 0.75, "early_stopping_triggered": False}, estimated_duration=600,
+            tags={"active_model": "true", "parent_job_id": JOB2},
+            storage={"bucket": "b"},
+            results={"best_f1": 0.75, "early_stopping_triggered": False},
+            estimated_duration=600,
             parent_job_id=JOB2,  # a job another job started (a sweep's trial): an attribute, and a tag for people
         ),
         {
@@ -47,9 +55,13 @@ CASES = {
             "created_by": {"S": "me"},
             "status": {"S": "running"},
             "priority": {"S": "high"},
-            "job_config": {"M": {
-                "lr": {"N": "6e-05"}, "batch_size": {"N": "64"}, "labels": {"L": [{"S": "AMOUNT"}, {"S": "DATE"}]},
-            }},
+            "job_config": {
+                "M": {
+                    "lr": {"N": "6e-05"},
+                    "batch_size": {"N": "64"},
+                    "labels": {"L": [{"S": "AMOUNT"}, {"S": "DATE"}]},
+                }
+            },
             "tags": {"M": {"active_model": {"S": "true"}, "parent_job_id": {"S": JOB2}}},
             "storage": {"M": {"bucket": {"S": "b"}}},
             "results": {"M": {"best_f1": {"N": "0.75"}, "early_stopping_triggered": {"BOOL": False}}},
@@ -78,8 +90,15 @@ CASES = {
         },
     ),
     "metric_full": (
-        JobMetric(JOB, "label_AMOUNT", TS, {"f1": 0.5, "precision": 0.25, "recall": 1.0, "support": 4},
-                  unit="per_label", step=10, epoch=1.5),
+        JobMetric(
+            JOB,
+            "label_AMOUNT",
+            TS,
+            {"f1": 0.5, "precision": 0.25, "recall": 1.0, "support": 4},
+            unit="per_label",
+            step=10,
+            epoch=1.5,
+        ),
         {
             "PK": {"S": f"JOB#{JOB}"},
             "SK": {"S": f"METRIC#label_AMOUNT#{TS}"},
@@ -91,9 +110,14 @@ CASES = {
             "job_id": {"S": JOB},
             "metric_name": {"S": "label_AMOUNT"},
             "timestamp": {"S": TS},
-            "value": {"M": {
-                "f1": {"N": "0.5"}, "precision": {"N": "0.25"}, "recall": {"N": "1"}, "support": {"N": "4"},
-            }},
+            "value": {
+                "M": {
+                    "f1": {"N": "0.5"},
+                    "precision": {"N": "0.25"},
+                    "recall": {"N": "1"},
+                    "support": {"N": "4"},
+                }
+            },
             "unit": {"S": "per_label"},
             "step": {"N": "10"},
             "epoch": {"N": "1"},  # the user's client reads a whole epoch ...
@@ -177,8 +201,19 @@ CASES = {
         },
     ),
     "checkpoint_full": (
-        JobCheckpoint(JOB, TS, "bucket", "runs/x/best", 1234, 10, 1.5, model_state=False,
-                      optimizer_state=False, is_best=True, metrics={"val_f1": 0.5}),
+        JobCheckpoint(
+            JOB,
+            TS,
+            "bucket",
+            "runs/x/best",
+            1234,
+            10,
+            1.5,
+            model_state=False,
+            optimizer_state=False,
+            is_best=True,
+            metrics={"val_f1": 0.5},
+        ),
         {
             "PK": {"S": f"JOB#{JOB}"},
             "SK": {"S": f"CHECKPOINT#{TS}"},
@@ -275,8 +310,18 @@ CASES = {
         },
     ),
     "resource_full": (
-        JobResource(JOB, RES1, "i-1", "g5.xlarge", "gpu", TS, status="released", gpu_count=1,
-                    released_at=TS2, resource_config={"cuda": "12.4"}),
+        JobResource(
+            JOB,
+            RES1,
+            "i-1",
+            "g5.xlarge",
+            "gpu",
+            TS,
+            status="released",
+            gpu_count=1,
+            released_at=TS2,
+            resource_config={"cuda": "12.4"},
+        ),
         {
             "PK": {"S": f"JOB#{JOB}"},
             "SK": {"S": f"RESOURCE#{RES1}"},
@@ -314,8 +359,16 @@ CASES = {
     ),
     "snapshot_full": (
         DatasetSnapshotRecord(
-            "v1", SHA_C, SHA_M, "/tmp/snapshots/v1", TS, parent_id="v0", counts={"train": {"receipts": 9}},
-            contract_status="passed", label_list=["AMOUNT", "DATE"], build_config={"merge": "amounts"},
+            "v1",
+            SHA_C,
+            SHA_M,
+            "/tmp/snapshots/v1",
+            TS,
+            parent_id="v0",
+            counts={"train": {"receipts": 9}},
+            contract_status="passed",
+            label_list=["AMOUNT", "DATE"],
+            build_config={"merge": "amounts"},
         ),
         {
             "PK": {"S": f"DATASET_SNAPSHOT#{SHA_M}"},
@@ -359,4 +412,3 @@ CASES = {
         },
     ),
 }
-

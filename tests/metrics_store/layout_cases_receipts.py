@@ -18,14 +18,26 @@ from metrics_store.records.receipts import CDN_KEYS, PLACE_TEXT_FIELDS
 
 IMAGE = "3f2b6a1e-0000-4000-8000-000000000001"
 TS = "2026-03-01T10:00:00.000001+00:00"
-GEO = Geometry(Point(0.25, 0.5625), Point(0.375, 0.5625), Point(0.25, 0.5), Point(0.375, 0.5),
-               angle_degrees=0.5, angle_radians=0.25, confidence=0.875)
+GEO = Geometry(
+    Point(0.25, 0.5625),
+    Point(0.375, 0.5625),
+    Point(0.25, 0.5),
+    Point(0.375, 0.5),
+    angle_degrees=0.5,
+    angle_radians=0.25,
+    confidence=0.875,
+)
 GEO_MIN = Geometry(Point(0.5, 0.25), Point(0.75, 0.25), Point(0.5, 0.125), Point(0.75, 0.125))
 
 GEOMETRY_ITEM = {
-    "bounding_box": {"M": {
-        "x": {"N": "0.25"}, "y": {"N": "0.5"}, "width": {"N": "0.125"}, "height": {"N": "0.0625"},
-    }},
+    "bounding_box": {
+        "M": {
+            "x": {"N": "0.25"},
+            "y": {"N": "0.5"},
+            "width": {"N": "0.125"},
+            "height": {"N": "0.0625"},
+        }
+    },
     "top_left": {"M": {"x": {"N": "0.25"}, "y": {"N": "0.5625"}}},
     "top_right": {"M": {"x": {"N": "0.375"}, "y": {"N": "0.5625"}}},
     "bottom_left": {"M": {"x": {"N": "0.25"}, "y": {"N": "0.5"}}},
@@ -35,9 +47,14 @@ GEOMETRY_ITEM = {
     "confidence": {"N": "0.875"},
 }
 GEOMETRY_MIN_ITEM = {
-    "bounding_box": {"M": {
-        "x": {"N": "0.5"}, "y": {"N": "0.125"}, "width": {"N": "0.25"}, "height": {"N": "0.125"},
-    }},
+    "bounding_box": {
+        "M": {
+            "x": {"N": "0.5"},
+            "y": {"N": "0.125"},
+            "width": {"N": "0.25"},
+            "height": {"N": "0.125"},
+        }
+    },
     "top_left": {"M": {"x": {"N": "0.5"}, "y": {"N": "0.25"}}},
     "top_right": {"M": {"x": {"N": "0.75"}, "y": {"N": "0.25"}}},
     "bottom_left": {"M": {"x": {"N": "0.5"}, "y": {"N": "0.125"}}},
@@ -48,9 +65,23 @@ GEOMETRY_MIN_ITEM = {
 }
 CASES = {
     "receipt_full": (
-        Receipt(IMAGE, 1, 864, 1296, TS, ReceiptImage(
-            "raw-bucket", "raw/abc.png", Point(0.125, 0.875), Point(0.875, 0.875), Point(0.125, 0.0625), Point(0.875, 0.0625),
-            sha256="ab" * 32, cdn=(("cdn_s3_bucket", "cdn-bucket"), ("cdn_s3_key", "assets/abc.jpg")))),
+        Receipt(
+            IMAGE,
+            1,
+            864,
+            1296,
+            TS,
+            ReceiptImage(
+                "raw-bucket",
+                "raw/abc.png",
+                Point(0.125, 0.875),
+                Point(0.875, 0.875),
+                Point(0.125, 0.0625),
+                Point(0.875, 0.0625),
+                sha256="ab" * 32,
+                cdn=(("cdn_s3_bucket", "cdn-bucket"), ("cdn_s3_key", "assets/abc.jpg")),
+            ),
+        ),
         {
             "PK": {"S": f"IMAGE#{IMAGE}"},
             "SK": {"S": "RECEIPT#00001"},
@@ -103,8 +134,18 @@ CASES = {
         },
     ),
     "place_full": (
-        ReceiptPlace(IMAGE, 1, "ChIJabc", "Corner Deli & Co.", "MATCHED", TS, 0.93,
-                     PlaceDetails(texts=(("formatted_address", "1 Main St"), ("validated_by", "PHONE_LOOKUP")), merchant_types=("cafe",))),
+        ReceiptPlace(
+            IMAGE,
+            1,
+            "ChIJabc",
+            "Corner Deli & Co.",
+            "MATCHED",
+            TS,
+            0.93,
+            PlaceDetails(
+                texts=(("formatted_address", "1 Main St"), ("validated_by", "PHONE_LOOKUP")), merchant_types=("cafe",)
+            ),
+        ),
         {
             "PK": {"S": f"IMAGE#{IMAGE}"},
             "SK": {"S": "RECEIPT#00001#PLACE"},
@@ -189,8 +230,7 @@ CASES = {
         },
     ),
     "word_full": (
-        ReceiptWord(IMAGE, 1, 12, 3, "12.50", GEO, is_noise=True,
-                    extracted_data={"type": "currency", "value": 12.5}),
+        ReceiptWord(IMAGE, 1, 12, 3, "12.50", GEO, is_noise=True, extracted_data={"type": "currency", "value": 12.5}),
         {
             "PK": {"S": f"IMAGE#{IMAGE}"},
             "SK": {"S": "RECEIPT#00001#LINE#00012#WORD#00003"},
@@ -232,8 +272,18 @@ CASES = {
         },
     ),
     "label_full": (
-        ReceiptWordLabel(IMAGE, 1, 12, 3, "GRAND_TOTAL", "VALID", TS, reasoning="bottom line",
-                         label_proposed_by="gpt", label_consolidated_from="LINE_TOTAL"),
+        ReceiptWordLabel(
+            IMAGE,
+            1,
+            12,
+            3,
+            "GRAND_TOTAL",
+            "VALID",
+            TS,
+            reasoning="bottom line",
+            label_proposed_by="gpt",
+            label_consolidated_from="LINE_TOTAL",
+        ),
         {
             "PK": {"S": f"IMAGE#{IMAGE}"},
             "SK": {"S": "RECEIPT#00001#LINE#00012#WORD#00003#LABEL#GRAND_TOTAL"},
@@ -275,4 +325,3 @@ CASES = {
         },
     ),
 }
-

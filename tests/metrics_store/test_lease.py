@@ -71,7 +71,14 @@ def test_stale_jobs_are_marked_interrupted_failed_ones_resume_finished_ones_neve
     with pytest.raises(InvalidStatusTransition, match="succeeded"):
         store.jobs.acquire_lease(j.job_id, "host:4:d")
     assert [s.status for s in Queries(table).status_history(j.job_id)] == [
-        "pending", "running", "interrupted", "running", "failed", "running", "succeeded"]
+        "pending",
+        "running",
+        "interrupted",
+        "running",
+        "failed",
+        "running",
+        "succeeded",
+    ]
 
 
 def test_the_lease_is_renewed_in_the_background(table):
@@ -131,7 +138,9 @@ def test_an_outage_longer_than_the_budget_stops_the_writer_keeping_every_record_
 
 def test_the_heartbeat_goes_out_on_schedule_while_writes_never_stop():
     beats: list[float] = []
-    writer = BackgroundWriter(lambda write: time.sleep(0.02), tick=lambda: beats.append(time.monotonic()), tick_seconds=0.2)
+    writer = BackgroundWriter(
+        lambda write: time.sleep(0.02), tick=lambda: beats.append(time.monotonic()), tick_seconds=0.2
+    )
     started = time.monotonic()
     while time.monotonic() - started < 1.5:  # a write every 10 ms: the queue is never idle
         writer.submit(_write(0))

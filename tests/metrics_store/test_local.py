@@ -19,7 +19,9 @@ INSTALL_DIR = REPO_ROOT / ".local" / "dynamodb"
 def test_table_has_the_reference_layout(table):
     described = table.client.describe_table(TableName=table.name)["Table"]
     assert [k["AttributeName"] for k in described["KeySchema"]] == ["PK", "SK"]
-    indexes = {i["IndexName"]: [k["AttributeName"] for k in i["KeySchema"]] for i in described["GlobalSecondaryIndexes"]}
+    indexes = {
+        i["IndexName"]: [k["AttributeName"] for k in i["KeySchema"]] for i in described["GlobalSecondaryIndexes"]
+    }
     assert indexes == {
         "GSI1": ["GSI1PK", "GSI1SK"],
         "GSI2": ["GSI2PK", "GSI2SK"],

@@ -24,10 +24,18 @@ def filled(table):
     for j in running:
         store.jobs.set_job_status(j.job_id, "running")
     for n, j in enumerate(done[:2]):
-        store.add_metrics([
-            JobMetric(j.job_id, "val_f1", f"2026-01-0{n + 1}T0{e}:00:00.000000+00:00", 0.1 * e + n, epoch=e, step=10 * e)
-            for e in range(1, 4)
-        ] + [JobMetric(j.job_id, "eval_loss", f"2026-01-0{n + 1}T0{e}:00:00.000000+00:00", 1.0 / e, epoch=e) for e in range(1, 4)])
+        store.add_metrics(
+            [
+                JobMetric(
+                    j.job_id, "val_f1", f"2026-01-0{n + 1}T0{e}:00:00.000000+00:00", 0.1 * e + n, epoch=e, step=10 * e
+                )
+                for e in range(1, 4)
+            ]
+            + [
+                JobMetric(j.job_id, "eval_loss", f"2026-01-0{n + 1}T0{e}:00:00.000000+00:00", 1.0 / e, epoch=e)
+                for e in range(1, 4)
+            ]
+        )
     return table, done, running
 
 
@@ -82,7 +90,18 @@ def test_checkpoints_best_and_receipt_counts(table):
     j = job()
     store.jobs.create_job(j)
     for step, best in ((10, True), (20, False), (30, True), (40, False)):
-        store.add_checkpoint(JobCheckpoint(j.job_id, f"2026-01-01T00:00:{step}.000000+00:00", "", f"/runs/x/checkpoint-{step}", 100, step, step / 10, is_best=best))
+        store.add_checkpoint(
+            JobCheckpoint(
+                j.job_id,
+                f"2026-01-01T00:00:{step}.000000+00:00",
+                "",
+                f"/runs/x/checkpoint-{step}",
+                100,
+                step,
+                step / 10,
+                is_best=best,
+            )
+        )
     assert len(q.checkpoints(j.job_id)) == 4
     assert q.best_checkpoint(j.job_id).step == 30
     image = str(uuid.uuid4())
@@ -98,8 +117,15 @@ def test_bad_page_token_is_a_clear_error(table):
 def test_jobs_by_parent_lists_the_children_of_a_job_in_any_status(table):
     store = Store(table, **NO_WAIT)
     parent = job(name="sweep")
-    children = [job(name=f"sweep-t{n}", created_at=f"2026-01-0{n}T00:00:00.000000+00:00", parent_job_id=parent.job_id,
-                    tags={"parent_job_id": parent.job_id}) for n in (3, 1, 2)]
+    children = [
+        job(
+            name=f"sweep-t{n}",
+            created_at=f"2026-01-0{n}T00:00:00.000000+00:00",
+            parent_job_id=parent.job_id,
+            tags={"parent_job_id": parent.job_id},
+        )
+        for n in (3, 1, 2)
+    ]
     for j in [parent, *children, job(name="unrelated")]:
         store.jobs.create_job(j)
     store.jobs.set_job_status(children[0].job_id, "cancelled")

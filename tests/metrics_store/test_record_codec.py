@@ -30,12 +30,19 @@ class Note(Record):
 def test_a_new_record_type_needs_only_its_declarations():
     item = Note(7, "hi", count=2).to_item()
     assert item == {
-        "PK": {"S": "NOTES"}, "SK": {"S": "NOTE#7"}, "GSI1PK": {"S": "NOTE"}, "TYPE": {"S": "NOTE"},
-        "text": {"S": "hi"}, "count": {"N": "2"}, "pinned": {"BOOL": False}, "author": {"NULL": True},
+        "PK": {"S": "NOTES"},
+        "SK": {"S": "NOTE#7"},
+        "GSI1PK": {"S": "NOTE"},
+        "TYPE": {"S": "NOTE"},
+        "text": {"S": "hi"},
+        "count": {"N": "2"},
+        "pinned": {"BOOL": False},
+        "author": {"NULL": True},
     }
     assert Note.from_item(item) == Note(7, "hi", count=2)
-    assert Note.from_item({"PK": {"S": "NOTES"}, "SK": {"S": "NOTE#8"}, "TYPE": {"S": "NOTE"},
-                           "count": {"N": "3.0"}}) == Note(8, "", count=3)
+    assert Note.from_item(
+        {"PK": {"S": "NOTES"}, "SK": {"S": "NOTE#8"}, "TYPE": {"S": "NOTE"}, "count": {"N": "3.0"}}
+    ) == Note(8, "", count=3)
 
 
 def test_a_layout_naming_a_field_the_record_lacks_is_refused():

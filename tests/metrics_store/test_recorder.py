@@ -16,7 +16,13 @@ def recorder_and_reader(request, table):
     if request.param == "dynamo":
         rec = DynamoRecorder(table, j.job_id)
         q = Queries(table)
-        return j, rec, (lambda: q.get_job(j.job_id)), (lambda: list(q.iter_job_metrics(j.job_id))), (lambda: list(q.iter_job_logs(j.job_id)))
+        return (
+            j,
+            rec,
+            (lambda: q.get_job(j.job_id)),
+            (lambda: list(q.iter_job_metrics(j.job_id))),
+            (lambda: list(q.iter_job_logs(j.job_id))),
+        )
     rec = MemoryRecorder(j.job_id)
     return j, rec, (lambda: rec.job), (lambda: rec.metric_records), (lambda: rec.logs)
 
@@ -28,7 +34,12 @@ def test_recorders_share_one_behaviour(recorder_and_reader):
     assert created and opened == j
     rec.status("running", message="start")
     assert rec.metrics({"num_train_samples": 90, "o_entity_ratio_train": 2.0}) == 2
-    assert rec.metrics({"val_f1": 0.5, "label_AMOUNT": {"f1": 0.5, "support": 4}}, epoch=1, step=10, units={"val_f1": "ratio"}) == 2
+    assert (
+        rec.metrics(
+            {"val_f1": 0.5, "label_AMOUNT": {"f1": 0.5, "support": 4}}, epoch=1, step=10, units={"val_f1": "ratio"}
+        )
+        == 2
+    )
     # A resumed run replays the same evaluation: nothing is recorded twice.
     assert rec.metrics({"val_f1": 0.5}, epoch=1, step=10) == 0
     assert rec.metrics({"val_f1": 0.6}, epoch=2, step=20) == 1
@@ -41,7 +52,12 @@ def test_recorders_share_one_behaviour(recorder_and_reader):
     assert job_now.status == "succeeded" and job_now.results == {"best_f1": 0.6, "best_epoch": 2}
     metrics = get_metrics()
     assert sorted((m.metric_name, m.epoch) for m in metrics) == [
-        ("label_AMOUNT", 1), ("num_train_samples", None), ("o_entity_ratio_train", None), ("val_f1", 1), ("val_f1", 2)]
+        ("label_AMOUNT", 1),
+        ("num_train_samples", None),
+        ("o_entity_ratio_train", None),
+        ("val_f1", 1),
+        ("val_f1", 2),
+    ]
     assert {m.metric_name: m.unit for m in metrics if m.epoch == 1}["val_f1"] == "ratio"
     assert json.loads(get_logs()[0].message) == {"type": "run_config", "seed": 7}
 

@@ -32,7 +32,9 @@ TS = "2026-03-01T10:00:00.000001+00:00"
 
 
 def _get(table, pk, sk):
-    return table.client.get_item(TableName=table.name, Key={"PK": {"S": pk}, "SK": {"S": sk}}, ConsistentRead=True)["Item"]
+    return table.client.get_item(TableName=table.name, Key={"PK": {"S": pk}, "SK": {"S": sk}}, ConsistentRead=True)[
+        "Item"
+    ]
 
 
 ALL_RECORDS = [
@@ -43,12 +45,22 @@ ALL_RECORDS = [
     label(IMAGE, 1, 12, 3),
     job(tags={"active_model": "true"}, storage={"bucket": "b"}, results={"best_f1": 0.7}, estimated_duration=600),
     JobMetric(J1, "val_f1", TS, 0.0, unit="ratio", step=10, epoch=1),
-    JobMetric(J1, "label_AMOUNT", TS, {"f1": 0.5, "precision": 0.25, "recall": 1.0, "support": 4}, unit="per_label", step=10, epoch=1),
+    JobMetric(
+        J1,
+        "label_AMOUNT",
+        TS,
+        {"f1": 0.5, "precision": 0.25, "recall": 1.0, "support": 4},
+        unit="per_label",
+        step=10,
+        epoch=1,
+    ),
     JobLog(J1, TS, '{"type": "run_config"}', "INFO", "trainer"),
     JobStatus(J1, "running", TS, progress=50.0, message="epoch 1", updated_by="me", instance_id="i-1"),
     JobCheckpoint(J1, TS, "bucket", "runs/x/best", 1234, 10, 1.0, is_best=True, metrics={"val_f1": 0.5}),
     JobResource(J1, R1, "i-1", "g5.xlarge", "gpu", TS, gpu_count=1, resource_config={"cuda": "12.4"}),
-    DatasetSnapshotRecord("v1", "c" * 64, "m" * 64, "/tmp/snapshots/v1", TS, counts={"train": {"receipts": 9}}, label_list=["AMOUNT"]),
+    DatasetSnapshotRecord(
+        "v1", "c" * 64, "m" * 64, "/tmp/snapshots/v1", TS, counts={"train": {"receipts": 9}}, label_list=["AMOUNT"]
+    ),
 ]
 
 
@@ -65,7 +77,9 @@ def test_receipt_keys_match_the_reference_layout():
     w = word(IMAGE, 1, 12, 3).to_item()
     assert w["PK"] == {"S": f"IMAGE#{IMAGE}"}
     assert w["SK"] == {"S": "RECEIPT#00001#LINE#00012#WORD#00003"}
-    assert w["GSI2PK"] == {"S": "RECEIPT"} and w["GSI2SK"] == {"S": f"IMAGE#{IMAGE}#RECEIPT#00001#LINE#00012#WORD#00003"}
+    assert w["GSI2PK"] == {"S": "RECEIPT"} and w["GSI2SK"] == {
+        "S": f"IMAGE#{IMAGE}#RECEIPT#00001#LINE#00012#WORD#00003"
+    }
     assert w["GSI3PK"] == {"S": f"IMAGE#{IMAGE}#RECEIPT#00001"} and w["GSI3SK"] == {"S": "WORD"}
     assert w["GSI4SK"] == {"S": "3_WORD#00012#00003"} and w["TYPE"] == {"S": "RECEIPT_WORD"}
     assert w["extracted_data"] == {"NULL": True}  # vision entities write absent optionals as NULL

@@ -101,7 +101,9 @@ def test_oversize_log_is_split_and_read_back_whole(table):
     store.jobs.create_job(j)
     summary = {
         "type": "run_summary",
-        "epoch_metrics": [{"epoch": e, "per_label": {f"L{i}": {"f1": 0.123456789 * i} for i in range(60)}} for e in range(400)],
+        "epoch_metrics": [
+            {"epoch": e, "per_label": {f"L{i}": {"f1": 0.123456789 * i} for i in range(60)}} for e in range(400)
+        ],
         "note": "é" * 150_000,  # multi-byte characters across the cuts
     }
     message = json.dumps(summary, ensure_ascii=False)
@@ -169,7 +171,9 @@ def test_update_job_sets_results_and_refuses_keys(table):
     store = Store(table, **NO_WAIT)
     j = job()
     store.jobs.create_job(j)
-    store.jobs.update_job(j.job_id, results={"best_f1": 0.71, "early_stopping_triggered": False}, tags={"active_model": "true"})
+    store.jobs.update_job(
+        j.job_id, results={"best_f1": 0.71, "early_stopping_triggered": False}, tags={"active_model": "true"}
+    )
     got = Queries(table).get_job(j.job_id)
     assert got.results == {"best_f1": 0.71, "early_stopping_triggered": False}
     assert got.tags == {"active_model": "true"}
@@ -182,7 +186,10 @@ def test_update_job_sets_results_and_refuses_keys(table):
 def test_one_epoch_of_metrics_is_two_requests(table):
     store = Store(table, **NO_WAIT)
     ts = utc_now_iso()
-    metrics = [JobMetric(J1, n, ts, 0.5, epoch=1, step=10) for n in ("val_f1", "val_precision", "val_recall", "eval_loss", "train_loss", "learning_rate")]
+    metrics = [
+        JobMetric(J1, n, ts, 0.5, epoch=1, step=10)
+        for n in ("val_f1", "val_precision", "val_recall", "eval_loss", "train_loss", "learning_rate")
+    ]
     metrics += [JobMetric(J1, f"label_L{i}", ts, {"f1": 0.5, "support": 3}, epoch=1) for i in range(25)]
     store.add_metrics(metrics)
     assert store.requests == 2
@@ -191,10 +198,14 @@ def test_one_epoch_of_metrics_is_two_requests(table):
 
 def test_labels_with_every_status_count(table):
     image = str(uuid.uuid4())
-    Store(table, **NO_WAIT).put_records([
-        label(image, 1, 1, 1, "DATE", "VALID"), label(image, 1, 1, 2, "DATE", "INVALID"),
-        label(image, 1, 1, 3, "DATE", "VALID"), label(image, 1, 2, 1, "TAX", "NEEDS_REVIEW"),
-    ])
+    Store(table, **NO_WAIT).put_records(
+        [
+            label(image, 1, 1, 1, "DATE", "VALID"),
+            label(image, 1, 1, 2, "DATE", "INVALID"),
+            label(image, 1, 1, 3, "DATE", "VALID"),
+            label(image, 1, 2, 1, "TAX", "NEEDS_REVIEW"),
+        ]
+    )
     counts = Queries(table).label_counts()
     assert counts.by_label["DATE"]["VALID"] == 2 and counts.by_label["DATE"]["INVALID"] == 1
     assert counts.by_label["TAX"]["NEEDS_REVIEW"] == 1

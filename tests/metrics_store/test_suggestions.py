@@ -34,17 +34,23 @@ def _suggestion(image: str, wid: int, name: str = "MERCHANT_NAME", by: str = ME,
 def test_suggestions_never_touch_validated_or_foreign_items_and_rewrite_only_their_own(table):
     image = str(uuid.uuid4())
     store = Store(table)
-    existing = [label(image, wid=1, name="MERCHANT_NAME", status="VALID"), label(image, wid=2, name="MERCHANT_NAME", status="INVALID"),
-                _suggestion(image, 3, by=OTHER), _suggestion(image, 4, by=ME, reasoning="an earlier run"),
-                replace(_suggestion(image, 5, by=ME), validation_status="VALID"),  # a person validated our suggestion
-                label(image, wid=6, name="ADDRESS_LINE", status="VALID")]  # same word, another label
+    existing = [
+        label(image, wid=1, name="MERCHANT_NAME", status="VALID"),
+        label(image, wid=2, name="MERCHANT_NAME", status="INVALID"),
+        _suggestion(image, 3, by=OTHER),
+        _suggestion(image, 4, by=ME, reasoning="an earlier run"),
+        replace(_suggestion(image, 5, by=ME), validation_status="VALID"),  # a person validated our suggestion
+        label(image, wid=6, name="ADDRESS_LINE", status="VALID"),
+    ]  # same word, another label
     store.put_records(existing)
     before = _all_labels(table)
     suggestions = [_suggestion(image, wid) for wid in range(1, 8)]
     outcome = store.suggestions.put_label_suggestions(suggestions)
     assert {label_key(s) for s in suggestions[5:]} == set(outcome.written)  # words 6 (other label) and 7: no item there
     assert outcome.rewritten == [label_key(suggestions[3])]
-    assert set(outcome.left_alone) == {label_key(s) for s in (suggestions[0], suggestions[1], suggestions[2], suggestions[4])}
+    assert set(outcome.left_alone) == {
+        label_key(s) for s in (suggestions[0], suggestions[1], suggestions[2], suggestions[4])
+    }
     after = _all_labels(table)
     for key in (label_key(s) for s in existing):
         if key != label_key(suggestions[3]):

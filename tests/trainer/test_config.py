@@ -66,10 +66,7 @@ def test_to_dict_is_plain_json():
     recorded = {"model": ModelConfig().to_dict(), "train": TrainConfig(seed=7).to_dict()}
     again = json.loads(json.dumps(recorded))
     assert again == recorded
-    assert (
-        recorded["model"]["model"] == DEFAULT_MODEL
-        and recorded["model"]["tiny"]["hidden_size"] == 64
-    )
+    assert recorded["model"]["model"] == DEFAULT_MODEL and recorded["model"]["tiny"]["hidden_size"] == 64
     assert recorded["train"]["class_weight_clip"] == [0.1, 10.0] and recorded["train"]["seed"] == 7
     assert TrainConfig(checkpoint_metric="eval_loss").greater_is_better is False
 
@@ -82,7 +79,9 @@ def test_batching_is_validated_and_recorded():
         TrainConfig(batching="sorted")
 
 
-@pytest.mark.parametrize(("group_by_length", "batching", "strategy"), [(True, "length", "group_by_length"), (False, "random", "random")])
+@pytest.mark.parametrize(
+    ("group_by_length", "batching", "strategy"), [(True, "length", "group_by_length"), (False, "random", "random")]
+)
 def test_a_job_recorded_before_batching_resumes_as_it_ran(group_by_length, batching, strategy, tmp_path):
     """Old jobs recorded `group_by_length` (and no `batching`): their request rebuilds with
     the batching they trained with, and the Trainer gets the same sampler as before."""
@@ -92,9 +91,18 @@ def test_a_job_recorded_before_batching_resumes_as_it_ran(group_by_length, batch
 
     train = {key: value for key, value in TrainConfig(seed=3).to_dict().items() if key != "batching"}
     train["group_by_length"] = group_by_length
-    recorded = {"snapshot_root": str(tmp_path), "snapshot": "latest", "model": ModelConfig(model="tiny").to_dict(), "train": train}
-    job = Job(job_id="j1", name="old-job", created_at="2026-01-01T00:00:00+00:00",
-              job_config={"request": json.loads(json.dumps(recorded)), "snapshot": {"id": "v3"}, "seed": 3})
+    recorded = {
+        "snapshot_root": str(tmp_path),
+        "snapshot": "latest",
+        "model": ModelConfig(model="tiny").to_dict(),
+        "train": train,
+    }
+    job = Job(
+        job_id="j1",
+        name="old-job",
+        created_at="2026-01-01T00:00:00+00:00",
+        job_config={"request": json.loads(json.dumps(recorded)), "snapshot": {"id": "v3"}, "seed": 3},
+    )
     request = request_for_resume(job)
     assert request.train.batching == batching and request.train.length_jitter == 0.6 and request.snapshot == "v3"
     assert training_arguments(request, tmp_path / "out").train_sampling_strategy == strategy

@@ -47,14 +47,10 @@ def words_frame(rows: list[dict]) -> pl.DataFrame:
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    return train_tiny_tokenizer(
-        ["total", "12.99", "walmart", "date", "01/02/2024", "milk"] * 3, 500
-    )
+    return train_tiny_tokenizer(["total", "12.99", "walmart", "date", "01/02/2024", "milk"] * 3, 500)
 
 
-def example(
-    words: list[str], tags: list[int] | None = None, supervised: list[bool] | None = None
-) -> ReceiptExample:
+def example(words: list[str], tags: list[int] | None = None, supervised: list[bool] | None = None) -> ReceiptExample:
     count = len(words)
     return ReceiptExample(
         receipt_key="r",
@@ -253,7 +249,7 @@ def test_tokenizer_fingerprint_tracks_vocabulary():
 
 def _epoch(sampler: LengthBucketSampler) -> list[list[int]]:
     indices = list(sampler)
-    return [indices[i:i + sampler.batch_size] for i in range(0, len(indices), sampler.batch_size)]
+    return [indices[i : i + sampler.batch_size] for i in range(0, len(indices), sampler.batch_size)]
 
 
 def test_length_buckets_cover_every_window_once_in_batches_of_similar_length():
@@ -265,7 +261,9 @@ def test_length_buckets_cover_every_window_once_in_batches_of_similar_length():
     padded = sum(8 * max(lengths[i] for i in batch) for batch in batches[:-1])
     real = sum(lengths[i] for batch in batches[:-1] for i in batch)
     assert padded / real < 1.1  # one sorted bucket: under 10% padding (random batches: ~55%)
-    jittered = _epoch(LengthBucketSampler(lengths, batch_size=8, jitter=0.6, generator=torch.Generator().manual_seed(1)))
+    jittered = _epoch(
+        LengthBucketSampler(lengths, batch_size=8, jitter=0.6, generator=torch.Generator().manual_seed(1))
+    )
     assert sorted(i for batch in jittered for i in batch) == list(range(203))
     jittered_padded = sum(8 * max(lengths[i] for i in batch) for batch in jittered[:-1])
     random_padded = sum(8 * max(lengths[i] for i in range(start, start + 8)) for start in range(0, 200, 8))
@@ -303,6 +301,6 @@ def test_jitter_mixes_lengths_within_batches():
         batches = _epoch(sampler)[:-1]
         return sum(min(lengths[i] for i in b) / max(lengths[i] for i in b) for b in batches) / len(batches)
 
-    random_batches = sum(min(lengths[i:i + 16]) / max(lengths[i:i + 16]) for i in range(0, 848, 16)) / 53
+    random_batches = sum(min(lengths[i : i + 16]) / max(lengths[i : i + 16]) for i in range(0, 848, 16)) / 53
     assert spread(0.0) > 0.9  # exact sort: near-identical lengths
     assert random_batches < spread(0.6) < spread(0.0)  # jitter: mixed, but less than at random

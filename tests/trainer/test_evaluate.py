@@ -56,14 +56,10 @@ def test_merge_refuses_a_word_in_no_window():
 
 
 def test_every_word_scored_once_across_many_windows():
-    tokenizer = build_tokenizer_and_model(
-        ModelConfig(model="tiny"), TAGS, ["12.99", "milk"]
-    ).tokenizer
+    tokenizer = build_tokenizer_and_model(ModelConfig(model="tiny"), TAGS, ["12.99", "milk"]).tokenizer
     words = ["12.99" if index % 4 == 0 else "milk" for index in range(300)]
     tags = ["B-AMOUNT" if index % 4 == 0 else "O" for index in range(300)]
-    example = ReceiptExample(
-        "r", words, [[0, 0, 0, 0]] * 300, [TAGS.index(t) for t in tags], [True] * 300
-    )
+    example = ReceiptExample("r", words, [[0, 0, 0, 0]] * 300, [TAGS.index(t) for t in tags], [True] * 300)
     features = build_features([example], tokenizer, max_seq_length=32, doc_stride=8)
     assert len(features) > 10
 

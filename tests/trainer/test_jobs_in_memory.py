@@ -49,7 +49,11 @@ def test_a_session_ends_every_way_with_the_command_that_resumes_it():
     except RuntimeError as exc:
         again.failed(exc)
     last = list(jobs.iter_job_logs(JOB_ID))[-1]
-    assert jobs.get_job(JOB_ID).status == "failed" and last.log_level == "ERROR" and "RuntimeError: disk full" in (last.exception or "")
+    assert (
+        jobs.get_job(JOB_ID).status == "failed"
+        and last.log_level == "ERROR"
+        and "RuntimeError: disk full" in (last.exception or "")
+    )
     assert json.loads(last.message)["resume"] == resume_command("sweep", JOB_ID)
 
 
@@ -67,11 +71,26 @@ def test_opening_refuses_a_missing_job_to_resume_and_a_child_another_process_cla
 def sweep_plan(tmp_path, trials: int) -> SweepPlan:
     snapshots = tmp_path / "snapshots"
     shutil.copytree(FIXTURE, snapshots)
-    space = parse_space({"fixed": {"model": "tiny", "max_seq_length": 64, "doc_stride": 16, "epochs": 1, "batch_size": 8,
-                                   "early_stopping_patience": 0},
-                         "search": {"lr": {"type": "log_uniform", "low": 1e-4, "high": 1e-3}}}, "space.yaml")
-    base = base_request(space, root=str(snapshots), snapshot="v1", output_dir=str(tmp_path / "runs"), created_by="tests")
-    return SweepPlan("mem-sweep", space, SweepConfig(trials=trials, sampler="random", pruner="none", seed_repeats=1), base)
+    space = parse_space(
+        {
+            "fixed": {
+                "model": "tiny",
+                "max_seq_length": 64,
+                "doc_stride": 16,
+                "epochs": 1,
+                "batch_size": 8,
+                "early_stopping_patience": 0,
+            },
+            "search": {"lr": {"type": "log_uniform", "low": 1e-4, "high": 1e-3}},
+        },
+        "space.yaml",
+    )
+    base = base_request(
+        space, root=str(snapshots), snapshot="v1", output_dir=str(tmp_path / "runs"), created_by="tests"
+    )
+    return SweepPlan(
+        "mem-sweep", space, SweepConfig(trials=trials, sampler="random", pruner="none", seed_repeats=1), base
+    )
 
 
 @pytest.mark.slow
@@ -81,14 +100,25 @@ def test_a_helper_runs_the_trials_of_a_live_sweep_and_its_leader_finishes_it_wit
     sweep_id = str(uuid.uuid4())
     plan = plan.in_folder(str(tmp_path / "runs" / "mem-sweep"))
     leader = jobs.recorder_for(sweep_id, source="sweep")  # a leader alive in another process: it holds the lease
-    leader.open(Job(job_id=sweep_id, name=plan.name, created_at=utc_now_iso(), created_by="tests", job_config=plan.job_config().to_dict(),
-                    storage={"output_dir": plan.base.train.output_dir}, tags={"kind": "sweep"}))
+    leader.open(
+        Job(
+            job_id=sweep_id,
+            name=plan.name,
+            created_at=utc_now_iso(),
+            created_by="tests",
+            job_config=plan.job_config().to_dict(),
+            storage={"output_dir": plan.base.train.output_dir},
+            tags={"kind": "sweep"},
+        )
+    )
     leader.acquire(message="searching")
 
     helper = resume_sweep(sweep_id, jobs, jobs, echo=lines.append)
     assert helper.status == "joined" and any("joining it as a helper" in line for line in lines)
     trials = jobs.jobs_by_parent(sweep_id)
-    assert sorted(j.tags["sweep_trial"] for j in trials) == ["0", "1", "2"] and {j.status for j in trials} == {"succeeded"}
+    assert sorted(j.tags["sweep_trial"] for j in trials) == ["0", "1", "2"] and {j.status for j in trials} == {
+        "succeeded"
+    }
     assert [s.status for s in leader.statuses] == ["pending", "running"]  # the helper recorded nothing on the sweep job
 
     leader.status("interrupted", message="its process was killed")
@@ -98,6 +128,8 @@ def test_a_helper_runs_the_trials_of_a_live_sweep_and_its_leader_finishes_it_wit
     children = jobs.jobs_by_parent(sweep_id)
     assert len(children) == 4 and {j.job_id for j in trials} < {j.job_id for j in children}
     for child in children:  # every trial trained once: one run_config per child job
-        started = [log for log in jobs.iter_job_logs(child.job_id) if json.loads(log.message).get("type") == "run_config"]
+        started = [
+            log for log in jobs.iter_job_logs(child.job_id) if json.loads(log.message).get("type") == "run_config"
+        ]
         assert len(started) == 1, child.name
     assert jobs.get_job(sweep_id).status == "succeeded" and jobs.get_job(sweep_id).outcome.get("sweep")["complete"] == 3

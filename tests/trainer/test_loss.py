@@ -44,9 +44,7 @@ def test_weighted_smoothed_loss_matches_hand_computation():
     )
     assert actual.item() == pytest.approx(expected, rel=1e-6)
     # smoothing really is applied: without it the value differs
-    unsmoothed = weighted_token_cross_entropy(
-        torch.tensor([logits]), torch.tensor([labels]), torch.tensor(weights)
-    )
+    unsmoothed = weighted_token_cross_entropy(torch.tensor([logits]), torch.tensor([labels]), torch.tensor(weights))
     assert unsmoothed.item() != pytest.approx(expected, rel=1e-3)
 
 
@@ -70,18 +68,12 @@ def test_all_ignored_gives_zero_with_gradient():
 
 def test_class_weights_inverse_frequency_mean_one_then_clipped():
     # inverse counts 1/100, 1/25, 1/25 -> scaled to mean 1 over three tags: 1/3, 4/3, 4/3
-    weights = class_weights_from_counts(
-        {"O": 100, "B-AMOUNT": 25, "I-AMOUNT": 25}, TAGS, clip=(0.1, 10.0)
-    )
+    weights = class_weights_from_counts({"O": 100, "B-AMOUNT": 25, "I-AMOUNT": 25}, TAGS, clip=(0.1, 10.0))
     assert weights == pytest.approx([1 / 3, 4 / 3, 4 / 3])
-    clipped = class_weights_from_counts(
-        {"O": 100, "B-AMOUNT": 25, "I-AMOUNT": 25}, TAGS, clip=(0.5, 1.2)
-    )
+    clipped = class_weights_from_counts({"O": 100, "B-AMOUNT": 25, "I-AMOUNT": 25}, TAGS, clip=(0.5, 1.2))
     assert clipped == pytest.approx([0.5, 1.2, 1.2])
     # an unseen tag is neutral and does not take part in the normalisation
-    assert class_weights_from_counts({"O": 30, "B-AMOUNT": 10}, TAGS, (0.1, 10.0)) == pytest.approx(
-        [0.5, 1.5, 1.0]
-    )
+    assert class_weights_from_counts({"O": 30, "B-AMOUNT": 10}, TAGS, (0.1, 10.0)) == pytest.approx([0.5, 1.5, 1.0])
     with pytest.raises(ValueError):
         class_weights_from_counts({}, TAGS)
 
@@ -89,9 +81,7 @@ def test_class_weights_inverse_frequency_mean_one_then_clipped():
 def test_resolve_class_weights(tmp_path):
     counts = {"O": 100, "B-AMOUNT": 25, "I-AMOUNT": 25}
     assert resolve_class_weights("none", TAGS, counts, (0.1, 10.0)) is None
-    assert resolve_class_weights("auto", TAGS, counts, (0.1, 10.0)) == pytest.approx(
-        [1 / 3, 4 / 3, 4 / 3]
-    )
+    assert resolve_class_weights("auto", TAGS, counts, (0.1, 10.0)) == pytest.approx([1 / 3, 4 / 3, 4 / 3])
     path = tmp_path / "weights.json"
     path.write_text(json.dumps({"O": 0.2, "B-AMOUNT": 3, "I-AMOUNT": 2}))
     assert resolve_class_weights(str(path), TAGS, counts, (0.1, 10.0)) == [0.2, 3.0, 2.0]
@@ -114,28 +104,20 @@ def small_model():
 
 def test_trainer_uses_weighted_smoothed_loss(small_model, tmp_path):
     args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none")
-    trainer = WeightedLossTrainer(
-        model=small_model, args=args, class_weights=[0.5, 2.0, 4.0], label_smoothing=0.1
-    )
+    trainer = WeightedLossTrainer(model=small_model, args=args, class_weights=[0.5, 2.0, 4.0], label_smoothing=0.1)
     batch = {
         "input_ids": torch.tensor([[2, 5, 6, 3]]),
         "bbox": torch.tensor([[[0, 0, 0, 0], [1, 2, 3, 4], [5, 6, 7, 8], [1000] * 4]]),
         "attention_mask": torch.ones(1, 4, dtype=torch.long),
         "labels": torch.tensor([[-100, 1, 0, -100]]),
     }
-    loss, outputs = trainer.compute_loss(
-        small_model, batch, return_outputs=True, num_items_in_batch=2
-    )
-    expected = weighted_token_cross_entropy(
-        outputs.logits, batch["labels"], torch.tensor([0.5, 2.0, 4.0]), 0.1
-    )
+    loss, outputs = trainer.compute_loss(small_model, batch, return_outputs=True, num_items_in_batch=2)
+    expected = weighted_token_cross_entropy(outputs.logits, batch["labels"], torch.tensor([0.5, 2.0, 4.0]), 0.1)
     assert loss.item() == pytest.approx(expected.item())
     assert "labels" in batch  # the caller's batch is left intact
     assert WeightedLossTrainer.loss_is_scaled_for_ga is False
 
-    smoothing_args = TrainingArguments(
-        output_dir=str(tmp_path), use_cpu=True, label_smoothing_factor=0.1
-    )
+    smoothing_args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, label_smoothing_factor=0.1)
     with pytest.raises(ValueError, match="label_smoothing"):
         WeightedLossTrainer(model=small_model, args=smoothing_args)
 
@@ -146,9 +128,17 @@ def test_trainer_batches_by_length_bucket_sampler(small_model, tmp_path):
     windows = [{"input_ids": [2] + [5] * n + [3], "labels": [-100] + [0] * n + [-100]} for n in range(1, 41)]
 
     def sampler(strategy: str, jitter: float = 0.0):
-        args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none", per_device_train_batch_size=4,
-                                 gradient_accumulation_steps=2, train_sampling_strategy=strategy)
-        return WeightedLossTrainer(model=small_model, args=args, train_dataset=windows, length_jitter=jitter).train_sampler()
+        args = TrainingArguments(
+            output_dir=str(tmp_path),
+            use_cpu=True,
+            report_to="none",
+            per_device_train_batch_size=4,
+            gradient_accumulation_steps=2,
+            train_sampling_strategy=strategy,
+        )
+        return WeightedLossTrainer(
+            model=small_model, args=args, train_dataset=windows, length_jitter=jitter
+        ).train_sampler()
 
     grouped = sampler("group_by_length", 0.3)
     assert isinstance(grouped, LengthBucketSampler)

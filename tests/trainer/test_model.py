@@ -69,9 +69,7 @@ def test_tiny_model_sizes_and_labels(tiny):
     with pytest.raises(ValueError, match="train_words"):
         build_tokenizer_and_model(ModelConfig(model="tiny"), TAGS)
     # windows longer than 512 get position embeddings for their padded length too
-    long = build_tokenizer_and_model(
-        ModelConfig(model="tiny", max_seq_length=1001), TAGS, TRAIN_WORDS
-    )
+    long = build_tokenizer_and_model(ModelConfig(model="tiny", max_seq_length=1001), TAGS, TRAIN_WORDS)
     assert long.model.config.max_position_embeddings == 1024
 
 
@@ -151,9 +149,7 @@ def test_warm_start_copies_text_weights_and_keeps_2d_fresh(tmp_path):
             getattr(model.layoutlm.embeddings, f"{name}_position_embeddings").weight.zero_()
         input_ids = torch.tensor([[2, 7, 9, 11, 3]])
         expected = bert(input_ids=input_ids).last_hidden_state
-        actual = model.layoutlm(
-            input_ids=input_ids, bbox=torch.zeros(1, 5, 4, dtype=torch.long)
-        ).last_hidden_state
+        actual = model.layoutlm(input_ids=input_ids, bbox=torch.zeros(1, 5, 4, dtype=torch.long)).last_hidden_state
     torch.testing.assert_close(actual, expected)
 
     with pytest.raises(ValueError, match="warm-start text encoder"):

@@ -29,10 +29,19 @@ TAGS = ["O", "B-AMOUNT", "I-AMOUNT", "B-DATE", "I-DATE"]
 
 
 def package(**changes) -> ModelPackage:
-    values = dict(job_id="job-1", created_at="2026-12-01T00:00:00+00:00", snapshot=SnapshotRef(id="v3", content_sha256="ab" * 32),
-                  label_list=["AMOUNT", "DATE"], tags=TAGS, tag_scheme="IOB2", max_seq_length=128, doc_stride=32,
-                  coordinate_convention=BoxConvention(name="layoutlm-0-1000-top-left", description="0..1000, top-left"),
-                  best=BestEvaluation(checkpoint_metric="val_f1", best_metric=0.61, epoch=3.0, step=30, val_f1=0.61), model_source="tiny")
+    values = dict(
+        job_id="job-1",
+        created_at="2026-12-01T00:00:00+00:00",
+        snapshot=SnapshotRef(id="v3", content_sha256="ab" * 32),
+        label_list=["AMOUNT", "DATE"],
+        tags=TAGS,
+        tag_scheme="IOB2",
+        max_seq_length=128,
+        doc_stride=32,
+        coordinate_convention=BoxConvention(name="layoutlm-0-1000-top-left", description="0..1000, top-left"),
+        best=BestEvaluation(checkpoint_metric="val_f1", best_metric=0.61, epoch=3.0, step=30, val_f1=0.61),
+        model_source="tiny",
+    )
     values.update(changes)
     return ModelPackage(**values)
 
@@ -67,28 +76,50 @@ def test_the_published_schema_is_the_models_own():
     from jsonschema import Draft202012Validator
 
     schema = json.loads((REPO_ROOT / "docs" / "schemas" / "model_package.json").read_text())
-    assert schema == package_schema(), "docs/schemas/model_package.json is stale: regenerate it from trainer.model.package.package_schema()"
+    assert schema == package_schema(), (
+        "docs/schemas/model_package.json is stale: regenerate it from trainer.model.package.package_schema()"
+    )
     Draft202012Validator(schema).validate(json.loads(package().to_json()))
 
 
 def test_a_card_written_before_packages_existed_is_upgraded_on_read(tmp_path):
     path = folder(tmp_path)
-    (path / PACKAGE_FILE).write_text(json.dumps({
-        "job_id": "old", "snapshot": {"id": "v1", "content_sha256": "cd" * 32}, "tags": TAGS, "label_list": ["AMOUNT", "DATE"],
-        "coordinate_convention": {"name": "layoutlm-0-1000-top-left"}, "max_seq_length": 512, "doc_stride": 128,
-        "best_epoch": 4.0, "best_f1": 0.7}))
+    (path / PACKAGE_FILE).write_text(
+        json.dumps(
+            {
+                "job_id": "old",
+                "snapshot": {"id": "v1", "content_sha256": "cd" * 32},
+                "tags": TAGS,
+                "label_list": ["AMOUNT", "DATE"],
+                "coordinate_convention": {"name": "layoutlm-0-1000-top-left"},
+                "max_seq_length": 512,
+                "doc_stride": 128,
+                "best_epoch": 4.0,
+                "best_f1": 0.7,
+            }
+        )
+    )
     old = load_package(path)
     assert old.job_id == "old" and old.tag_scheme == "IOB2" and old.best.epoch == 4.0 and old.best.best_f1_of_run == 0.7
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    (lambda d: d.pop("tags"), "lacks tags"),
-    (lambda d: (d.pop("max_seq_length"), d["snapshot"].pop("content_sha256")), "lacks snapshot.content_sha256, max_seq_length"),
-    (lambda d: d["coordinate_convention"].update(name="pixels-bottom-left"), "expects boxes in the 'pixels-bottom-left' convention"),
-    (lambda d: d.update(tag_scheme="BILOU"), "uses the 'BILOU' tag scheme; predict knows only IOB2"),
-    (lambda d: d.update(schema_version=7), "schema_version 7"),
-    (lambda d: d.update(doc_stride=-1), "has bad values (doc_stride"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d.pop("tags"), "lacks tags"),
+        (
+            lambda d: (d.pop("max_seq_length"), d["snapshot"].pop("content_sha256")),
+            "lacks snapshot.content_sha256, max_seq_length",
+        ),
+        (
+            lambda d: d["coordinate_convention"].update(name="pixels-bottom-left"),
+            "expects boxes in the 'pixels-bottom-left' convention",
+        ),
+        (lambda d: d.update(tag_scheme="BILOU"), "uses the 'BILOU' tag scheme; predict knows only IOB2"),
+        (lambda d: d.update(schema_version=7), "schema_version 7"),
+        (lambda d: d.update(doc_stride=-1), "has bad values (doc_stride"),
+    ],
+)
 def test_a_package_lacking_a_field_or_with_an_unknown_convention_is_refused_by_name(tmp_path, change, message):
     path = folder(tmp_path)
     edit(path, change)

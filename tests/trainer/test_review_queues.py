@@ -48,15 +48,50 @@ def _data():
                 given, state, item = "O", "unknown", ("MERCHANT_NAME", "PENDING")
             if r == 6 and pos == 3:  # a VALID label outside the snapshot's labels: O to the model
                 given, state, item = "O", "labelled", ("WEBSITE", "VALID")
-            rows.append({"receipt_key": key, "image_id": f"img{r}", "receipt_id": 1, "line_id": 1 + pos // 3, "word_id": 1 + pos % 3,
-                         "position": pos, "text": f"w{pos}", "label": given, "label_state": state, "fold": 1 + r % 2, "snapshot_split": "train"})
+            rows.append(
+                {
+                    "receipt_key": key,
+                    "image_id": f"img{r}",
+                    "receipt_id": 1,
+                    "line_id": 1 + pos // 3,
+                    "word_id": 1 + pos % 3,
+                    "position": pos,
+                    "text": f"w{pos}",
+                    "label": given,
+                    "label_state": state,
+                    "fold": 1 + r % 2,
+                    "snapshot_split": "train",
+                }
+            )
             probs.append(_probabilities(true, 0.9 if (r, pos) != (7, 0) else 0.55))
             if item:
-                items.append({"receipt_key": key, "line_id": 1 + pos // 3, "word_id": 1 + pos % 3, "label": item[0], "validation_status": item[1]})
-    items.append({"receipt_key": "img5#00001", "line_id": 1, "word_id": 2, "label": "WEBSITE", "validation_status": "NONE"})  # not scorable
-    items.append({"receipt_key": "img8#00001", "line_id": 1, "word_id": 2, "label": "MERCHANT_NAME", "validation_status": "INVALID"})
+                items.append(
+                    {
+                        "receipt_key": key,
+                        "line_id": 1 + pos // 3,
+                        "word_id": 1 + pos % 3,
+                        "label": item[0],
+                        "validation_status": item[1],
+                    }
+                )
+    items.append(
+        {"receipt_key": "img5#00001", "line_id": 1, "word_id": 2, "label": "WEBSITE", "validation_status": "NONE"}
+    )  # not scorable
+    items.append(
+        {
+            "receipt_key": "img8#00001",
+            "line_id": 1,
+            "word_id": 2,
+            "label": "MERCHANT_NAME",
+            "validation_status": "INVALID",
+        }
+    )
     schema = {c: pl.Int32 for c in ("receipt_id", "line_id", "word_id", "position", "fold")}
-    return pl.DataFrame(rows, schema_overrides=schema), np.array(probs), pl.DataFrame(items, schema_overrides={"line_id": pl.Int32, "word_id": pl.Int32})
+    return (
+        pl.DataFrame(rows, schema_overrides=schema),
+        np.array(probs),
+        pl.DataFrame(items, schema_overrides={"line_id": pl.Int32, "word_id": pl.Int32}),
+    )
 
 
 def test_label_probabilities_add_the_b_and_i_tags_of_a_label():
@@ -71,9 +106,15 @@ def test_queues_find_the_planted_errors_and_nothing_else():
     suspects = queues.suspect_valid
     assert suspects["receipt_key"].to_list() == ["img0#00001", "img1#00001"] and suspects["rank"].to_list() == [1, 2]
     assert set(suspects["given_label"]) == {"MERCHANT_NAME"} and set(suspects["model_label"]) == {"PRODUCT_NAME"}
-    by_confidence = build_queues(words, probs, TAGS, items, LABEL_OF, QueueConfig(suspect_score="self_confidence")).suspect_valid
-    assert by_confidence["receipt_key"].to_list() == suspects["receipt_key"].to_list()  # the same words, scored another way
-    assert by_confidence["label_quality"].to_list() == pytest.approx([0.1 / 6 * 2, 0.1 / 6 * 2])  # p(B-M) + p(I-M): the given label's
+    by_confidence = build_queues(
+        words, probs, TAGS, items, LABEL_OF, QueueConfig(suspect_score="self_confidence")
+    ).suspect_valid
+    assert (
+        by_confidence["receipt_key"].to_list() == suspects["receipt_key"].to_list()
+    )  # the same words, scored another way
+    assert by_confidence["label_quality"].to_list() == pytest.approx(
+        [0.1 / 6 * 2, 0.1 / 6 * 2]
+    )  # p(B-M) + p(I-M): the given label's
     assert all(0 < q < 0.5 for q in suspects["label_quality"])  # confidence-weighted entropy, the default
     assert (suspects["score"] == suspects["label_quality"]).all() and set(suspects["items"]) == {"MERCHANT_NAME:VALID"}
 
@@ -83,24 +124,42 @@ def test_queues_find_the_planted_errors_and_nothing_else():
 
     triage = queues.triage
     by_word = {(row["receipt_key"], row["proposed_name"]): row for row in triage.iter_rows(named=True)}
-    assert set(by_word) == {("img4#00001", "PRODUCT_NAME"), ("img5#00001", "MERCHANT_NAME"), ("img5#00001", "WEBSITE")}  # INVALID: decided
+    assert set(by_word) == {
+        ("img4#00001", "PRODUCT_NAME"),
+        ("img5#00001", "MERCHANT_NAME"),
+        ("img5#00001", "WEBSITE"),
+    }  # INVALID: decided
     assert by_word[("img4#00001", "PRODUCT_NAME")]["bucket"] == "likely_valid"
     assert by_word[("img4#00001", "PRODUCT_NAME")]["proposed_probability"] == pytest.approx(0.9 + 0.1 / 6)
     assert by_word[("img5#00001", "MERCHANT_NAME")]["bucket"] == "likely_invalid"
-    assert by_word[("img5#00001", "WEBSITE")]["bucket"] == "not_scorable" and by_word[("img5#00001", "WEBSITE")]["score"] is None
+    assert (
+        by_word[("img5#00001", "WEBSITE")]["bucket"] == "not_scorable"
+        and by_word[("img5#00001", "WEBSITE")]["score"] is None
+    )
     assert triage["bucket"].to_list() == ["likely_valid", "likely_invalid", "not_scorable"]
 
     rows = {r["label"]: r for r in queues.labels}
     assert rows["MERCHANT_NAME"]["suspect_valid"] == 2 and rows["MERCHANT_NAME"]["likely_invalid"] == 1
-    assert rows["PRODUCT_NAME"]["likely_valid"] == 1 and rows["AMOUNT"]["missing"] == 2 and rows["(not scorable)"]["triage"] == 1
+    assert (
+        rows["PRODUCT_NAME"]["likely_valid"] == 1
+        and rows["AMOUNT"]["missing"] == 2
+        and rows["(not scorable)"]["triage"] == 1
+    )
     assert rows["AMOUNT"]["valid_words"] == 38 and rows["O"]["valid_words"] == 1
-    assert queues.scored == {"receipts": 40, "words": 240, "labelled_words": 40 * 3 - 4 + 1, "unlabelled_words": 40 * 3 - 1 + 2,
-                             "unknown_words": 2}
+    assert queues.scored == {
+        "receipts": 40,
+        "words": 240,
+        "labelled_words": 40 * 3 - 4 + 1,
+        "unlabelled_words": 40 * 3 - 1 + 2,
+        "unknown_words": 2,
+    }
 
 
 def test_thresholds_move_words_between_buckets_and_out_of_the_missing_queue():
     words, probs, items = _data()
-    strict = build_queues(words, probs, TAGS, items, LABEL_OF, QueueConfig(valid_above=0.95, invalid_below=0.001, missing_above=0.95))
+    strict = build_queues(
+        words, probs, TAGS, items, LABEL_OF, QueueConfig(valid_above=0.95, invalid_below=0.001, missing_above=0.95)
+    )
     assert strict.missing.height == 0
     assert set(strict.triage["bucket"]) == {"uncertain", "not_scorable"}
 
@@ -110,13 +169,27 @@ def test_suggestions_are_the_models_labels_where_it_disagrees_under_their_table_
     frames = build_queues(words, probs, TAGS, items, LABEL_OF, QueueConfig()).frames()
     made = build_suggestions(frames, SPEC, QueueConfig(), job_id="job-1", timestamp="2026-01-01T00:00:00+00:00")
     labels = {(s.image_id, s.word_id): s for s in made.labels}
-    assert set(labels) == {("img0", 2), ("img1", 2), ("img5", 2)}  # the suspects' PRODUCT_NAME; the wrong proposal's PRODUCT_NAME
-    assert all(s.label == "PRODUCT_NAME" and s.validation_status == "PENDING" and s.label_proposed_by == "model:job-1" for s in made.labels)
-    assert labels[("img0", 2)].reasoning.startswith("confidence 0.9167") and "suspect_valid" in labels[("img0", 2)].reasoning
+    assert set(labels) == {
+        ("img0", 2),
+        ("img1", 2),
+        ("img5", 2),
+    }  # the suspects' PRODUCT_NAME; the wrong proposal's PRODUCT_NAME
+    assert all(
+        s.label == "PRODUCT_NAME" and s.validation_status == "PENDING" and s.label_proposed_by == "model:job-1"
+        for s in made.labels
+    )
+    assert (
+        labels[("img0", 2)].reasoning.startswith("confidence 0.9167")
+        and "suspect_valid" in labels[("img0", 2)].reasoning
+    )
     assert made.not_writable == {"AMOUNT": 2}  # AMOUNT merges four table labels: the model chose none of them
     assert made.by_queue == {"suspect_valid": 2, "triage": 1}
-    existing = {("IMAGE#img0", labels[("img0", 2)].item_keys()["SK"]): ReceiptWordLabel("img0", 1, 1, 2, "PRODUCT_NAME", "VALID", "t"),
-                ("IMAGE#img1", labels[("img1", 2)].item_keys()["SK"]): labels[("img1", 2)]}
+    existing = {
+        ("IMAGE#img0", labels[("img0", 2)].item_keys()["SK"]): ReceiptWordLabel(
+            "img0", 1, 1, 2, "PRODUCT_NAME", "VALID", "t"
+        ),
+        ("IMAGE#img1", labels[("img1", 2)].item_keys()["SK"]): labels[("img1", 2)],
+    }
     assert classify(made.labels, existing, "job-1") == {"new": 1, "rewrite": 1, "validated": 1, "other": 0}
     assert classify(made.labels, existing, "job-2") == {"new": 1, "rewrite": 0, "validated": 1, "other": 1}
 

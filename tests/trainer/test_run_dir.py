@@ -21,7 +21,9 @@ def test_good_job_names_pass(name):
     assert check_job_name(name) == name
 
 
-@pytest.mark.parametrize("name", ["../x", "/abs/path", "a/b", "..", "a..b", "", "-leading-dash", "x" * 121, "sp ace", "semi;colon"])
+@pytest.mark.parametrize(
+    "name", ["../x", "/abs/path", "a/b", "..", "a..b", "", "-leading-dash", "x" * 121, "sp ace", "semi;colon"]
+)
 def test_names_that_are_not_one_safe_path_segment_are_refused(name):
     with pytest.raises(ConfigError, match="--job-name"):
         check_job_name(name)
@@ -61,7 +63,10 @@ def test_a_resume_finds_the_newest_checkpoint_or_says_why_it_cannot(tmp_path):
     for step in (4, 8):
         (tmp_path / f"checkpoint-{step}").mkdir()
         mark_complete(tmp_path / f"checkpoint-{step}", step)
-    assert locate_checkpoint(tmp_path, [_checkpoint(8, "/elsewhere/checkpoint-8")], job_id="job").checkpoint.name == "checkpoint-8"
+    assert (
+        locate_checkpoint(tmp_path, [_checkpoint(8, "/elsewhere/checkpoint-8")], job_id="job").checkpoint.name
+        == "checkpoint-8"
+    )
     with pytest.raises(FitError, match=r"step 12.*--restart"):
         locate_checkpoint(tmp_path, [_checkpoint(12, "/gone/checkpoint-12")], job_id="job")
 
@@ -82,10 +87,18 @@ def test_checkpoints_from_before_the_marker_count_by_the_trainers_last_file(tmp_
     assert locate_checkpoint(tmp_path, [], job_id="job").checkpoint.name == "checkpoint-4"
 
 
-@pytest.mark.parametrize("field, value", [("learning_rate", float("nan")), ("learning_rate", float("inf")),
-                                          ("weight_decay", float("nan")), ("warmup_ratio", float("nan")),
-                                          ("label_smoothing", float("inf")), ("max_grad_norm", float("nan")),
-                                          ("length_jitter", float("nan"))])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("learning_rate", float("nan")),
+        ("learning_rate", float("inf")),
+        ("weight_decay", float("nan")),
+        ("warmup_ratio", float("nan")),
+        ("label_smoothing", float("inf")),
+        ("max_grad_norm", float("nan")),
+        ("length_jitter", float("nan")),
+    ],
+)
 def test_non_finite_hyperparameters_are_refused(field, value):
     with pytest.raises(ConfigError, match=f"{field} must be a finite number"):
         TrainConfig(**{field: value})

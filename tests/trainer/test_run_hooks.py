@@ -26,7 +26,9 @@ class EndAtFirstEvaluation(TrainerCallback):
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         self.seen.append(metrics["eval_f1"])
-        self.ending = RunEnding("cancelled", "ended by the test", {"trial": {"state": "pruned", "value": metrics["eval_f1"]}})
+        self.ending = RunEnding(
+            "cancelled", "ended by the test", {"trial": {"state": "pruned", "value": metrics["eval_f1"]}}
+        )
         control.should_training_stop = True
 
 
@@ -35,16 +37,31 @@ def test_a_child_run_records_its_parent_and_a_callback_can_end_it(tmp_path):
     shutil.copytree(FIXTURE, snapshots)
     recorders: dict[str, MemoryRecorder] = {}
     recorder_for = lambda job_id: recorders.setdefault(job_id, MemoryRecorder(job_id))  # noqa: E731
-    request = FitRequest(snapshot_root=str(snapshots), snapshot="v1", model=ModelConfig(model="tiny", max_seq_length=64, doc_stride=16),
-                         train=TrainConfig(epochs=3, batch_size=4, learning_rate=1e-3, output_dir=str(tmp_path / "runs"), seed=1,
-                                           early_stopping_patience=None), job_name="fold-1")
+    request = FitRequest(
+        snapshot_root=str(snapshots),
+        snapshot="v1",
+        model=ModelConfig(model="tiny", max_seq_length=64, doc_stride=16),
+        train=TrainConfig(
+            epochs=3,
+            batch_size=4,
+            learning_rate=1e-3,
+            output_dir=str(tmp_path / "runs"),
+            seed=1,
+            early_stopping_patience=None,
+        ),
+        job_name="fold-1",
+    )
     child = ChildJob.of("parent-job", "fold-1", kind="review_fold")
     ender = EndAtFirstEvaluation()
     result = fit(request, recorder_for, child=child, callbacks=[ender])
 
     assert result.job_id == child.job_id == child_job_id("parent-job", "fold-1") and result.status == "cancelled"
     job = recorders[child.job_id].job
-    assert job.parent_job_id == "parent-job" and job.tags["parent_job_id"] == "parent-job" and job.tags["kind"] == "review_fold"
+    assert (
+        job.parent_job_id == "parent-job"
+        and job.tags["parent_job_id"] == "parent-job"
+        and job.tags["kind"] == "review_fold"
+    )
     assert job.status == "cancelled" and recorders[child.job_id].statuses[-1].message == "ended by the test"
     assert len(ender.seen) == 1 and job.results["trial"] == {"state": "pruned", "value": ender.seen[0]}
     assert "best_f1" in job.results and result.best_dir is None  # its summary is recorded; no model is exported

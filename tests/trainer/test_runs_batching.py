@@ -20,15 +20,26 @@ from .test_runs_builders import healthy, record_run, request, validate
 def batching_runs(dynamodb_endpoint):
     """Three runs on one snapshot: an old one (group_by_length=True), a new one with
     batching=length and one with batching=packed."""
-    config = StoreConfig(table=f"test-batching-{uuid.uuid4().hex[:10]}", region="us-east-1", endpoint_url=dynamodb_endpoint)
+    config = StoreConfig(
+        table=f"test-batching-{uuid.uuid4().hex[:10]}", region="us-east-1", endpoint_url=dynamodb_endpoint
+    )
     ref = connect(config)
     create_table(ref, stream=False)
     ids = {}
-    for name, train in (("old", {"group_by_length": True, "length_jitter": 0.6}),
-                        ("length", {"batching": "length", "length_jitter": 0.6}),
-                        ("packed", {"batching": "packed", "length_jitter": 0.6})):
-        ids[name] = record_run(DynamoRecorder(ref, str(uuid.uuid4())), healthy(), name=f"run-{name}", request_config=request(**train))
-    env = {"AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint, "RECEIPT_ML_TABLE": config.table, "AWS_REGION": "us-east-1", "COLUMNS": "200"}
+    for name, train in (
+        ("old", {"group_by_length": True, "length_jitter": 0.6}),
+        ("length", {"batching": "length", "length_jitter": 0.6}),
+        ("packed", {"batching": "packed", "length_jitter": 0.6}),
+    ):
+        ids[name] = record_run(
+            DynamoRecorder(ref, str(uuid.uuid4())), healthy(), name=f"run-{name}", request_config=request(**train)
+        )
+    env = {
+        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
+        "RECEIPT_ML_TABLE": config.table,
+        "AWS_REGION": "us-east-1",
+        "COLUMNS": "200",
+    }
     yield Queries(ref), ids, env
     delete_table(ref)
 
@@ -49,4 +60,6 @@ def test_explain_names_the_batching_change(batching_runs):
     validate(explained, "runs_explain")
     assert explained["config_changes"] == [{"key": "train.batching", "a": "length", "b": "packed"}]
     assert "Config changed: train.batching 'length' -> 'packed'." in explained["explanation"]
-    assert explain_jobs(queries, ids["old"], ids["length"])["config_changes"] == []  # the same batching, spelled two ways
+    assert (
+        explain_jobs(queries, ids["old"], ids["length"])["config_changes"] == []
+    )  # the same batching, spelled two ways

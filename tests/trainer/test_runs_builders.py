@@ -66,13 +66,20 @@ def _labels_following(f1: list[float], finals: dict[str, float]) -> dict[str, li
 
 def healthy(epochs: int = 10) -> Curves:
     f1 = [round(0.5 + 0.38 * (1 - math.exp(-0.45 * e)) + 0.002 * e, 4) for e in range(1, epochs + 1)]
-    return Curves([round(1.0 * 0.88**e, 4) for e in range(1, epochs + 1)], [round(1.1 * 0.93**e, 4) for e in range(1, epochs + 1)],
-                  f1, linear_lr(epochs), _labels_following(f1, LABEL_F1))
+    return Curves(
+        [round(1.0 * 0.88**e, 4) for e in range(1, epochs + 1)],
+        [round(1.1 * 0.93**e, 4) for e in range(1, epochs + 1)],
+        f1,
+        linear_lr(epochs),
+        _labels_following(f1, LABEL_F1),
+    )
 
 
 def overfitting(epochs: int = 10) -> Curves:
     curves = healthy(epochs)
-    curves.eval_loss = [round(0.9 - 0.1 * e, 4) if e <= 4 else round(0.5 + 0.06 * (e - 4), 4) for e in range(1, epochs + 1)]
+    curves.eval_loss = [
+        round(0.9 - 0.1 * e, 4) if e <= 4 else round(0.5 + 0.06 * (e - 4), 4) for e in range(1, epochs + 1)
+    ]
     curves.f1 = [round(0.6 + 0.06 * e, 4) if e <= 4 else round(0.84 - 0.01 * (e - 4), 4) for e in range(1, epochs + 1)]
     curves.label_f1 = _labels_following(curves.f1, LABEL_F1)
     return curves
@@ -80,7 +87,9 @@ def overfitting(epochs: int = 10) -> Curves:
 
 def plateau(epochs: int = 10) -> Curves:
     curves = healthy(epochs)
-    curves.f1 = [round(0.5 + 0.08 * e, 4) if e <= 4 else round(0.82 + 0.001 * ((-1) ** e), 4) for e in range(1, epochs + 1)]
+    curves.f1 = [
+        round(0.5 + 0.08 * e, 4) if e <= 4 else round(0.82 + 0.001 * ((-1) ** e), 4) for e in range(1, epochs + 1)
+    ]
     curves.label_f1 = _labels_following(curves.f1, LABEL_F1)
     return curves
 
@@ -89,7 +98,10 @@ def early_stopped(best_epoch: int = 5, patience: int = 3) -> Curves:
     epochs = best_epoch + patience
     curves = healthy(epochs)
     curves.lr = linear_lr(20)[:epochs]
-    curves.f1 = [round(0.6 + 0.05 * e, 4) if e <= best_epoch else round(0.85 - 0.01 * (e - best_epoch), 4) for e in range(1, epochs + 1)]
+    curves.f1 = [
+        round(0.6 + 0.05 * e, 4) if e <= best_epoch else round(0.85 - 0.01 * (e - best_epoch), 4)
+        for e in range(1, epochs + 1)
+    ]
     curves.label_f1 = _labels_following(curves.f1, LABEL_F1)
     return curves
 
@@ -101,47 +113,108 @@ def weak_label(epochs: int = 10) -> Curves:
     return curves
 
 
-def snapshot_lineage(snapshot_id: str = "v1", *, uri: str | None = None, content: str = "c0ffee" * 10 + "cafe",
-                     labels: list[str] | None = None) -> dict[str, Any]:
-    return {"id": snapshot_id, "uri": uri or f"/nowhere/snapshots/{snapshot_id}", "content_sha256": content,
-            "manifest_sha256": "m" * 64, "label_list": labels or sorted(SUPPORT), "coordinate_convention": "top-left 0..1000"}
+def snapshot_lineage(
+    snapshot_id: str = "v1",
+    *,
+    uri: str | None = None,
+    content: str = "c0ffee" * 10 + "cafe",
+    labels: list[str] | None = None,
+) -> dict[str, Any]:
+    return {
+        "id": snapshot_id,
+        "uri": uri or f"/nowhere/snapshots/{snapshot_id}",
+        "content_sha256": content,
+        "manifest_sha256": "m" * 64,
+        "label_list": labels or sorted(SUPPORT),
+        "coordinate_convention": "top-left 0..1000",
+    }
 
 
 def request(**train: Any) -> dict[str, Any]:
-    base = {"epochs": 10, "batch_size": 16, "learning_rate": 5e-5, "warmup_ratio": 0.15, "weight_decay": 0.01,
-            "label_smoothing": 0.0, "gradient_accumulation_steps": 1, "early_stopping_patience": 3,
-            "checkpoint_metric": "val_f1", "class_weights": "none", "seed": 42, "output_dir": "runs"}
-    return {"snapshot_root": "/nowhere/snapshots", "snapshot": "latest", "model": {"model": "tiny", "max_seq_length": 128},
-            "train": {**base, **train}, "job_name": None, "description": "", "created_by": "test"}
+    base = {
+        "epochs": 10,
+        "batch_size": 16,
+        "learning_rate": 5e-5,
+        "warmup_ratio": 0.15,
+        "weight_decay": 0.01,
+        "label_smoothing": 0.0,
+        "gradient_accumulation_steps": 1,
+        "early_stopping_patience": 3,
+        "checkpoint_metric": "val_f1",
+        "class_weights": "none",
+        "seed": 42,
+        "output_dir": "runs",
+    }
+    return {
+        "snapshot_root": "/nowhere/snapshots",
+        "snapshot": "latest",
+        "model": {"model": "tiny", "max_seq_length": 128},
+        "train": {**base, **train},
+        "job_name": None,
+        "description": "",
+        "created_by": "test",
+    }
 
 
-def record_run(recorder: RunRecorder, curves: Curves, *, name: str = "run", finished: bool = True,
-               early_stopping_triggered: bool | None = None, snapshot: dict[str, Any] | None = None,
-               request_config: dict[str, Any] | None = None, created_at: str = "2026-01-01T00:00:00.000000+00:00",
-               write_results: bool = True) -> str:
+def record_run(
+    recorder: RunRecorder,
+    curves: Curves,
+    *,
+    name: str = "run",
+    finished: bool = True,
+    early_stopping_triggered: bool | None = None,
+    snapshot: dict[str, Any] | None = None,
+    request_config: dict[str, Any] | None = None,
+    created_at: str = "2026-01-01T00:00:00.000000+00:00",
+    write_results: bool = True,
+) -> str:
     """Write a run the way trainer fit does: job, dataset metrics, run_config, one metrics batch
     and one status per evaluation, then run_summary, results and the final status."""
     snapshot = snapshot or snapshot_lineage()
     config = request_config or request(epochs=curves.epochs)
-    job = Job(job_id=recorder.job_id, name=name, created_at=created_at,
-              job_config={"request": config, "snapshot": snapshot, "seed": config["train"]["seed"]},
-              storage={"output_dir": f"/tmp/runs/{name}"}, tags={"snapshot_id": snapshot["id"], "model": "tiny"})
+    job = Job(
+        job_id=recorder.job_id,
+        name=name,
+        created_at=created_at,
+        job_config={"request": config, "snapshot": snapshot, "seed": config["train"]["seed"]},
+        storage={"output_dir": f"/tmp/runs/{name}"},
+        tags={"snapshot_id": snapshot["id"], "model": "tiny"},
+    )
     recorder.open(job)
     recorder.status("running", message="setting up", progress=0.0)
-    recorder.metrics({"num_train_samples": 90, "num_val_samples": 10, "num_train_receipts": 45, "num_val_receipts": 5,
-                      "o_entity_ratio_train": 2.0, "class_weights": {"O": 1.0, "B-DATE": 2.5}})
+    recorder.metrics(
+        {
+            "num_train_samples": 90,
+            "num_val_samples": 10,
+            "num_train_receipts": 45,
+            "num_val_receipts": 5,
+            "o_entity_ratio_train": 2.0,
+            "class_weights": {"O": 1.0, "B-DATE": 2.5},
+        }
+    )
     recorder.log({"type": "run_config", "job_id": recorder.job_id, "request": config, "snapshot": snapshot})
     total_steps = config["train"]["epochs"] * STEPS_PER_EPOCH
     history = []
     for index in range(curves.epochs):
         epoch, step = float(index + 1), (index + 1) * STEPS_PER_EPOCH
         values: dict[str, Any] = {
-            "val_f1": curves.f1[index], "val_precision": round(curves.f1[index] + 0.02, 4), "val_recall": round(curves.f1[index] - 0.02, 4),
-            "eval_loss": curves.eval_loss[index], "train_loss": curves.train_loss[index], "learning_rate": curves.lr[index],
-            "samples_per_second": 32.0, "steps_per_second": 2.0, "peak_memory_mb_rss": 900.0 + index,
+            "val_f1": curves.f1[index],
+            "val_precision": round(curves.f1[index] + 0.02, 4),
+            "val_recall": round(curves.f1[index] - 0.02, 4),
+            "eval_loss": curves.eval_loss[index],
+            "train_loss": curves.train_loss[index],
+            "learning_rate": curves.lr[index],
+            "samples_per_second": 32.0,
+            "steps_per_second": 2.0,
+            "peak_memory_mb_rss": 900.0 + index,
         }
         for label, f1s in curves.label_f1.items():
-            values[f"label_{label}"] = {"f1": f1s[index], "precision": f1s[index], "recall": f1s[index], "support": curves.support[label]}
+            values[f"label_{label}"] = {
+                "f1": f1s[index],
+                "precision": f1s[index],
+                "recall": f1s[index],
+                "support": curves.support[label],
+            }
         recorder.metrics(values, epoch=epoch, step=step)
         recorder.status("running", progress=100.0 * step / total_steps, message=f"epoch {epoch:g}")
         history.append({"epoch": epoch, "step": step, "val_f1": curves.f1[index]})
@@ -149,8 +222,13 @@ def record_run(recorder: RunRecorder, curves: Curves, *, name: str = "run", fini
         recorder.close()  # everything written, as fit() leaves it
         return recorder.job_id
     best = max(history, key=lambda h: h["val_f1"])
-    summary = {"type": "run_summary", "best_f1": best["val_f1"], "best_epoch": best["epoch"],
-               "epochs_since_best": history[-1]["epoch"] - best["epoch"], "epoch_metrics": history}
+    summary = {
+        "type": "run_summary",
+        "best_f1": best["val_f1"],
+        "best_epoch": best["epoch"],
+        "epochs_since_best": history[-1]["epoch"] - best["epoch"],
+        "epoch_metrics": history,
+    }
     if early_stopping_triggered is not None:
         summary["early_stopping_triggered"] = early_stopping_triggered
     recorder.log(summary)
@@ -202,7 +280,9 @@ def test_overfitting_is_found_with_its_onset_and_gap():
 def test_a_plateau_is_found_after_the_last_real_improvement():
     found = by_name(diagnose_run(memory_run(plateau())))["plateau"]
     assert found["verdict"] is True
-    assert found["evidence"]["last_improvement_epoch"] == 4 and found["evidence"]["evaluations_without_improvement"] == 6
+    assert (
+        found["evidence"]["last_improvement_epoch"] == 4 and found["evidence"]["evaluations_without_improvement"] == 6
+    )
     strict = by_name(diagnose_run(memory_run(plateau()), thresholds=Thresholds(plateau_epsilon=0.0)))["plateau"]
     assert strict["evidence"]["evaluations_without_improvement"] < 6
 
@@ -211,13 +291,21 @@ def test_the_learning_rate_schedule_is_read_off_the_samples():
     found = by_name(diagnose_run(memory_run(healthy())))["learning_rate_schedule"]
     evidence = found["evidence"]
     assert found["verdict"] == "linear" and evidence["warmup"] is True
-    assert evidence["warmup_steps"] == pytest.approx(15, abs=0.5) and evidence["warmup_epochs"] == pytest.approx(1.5, abs=0.05)
+    assert evidence["warmup_steps"] == pytest.approx(15, abs=0.5) and evidence["warmup_epochs"] == pytest.approx(
+        1.5, abs=0.05
+    )
     assert evidence["peak_lr_estimated"] == pytest.approx(5e-5, rel=0.01)
     assert evidence["expected_warmup_steps"] == pytest.approx(15)
-    assert evidence["by_epoch"][9]["epoch"] == 10 and evidence["by_epoch"][9]["learning_rate"] == pytest.approx(0.0, abs=1e-12)
+    assert evidence["by_epoch"][9]["epoch"] == 10 and evidence["by_epoch"][9]["learning_rate"] == pytest.approx(
+        0.0, abs=1e-12
+    )
     assert evidence["matches_config"] is True
-    other_peak = by_name(diagnose_run(memory_run(healthy(), request_config=request(learning_rate=1e-4))))["learning_rate_schedule"]
-    assert other_peak["evidence"]["matches_config"] is False and "does NOT match the config" in other_peak["explanation"]
+    other_peak = by_name(diagnose_run(memory_run(healthy(), request_config=request(learning_rate=1e-4))))[
+        "learning_rate_schedule"
+    ]
+    assert (
+        other_peak["evidence"]["matches_config"] is False and "does NOT match the config" in other_peak["explanation"]
+    )
 
 
 def test_schedule_shapes_other_than_linear():
@@ -230,11 +318,14 @@ def test_schedule_shapes_other_than_linear():
 
 
 def test_early_stopping_recorded_and_inferred():
-    recorded = by_name(diagnose_run(memory_run(early_stopped(), early_stopping_triggered=True,
-                                               request_config=request(epochs=20))))["early_stopping"]
+    recorded = by_name(
+        diagnose_run(memory_run(early_stopped(), early_stopping_triggered=True, request_config=request(epochs=20)))
+    )["early_stopping"]
     assert recorded["verdict"] is True and recorded["evidence"]["source"] == "recorded"
     assert recorded["evidence"]["best_epoch"] == 5 and recorded["evidence"]["epochs_since_best"] == 3
-    inferred = by_name(diagnose_run(memory_run(early_stopped(), request_config=request(epochs=20), write_results=False)))["early_stopping"]
+    inferred = by_name(
+        diagnose_run(memory_run(early_stopped(), request_config=request(epochs=20), write_results=False))
+    )["early_stopping"]
     assert inferred["verdict"] is True and inferred["evidence"]["source"] == "inferred"
     assert "Early stopping triggered at epoch 8 of 20" in recorded["explanation"]
 
@@ -245,13 +336,22 @@ def test_a_weak_label_is_named_and_ranked_first_for_more_data():
     assert found["weak_labels"]["verdict"] is True
     assert [r["label"] for r in found["weak_labels"]["evidence"]["weak"]] == ["DATE"]
     assert found["weak_labels"]["explanation"].startswith("DATE is the weakest label")
-    assert found["data_needs"]["verdict"] == "DATE" and found["data_needs"]["evidence"]["support_source"] == "val_support"
+    assert (
+        found["data_needs"]["verdict"] == "DATE" and found["data_needs"]["evidence"]["support_source"] == "val_support"
+    )
 
 
 def test_data_needs_fits_f1_against_log_support_across_runs():
-    pool = [LabelPoint(f"run{i}", label, LABEL_F1[label] - 0.01 * i, SUPPORT[label], "val_support") for i in range(4) for label in SUPPORT]
-    current = [LabelPoint("now", "AMOUNT", 0.9, 200, "val_support"), LabelPoint("now", "DATE", 0.7, 20, "val_support"),
-               LabelPoint("now", "MERCHANT_NAME", 0.8, 60, "val_support")]
+    pool = [
+        LabelPoint(f"run{i}", label, LABEL_F1[label] - 0.01 * i, SUPPORT[label], "val_support")
+        for i in range(4)
+        for label in SUPPORT
+    ]
+    current = [
+        LabelPoint("now", "AMOUNT", 0.9, 200, "val_support"),
+        LabelPoint("now", "DATE", 0.7, 20, "val_support"),
+        LabelPoint("now", "MERCHANT_NAME", 0.8, 60, "val_support"),
+    ]
     ranked = rank_data_needs(current, pool + current)
     assert ranked["method"] == "log_fit" and ranked["fit"]["slope"] > 0 and ranked["fit"]["runs"] == 5
     assert [r["label"] for r in ranked["ranking"]] == ["DATE", "MERCHANT_NAME", "AMOUNT"]
@@ -270,8 +370,17 @@ def test_runs_with_too_little_data_say_they_cannot_tell():
 
 def test_monitor_frame_estimates_the_finish_from_steps_per_second():
     curves = healthy()
-    run = memory_run(Curves(curves.train_loss[:3], curves.eval_loss[:3], curves.f1[:3], curves.lr[:3],
-                            {k: v[:3] for k, v in curves.label_f1.items()}), finished=False, request_config=request(epochs=10))
+    run = memory_run(
+        Curves(
+            curves.train_loss[:3],
+            curves.eval_loss[:3],
+            curves.f1[:3],
+            curves.lr[:3],
+            {k: v[:3] for k, v in curves.label_f1.items()},
+        ),
+        finished=False,
+        request_config=request(epochs=10),
+    )
     evaluated = datetime.fromisoformat(run.last.timestamp)
     frame = monitor_frame(run, now=evaluated + timedelta(seconds=5))
     validate(frame, "run_monitor")
@@ -282,8 +391,21 @@ def test_monitor_frame_estimates_the_finish_from_steps_per_second():
 
 def test_json_schemas_are_valid_draft_2020_12():
     names = sorted(p.stem for p in Path(SCHEMAS).glob("*.json"))
-    assert names == ["export_summary", "model_package", "predict_summary", "review_summary", "run_monitor", "run_plot", "run_report", "run_show",
-                     "runs_compare", "runs_explain", "runs_history", "runs_list", "sweep_report"]
+    assert names == [
+        "export_summary",
+        "model_package",
+        "predict_summary",
+        "review_summary",
+        "run_monitor",
+        "run_plot",
+        "run_report",
+        "run_show",
+        "runs_compare",
+        "runs_explain",
+        "runs_history",
+        "runs_list",
+        "sweep_report",
+    ]
     for name in names:
         jsonschema.Draft202012Validator.check_schema(json.loads((SCHEMAS / f"{name}.json").read_text()))
 
@@ -306,20 +428,37 @@ def test_legacy_rows_without_a_step_join_the_evaluation_of_their_epoch():
     recorder.metrics({"label_DATE_f1": 0.4, "label_DATE_support": 7}, epoch=1)
     run = RunData.from_records(recorder.job, recorder.metric_records)
     assert len(run.evaluations) == 1
-    assert run.evaluations[0].step == 12 and run.evaluations[0].per_label["DATE"] == {"f1": 0.4, "precision": None, "recall": None, "support": 7}
+    assert run.evaluations[0].step == 12 and run.evaluations[0].per_label["DATE"] == {
+        "f1": 0.4,
+        "precision": None,
+        "recall": None,
+        "support": 7,
+    }
 
 
 def test_a_failed_run_shows_its_error_and_says_early_stopping_could_not_decide():
     recorder = MemoryRecorder(str(uuid.uuid4()))
     curves = healthy()
-    record_run(recorder, Curves(curves.train_loss[:2], curves.eval_loss[:2], curves.f1[:2], curves.lr[:2]), finished=False,
-               request_config=request())
-    recorder.log({"type": "error", "error": "RuntimeError: CUDA out of memory"}, level="ERROR", exception="Traceback ...")
+    record_run(
+        recorder,
+        Curves(curves.train_loss[:2], curves.eval_loss[:2], curves.f1[:2], curves.lr[:2]),
+        finished=False,
+        request_config=request(),
+    )
+    recorder.log(
+        {"type": "error", "error": "RuntimeError: CUDA out of memory"}, level="ERROR", exception="Traceback ..."
+    )
     recorder.status("failed", message="RuntimeError: CUDA out of memory")
     run = RunData.from_records(recorder.job, recorder.metric_records, recorder.logs, recorder.statuses)
     assert "was failed at epoch 2 of 10" in by_name(diagnose_run(run))["early_stopping"]["explanation"]
     shown = show_payload(run, SnapshotInfo("v1", None, None).to_dict())
     validate(shown, "run_show")
-    assert shown["problems"] == [{"timestamp": recorder.logs[-1].timestamp, "level": "ERROR", "type": "error",
-                                  "message": "RuntimeError: CUDA out of memory"}]
+    assert shown["problems"] == [
+        {
+            "timestamp": recorder.logs[-1].timestamp,
+            "level": "ERROR",
+            "type": "error",
+            "message": "RuntimeError: CUDA out of memory",
+        }
+    ]
     assert shown["status_history"][-1]["status"] == "failed"

@@ -32,19 +32,49 @@ def cli_env(dynamodb_endpoint):
     ref = connect(config)
     create_table(ref, stream=False)
     ids = {
-        "healthy": record_run(DynamoRecorder(ref, str(uuid.uuid4())), healthy(), name="healthy",
-                              created_at="2026-01-01T00:00:00.000000+00:00"),
-        "overfit": record_run(DynamoRecorder(ref, str(uuid.uuid4())), overfitting(), name="overfit",
-                              request_config=request(learning_rate=1e-4), created_at="2026-01-02T00:00:00.000000+00:00"),
-        "other_data": record_run(DynamoRecorder(ref, str(uuid.uuid4())), healthy(), name="other-data",
-                                 snapshot=snapshot_lineage("v2", content="beef" * 16), created_at="2026-01-03T00:00:00.000000+00:00"),
+        "healthy": record_run(
+            DynamoRecorder(ref, str(uuid.uuid4())),
+            healthy(),
+            name="healthy",
+            created_at="2026-01-01T00:00:00.000000+00:00",
+        ),
+        "overfit": record_run(
+            DynamoRecorder(ref, str(uuid.uuid4())),
+            overfitting(),
+            name="overfit",
+            request_config=request(learning_rate=1e-4),
+            created_at="2026-01-02T00:00:00.000000+00:00",
+        ),
+        "other_data": record_run(
+            DynamoRecorder(ref, str(uuid.uuid4())),
+            healthy(),
+            name="other-data",
+            snapshot=snapshot_lineage("v2", content="beef" * 16),
+            created_at="2026-01-03T00:00:00.000000+00:00",
+        ),
     }
     partial = healthy()
-    partial.train_loss, partial.eval_loss, partial.f1, partial.lr = partial.train_loss[:3], partial.eval_loss[:3], partial.f1[:3], partial.lr[:3]
+    partial.train_loss, partial.eval_loss, partial.f1, partial.lr = (
+        partial.train_loss[:3],
+        partial.eval_loss[:3],
+        partial.f1[:3],
+        partial.lr[:3],
+    )
     partial.label_f1 = {k: v[:3] for k, v in partial.label_f1.items()}
-    ids["running"] = record_run(DynamoRecorder(ref, str(uuid.uuid4())), partial, name="running", finished=False, request_config=request(),
-                                created_at="2026-01-04T00:00:00.000000+00:00")
-    env = {"AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint, "RECEIPT_ML_TABLE": config.table, "AWS_REGION": "us-east-1", "COLUMNS": "200"}
+    ids["running"] = record_run(
+        DynamoRecorder(ref, str(uuid.uuid4())),
+        partial,
+        name="running",
+        finished=False,
+        request_config=request(),
+        created_at="2026-01-04T00:00:00.000000+00:00",
+    )
+    env = {
+        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
+        "RECEIPT_ML_TABLE": config.table,
+        "AWS_REGION": "us-east-1",
+        "COLUMNS": "200",
+    }
     yield env, ids
     delete_table(ref)
 
@@ -67,7 +97,9 @@ def test_list_sorts_by_the_best_f1_over_epochs_and_filters(cli_env):
     assert [r["name"] for r in listed["runs"]] == ["healthy", "other-data", "overfit", "running"]
     overfit = next(r for r in listed["runs"] if r["name"] == "overfit")
     assert overfit["best_f1"] == 0.84 and overfit["last_f1"] == 0.78 and overfit["best_epoch"] == 4
-    assert [r["name"] for r in as_json(env, "list", "--min-f1", "0.85", "--status", "succeeded", schema="runs_list")["runs"]] == ["healthy", "other-data"]
+    assert [
+        r["name"] for r in as_json(env, "list", "--min-f1", "0.85", "--status", "succeeded", schema="runs_list")["runs"]
+    ] == ["healthy", "other-data"]
     assert [r["name"] for r in as_json(env, "list", "--snapshot", "v2", schema="runs_list")["runs"]] == ["other-data"]
     assert [r["name"] for r in as_json(env, "list", "--name", "RUN", schema="runs_list")["runs"]] == ["running"]
     assert "overfit" in invoke(env, "list", "--sort", "created", "--limit", "3").stdout
@@ -83,7 +115,9 @@ def test_tables_show_short_ids_and_never_wrap_a_status_in_an_80_column_pipe(cli_
         assert max(len(line) for line in lines) <= 80 and "…" not in result.stdout
         for job_id in ids.values():  # 8 characters, as git shows commits; the full id is in --json
             row = next(line for line in lines if job_id[:8] in line)
-            assert job_id not in result.stdout and any(status in row for status in ("succeeded", "failed", "interrupted", "running")), row
+            assert job_id not in result.stdout and any(
+                status in row for status in ("succeeded", "failed", "interrupted", "running")
+            ), row
     prefix = next(iter(ids.values()))[:8]
     assert invoke(env, "show", prefix).exit_code == 0  # the short id shown resolves
 

@@ -29,14 +29,21 @@ from .test_runs_builders import by_name, healthy, record_run, request, validate
 
 def lineage(result) -> dict:
     manifest = result.manifest
-    return {"id": result.snapshot_id, "uri": result.uri, "content_sha256": manifest.content_sha256,
-            "manifest_sha256": result.manifest_sha256, "label_list": manifest.label_list,
-            "coordinate_convention": manifest.lock.coordinate_convention}
+    return {
+        "id": result.snapshot_id,
+        "uri": result.uri,
+        "content_sha256": manifest.content_sha256,
+        "manifest_sha256": result.manifest_sha256,
+        "label_list": manifest.label_list,
+        "coordinate_convention": manifest.lock.coordinate_convention,
+    }
 
 
 @pytest.fixture(scope="module")
 def snapshot_table(dynamodb_endpoint):
-    config = StoreConfig(table=f"test-explain-{uuid.uuid4().hex[:10]}", region="us-east-1", endpoint_url=dynamodb_endpoint)
+    config = StoreConfig(
+        table=f"test-explain-{uuid.uuid4().hex[:10]}", region="us-east-1", endpoint_url=dynamodb_endpoint
+    )
     ref = connect(config)
     create_table(ref, stream=False)
     yield config, ref
@@ -51,9 +58,16 @@ def runs_on_snapshots(snapshot_table, tmp_path_factory):
     _, table = snapshot_table
     write_receipts(table, [simple_receipt(n) for n in range(1, 21)])
     root = tmp_path_factory.mktemp("runs") / "snapshots"
-    build = lambda **config: create_snapshot(table=table, backend=LocalBackend(root), config=BuildConfig(val_fraction=0.25, **config), source={})  # noqa: E731
+
+    def build(**config):
+        return create_snapshot(
+            table=table, backend=LocalBackend(root), config=BuildConfig(val_fraction=0.25, **config), source={}
+        )
+
     v1 = build()
-    Store(table).put_records([ReceiptWordLabel(image_id(n), 1, 2, 2, "DATE", "INVALID", "2026-02-01T00:00:00+00:00") for n in range(1, 11)])
+    Store(table).put_records(
+        [ReceiptWordLabel(image_id(n), 1, 2, 2, "DATE", "INVALID", "2026-02-01T00:00:00+00:00") for n in range(1, 11)]
+    )
     v2 = build()
     v3 = build(seed=3)
     v4 = build(unvalidated="o")  # v2's data, its unknown DATE words trained and scored as O
@@ -61,10 +75,20 @@ def runs_on_snapshots(snapshot_table, tmp_path_factory):
     runs = {}
     for name, snapshot, date_f1 in (("A", v1, 0.80), ("B", v2, 0.40), ("C", v3, 0.60), ("D", v4, 0.30)):
         curves = healthy()
-        curves.label_f1 = {label: [f * (date_f1 / 0.75 if label == "DATE" else 1.0) for f in f1s] for label, f1s in curves.label_f1.items()}
-        curves.label_f1 = {label: curves.label_f1[label] for label in lineage(snapshot)["label_list"] if label in curves.label_f1}
-        runs[name] = record_run(DynamoRecorder(table, str(uuid.uuid4())), curves, name=f"run-{name}",
-                                snapshot=lineage(snapshot), request_config=config)
+        curves.label_f1 = {
+            label: [f * (date_f1 / 0.75 if label == "DATE" else 1.0) for f in f1s]
+            for label, f1s in curves.label_f1.items()
+        }
+        curves.label_f1 = {
+            label: curves.label_f1[label] for label in lineage(snapshot)["label_list"] if label in curves.label_f1
+        }
+        runs[name] = record_run(
+            DynamoRecorder(table, str(uuid.uuid4())),
+            curves,
+            name=f"run-{name}",
+            snapshot=lineage(snapshot),
+            request_config=config,
+        )
     return Queries(table), runs
 
 
@@ -78,7 +102,9 @@ def test_a_snapshot_change_is_named_as_the_cause_when_the_config_is_the_same(run
     assert "snapshot change (v1 -> v2)" in explained["cause"]["sentence"]
     changes = explained["snapshot_changes"]
     assert changes["available"] and changes["content_changed"] and changes["relabelled_words"] == 10
-    assert changes["relabelled_by_change"] == [{"from": "DATE", "to": "(unknown)", "words": 10}]  # INVALID only: unknown
+    assert changes["relabelled_by_change"] == [
+        {"from": "DATE", "to": "(unknown)", "words": 10}
+    ]  # INVALID only: unknown
     assert changes["label_count_changes"]["DATE"]["change"] == -10
     assert explained["label_changes"][0]["label"] == "DATE" and explained["label_changes"][0]["change"] < 0
     assert any(s.startswith("The data changed (v1 -> v2)") for s in explained["explanation"])
@@ -102,13 +128,23 @@ def test_snapshots_built_with_another_unvalidated_are_not_comparable_on_f1(runs_
     validate(explained, "runs_explain")
     check = explained["comparable"]
     assert check["same_val_split"] is True and check["same_label_set"] is True
-    assert (check["unvalidated_a"], check["unvalidated_b"], check["same_unvalidated"], check["comparable"]) == ("ignore", "o", False, False)
+    assert (check["unvalidated_a"], check["unvalidated_b"], check["same_unvalidated"], check["comparable"]) == (
+        "ignore",
+        "o",
+        False,
+        False,
+    )
     assert explained["cause"]["kind"] == "not_comparable"
-    assert explained["confounders"][0].startswith("Not comparable on F1: A's snapshot was built with --unvalidated ignore, B's with o")
+    assert explained["confounders"][0].startswith(
+        "Not comparable on F1: A's snapshot was built with --unvalidated ignore, B's with o"
+    )
     assert explained["snapshot_changes"]["build_config_changes"] == {"unvalidated": {"from": "ignore", "to": "o"}}
     compared = compare_jobs(queries, [runs["A"], runs["B"], runs["D"]])
     validate(compared, "runs_compare")
-    assert [(c["same_unvalidated"], c["comparable"]) for c in compared["comparability"]] == [(True, True), (False, False)]
+    assert [(c["same_unvalidated"], c["comparable"]) for c in compared["comparability"]] == [
+        (True, True),
+        (False, False),
+    ]
 
 
 def test_reports_use_train_support_from_reachable_snapshots(runs_on_snapshots):
@@ -118,7 +154,9 @@ def test_reports_use_train_support_from_reachable_snapshots(runs_on_snapshots):
     assert report["snapshot"]["reachable"] and report["support_source"] == "train_entity_words"
     needs = by_name(report["diagnoses"])["data_needs"]["evidence"]
     assert needs["support_source"] == "train_entity_words"
-    assert {r["label"]: r["support"] for r in needs["ranking"]}["DATE"] < {r["label"]: r["support"] for r in needs["ranking"]}["MERCHANT_NAME"]
+    assert {r["label"]: r["support"] for r in needs["ranking"]}["DATE"] < {
+        r["label"]: r["support"] for r in needs["ranking"]
+    }["MERCHANT_NAME"]
 
 
 def test_show_gives_the_snapshot_lineage(runs_on_snapshots):
@@ -131,7 +169,11 @@ def test_show_gives_the_snapshot_lineage(runs_on_snapshots):
 
 def test_explain_on_the_command_line(runs_on_snapshots, snapshot_table):
     store_config, _ = snapshot_table
-    env = {"AWS_ENDPOINT_URL_DYNAMODB": store_config.endpoint_url, "RECEIPT_ML_TABLE": store_config.table, "COLUMNS": "200"}
+    env = {
+        "AWS_ENDPOINT_URL_DYNAMODB": store_config.endpoint_url,
+        "RECEIPT_ML_TABLE": store_config.table,
+        "COLUMNS": "200",
+    }
     result = CliRunner().invoke(app, ["runs", "explain", "run-A", "run-B"], env=env)
     assert result.exit_code == 0, result.output
     assert "cause: snapshot" in result.stdout and "DATE" in result.stdout

@@ -38,7 +38,10 @@ SCENARIOS = {
     "healthy": lambda: (healthy(), {}),
     "overfitting": lambda: (overfitting(), {}),
     "plateau": lambda: (plateau(), {}),
-    "early_stopped": lambda: (early_stopped(), {"early_stopping_triggered": True, "request_config": request(epochs=20)}),
+    "early_stopped": lambda: (
+        early_stopped(),
+        {"early_stopping_triggered": True, "request_config": request(epochs=20)},
+    ),
     "weak_label": lambda: (weak_label(), {}),
 }
 
@@ -46,13 +49,20 @@ SCENARIOS = {
 @pytest.fixture(scope="module")
 def recorded(dynamodb_endpoint):
     """One table holding one run of each shape (built once for the module)."""
-    ref = connect(StoreConfig(table=f"test-runs-{uuid.uuid4().hex[:10]}", region="us-east-1", endpoint_url=dynamodb_endpoint))
+    ref = connect(
+        StoreConfig(table=f"test-runs-{uuid.uuid4().hex[:10]}", region="us-east-1", endpoint_url=dynamodb_endpoint)
+    )
     create_table(ref, stream=False)
     ids = {}
     for index, (name, build) in enumerate(SCENARIOS.items()):
         curves, options = build()
-        ids[name] = record_run(DynamoRecorder(ref, str(uuid.uuid4())), curves, name=name,
-                               created_at=f"2026-01-0{index + 1}T00:00:00.000000+00:00", **options)
+        ids[name] = record_run(
+            DynamoRecorder(ref, str(uuid.uuid4())),
+            curves,
+            name=name,
+            created_at=f"2026-01-0{index + 1}T00:00:00.000000+00:00",
+            **options,
+        )
     yield Queries(ref), ids
     delete_table(ref)
 
@@ -124,8 +134,14 @@ def test_the_trainer_writes_the_report_of_a_recorded_job(recorded, tmp_path):
 def test_legacy_rows_flat_label_metrics_and_a_summary_only_run_are_read(recorded):
     queries, _ = recorded
     recorder = DynamoRecorder(queries.table, str(uuid.uuid4()))
-    recorder.open(Job(job_id=recorder.job_id, name="legacy", created_at="2025-09-01T00:00:00+00:00",
-                      job_config={"learning_rate": 6e-5, "batch_size": 128}))
+    recorder.open(
+        Job(
+            job_id=recorder.job_id,
+            name="legacy",
+            created_at="2025-09-01T00:00:00+00:00",
+            job_config={"learning_rate": 6e-5, "batch_size": 128},
+        )
+    )
     recorder.metrics({"val_f1": 0.3, "label_DATE_f1": 0.1, "label_DATE_support": 9}, epoch=1, step=5)
     recorder.metrics({"val_f1": 0.32, "label_DATE_f1": 0.15, "label_DATE_support": 9}, epoch=2, step=10)
     recorder.close()
@@ -135,10 +151,23 @@ def test_legacy_rows_flat_label_metrics_and_a_summary_only_run_are_read(recorded
 
     summary_only = DynamoRecorder(queries.table, str(uuid.uuid4()))
     summary_only.open(Job(job_id=summary_only.job_id, name="summary-only", created_at="2025-11-13T00:00:00+00:00"))
-    summary_only.log({"type": "run_summary", "best_f1": 0.7021, "best_epoch": 3.0, "epoch_metrics": [
-        {"epoch": e, "global_step": 145 * e, "eval_f1": f, "eval_loss": 0.8 - 0.05 * e,
-         "per_label_metrics": {"B-AMOUNT": {"f1": f, "precision": f, "recall": f, "support": 232}}}
-        for e, f in ((1.0, 0.6808), (2.0, 0.69), (3.0, 0.7021))]})
+    summary_only.log(
+        {
+            "type": "run_summary",
+            "best_f1": 0.7021,
+            "best_epoch": 3.0,
+            "epoch_metrics": [
+                {
+                    "epoch": e,
+                    "global_step": 145 * e,
+                    "eval_f1": f,
+                    "eval_loss": 0.8 - 0.05 * e,
+                    "per_label_metrics": {"B-AMOUNT": {"f1": f, "precision": f, "recall": f, "support": 232}},
+                }
+                for e, f in ((1.0, 0.6808), (2.0, 0.69), (3.0, 0.7021))
+            ],
+        }
+    )
     summary_only.close()
     old = report_run(queries, "summary-only")
     validate(old, "run_report")

@@ -20,9 +20,17 @@ U = False  # an unscored (unknown) word
 K = True  # a known word
 
 
-def score(gold: list[str], predicted: list[str], scored: list[bool] | None = None, supervised: list[bool] | None = None) -> dict:
-    receipt = ReceiptExample("r", ["w"] * len(gold), [[0, 0, 0, 0]] * len(gold), [TAGS.index(t) for t in gold],
-                             supervised or [True] * len(gold), scored)
+def score(
+    gold: list[str], predicted: list[str], scored: list[bool] | None = None, supervised: list[bool] | None = None
+) -> dict:
+    receipt = ReceiptExample(
+        "r",
+        ["w"] * len(gold),
+        [[0, 0, 0, 0]] * len(gold),
+        [TAGS.index(t) for t in gold],
+        supervised or [True] * len(gold),
+        scored,
+    )
     return word_metrics([[TAGS.index(t) for t in predicted]], [receipt], TAGS)
 
 
@@ -35,7 +43,11 @@ def test_a_prediction_on_an_unknown_word_is_never_a_false_positive():
     assert prf(score(gold, predicted)) == (0.5, 1.0, pytest.approx(2 / 3))  # scored as O: a false positive
     metrics = score(gold, predicted, [K, U, K])
     assert prf(metrics) == (1.0, 1.0, 1.0)
-    assert (metrics["num_unscored_words"], metrics["num_unscored_predictions"], metrics["num_unscored_entities"]) == (1, 1, 0)
+    assert (metrics["num_unscored_words"], metrics["num_unscored_predictions"], metrics["num_unscored_entities"]) == (
+        1,
+        1,
+        0,
+    )
     assert metrics["per_label"]["ADDRESS_LINE"]["support"] == 0
 
 
@@ -78,14 +90,19 @@ def test_strict_and_lenient_find_entities_differently_then_apply_the_same_rule()
     # word, left out with the true address it overlaps
     assert prf(metrics) == (1.0, 0.5, pytest.approx(2 / 3))
     assert prf(metrics, "_lenient") == (1.0, 1.0, 1.0)
-    assert entity_spans(predicted, strict=True) == [(0, 1)] and entity_spans(predicted, strict=False) == [(0, 1), (1, 3)]
+    assert entity_spans(predicted, strict=True) == [(0, 1)] and entity_spans(predicted, strict=False) == [
+        (0, 1),
+        (1, 3),
+    ]
 
 
 def test_without_unknown_words_the_figures_are_seqevals():
     gold = [[M, IM, O, A, IA, IA, O], [O, A, O]]
     predicted = [[M, IM, O, A, IA, O, O], [IA, IA, O]]
-    receipts = [ReceiptExample(str(i), ["w"] * len(g), [[0] * 4] * len(g), [TAGS.index(t) for t in g], [True] * len(g))
-                for i, g in enumerate(gold)]
+    receipts = [
+        ReceiptExample(str(i), ["w"] * len(g), [[0] * 4] * len(g), [TAGS.index(t) for t in g], [True] * len(g))
+        for i, g in enumerate(gold)
+    ]
     metrics = word_metrics([[TAGS.index(t) for t in p] for p in predicted], receipts, TAGS)
     strict = {"mode": "strict", "scheme": IOB2, "zero_division": 0}
     assert metrics["f1"] == f1_score(gold, predicted, **strict)
@@ -104,10 +121,22 @@ def test_token_accuracy_stays_over_supervised_words():
 
 def snapshot_words(states: list[str], supervised: list[bool]) -> pl.DataFrame:
     n = len(states)
-    return pl.DataFrame({
-        "receipt_key": ["r"] * n, "position": list(range(n)), "text": ["w"] * n, "x0": [0] * n, "y0": [0] * n, "x1": [1] * n,
-        "y1": [1] * n, "tag": ["O"] * n, "supervised": supervised, "label_state": states, "split": ["val"] * n,
-    }, schema_overrides={"position": pl.Int32})
+    return pl.DataFrame(
+        {
+            "receipt_key": ["r"] * n,
+            "position": list(range(n)),
+            "text": ["w"] * n,
+            "x0": [0] * n,
+            "y0": [0] * n,
+            "x1": [1] * n,
+            "y1": [1] * n,
+            "tag": ["O"] * n,
+            "supervised": supervised,
+            "label_state": states,
+            "split": ["val"] * n,
+        },
+        schema_overrides={"position": pl.Int32},
+    )
 
 
 def test_examples_leave_out_of_scoring_only_unknown_words_the_build_left_out_of_training():

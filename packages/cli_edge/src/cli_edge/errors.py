@@ -3,8 +3,8 @@
 Domain packages raise their own typed errors (metrics_store.StoreError, dataset_builder's
 SnapshotError and ConfigError, trainer's FitError...). `EXIT_CODES` names them by qualified
 class name, so this module imports none of those packages; `tests/test_cli_edge.py` checks
-that every name is where its class is defined (an alias would never match). Anything not in the map is a bug and keeps its
-traceback: a broad `except ValueError` would hide bugs behind a tidy message.
+that every name is where its class is defined (an alias would never match). Anything not in
+the map is a bug and keeps its traceback: a broad `except ValueError` would hide bugs behind a tidy message.
 """
 
 from __future__ import annotations

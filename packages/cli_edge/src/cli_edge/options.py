@@ -51,10 +51,16 @@ class _ConnectionOption:
 
 TableConnection = (
     _ConnectionOption("table", "--table", "RECEIPT_ML_TABLE", "DynamoDB table name."),
-    _ConnectionOption("endpoint_url", "--endpoint-url", "AWS_ENDPOINT_URL_DYNAMODB",
-                      "DynamoDB endpoint URL, e.g. DynamoDB Local's http://127.0.0.1:8000 (default: AWS's own)."),
+    _ConnectionOption(
+        "endpoint_url",
+        "--endpoint-url",
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        "DynamoDB endpoint URL, e.g. DynamoDB Local's http://127.0.0.1:8000 (default: AWS's own).",
+    ),
     _ConnectionOption("region", "--region", "AWS_REGION", "AWS region (default: the profile's, else us-east-1)."),
-    _ConnectionOption("profile", "--profile", "AWS_PROFILE", "AWS credentials profile (default: the environment's credentials)."),
+    _ConnectionOption(
+        "profile", "--profile", "AWS_PROFILE", "AWS credentials profile (default: the environment's credentials)."
+    ),
 )
 """The connection options, in the order they appear in `--help`."""
 
@@ -67,7 +73,9 @@ def store_options(config_cls: type, *, param: str = "store") -> Callable[[F], F]
     def decorate(command: F) -> F:
         signature = inspect.signature(command)
         hints = typing.get_type_hints(command, include_extras=True)  # resolve `from __future__` strings
-        signature = signature.replace(parameters=[p.replace(annotation=hints.get(n, p.annotation)) for n, p in signature.parameters.items()])
+        signature = signature.replace(
+            parameters=[p.replace(annotation=hints.get(n, p.annotation)) for n, p in signature.parameters.items()]
+        )
         if param not in signature.parameters:
             raise TypeError(f"{command.__name__} has no parameter {param!r} for the connection config")
         added = [
@@ -77,12 +85,19 @@ def store_options(config_cls: type, *, param: str = "store") -> Callable[[F], F]
                 default=defaults[option.field],
                 annotation=Annotated[
                     str if defaults[option.field] is not None else str | None,
-                    typer.Option(option.flag, envvar=option.envvar, help=option.help, show_default=defaults[option.field] is not None),
+                    typer.Option(
+                        option.flag,
+                        envvar=option.envvar,
+                        help=option.help,
+                        show_default=defaults[option.field] is not None,
+                    ),
                 ],
             )
             for option in TableConnection
         ]
-        kept = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for name, p in signature.parameters.items() if name != param]
+        kept = [
+            p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for name, p in signature.parameters.items() if name != param
+        ]
 
         @functools.wraps(command)
         def wrapper(**kwargs: Any) -> Any:

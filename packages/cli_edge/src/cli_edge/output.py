@@ -90,12 +90,18 @@ class KeyTable:
 
     def _needed(self, kept: list[int]) -> int:
         # keys and whole values at full width, other columns at least FOLDED characters, 3 per column of borders
-        return sum(self.widths[i] if self.specs[i].unbroken else min(self.widths[i], FOLDED) for i in kept) + 3 * len(kept) + 1
+        return (
+            sum(self.widths[i] if self.specs[i].unbroken else min(self.widths[i], FOLDED) for i in kept)
+            + 3 * len(kept)
+            + 1
+        )
 
     def columns_for(self, width: int) -> list[int]:
         """The columns kept at `width`: optional ones leave, highest `drop` first."""
         kept = list(range(len(self.specs)))
-        droppable = sorted((i for i, c in enumerate(self.specs) if c.drop is not None), key=lambda i: -(self.specs[i].drop or 0))
+        droppable = sorted(
+            (i for i, c in enumerate(self.specs) if c.drop is not None), key=lambda i: -(self.specs[i].drop or 0)
+        )
         while self._needed(kept) > width and droppable:
             kept.remove(droppable.pop(0))
         return kept
@@ -108,8 +114,13 @@ class KeyTable:
         for i in kept:
             spec = self.specs[i]
             numeric = bool(self.rows) and all(_numeric(row[i]) for row in self.rows)
-            table.add_column(spec.name, justify=spec.justify or ("right" if numeric and i else "left"),  # type: ignore[arg-type]  # rich types it as a Literal of these
-                             no_wrap=spec.unbroken, min_width=self.widths[i] if spec.unbroken else None, overflow="fold")
+            table.add_column(
+                spec.name,
+                justify=spec.justify or ("right" if numeric and i else "left"),  # type: ignore[arg-type]  # rich types it as a Literal of these
+                no_wrap=spec.unbroken,
+                min_width=self.widths[i] if spec.unbroken else None,
+                overflow="fold",
+            )
         for row in self.cells:
             table.add_row(*(row[i] for i in kept))
         # wider than the console only when the keys alone need it: a key is never cut
@@ -129,8 +140,15 @@ def progress(description: str, *, quiet: bool = False) -> Iterator[Callable[[int
     `quiet` (or stderr not being a terminal) hides it."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   console=console(stderr=True), disable=quiet, transient=True)
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console(stderr=True),
+        disable=quiet,
+        transient=True,
+    )
     task = bar.add_task(description, total=None)
     with bar:
         yield lambda done, total=None: bar.update(task, completed=done, total=total)

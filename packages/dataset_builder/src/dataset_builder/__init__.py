@@ -27,17 +27,43 @@ _EXPORTS = {
     "dataset_builder.config": ("BuildConfig", "ConfigError"),
     "dataset_builder.build": ("BuildResult", "ContractGateFailed", "create_snapshot"),
     "dataset_builder.snapshot": ("Snapshot", "SnapshotCorrupted", "list_snapshots", "open_snapshot"),
-    "dataset_builder.storage": ("LocalBackend", "S3Backend", "SnapshotError", "SnapshotExists", "SnapshotNotFound", "backend_for"),
+    "dataset_builder.storage": (
+        "LocalBackend",
+        "S3Backend",
+        "SnapshotError",
+        "SnapshotExists",
+        "SnapshotNotFound",
+        "backend_for",
+    ),
     "dataset_builder.diff": ("diff_snapshots",),
     "dataset_builder.contracts": ("check_snapshot", "contract_gate"),
     "dataset_builder.receipts": ("ReceiptBundle", "generate_receipts", "import_jsonl", "write_bundles"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = [
-    "BuildConfig", "BuildResult", "ConfigError", "ContractGateFailed", "DatasetBuilderError", "LocalBackend", "ReceiptBundle",
-    "S3Backend", "Snapshot", "SnapshotCorrupted", "SnapshotError", "SnapshotExists", "SnapshotNotFound", "backend_for",
-    "check_snapshot", "contract_gate", "create_snapshot", "diff_snapshots", "generate_receipts", "import_jsonl",
-    "list_snapshots", "open_snapshot", "write_bundles"
+    "BuildConfig",
+    "BuildResult",
+    "ConfigError",
+    "ContractGateFailed",
+    "DatasetBuilderError",
+    "LocalBackend",
+    "ReceiptBundle",
+    "S3Backend",
+    "Snapshot",
+    "SnapshotCorrupted",
+    "SnapshotError",
+    "SnapshotExists",
+    "SnapshotNotFound",
+    "backend_for",
+    "check_snapshot",
+    "contract_gate",
+    "create_snapshot",
+    "diff_snapshots",
+    "generate_receipts",
+    "import_jsonl",
+    "list_snapshots",
+    "open_snapshot",
+    "write_bundles",
 ]
 
 

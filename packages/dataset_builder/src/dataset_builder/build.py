@@ -53,8 +53,10 @@ class ContractGateFailed(SnapshotError):
     def __init__(self, report: dict[str, Any]):
         failed = [f for f in report.get("results", []) if not f.get("success") and f.get("severity") == "error"]
         names = ", ".join(f"{f['suite']}:{f['expectation']}" for f in failed[:5])
-        super().__init__(f"{len(failed)} contract expectation(s) failed ({names}); nothing was published. "
-                         "Fix the data, or pass --allow-contract-failures to publish with the failures stamped in the manifest")
+        super().__init__(
+            f"{len(failed)} contract expectation(s) failed ({names}); nothing was published. "
+            "Fix the data, or pass --allow-contract-failures to publish with the failures stamped in the manifest"
+        )
         self.report = report
 
 
@@ -80,16 +82,32 @@ def code_version() -> dict[str, str | None]:
         except metadata.PackageNotFoundError:
             versions[dist] = None
     try:
-        versions["git_commit"] = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent, check=True,
-        ).stdout.strip() or None
+        versions["git_commit"] = (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+                cwd=Path(__file__).parent,
+                check=True,
+            ).stdout.strip()
+            or None
+        )
     except (OSError, subprocess.SubprocessError):
         versions["git_commit"] = None
     return versions
 
 
-def draft_manifest(dataset: Dataset, config: BuildConfig, files: dict[str, bytes], *, source: dict[str, Any], parent_id: str | None,
-                   read_window: tuple[str, str], read_stats: dict[str, Any]) -> Manifest:
+def draft_manifest(
+    dataset: Dataset,
+    config: BuildConfig,
+    files: dict[str, bytes],
+    *,
+    source: dict[str, Any],
+    parent_id: str | None,
+    read_window: tuple[str, str],
+    read_stats: dict[str, Any],
+) -> Manifest:
     """Everything but the id and the contract results."""
     frames = {"words.parquet": dataset.words, "receipts.parquet": dataset.receipts, "labels.parquet": dataset.labels}
     entries = file_entries(files, frames)
@@ -121,7 +139,10 @@ def _record_config(config: BuildConfig) -> dict[str, Any]:
     """The spec for the table record: a frozen split's keys (thousands of them) are
     summarised, so the item stays far below DynamoDB's 400 KB (the manifest keeps them)."""
     keys = config.val_keys
-    return {**config.to_dict(), "val_keys": None if keys is None else {"count": len(keys), "sha256": split_hash(list(keys))}}
+    return {
+        **config.to_dict(),
+        "val_keys": None if keys is None else {"count": len(keys), "sha256": split_hash(list(keys))},
+    }
 
 
 def choose_parent(backend: Backend, choice: str) -> Snapshot | None:
@@ -136,17 +157,25 @@ def choose_parent(backend: Backend, choice: str) -> Snapshot | None:
     try:
         return open_snapshot("", parent_id, backend=backend)
     except SnapshotError as exc:
-        raise SnapshotError(f"the parent snapshot {parent_id} cannot be used ({exc}); build without a parent (--parent none) "
-                            f"or name a good one (--parent vN); `dsb snapshot verify {parent_id}` shows the damage") from exc
+        raise SnapshotError(
+            f"the parent snapshot {parent_id} cannot be used ({exc}); build without a parent (--parent none) "
+            f"or name a good one (--parent vN); `dsb snapshot verify {parent_id}` shows the damage"
+        ) from exc
 
 
 def snapshot_record(manifest: Manifest, manifest_hash: str, uri: str) -> DatasetSnapshotRecord:
     lock = manifest.lock
     return DatasetSnapshotRecord(
-        snapshot_id=str(manifest.id), content_sha256=lock.content_sha256, manifest_sha256=manifest_hash, uri=uri,
-        created_at=lock.created_at, parent_id=lock.parent_id,
+        snapshot_id=str(manifest.id),
+        content_sha256=lock.content_sha256,
+        manifest_sha256=manifest_hash,
+        uri=uri,
+        created_at=lock.created_at,
+        parent_id=lock.parent_id,
         counts={s: {"receipts": c.receipts, "words": c.words} for s, c in lock.counts.splits.items()},
-        contract_status=lock.contracts.status, label_list=lock.label_list, build_config=_record_config(manifest.spec),
+        contract_status=lock.contracts.status,
+        label_list=lock.label_list,
+        build_config=_record_config(manifest.spec),
     )
 
 
@@ -170,12 +199,19 @@ def create_snapshot(
     cleaned = tuple(backend.clean_debris())
     if isinstance(parent, str):  # not opened by the caller (the CLI opens it before the contracts load)
         parent = choose_parent(backend, options.parent)
-    raw = read_table(table, config.statuses, concurrency=options.concurrency, strategy=options.strategy, progress=progress)
+    raw = read_table(
+        table, config.statuses, concurrency=options.concurrency, strategy=options.strategy, progress=progress
+    )
     dataset = build_dataset(raw, config)
     files = encode_dataset(dataset)
     manifest = draft_manifest(
-        dataset, config, files, source=source, parent_id=parent.id if parent else None,
-        read_window=(raw.started_at, raw.finished_at), read_stats=raw.stats,
+        dataset,
+        config,
+        files,
+        source=source,
+        parent_id=parent.id if parent else None,
+        read_window=(raw.started_at, raw.finished_at),
+        read_stats=raw.stats,
     )
     if check_contracts is not None:
         manifest = manifest.with_contracts(ContractReport.model_validate(check_contracts(dataset, manifest, parent)))
@@ -208,8 +244,13 @@ def repair_records(table: TableRef, backend: Backend) -> dict[str, Any]:
         manifest, raw = read_manifest(backend, snapshot_id)
         manifest_hash = sha256(raw)
         if manifest_hash not in recorded:
-            Store(table).put_snapshot_record(snapshot_record(manifest, manifest_hash, backend.snapshot_uri(snapshot_id)))
+            Store(table).put_snapshot_record(
+                snapshot_record(manifest, manifest_hash, backend.snapshot_uri(snapshot_id))
+            )
             written.append(snapshot_id)
     published = set(backend.published_ids())
-    return {"records_written": written, "debris_removed": backend.clean_debris(),
-            "unpublished_ids": [i for i in backend.reserved_ids() if i not in published]}
+    return {
+        "records_written": written,
+        "debris_removed": backend.clean_debris(),
+        "unpublished_ids": [i for i in backend.reserved_ids() if i not in published],
+    }

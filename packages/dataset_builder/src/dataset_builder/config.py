@@ -60,13 +60,19 @@ class BuildConfig:
     def __post_init__(self) -> None:
         bad = [s for s in self.statuses if s not in VALIDATION_STATUSES]
         if bad or not self.statuses:
-            raise ConfigError(f"--status: unknown validation status {bad or '(none)'}; choose from {', '.join(VALIDATION_STATUSES)}")
+            raise ConfigError(
+                f"--status: unknown validation status {bad or '(none)'}; choose from {', '.join(VALIDATION_STATUSES)}"
+            )
         if self.merge_preset not in MERGE_PRESETS:
-            raise ConfigError(f"--merge-preset: unknown preset {self.merge_preset!r}; choose from {', '.join(MERGE_PRESETS)}")
+            raise ConfigError(
+                f"--merge-preset: unknown preset {self.merge_preset!r}; choose from {', '.join(MERGE_PRESETS)}"
+            )
         if self.ratio_mechanism not in RATIO_MECHANISMS:
             raise ConfigError(f"--ratio-mechanism must be one of {RATIO_MECHANISMS}, got {self.ratio_mechanism!r}")
         if self.unvalidated not in UNVALIDATED_CHOICES:
-            raise ConfigError(f"--unvalidated must be one of {', '.join(UNVALIDATED_CHOICES)}, got {self.unvalidated!r}")
+            raise ConfigError(
+                f"--unvalidated must be one of {', '.join(UNVALIDATED_CHOICES)}, got {self.unvalidated!r}"
+            )
         if self.split_by not in SPLIT_GROUPS:
             raise ConfigError(f"--split-by must be one of {SPLIT_GROUPS}, got {self.split_by!r}")
         if not (math.isfinite(self.val_fraction) and 0.0 <= self.val_fraction < 1.0):

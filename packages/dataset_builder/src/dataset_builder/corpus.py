@@ -62,7 +62,16 @@ CORPUS_PREFIX = "c"
 SCHEMA_VERSION = 1
 CORPUS_FILES = ("words.parquet", "receipts.parquet")
 WORD_COLUMNS = list(LAYOUT_COLUMNS)
-RECEIPT_COLUMNS = ["receipt_key", "image_id", "receipt_id", "width", "height", "n_words", "label_items", "valid_label_items"]
+RECEIPT_COLUMNS = [
+    "receipt_key",
+    "image_id",
+    "receipt_id",
+    "width",
+    "height",
+    "n_words",
+    "label_items",
+    "valid_label_items",
+]
 QUALITY_EXAMPLES = 50
 
 
@@ -175,8 +184,10 @@ class CorpusManifest(_Model):
         except ValidationError as exc:
             first = exc.errors()[0]
             at = ".".join(str(p) for p in first.get("loc", ())) or "(top)"
-            raise CorpusCorrupted(f"{where} is not a corpus manifest (schema version {SCHEMA_VERSION}): "
-                                  f"{exc.error_count()} problem(s), first at {at}: {first.get('msg')}") from exc
+            raise CorpusCorrupted(
+                f"{where} is not a corpus manifest (schema version {SCHEMA_VERSION}): "
+                f"{exc.error_count()} problem(s), first at {at}: {first.get('msg')}"
+            ) from exc
 
 
 # --- from a table read to the corpus frames (pure) ------------------------------------------
@@ -215,26 +226,42 @@ def corpus_data(raw: RawRead, exclude_keys: set[str] | frozenset[str] = frozense
         empty_text_words=empty.height,
         clipped_boxes=clipped.height,
         zero_size_boxes=clipped.filter((pl.col("x0") == pl.col("x1")) | (pl.col("y0") == pl.col("y1"))).height,
-        items=[QualityItem(kind="empty_text_word", key=_word_key(r)) for r in empty.head(QUALITY_EXAMPLES).iter_rows(named=True)]
-        + [QualityItem(kind="clipped_box", key=_word_key(r), detail=f"box {r['x0']},{r['y0']},{r['x1']},{r['y1']} after clipping")
-           for r in clipped.head(QUALITY_EXAMPLES).iter_rows(named=True)],
+        items=[
+            QualityItem(kind="empty_text_word", key=_word_key(r))
+            for r in empty.head(QUALITY_EXAMPLES).iter_rows(named=True)
+        ]
+        + [
+            QualityItem(
+                kind="clipped_box",
+                key=_word_key(r),
+                detail=f"box {r['x0']},{r['y0']},{r['x1']},{r['y1']} after clipping",
+            )
+            for r in clipped.head(QUALITY_EXAMPLES).iter_rows(named=True)
+        ],
     )
     words = words.select(WORD_COLUMNS).sort("receipt_key", "position")
 
     labels = rules.with_receipt_key(raw.labels).filter(pl.col("receipt_key").is_in(keys))
     per_receipt_labels = labels.group_by("receipt_key").agg(
-        pl.len().cast(pl.Int32).alias("label_items"), (pl.col("validation_status") == "VALID").sum().cast(pl.Int32).alias("valid_label_items"))
+        pl.len().cast(pl.Int32).alias("label_items"),
+        (pl.col("validation_status") == "VALID").sum().cast(pl.Int32).alias("valid_label_items"),
+    )
     per_receipt_words = words.group_by("receipt_key").agg(pl.len().cast(pl.Int32).alias("n_words"))
     receipts = (
-        receipts.join(per_receipt_words, on="receipt_key", how="left").join(per_receipt_labels, on="receipt_key", how="left")
+        receipts.join(per_receipt_words, on="receipt_key", how="left")
+        .join(per_receipt_labels, on="receipt_key", how="left")
         .with_columns(pl.col(c).fill_null(0) for c in ("n_words", "label_items", "valid_label_items"))
-        .select(RECEIPT_COLUMNS).sort("receipt_key")
+        .select(RECEIPT_COLUMNS)
+        .sort("receipt_key")
     )
     counts = CorpusCounts(
-        receipts=receipts.height, words=words.height,
+        receipts=receipts.height,
+        words=words.height,
         receipts_without_words=receipts.filter(pl.col("n_words") == 0).height,
         receipts_with_valid_labels=receipts.filter(pl.col("valid_label_items") > 0).height,
-        receipts_with_unvalidated_labels_only=receipts.filter((pl.col("label_items") > 0) & (pl.col("valid_label_items") == 0)).height,
+        receipts_with_unvalidated_labels_only=receipts.filter(
+            (pl.col("label_items") > 0) & (pl.col("valid_label_items") == 0)
+        ).height,
         receipts_without_labels=receipts.filter(pl.col("label_items") == 0).height,
     )
     return CorpusData(words, receipts, counts, quality)
@@ -247,7 +274,9 @@ def val_split_of(snapshot: Snapshot) -> tuple[list[str], str]:
     digest = split_hash(keys)
     recorded = snapshot.split_hash("val")
     if recorded is not None and recorded != digest:
-        raise SnapshotCorrupted(f"snapshot {snapshot.id}: its val receipts hash to {digest[:12]}..., its manifest says {recorded[:12]}...")
+        raise SnapshotCorrupted(
+            f"snapshot {snapshot.id}: its val receipts hash to {digest[:12]}..., its manifest says {recorded[:12]}..."
+        )
     return keys, digest
 
 
@@ -284,7 +313,9 @@ class CorpusBuildResult:
     cleaned: tuple[str, ...] = ()
 
 
-def corpus_backend(root: str | Path, *, region: str | None = None, endpoint_url: str | None = None, s3_client: Any = None) -> Backend:
+def corpus_backend(
+    root: str | Path, *, region: str | None = None, endpoint_url: str | None = None, s3_client: Any = None
+) -> Backend:
     """The storage of corpora under a root (a folder or `s3://bucket/prefix`), the snapshots' own root."""
     return backend_for(root, region=region, endpoint_url=endpoint_url, s3_client=s3_client, id_prefix=CORPUS_PREFIX)
 
@@ -294,8 +325,14 @@ def _require_corpus_backend(backend: Backend) -> None:
         raise ValueError("a corpus needs a backend for corpus ids (corpus_backend(root)), not the snapshots' one")
 
 
-def draft_manifest(data: CorpusData, *, source: dict[str, Any], read_window: tuple[str, str], read_stats: dict[str, Any],
-                   excluded: ExcludedSplit | None) -> tuple[CorpusManifest, dict[str, bytes]]:
+def draft_manifest(
+    data: CorpusData,
+    *,
+    source: dict[str, Any],
+    read_window: tuple[str, str],
+    read_stats: dict[str, Any],
+    excluded: ExcludedSplit | None,
+) -> tuple[CorpusManifest, dict[str, bytes]]:
     """Everything but the id and the contract results, and the data files' bytes."""
 
     files = {"words.parquet": parquet_bytes(data.words), "receipts.parquet": parquet_bytes(data.receipts)}
@@ -342,10 +379,17 @@ def create_corpus(
     excluded = None
     if exclude is not None:
         read = set(rules.with_receipt_key(raw.receipts)["receipt_key"].to_list())
-        excluded = ExcludedSplit(snapshot_id=exclude.id, snapshot_content_sha256=exclude.content_sha256, split_hash=str(digest),
-                                 receipts=len(excluded_keys), found=sum(k in read for k in excluded_keys), receipt_keys=excluded_keys)
-    manifest, files = draft_manifest(data, source=source, read_window=(raw.started_at, raw.finished_at), read_stats=raw.stats,
-                                     excluded=excluded)
+        excluded = ExcludedSplit(
+            snapshot_id=exclude.id,
+            snapshot_content_sha256=exclude.content_sha256,
+            split_hash=str(digest),
+            receipts=len(excluded_keys),
+            found=sum(k in read for k in excluded_keys),
+            receipt_keys=excluded_keys,
+        )
+    manifest, files = draft_manifest(
+        data, source=source, read_window=(raw.started_at, raw.finished_at), read_stats=raw.stats, excluded=excluded
+    )
     if check_contracts is not None:
         manifest = manifest.with_contracts(ContractReport.model_validate(check_contracts(data, manifest)))
     if manifest.contracts.status == "failed" and not options.allow_contract_failures:
@@ -424,8 +468,10 @@ class Corpus:
         for name, entry in entries.items():
             actual = sha256(self._bytes(name))
             if actual != entry.sha256:
-                raise CorpusCorrupted(f"corpus {self.id}: {name} was modified after publishing "
-                                      f"(sha256 {actual[:12]}..., manifest says {entry.sha256[:12]}...)")
+                raise CorpusCorrupted(
+                    f"corpus {self.id}: {name} was modified after publishing "
+                    f"(sha256 {actual[:12]}..., manifest says {entry.sha256[:12]}...)"
+                )
         if content_hash({n: e.sha256 for n, e in entries.items()}) != self.content_sha256:
             raise CorpusCorrupted(f"corpus {self.id}: manifest content_sha256 does not match its file hashes")
 
@@ -441,7 +487,9 @@ def resolve_corpus_id(backend: Backend, ref: str) -> str:
     corpus_id = f"{CORPUS_PREFIX}{ref}" if ref.isdigit() else ref
     id_number(corpus_id, CORPUS_PREFIX)
     if corpus_id not in published:
-        raise SnapshotNotFound(f"corpus {corpus_id} not found in {backend.uri} (latest: {', '.join(published[-5:]) or 'none'})")
+        raise SnapshotNotFound(
+            f"corpus {corpus_id} not found in {backend.uri} (latest: {', '.join(published[-5:]) or 'none'})"
+        )
     return corpus_id
 
 
@@ -450,7 +498,9 @@ def read_corpus_manifest(backend: Backend, corpus_id: str) -> tuple[CorpusManife
     return CorpusManifest.from_json(raw, where=f"corpus {corpus_id}: manifest.json"), raw
 
 
-def open_corpus(root: str | Path, ref: str = "latest", *, verify: bool = True, backend: Backend | None = None) -> Corpus:
+def open_corpus(
+    root: str | Path, ref: str = "latest", *, verify: bool = True, backend: Backend | None = None
+) -> Corpus:
     """Open a published corpus by id (or `latest`), verifying its hashes by default."""
     backend = backend or corpus_backend(root)
     corpus_id = resolve_corpus_id(backend, ref)
@@ -469,14 +519,22 @@ def list_corpora(root: str | Path, *, backend: Backend | None = None) -> list[di
     for corpus_id in backend.published_ids():
         manifest, raw = read_corpus_manifest(backend, corpus_id)
         lock = manifest.lock
-        rows.append({
-            "id": corpus_id, "created_at": lock.created_at, "receipts": lock.counts.receipts, "words": lock.counts.words,
-            "receipts_without_labels": lock.counts.receipts_without_labels,
-            "receipts_with_valid_labels": lock.counts.receipts_with_valid_labels,
-            "exclude_val_of": manifest.spec.exclude_val_of, "excluded_receipts": lock.excluded.found if lock.excluded else 0,
-            "contracts": lock.contracts.status, "content_sha256": lock.content_sha256, "manifest_sha256": sha256(raw),
-            "uri": backend.snapshot_uri(corpus_id),
-        })
+        rows.append(
+            {
+                "id": corpus_id,
+                "created_at": lock.created_at,
+                "receipts": lock.counts.receipts,
+                "words": lock.counts.words,
+                "receipts_without_labels": lock.counts.receipts_without_labels,
+                "receipts_with_valid_labels": lock.counts.receipts_with_valid_labels,
+                "exclude_val_of": manifest.spec.exclude_val_of,
+                "excluded_receipts": lock.excluded.found if lock.excluded else 0,
+                "contracts": lock.contracts.status,
+                "content_sha256": lock.content_sha256,
+                "manifest_sha256": sha256(raw),
+                "uri": backend.snapshot_uri(corpus_id),
+            }
+        )
     return rows
 
 

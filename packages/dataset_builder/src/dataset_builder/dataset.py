@@ -12,12 +12,46 @@ from .config import BuildConfig, ConfigError
 from .errors import DatasetBuilderError
 
 WORD_COLUMNS = [
-    "receipt_key", "image_id", "receipt_id", "line_id", "word_id", "position", "text",
-    "x0", "y0", "x1", "y1", "source_label", "label", "tag", "supervised", "label_state", "split",
+    "receipt_key",
+    "image_id",
+    "receipt_id",
+    "line_id",
+    "word_id",
+    "position",
+    "text",
+    "x0",
+    "y0",
+    "x1",
+    "y1",
+    "source_label",
+    "label",
+    "tag",
+    "supervised",
+    "label_state",
+    "split",
 ]
-RECEIPT_COLUMNS = ["receipt_key", "image_id", "receipt_id", "width", "height", "merchant", "merchant_source", "split", "n_words",
-                   "n_entity_words"]
-LABEL_COLUMNS = ["receipt_key", "image_id", "receipt_id", "line_id", "word_id", "label", "validation_status", "timestamp_added"]
+RECEIPT_COLUMNS = [
+    "receipt_key",
+    "image_id",
+    "receipt_id",
+    "width",
+    "height",
+    "merchant",
+    "merchant_source",
+    "split",
+    "n_words",
+    "n_entity_words",
+]
+LABEL_COLUMNS = [
+    "receipt_key",
+    "image_id",
+    "receipt_id",
+    "line_id",
+    "word_id",
+    "label",
+    "validation_status",
+    "timestamp_added",
+]
 
 
 @dataclass(frozen=True)
@@ -55,7 +89,9 @@ def _by_label_and_status(rows: pl.DataFrame) -> dict[str, dict[str, int]]:
     return out
 
 
-def _counts(words: pl.DataFrame, receipts: pl.DataFrame, labels: pl.DataFrame, unknown_labels: pl.DataFrame) -> dict[str, Any]:
+def _counts(
+    words: pl.DataFrame, receipts: pl.DataFrame, labels: pl.DataFrame, unknown_labels: pl.DataFrame
+) -> dict[str, Any]:
     per_split: dict[str, Any] = {}
     for split in ("train", "val"):
         w = words.filter(pl.col("split") == split)
@@ -91,12 +127,22 @@ def data_quality(words: pl.DataFrame, refused: pl.DataFrame | None) -> dict[str,
     entities are trained as entities all the same), boxes off the page (clipped to it)."""
     empty = words.filter(pl.col("text").fill_null("").str.strip_chars() == "")
     clipped = words.filter(pl.col("_off_page"))
-    items = [{"kind": "refused_label_item", "key": f"{pk}/{sk}", "detail": why}
-             for pk, sk, why in (refused.head(QUALITY_EXAMPLES).iter_rows() if refused is not None else ())]
-    items += [{"kind": "empty_text_word", "key": _word_key(r), "detail": f"label {r['label']}"}
-              for r in empty.head(QUALITY_EXAMPLES).iter_rows(named=True)]
-    items += [{"kind": "clipped_box", "key": _word_key(r), "detail": f"box {r['x0']},{r['y0']},{r['x1']},{r['y1']} after clipping"}
-              for r in clipped.head(QUALITY_EXAMPLES).iter_rows(named=True)]
+    items = [
+        {"kind": "refused_label_item", "key": f"{pk}/{sk}", "detail": why}
+        for pk, sk, why in (refused.head(QUALITY_EXAMPLES).iter_rows() if refused is not None else ())
+    ]
+    items += [
+        {"kind": "empty_text_word", "key": _word_key(r), "detail": f"label {r['label']}"}
+        for r in empty.head(QUALITY_EXAMPLES).iter_rows(named=True)
+    ]
+    items += [
+        {
+            "kind": "clipped_box",
+            "key": _word_key(r),
+            "detail": f"box {r['x0']},{r['y0']},{r['x1']},{r['y1']} after clipping",
+        }
+        for r in clipped.head(QUALITY_EXAMPLES).iter_rows(named=True)
+    ]
     return {
         "refused_label_items": refused.height if refused is not None else 0,
         "empty_text_words": empty.height,
@@ -127,7 +173,9 @@ def build_dataset(raw: RawRead, config: BuildConfig) -> Dataset:
 
     aliased, dropped_labels = rules.alias_labels(labels, config.vocabulary)
     receipts = rules.resolve_merchants(receipts, words, aliased)
-    problem = rules.merchant_option_problem(receipts, split_by=config.split_by, holdout_merchants=config.holdout_merchants)
+    problem = rules.merchant_option_problem(
+        receipts, split_by=config.split_by, holdout_merchants=config.holdout_merchants
+    )
     if problem:
         raise ConfigError(problem)
     word_labels, conflicts = rules.resolve_word_labels(aliased, config.statuses, config.merge_map)
@@ -135,31 +183,45 @@ def build_dataset(raw: RawRead, config: BuildConfig) -> Dataset:
     words = (
         words.join(word_labels, on=rules.WORD_KEY, how="left")
         .join(rules.label_states(labels, config.statuses), on=rules.WORD_KEY, how="left")
-        .with_columns(pl.col("label").fill_null("O"), pl.col("label_state").fill_null(rules.UNLABELLED),
-                      rules.off_page().alias("_off_page"))
+        .with_columns(
+            pl.col("label").fill_null("O"),
+            pl.col("label_state").fill_null(rules.UNLABELLED),
+            rules.off_page().alias("_off_page"),
+        )
     )
     words = rules.bio_tags(rules.reading_order(rules.layout_boxes(words)), skip_unknown=config.unvalidated == "ignore")
     quality = data_quality(words, raw.refused_labels)
 
     receipts, missing_val_keys = rules.assign_splits(
-        receipts, val_fraction=config.val_fraction, seed=config.seed, split_by=config.split_by,
-        val_keys=config.val_keys, holdout_merchants=config.holdout_merchants,
+        receipts,
+        val_fraction=config.val_fraction,
+        seed=config.seed,
+        split_by=config.split_by,
+        val_keys=config.val_keys,
+        holdout_merchants=config.holdout_merchants,
     )
     words = words.join(receipts.select("receipt_key", "split"), on="receipt_key").with_columns(
-        rules.initial_supervision(config.unvalidated).alias("supervised"))
+        rules.initial_supervision(config.unvalidated).alias("supervised")
+    )
     by_split = lambda frame, s: frame.filter(pl.col("split") == s)  # noqa: E731
     unknown = lambda frame, s: by_split(frame, s).filter(pl.col("label_state") == rules.UNKNOWN).height  # noqa: E731
     ratio_before = {s: rules.o_entity_ratio(by_split(words, s)) for s in ("train", "val")}
     unknown_before = {s: unknown(words, s) for s in ("train", "val")}
-    words = rules.control_o_entity_ratio(words, target=config.o_entity_ratio, mechanism=config.ratio_mechanism, seed=config.seed)
+    words = rules.control_o_entity_ratio(
+        words, target=config.o_entity_ratio, mechanism=config.ratio_mechanism, seed=config.seed
+    )
     ratio_after = {s: rules.o_entity_ratio(by_split(words, s)) for s in ("train", "val")}
     unknown_after = {s: unknown(words, s) for s in ("train", "val")}
 
     words = words.select(WORD_COLUMNS).sort(["split", "receipt_key", "position"])
-    per_receipt = words.group_by("receipt_key").agg(pl.len().alias("n_words"), (pl.col("label") != "O").sum().alias("n_entity_words"))
+    per_receipt = words.group_by("receipt_key").agg(
+        pl.len().alias("n_words"), (pl.col("label") != "O").sum().alias("n_entity_words")
+    )
     receipts = (
         receipts.join(per_receipt, on="receipt_key", how="left")
-        .with_columns(pl.col("n_words").fill_null(0).cast(pl.Int32), pl.col("n_entity_words").fill_null(0).cast(pl.Int32))
+        .with_columns(
+            pl.col("n_words").fill_null(0).cast(pl.Int32), pl.col("n_entity_words").fill_null(0).cast(pl.Int32)
+        )
         .select(RECEIPT_COLUMNS)
         .sort(["split", "receipt_key"])
     )
@@ -169,8 +231,14 @@ def build_dataset(raw: RawRead, config: BuildConfig) -> Dataset:
     labels = labels.select(LABEL_COLUMNS).sort(["receipt_key", "line_id", "word_id", "label"])
     summary = {
         "counts": _counts(words, receipts, labels, unknown_labels),
-        "o_entity_ratio": {"target": config.o_entity_ratio, "mechanism": config.ratio_mechanism, "before": ratio_before, "after": ratio_after,
-                           "unknown_before": unknown_before, "unknown_after": unknown_after},
+        "o_entity_ratio": {
+            "target": config.o_entity_ratio,
+            "mechanism": config.ratio_mechanism,
+            "before": ratio_before,
+            "after": ratio_after,
+            "unknown_before": unknown_before,
+            "unknown_after": unknown_after,
+        },
         "multi_label_conflicts": conflicts,
         "dropped_label_names": dropped_labels,
         "missing_val_keys": missing_val_keys,

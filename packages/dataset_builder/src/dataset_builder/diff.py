@@ -33,7 +33,11 @@ def spec_changes(a: BuildConfig, b: BuildConfig) -> dict[str, dict[str, Any]]:
     """The data options (the manifests' specs) that differ: run options are not in a spec,
     so a different concurrency or contract gate is never reported as a data change."""
     before, after = a.to_dict(), b.to_dict()
-    return {k: {"from": before.get(k), "to": after.get(k)} for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)}
+    return {
+        k: {"from": before.get(k), "to": after.get(k)}
+        for k in sorted(set(before) | set(after))
+        if before.get(k) != after.get(k)
+    }
 
 
 def diff_snapshots(a: Snapshot, b: Snapshot, *, examples: int = 10) -> dict[str, Any]:
@@ -52,7 +56,9 @@ def diff_snapshots(a: Snapshot, b: Snapshot, *, examples: int = 10) -> dict[str,
         a.labels.select(*WORD_ID, "label", pl.col("validation_status").alias("from"))
         .join(b.labels.select(*WORD_ID, "label", pl.col("validation_status").alias("to")), on=[*WORD_ID, "label"])
         .filter(pl.col("from") != pl.col("to"))
-        .group_by("from", "to").len().sort("len", descending=True)
+        .group_by("from", "to")
+        .len()
+        .sort("len", descending=True)
     )
     splits = a.receipts.select("receipt_key", pl.col("split").alias("a")).join(
         b.receipts.select("receipt_key", pl.col("split").alias("b")), on="receipt_key"
@@ -62,12 +68,19 @@ def diff_snapshots(a: Snapshot, b: Snapshot, *, examples: int = 10) -> dict[str,
         "a": a.id,
         "b": b.id,
         "receipts": {
-            "a": len(keys_a), "b": len(keys_b),
-            "added": len(keys_b - keys_a), "removed": len(keys_a - keys_b),
-            "added_examples": sorted(keys_b - keys_a)[:examples], "removed_examples": sorted(keys_a - keys_b)[:examples],
+            "a": len(keys_a),
+            "b": len(keys_b),
+            "added": len(keys_b - keys_a),
+            "removed": len(keys_a - keys_b),
+            "added_examples": sorted(keys_b - keys_a)[:examples],
+            "removed_examples": sorted(keys_a - keys_b)[:examples],
         },
         "label_counts": {
-            label: {"a": count_a.get(label, 0), "b": count_b.get(label, 0), "change": count_b.get(label, 0) - count_a.get(label, 0)}
+            label: {
+                "a": count_a.get(label, 0),
+                "b": count_b.get(label, 0),
+                "change": count_b.get(label, 0) - count_a.get(label, 0),
+            }
             for label in labels
         },
         "label_list": {"a": a.label_list, "b": b.label_list, "same": a.label_list == b.label_list},

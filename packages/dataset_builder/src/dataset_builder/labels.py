@@ -3,9 +3,27 @@
 from __future__ import annotations
 
 CORE_LABELS: tuple[str, ...] = (
-    "MERCHANT_NAME", "STORE_HOURS", "PHONE_NUMBER", "WEBSITE", "LOYALTY_ID", "ADDRESS_LINE",
-    "DATE", "TIME", "PAYMENT_METHOD", "COUPON", "DISCOUNT", "PRODUCT_NAME", "QUANTITY",
-    "UNIT_PRICE", "LINE_TOTAL", "SUBTOTAL", "TAX", "TIP", "GRAND_TOTAL", "CHANGE", "CASH_BACK",
+    "MERCHANT_NAME",
+    "STORE_HOURS",
+    "PHONE_NUMBER",
+    "WEBSITE",
+    "LOYALTY_ID",
+    "ADDRESS_LINE",
+    "DATE",
+    "TIME",
+    "PAYMENT_METHOD",
+    "COUPON",
+    "DISCOUNT",
+    "PRODUCT_NAME",
+    "QUANTITY",
+    "UNIT_PRICE",
+    "LINE_TOTAL",
+    "SUBTOTAL",
+    "TAX",
+    "TIP",
+    "GRAND_TOTAL",
+    "CHANGE",
+    "CASH_BACK",
     "REFUND",
 )
 

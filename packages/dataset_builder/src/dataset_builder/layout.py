@@ -26,7 +26,19 @@ from .receipts.jsonl import Problem, read_receipts
 from .sources.dynamo import frames_from_items
 
 CORNERS = ("tl_x", "tl_y", "tr_x", "tr_y", "bl_x", "bl_y", "br_x", "br_y")
-LAYOUT_COLUMNS = ["receipt_key", "image_id", "receipt_id", "line_id", "word_id", "position", "text", "x0", "y0", "x1", "y1"]
+LAYOUT_COLUMNS = [
+    "receipt_key",
+    "image_id",
+    "receipt_id",
+    "line_id",
+    "word_id",
+    "position",
+    "text",
+    "x0",
+    "y0",
+    "x1",
+    "y1",
+]
 _SCALE = 1000
 
 
@@ -76,7 +88,8 @@ def check_corners(words: pl.DataFrame) -> None:
         corners = ", ".join(f"{c}={row[c]}" for c in CORNERS if not _on_page(row[c]))
         more = f" ({bad.height - 1} more such words)" if bad.height > 1 else ""
         raise BoxOutsideConvention(
-            f"receipt {row['receipt_key']}: word {row['word_id']} of line {row['line_id']} ({row['text']!r}) has corners "
+            f"receipt {row['receipt_key']}: word {row['word_id']} of line {row['line_id']} ({row['text']!r}) has "
+            "corners "
             f"off the receipt ({corners}; the table's corners are 0..1): its box is outside "
             f"{rules.COORDINATE_CONVENTION['name']}{more}"
         )
@@ -104,7 +117,10 @@ def from_table_read(raw: RawRead, wanted: Sequence[tuple[str, int]] | None = Non
         order = [f"{image_id}#{receipt_id:05d}" for image_id, receipt_id in wanted]
         missing = [key for key in order if key not in set(keys)]
         if missing:
-            raise ReceiptNotFound(f"the table holds no receipt {', '.join(missing[:10])}" + (f" (and {len(missing) - 10} more)" if len(missing) > 10 else ""))
+            raise ReceiptNotFound(
+                f"the table holds no receipt {', '.join(missing[:10])}"
+                + (f" (and {len(missing) - 10} more)" if len(missing) > 10 else "")
+            )
         keys = tuple(dict.fromkeys(order))
     return LaidOutReceipts(keys, words, {})
 
@@ -144,7 +160,10 @@ def from_jsonl(path: Path, *, strict: bool = False) -> LaidOutReceipts:
             index_rows += [(image_id, line_id, word_id, where[id(word)]) for word_id, word in enumerate(row, start=1)]
     receipts, words, _ = frames_from_items(items)
     keys, laid = lay_out(receipts, words)
-    index = pl.DataFrame(index_rows, schema={"image_id": pl.Utf8, "line_id": pl.Int32, "word_id": pl.Int32, "source_index": pl.Int32},
-                         orient="row")
+    index = pl.DataFrame(
+        index_rows,
+        schema={"image_id": pl.Utf8, "line_id": pl.Int32, "word_id": pl.Int32, "source_index": pl.Int32},
+        orient="row",
+    )
     laid = laid.join(index, on=["image_id", "line_id", "word_id"], how="left").sort("receipt_key", "position")
     return LaidOutReceipts(keys, laid, source_ids, tuple(problems))

@@ -51,7 +51,21 @@ from .snapshot import Snapshot, SnapshotError, open_snapshot
 RAW_RECEIPT_COLUMNS = ["image_id", "receipt_id", "width", "height", "merchant", "merchant_source"]
 """The snapshot's receipts as a build reads them: merchants already resolved (`rules.resolve_merchants` keeps them)."""
 RAW_LABEL_COLUMNS = ["image_id", "receipt_id", "line_id", "word_id", "label", "validation_status", "timestamp_added"]
-COMPARED = ["receipt_key", "line_id", "word_id", "text", "x0", "y0", "x1", "y1", "label", "tag", "supervised", "label_state", "split"]
+COMPARED = [
+    "receipt_key",
+    "line_id",
+    "word_id",
+    "text",
+    "x0",
+    "y0",
+    "x1",
+    "y1",
+    "label",
+    "tag",
+    "supervised",
+    "label_state",
+    "split",
+]
 
 
 class ReviewDataError(SnapshotError):
@@ -67,10 +81,18 @@ def review_read(snapshot: Snapshot, table_read: RawRead) -> RawRead:
     wanted = snapshot.receipts.select("receipt_key", "image_id", "receipt_id")
     missing = [k for k, i, r in wanted.iter_rows() if (i, r) not in found]
     if missing:
-        raise ReviewDataError(f"the table holds no words for {len(missing)} of snapshot {snapshot.id}'s receipts "
-                              f"(e.g. {', '.join(missing[:3])}): review a snapshot of this table")
-    return RawRead(snapshot.receipts.select(c for c in RAW_RECEIPT_COLUMNS if c in snapshot.receipts.columns), table_read.words, snapshot.labels.select(RAW_LABEL_COLUMNS),
-                   table_read.started_at, table_read.finished_at, dict(table_read.stats))
+        raise ReviewDataError(
+            f"the table holds no words for {len(missing)} of snapshot {snapshot.id}'s receipts "
+            f"(e.g. {', '.join(missing[:3])}): review a snapshot of this table"
+        )
+    return RawRead(
+        snapshot.receipts.select(c for c in RAW_RECEIPT_COLUMNS if c in snapshot.receipts.columns),
+        table_read.words,
+        snapshot.labels.select(RAW_LABEL_COLUMNS),
+        table_read.started_at,
+        table_read.finished_at,
+        dict(table_read.stats),
+    )
 
 
 def read_review_words(table: Any, snapshot: Snapshot, *, progress: Callable[[int, int], None] | None = None) -> RawRead:
@@ -86,14 +108,18 @@ def check_reproduces(snapshot: Snapshot, raw: RawRead) -> None:
     if rebuilt.select(COMPARED).equals(snapshot.words.select(COMPARED)):
         return
     key = ["receipt_key", "line_id", "word_id"]
-    joined = snapshot.words.select(COMPARED).join(rebuilt.select(COMPARED), on=key, how="full", suffix="_now", coalesce=True)
+    joined = snapshot.words.select(COMPARED).join(
+        rebuilt.select(COMPARED), on=key, how="full", suffix="_now", coalesce=True
+    )
     only_then = joined.filter(pl.col("text_now").is_null() & pl.col("text").is_not_null()).height
     only_now = joined.filter(pl.col("text").is_null() & pl.col("text_now").is_not_null()).height
     columns = [c for c in COMPARED if c not in key and joined.filter(pl.col(c).ne_missing(pl.col(f"{c}_now"))).height]
     raise ReviewDataError(
-        f"snapshot {snapshot.id} cannot be rebuilt from the table's words of its receipts: {only_then} of its words are gone, "
+        f"snapshot {snapshot.id} cannot be rebuilt from the table's words of its receipts: {only_then} of its words "
+        "are gone, "
         f"{only_now} new, other values in {', '.join(columns) or 'the order'} (the table's words changed since, or the "
-        f"labelling rules did); build a new snapshot (`dsb snapshot create`) and review that")
+        f"labelling rules did); build a new snapshot (`dsb snapshot create`) and review that"
+    )
 
 
 # --- folds ----------------------------------------------------------------------------------
@@ -114,8 +140,10 @@ def assign_folds(receipts: pl.DataFrame, folds: int, seed: int) -> pl.DataFrame:
     if receipts.height < folds:
         raise ConfigError(f"--folds {folds}: the snapshot has only {receipts.height} receipts")
     keyed = receipts.select(
-        "receipt_key", rules.merchant_key().fill_null("").alias("_merchant"),
-        pl.col("receipt_key").map_elements(lambda k: _draw(seed, k), return_dtype=pl.Float64).alias("_draw"))
+        "receipt_key",
+        rules.merchant_key().fill_null("").alias("_merchant"),
+        pl.col("receipt_key").map_elements(lambda k: _draw(seed, k), return_dtype=pl.Float64).alias("_draw"),
+    )
     ordered = keyed.sort("_merchant", "_draw", "receipt_key")
     return ordered.select("receipt_key", ((pl.int_range(pl.len()) % folds) + 1).cast(pl.Int32).alias("fold"))
 
@@ -138,16 +166,31 @@ class Fold:
     @property
     def definition_sha256(self) -> str:
         """One hash over what makes the fold's data: parent content, spec (keys included), K, seed."""
-        text = json.dumps({"parent_content_sha256": self.parent_content_sha256, "spec": self.spec.to_dict(), "fold": self.index,
-                           "folds": self.folds, "seed": self.seed}, sort_keys=True)
+        text = json.dumps(
+            {
+                "parent_content_sha256": self.parent_content_sha256,
+                "spec": self.spec.to_dict(),
+                "fold": self.index,
+                "folds": self.folds,
+                "seed": self.seed,
+            },
+            sort_keys=True,
+        )
         return hashlib.sha256(text.encode()).hexdigest()
 
     def describe(self) -> dict[str, Any]:
         """What a review job records of the fold (the keys themselves are in the fold's manifest)."""
 
-        return {"fold": self.index, "folds": self.folds, "seed": self.seed, "parent_id": self.parent_id,
-                "parent_content_sha256": self.parent_content_sha256, "receipts": len(self.keys),
-                "keys_sha256": split_hash(list(self.keys)), "definition_sha256": self.definition_sha256}
+        return {
+            "fold": self.index,
+            "folds": self.folds,
+            "seed": self.seed,
+            "parent_id": self.parent_id,
+            "parent_content_sha256": self.parent_content_sha256,
+            "receipts": len(self.keys),
+            "keys_sha256": split_hash(list(self.keys)),
+            "definition_sha256": self.definition_sha256,
+        }
 
 
 def plan_folds(snapshot: Snapshot, folds: int, seed: int, *, ratio: str = "none") -> list[Fold]:
@@ -183,15 +226,24 @@ def open_or_publish_fold(root: str | Path, fold: Fold, raw: Callable[[], RawRead
         snapshot = open_snapshot(where, "v1", backend=backend)
         recorded = (snapshot.lock.source.model_extra or {}).get("review_fold", {}).get("definition_sha256")
         if recorded != fold.definition_sha256:
-            raise ReviewDataError(f"{where} holds another fold (definition {str(recorded)[:12]}, expected "
-                                  f"{fold.definition_sha256[:12]}): remove it, or pass another folds root")
+            raise ReviewDataError(
+                f"{where} holds another fold (definition {str(recorded)[:12]}, expected "
+                f"{fold.definition_sha256[:12]}): remove it, or pass another folds root"
+            )
         return snapshot
     read = raw()
     dataset = build_dataset(read, fold.spec)
     files = encode_dataset(dataset)
     info = {**source, "review_fold": fold.describe()}
-    manifest = draft_manifest(dataset, fold.spec, files, source=info, parent_id=None,
-                              read_window=(read.started_at, read.finished_at), read_stats={})
+    manifest = draft_manifest(
+        dataset,
+        fold.spec,
+        files,
+        source=info,
+        parent_id=None,
+        read_window=(read.started_at, read.finished_at),
+        read_stats={},
+    )
     snapshot_id = backend.reserve_id()
     files[MANIFEST] = manifest_bytes(manifest.with_id(snapshot_id))
     backend.publish(snapshot_id, files)

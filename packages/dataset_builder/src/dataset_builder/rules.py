@@ -43,7 +43,9 @@ def canonical_receipt_key(key: str) -> str:
 # --- labels -------------------------------------------------------------------------------
 
 
-def alias_labels(labels: pl.DataFrame, vocabulary: Iterable[str], aliases: Mapping[str, str | None] = LEGACY_ALIASES) -> tuple[pl.DataFrame, dict[str, int]]:
+def alias_labels(
+    labels: pl.DataFrame, vocabulary: Iterable[str], aliases: Mapping[str, str | None] = LEGACY_ALIASES
+) -> tuple[pl.DataFrame, dict[str, int]]:
     """Map legacy names onto the vocabulary; return the kept labels and a count of every
     name that was dropped (aliased to nothing, or unknown), so nothing is dropped silently."""
     vocab = list(vocabulary)
@@ -56,7 +58,9 @@ def alias_labels(labels: pl.DataFrame, vocabulary: Iterable[str], aliases: Mappi
     return mapped.filter(pl.col("label").is_not_null()), dict(zip(dropped["raw_label"], dropped["len"], strict=True))
 
 
-def resolve_word_labels(labels: pl.DataFrame, statuses: Iterable[str], merge_map: Mapping[str, str]) -> tuple[pl.DataFrame, int]:
+def resolve_word_labels(
+    labels: pl.DataFrame, statuses: Iterable[str], merge_map: Mapping[str, str]
+) -> tuple[pl.DataFrame, int]:
     """One supervising label per word.
 
     Only labels whose status is in `statuses` supervise. The rule for a word with several:
@@ -163,7 +167,9 @@ CORNER_COLUMNS = ("tl_x", "tl_y", "tr_x", "tr_y", "bl_x", "bl_y", "br_x", "br_y"
 def off_page() -> pl.Expr:
     """A word with a corner off the receipt (outside 0..1 once on the 1/1000 grid): its box is
     clipped to the page by `layout_boxes`."""
-    return pl.any_horizontal(*(~(pl.col(c) * 1000).round(0).is_between(0, 1000) for c in CORNER_COLUMNS)).fill_null(True)
+    return pl.any_horizontal(*(~(pl.col(c) * 1000).round(0).is_between(0, 1000) for c in CORNER_COLUMNS)).fill_null(
+        True
+    )
 
 
 def layout_boxes(words: pl.DataFrame) -> pl.DataFrame:
@@ -192,9 +198,9 @@ def reading_order(words: pl.DataFrame) -> pl.DataFrame:
     ordered = words.join(lines, on=["receipt_key", "line_id"]).sort(
         ["receipt_key", "_line_y", "_line_x", "line_id", "x0", "word_id"]
     )
-    return ordered.with_columns(
-        pl.int_range(pl.len(), dtype=pl.Int32).over("receipt_key").alias("position")
-    ).drop("_line_y", "_line_x")
+    return ordered.with_columns(pl.int_range(pl.len(), dtype=pl.Int32).over("receipt_key").alias("position")).drop(
+        "_line_y", "_line_x"
+    )
 
 
 def bio_tags(words: pl.DataFrame, *, skip_unknown: bool = False) -> pl.DataFrame:
@@ -211,21 +217,26 @@ def bio_tags(words: pl.DataFrame, *, skip_unknown: bool = False) -> pl.DataFrame
     skipped = (pl.col("label_state") == UNKNOWN) if skip_unknown else pl.lit(False)
     anchor = pl.when(~skipped).then(pl.col("position")).otherwise(None).shift(1).forward_fill().over("receipt_key")
     previous = ordered.select(
-        "receipt_key", pl.col("position").alias("_anchor"),
+        "receipt_key",
+        pl.col("position").alias("_anchor"),
         *(pl.col(c).alias(f"_prev_{c}") for c in ("label", "source_label", "line_id", "entity_id")),
     )
     linked = ordered.with_columns(anchor.alias("_anchor")).join(previous, on=["receipt_key", "_anchor"], how="left")
     same = lambda c: (pl.col(c) == pl.col(f"_prev_{c}")).fill_null(False)  # noqa: E731
     same_entity_id = pl.col("entity_id").eq_missing(pl.col("_prev_entity_id")) & pl.col("_anchor").is_not_null()
     continues = same("label") & same("source_label") & same("line_id") & same_entity_id
-    return linked.with_columns(
-        pl.when(pl.col("label") == "O")
-        .then(pl.lit("O"))
-        .when(continues)
-        .then(pl.format("I-{}", pl.col("label")))
-        .otherwise(pl.format("B-{}", pl.col("label")))
-        .alias("tag")
-    ).drop("_anchor", "_prev_label", "_prev_source_label", "_prev_line_id", "_prev_entity_id").sort(["receipt_key", "position"])
+    return (
+        linked.with_columns(
+            pl.when(pl.col("label") == "O")
+            .then(pl.lit("O"))
+            .when(continues)
+            .then(pl.format("I-{}", pl.col("label")))
+            .otherwise(pl.format("B-{}", pl.col("label")))
+            .alias("tag")
+        )
+        .drop("_anchor", "_prev_label", "_prev_source_label", "_prev_line_id", "_prev_entity_id")
+        .sort(["receipt_key", "position"])
+    )
 
 
 def tag_list(labels: Iterable[str]) -> list[str]:
@@ -261,12 +272,10 @@ def assign_splits(
         is_val = pl.col("receipt_key").is_in(list(wanted))
         missing = sorted(wanted - set(receipts["receipt_key"]))
     else:
-        group = (
-            pl.coalesce(merchant_key(), pl.col("receipt_key"))
-            if split_by == "merchant"
-            else pl.col("receipt_key")
+        group = pl.coalesce(merchant_key(), pl.col("receipt_key")) if split_by == "merchant" else pl.col("receipt_key")
+        draws = receipts.select(group.alias("g"))["g"].map_elements(
+            lambda g: _unit_interval(seed, g), return_dtype=pl.Float64
         )
-        draws = receipts.select(group.alias("g"))["g"].map_elements(lambda g: _unit_interval(seed, g), return_dtype=pl.Float64)
         is_val = pl.Series(draws < val_fraction)
         missing = []
     held = {m.lower().strip() for m in holdout_merchants}
@@ -335,10 +344,15 @@ def resolve_merchants(receipts: pl.DataFrame, words: pl.DataFrame, labels: pl.Da
         return receipts
     if "place_merchant" not in receipts.columns:  # a snapshot from before sources: its merchant was on the Receipt item
         return receipts.with_columns(
-            pl.when(pl.col("merchant").is_not_null()).then(pl.lit("receipt")).otherwise(pl.lit("none")).alias("merchant_source"))
+            pl.when(pl.col("merchant").is_not_null())
+            .then(pl.lit("receipt"))
+            .otherwise(pl.lit("none"))
+            .alias("merchant_source")
+        )
     named = (
         labels.filter((pl.col("validation_status") == "VALID") & (pl.col("label") == "MERCHANT_NAME"))
-        .select(WORD_KEY).unique()
+        .select(WORD_KEY)
+        .unique()
         .join(words.select(*WORD_KEY, "text"), on=WORD_KEY)
         .filter(pl.col("text").str.strip_chars() != "")
         .sort(["image_id", "receipt_id", "line_id", "word_id"])
@@ -349,9 +363,12 @@ def resolve_merchants(receipts: pl.DataFrame, words: pl.DataFrame, labels: pl.Da
         receipts.join(named, on=["image_id", "receipt_id"], how="left")
         .with_columns(
             pl.coalesce("place_merchant", "_from_words").alias("merchant"),
-            pl.when(pl.col("place_merchant").is_not_null()).then(pl.lit("place"))
-            .when(pl.col("_from_words").is_not_null()).then(pl.lit("labelled_words"))
-            .otherwise(pl.lit("none")).alias("merchant_source"),
+            pl.when(pl.col("place_merchant").is_not_null())
+            .then(pl.lit("place"))
+            .when(pl.col("_from_words").is_not_null())
+            .then(pl.lit("labelled_words"))
+            .otherwise(pl.lit("none"))
+            .alias("merchant_source"),
         )
         .drop("place_merchant", "_from_words")
     )
@@ -366,15 +383,33 @@ def merchant_option_problem(receipts: pl.DataFrame, *, split_by: str, holdout_me
     """Why a merchant-based option cannot do what it says on these receipts (None when it can):
     no receipt has a merchant (the split would silently be by receipt), or a held-out merchant
     that no receipt has."""
-    options = [o for o, used in (("--split-by merchant", split_by == "merchant"), ("--holdout-merchant", bool(holdout_merchants))) if used]
+    options = [
+        o
+        for o, used in (
+            ("--split-by merchant", split_by == "merchant"),
+            ("--holdout-merchant", bool(holdout_merchants)),
+        )
+        if used
+    ]
     if not options:
         return None
-    known = receipts.filter(pl.col("merchant").is_not_null()).select(merchant_key().alias("m"))["m"].unique().sort().to_list()
+    known = (
+        receipts.filter(pl.col("merchant").is_not_null())
+        .select(merchant_key().alias("m"))["m"]
+        .unique()
+        .sort()
+        .to_list()
+    )
     if not known:
-        return (f"{' and '.join(options)}: no receipt has a merchant (no ReceiptPlace item and no word VALID-labelled "
-                "MERCHANT_NAME), so the split would not be by merchant; drop the option or add places / labels")
+        return (
+            f"{' and '.join(options)}: no receipt has a merchant (no ReceiptPlace item and no word VALID-labelled "
+            "MERCHANT_NAME), so the split would not be by merchant; drop the option or add places / labels"
+        )
     unknown = [m for m in holdout_merchants if m.lower().strip() not in set(known)]
     if unknown:
         sample = ", ".join(repr(m) for m in known[:8]) + (f" (+{len(known) - 8} more)" if len(known) > 8 else "")
-        return f"--holdout-merchant {', '.join(repr(m) for m in unknown)}: no receipt has that merchant; merchants: {sample}"
+        return (
+            f"--holdout-merchant {', '.join(repr(m) for m in unknown)}: no receipt has that merchant; merchants: "
+            f"{sample}"
+        )
     return None

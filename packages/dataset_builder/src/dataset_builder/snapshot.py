@@ -32,8 +32,19 @@ from .storage import (
 DATA_FILES = ("words.parquet", "receipts.parquet", "labels.parquet")
 
 __all__ = [
-    "DATA_FILES", "Manifest", "Snapshot", "SnapshotCorrupted", "SnapshotError", "SnapshotExists", "SnapshotNotFound",
-    "content_hash", "list_snapshots", "open_snapshot", "resolve_id", "sha256", "split_hash",
+    "DATA_FILES",
+    "Manifest",
+    "Snapshot",
+    "SnapshotCorrupted",
+    "SnapshotError",
+    "SnapshotExists",
+    "SnapshotNotFound",
+    "content_hash",
+    "list_snapshots",
+    "open_snapshot",
+    "resolve_id",
+    "sha256",
+    "split_hash",
 ]
 
 
@@ -70,7 +81,9 @@ def encode_dataset(dataset: Dataset) -> dict[str, bytes]:
 
 
 def file_entries(files: dict[str, bytes], frames: dict[str, pl.DataFrame]) -> dict[str, FileEntry]:
-    return {name: FileEntry(sha256=sha256(data), bytes=len(data), rows=frames[name].height) for name, data in files.items()}
+    return {
+        name: FileEntry(sha256=sha256(data), bytes=len(data), rows=frames[name].height) for name, data in files.items()
+    }
 
 
 def manifest_bytes(manifest: Manifest) -> bytes:
@@ -190,7 +203,9 @@ def read_manifest(backend: Backend, snapshot_id: str) -> tuple[Manifest, bytes]:
         raise SnapshotCorrupted(str(exc)) from exc
 
 
-def open_snapshot(root: str | Path, ref: str = "latest", *, verify: bool = True, backend: Backend | None = None) -> Snapshot:
+def open_snapshot(
+    root: str | Path, ref: str = "latest", *, verify: bool = True, backend: Backend | None = None
+) -> Snapshot:
     """Open a published snapshot by id (or `latest`), verifying its hashes by default."""
     backend = backend or backend_for(root)
     snapshot_id = resolve_id(backend, ref)
@@ -201,7 +216,9 @@ def open_snapshot(root: str | Path, ref: str = "latest", *, verify: bool = True,
     return snapshot
 
 
-def list_snapshots(root: str | Path, *, backend: Backend | None = None, recorded: set[str] | None = None) -> list[dict[str, Any]]:
+def list_snapshots(
+    root: str | Path, *, backend: Backend | None = None, recorded: set[str] | None = None
+) -> list[dict[str, Any]]:
     """One summary row per published snapshot, oldest first. `recorded`: the manifest hashes
     the table holds records of (None: not looked up), which fills each row's `recorded`."""
     backend = backend or backend_for(root)
@@ -210,17 +227,19 @@ def list_snapshots(root: str | Path, *, backend: Backend | None = None, recorded
         manifest, raw = read_manifest(backend, snapshot_id)
         lock = manifest.lock
         manifest_hash = sha256(raw)
-        rows.append({
-            "id": snapshot_id,
-            "parent_id": lock.parent_id,
-            "created_at": lock.created_at,
-            "train_receipts": lock.counts.splits["train"].receipts if "train" in lock.counts.splits else None,
-            "val_receipts": lock.counts.splits["val"].receipts if "val" in lock.counts.splits else None,
-            "labels": len(lock.label_list),
-            "contracts": lock.contracts.status,
-            "content_sha256": lock.content_sha256,
-            "manifest_sha256": manifest_hash,
-            "recorded": None if recorded is None else manifest_hash in recorded,
-            "uri": backend.snapshot_uri(snapshot_id),
-        })
+        rows.append(
+            {
+                "id": snapshot_id,
+                "parent_id": lock.parent_id,
+                "created_at": lock.created_at,
+                "train_receipts": lock.counts.splits["train"].receipts if "train" in lock.counts.splits else None,
+                "val_receipts": lock.counts.splits["val"].receipts if "val" in lock.counts.splits else None,
+                "labels": len(lock.label_list),
+                "contracts": lock.contracts.status,
+                "content_sha256": lock.content_sha256,
+                "manifest_sha256": manifest_hash,
+                "recorded": None if recorded is None else manifest_hash in recorded,
+                "uri": backend.snapshot_uri(snapshot_id),
+            }
+        )
     return rows

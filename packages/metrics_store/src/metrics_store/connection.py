@@ -56,7 +56,9 @@ def check_endpoint(url: str) -> str:
     says what is wrong with it (botocore would answer with a long traceback)."""
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https"):
-        what = f"scheme {parsed.scheme!r} is not http or https" if parsed.scheme and parsed.netloc else "it is not a URL"
+        what = (
+            f"scheme {parsed.scheme!r} is not http or https" if parsed.scheme and parsed.netloc else "it is not a URL"
+        )
         raise InvalidEndpoint(url, f"{what} (expected http://host:port, e.g. DynamoDB Local's http://127.0.0.1:8000)")
     if not parsed.hostname:
         raise InvalidEndpoint(url, "it names no host (expected http://host:port)")
@@ -75,7 +77,9 @@ def make_client(config: StoreConfig, service: str = "dynamodb") -> Any:
     try:
         session = boto3.Session(profile_name=config.profile) if config.profile else boto3.Session()
     except ProfileNotFound as exc:
-        raise StoreError(f"AWS profile {config.profile!r} not found in your AWS config: check --profile / AWS_PROFILE") from exc
+        raise StoreError(
+            f"AWS profile {config.profile!r} not found in your AWS config: check --profile / AWS_PROFILE"
+        ) from exc
     local = config.is_local
     kwargs: dict[str, Any] = {
         "region_name": config.region or session.region_name or "us-east-1",

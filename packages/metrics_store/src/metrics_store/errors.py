@@ -41,8 +41,10 @@ class NotDynamoDB(StoreError):
     """Something answers at the endpoint, but not as DynamoDB (a web server, a proxy page)."""
 
     def __init__(self, endpoint: str | None, what: str):
-        super().__init__(f"{endpoint or 'the endpoint'} does not answer like DynamoDB ({' '.join(what.split())[:120]}): "
-                         "check --endpoint-url / AWS_ENDPOINT_URL_DYNAMODB")
+        super().__init__(
+            f"{endpoint or 'the endpoint'} does not answer like DynamoDB ({' '.join(what.split())[:120]}): "
+            "check --endpoint-url / AWS_ENDPOINT_URL_DYNAMODB"
+        )
         self.endpoint = endpoint
 
 
@@ -60,9 +62,7 @@ class InvalidValue(StoreError, ValueError):
 
 class ItemTooLarge(StoreError):
     def __init__(self, key: str, size: int, limit: int):
-        super().__init__(
-            f"item {key} is {size:,} bytes, over DynamoDB's {limit:,}-byte item limit"
-        )
+        super().__init__(f"item {key} is {size:,} bytes, over DynamoDB's {limit:,}-byte item limit")
         self.key = key
         self.size = size
 
@@ -79,8 +79,10 @@ class OutageTooLong(StoreError):
     """The table did not answer for longer than a run's outage budget: its writes wait."""
 
     def __init__(self, budget_s: float, unwritten: int, last: BaseException):
-        super().__init__(f"the table was unreachable for over {budget_s:.0f} s ({' '.join(str(last).split())[:160]}); "
-                         f"{unwritten} record(s) not written yet")
+        super().__init__(
+            f"the table was unreachable for over {budget_s:.0f} s ({' '.join(str(last).split())[:160]}); "
+            f"{unwritten} record(s) not written yet"
+        )
         self.budget_s, self.unwritten = budget_s, unwritten
 
 
@@ -120,7 +122,13 @@ class LeaseLost(StoreError):
     """This process no longer holds the job's lease: stop training it, and touch nothing of it."""
 
     def __init__(self, job_id: str, owner: str, status: str | None, holder: str | None):
-        taker = f"process {holder} took it over" if holder and holder != owner else "its lease was ended (marked interrupted)"
-        super().__init__(f"job {job_id} is no longer this process's to train: it is {status} and {taker}; "
-                         f"this process ({owner}) stopped without writing to the job or its folder")
+        taker = (
+            f"process {holder} took it over"
+            if holder and holder != owner
+            else "its lease was ended (marked interrupted)"
+        )
+        super().__init__(
+            f"job {job_id} is no longer this process's to train: it is {status} and {taker}; "
+            f"this process ({owner}) stopped without writing to the job or its folder"
+        )
         self.job_id, self.status, self.holder = job_id, status, holder

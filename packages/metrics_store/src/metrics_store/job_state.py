@@ -58,7 +58,9 @@ def heartbeat_age(job: Job, now: datetime | None = None, last_activity: str | No
         return None
 
 
-def is_stale(job: Job, now: datetime | None = None, stale_after_s: float = STALE_AFTER_SECONDS, last_activity: str | None = None) -> bool:
+def is_stale(
+    job: Job, now: datetime | None = None, stale_after_s: float = STALE_AFTER_SECONDS, last_activity: str | None = None
+) -> bool:
     """A running job with no sign of life for longer than the threshold."""
     if job.status != "running":
         return False
@@ -85,8 +87,21 @@ class JobStates:
 
     def update_job(self, job_id: str, **fields: Any) -> None:
         """Set top-level attributes of a job (results, tags, storage, description...)."""
-        forbidden = {"PK", "SK", "TYPE", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "status", "job_id", "name", "created_at",
-                     "lease_owner", "heartbeat_at"}
+        forbidden = {
+            "PK",
+            "SK",
+            "TYPE",
+            "GSI1PK",
+            "GSI1SK",
+            "GSI2PK",
+            "GSI2SK",
+            "status",
+            "job_id",
+            "name",
+            "created_at",
+            "lease_owner",
+            "heartbeat_at",
+        }
         bad = forbidden & fields.keys()
         if bad:
             raise ValueError(f"update_job cannot set {sorted(bad)}; use set_job_status for status")
@@ -94,23 +109,49 @@ class JobStates:
             return
         names = {f"#f{i}": name for i, name in enumerate(fields)}
         values = {f":v{i}": to_attribute(value, name) for i, (name, value) in enumerate(fields.items())}
-        check_size({"PK": {"S": keys.job_pk(job_id)}, "SK": {"S": "JOB"}, **{n: values[f":v{i}"] for i, n in enumerate(fields)}})
+        check_size(
+            {
+                "PK": {"S": keys.job_pk(job_id)},
+                "SK": {"S": "JOB"},
+                **{n: values[f":v{i}"] for i, n in enumerate(fields)},
+            }
+        )
         done = self.writer.conditional(
-            "update_item", TableName=self.table_name, Key=_job_key(job_id),
+            "update_item",
+            TableName=self.table_name,
+            Key=_job_key(job_id),
             UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
-            ConditionExpression="attribute_exists(PK)", ExpressionAttributeNames=names, ExpressionAttributeValues=values,
+            ConditionExpression="attribute_exists(PK)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
         )
         if done is None:
             raise JobNotFound(job_id)
 
-    def set_job_status(self, job_id: str, status: str, *, message: str | None = None, progress: float | None = None,
-                       updated_by: str | None = None, instance_id: str | None = None, updated_at: str | None = None,
-                       owner: str | None = None) -> JobStatus:
+    def set_job_status(
+        self,
+        job_id: str,
+        status: str,
+        *,
+        message: str | None = None,
+        progress: float | None = None,
+        updated_by: str | None = None,
+        instance_id: str | None = None,
+        updated_at: str | None = None,
+        owner: str | None = None,
+    ) -> JobStatus:
         """Move the job to `status` (its GSI1 partition moves with it) and append a JobStatus
         entry, in one transaction. With `owner`, only the lease holder may do it, and the
         heartbeat is renewed with it."""
-        entry = JobStatus(job_id, status, updated_at or keys.utc_now_iso(), progress=progress, message=message,
-                          updated_by=updated_by, instance_id=instance_id)
+        entry = JobStatus(
+            job_id,
+            status,
+            updated_at or keys.utc_now_iso(),
+            progress=progress,
+            message=message,
+            updated_by=updated_by,
+            instance_id=instance_id,
+        )
         values: dict[str, Any] = {}
         condition = _not_final(status, values)
         sets = {}
@@ -120,28 +161,53 @@ class JobStates:
             sets["heartbeat_at"] = entry.updated_at
         current = self._transition(entry, condition, values, sets)
         if current is not None:
-            if owner is not None and current.lease_owner not in (None, owner) and current.status not in FINAL_JOB_STATUSES:
+            if (
+                owner is not None
+                and current.lease_owner not in (None, owner)
+                and current.status not in FINAL_JOB_STATUSES
+            ):
                 raise LeaseLost(job_id, owner, current.status, current.lease_owner)
             raise InvalidStatusTransition(f"job {job_id} is {current.status}; it cannot become {status}")
         return entry
 
-    def acquire_lease(self, job_id: str, owner: str, *, message: str | None = None, now: str | None = None,
-                      stale_after_s: float = STALE_AFTER_SECONDS) -> JobStatus:
+    def acquire_lease(
+        self,
+        job_id: str,
+        owner: str,
+        *,
+        message: str | None = None,
+        now: str | None = None,
+        stale_after_s: float = STALE_AFTER_SECONDS,
+    ) -> JobStatus:
         """Take the job's lease and mark it running; refuse a live job."""
-        entry = JobStatus(job_id, "running", now or keys.utc_now_iso(), progress=None, message=message, updated_by=owner)
-        values = {":running": {"S": "running"}, ":stale": {"S": stale_before(entry.updated_at, stale_after_s)},
-                  **{f":r{i}": {"S": s} for i, s in enumerate(RESUMABLE_JOB_STATUSES)}}
+        entry = JobStatus(
+            job_id, "running", now or keys.utc_now_iso(), progress=None, message=message, updated_by=owner
+        )
+        values = {
+            ":running": {"S": "running"},
+            ":stale": {"S": stale_before(entry.updated_at, stale_after_s)},
+            **{f":r{i}": {"S": s} for i, s in enumerate(RESUMABLE_JOB_STATUSES)},
+        }
         resumable = " OR ".join(f"#status = :r{i}" for i in range(len(RESUMABLE_JOB_STATUSES)))
-        condition = (f"attribute_exists(PK) AND ({resumable} OR (#status = :running AND "
-                     "(attribute_not_exists(heartbeat_at) OR heartbeat_at < :stale)))")
+        condition = (
+            f"attribute_exists(PK) AND ({resumable} OR (#status = :running AND "
+            "(attribute_not_exists(heartbeat_at) OR heartbeat_at < :stale)))"
+        )
         current = self._transition(entry, condition, values, {"lease_owner": owner, "heartbeat_at": entry.updated_at})
         if current is not None:
             _refuse_live(current, entry, stale_after_s)
             raise InvalidStatusTransition(f"job {job_id} is {current.status}; it cannot be resumed")
         return entry
 
-    def mark_stale_interrupted(self, job_id: str, *, message: str, now: str | None = None,
-                               stale_after_s: float = STALE_AFTER_SECONDS, updated_by: str | None = None) -> JobStatus:
+    def mark_stale_interrupted(
+        self,
+        job_id: str,
+        *,
+        message: str,
+        now: str | None = None,
+        stale_after_s: float = STALE_AFTER_SECONDS,
+        updated_by: str | None = None,
+    ) -> JobStatus:
         """End a stale lease: the running job becomes interrupted (resumable). A job whose
         heartbeat is fresh is refused with `JobLeased`."""
         entry = JobStatus(job_id, "interrupted", now or keys.utc_now_iso(), message=message, updated_by=updated_by)
@@ -157,13 +223,19 @@ class JobStates:
         """Renew the lease; `LeaseLost` when the job is no longer running under `owner`."""
         at = now or keys.utc_now_iso()
         done = self.writer.conditional(
-            "update_item", TableName=self.table_name, Key=_job_key(job_id), UpdateExpression="SET heartbeat_at = :at",
-            ConditionExpression="lease_owner = :owner AND #status = :running", ExpressionAttributeNames={"#status": "status"},
+            "update_item",
+            TableName=self.table_name,
+            Key=_job_key(job_id),
+            UpdateExpression="SET heartbeat_at = :at",
+            ConditionExpression="lease_owner = :owner AND #status = :running",
+            ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={":at": {"S": at}, ":owner": {"S": owner}, ":running": {"S": "running"}},
         )
         if done is None:
             current = self.current_job(job_id)
-            raise LeaseLost(job_id, owner, current.status if current else None, current.lease_owner if current else None)
+            raise LeaseLost(
+                job_id, owner, current.status if current else None, current.lease_owner if current else None
+            )
         return at
 
     def current_job(self, job_id: str) -> Job | None:
@@ -177,17 +249,25 @@ class JobStates:
         """Apply the status change if `condition` holds. Returns None when applied, else the
         job as it is now (the caller says why it was refused)."""
         assignments = {"#status": ":status", "GSI1PK": ":gsi1pk", **{name: f":set_{name}" for name in sets}}
-        values = {**values, ":status": {"S": entry.status}, ":gsi1pk": {"S": keys.job_status_gsi1pk(entry.status)},
-                  **{f":set_{name}": to_attribute(value, name) for name, value in sets.items()}}
+        values = {
+            **values,
+            ":status": {"S": entry.status},
+            ":gsi1pk": {"S": keys.job_status_gsi1pk(entry.status)},
+            **{f":set_{name}": to_attribute(value, name) for name, value in sets.items()},
+        }
         done = self.writer.conditional(
             "transact_write_items",
             TransactItems=[
-                {"Update": {
-                    "TableName": self.table_name, "Key": _job_key(entry.job_id),
-                    "UpdateExpression": "SET " + ", ".join(f"{k} = {v}" for k, v in assignments.items()),
-                    "ConditionExpression": condition, "ExpressionAttributeNames": {"#status": "status"},
-                    "ExpressionAttributeValues": values,
-                }},
+                {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": _job_key(entry.job_id),
+                        "UpdateExpression": "SET " + ", ".join(f"{k} = {v}" for k, v in assignments.items()),
+                        "ConditionExpression": condition,
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": values,
+                    }
+                },
                 {"Put": {"TableName": self.table_name, "Item": check_size(entry.to_item())}},
             ],
         )
@@ -202,7 +282,12 @@ class JobStates:
 def _refuse_live(current: Job, entry: JobStatus, stale_after_s: float) -> None:
     """Raise `JobLeased` when `current` is running with a fresh heartbeat."""
     if current.status == "running" and not is_stale(current, datetime.fromisoformat(entry.updated_at), stale_after_s):
-        raise JobLeased(current.job_id, current.lease_owner, current.heartbeat_at, heartbeat_age(current, datetime.fromisoformat(entry.updated_at)))
+        raise JobLeased(
+            current.job_id,
+            current.lease_owner,
+            current.heartbeat_at,
+            heartbeat_age(current, datetime.fromisoformat(entry.updated_at)),
+        )
 
 
 def _job_key(job_id: str) -> dict[str, Any]:

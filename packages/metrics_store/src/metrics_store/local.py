@@ -96,8 +96,14 @@ class DynamoDBLocal:
             )
         storage = ["-dbPath", str(Path(self.config.data_dir).resolve())] if self.config.data_dir else ["-inMemory"]
         return [
-            java, f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}", "-jar", str(jar),
-            *storage, "-sharedDb", "-port", str(port),
+            java,
+            f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
+            "-jar",
+            str(jar),
+            *storage,
+            "-sharedDb",
+            "-port",
+            str(port),
         ]
 
     def start(self, *, detach: bool = False) -> str:
@@ -111,8 +117,12 @@ class DynamoDBLocal:
             self._log_path = (log_dir / "dynamodb-local.log") if log_dir else None
             out = open(self._log_path, "ab") if self._log_path else subprocess.DEVNULL  # noqa: SIM115
             self.process = subprocess.Popen(
-                cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                cwd=find_jar(self.config.install_dir).parent, start_new_session=detach,
+                cmd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=find_jar(self.config.install_dir).parent,
+                start_new_session=detach,
             )
             if out is not subprocess.DEVNULL:
                 out.close()

@@ -80,8 +80,13 @@ class MerchantSources:
     distinct_places: int
 
     def to_dict(self) -> dict[str, int]:
-        return {"receipts": self.receipts, "place": self.place, "labelled_words": self.labelled_words, "none": self.none,
-                "distinct_places": self.distinct_places}
+        return {
+            "receipts": self.receipts,
+            "place": self.place,
+            "labelled_words": self.labelled_words,
+            "none": self.none,
+            "distinct_places": self.distinct_places,
+        }
 
 
 @dataclass(frozen=True)
@@ -119,7 +124,9 @@ class Queries:
 
     # --- primitives -------------------------------------------------------------------
 
-    def _query_page(self, decode: Callable[[dict], T], *, limit: int | None, token: str | None, **kwargs: Any) -> Page[T]:
+    def _query_page(
+        self, decode: Callable[[dict], T], *, limit: int | None, token: str | None, **kwargs: Any
+    ) -> Page[T]:
         """One logical page: keeps querying until `limit` items pass the filter or the end."""
         items: list[T] = []
         start = _decode_token(token)
@@ -136,11 +143,21 @@ class Queries:
                 if not start or (limit and len(items) >= limit):
                     return Page(items, _encode_token(start))
 
-    def _in_job(self, job_id: str, prefix: str, decode: Callable[[dict], T], *, limit: int | None = None,
-                token: str | None = None, newest_first: bool = False) -> Page[T]:
+    def _in_job(
+        self,
+        job_id: str,
+        prefix: str,
+        decode: Callable[[dict], T],
+        *,
+        limit: int | None = None,
+        token: str | None = None,
+        newest_first: bool = False,
+    ) -> Page[T]:
         """Items of one job whose sort key starts with `prefix` (METRIC#, LOG#, STATUS#...)."""
         return self._query_page(
-            decode, limit=limit, token=token,
+            decode,
+            limit=limit,
+            token=token,
             KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
             ExpressionAttributeValues={":pk": {"S": keys.job_pk(job_id)}, ":prefix": {"S": prefix}},
             ScanIndexForward=not newest_first,
@@ -220,12 +237,19 @@ class Queries:
         children: list[Job] = []
         for status in JOB_STATUSES:
             children += self._query_page(
-                Job.from_item, limit=None, token=None, IndexName="GSI1",
+                Job.from_item,
+                limit=None,
+                token=None,
+                IndexName="GSI1",
                 KeyConditionExpression="GSI1PK = :pk AND begins_with(GSI1SK, :created)",
                 FilterExpression="#type = :job AND parent_job_id = :parent",
                 ExpressionAttributeNames={"#type": "TYPE"},
-                ExpressionAttributeValues={":pk": {"S": keys.job_status_gsi1pk(status)}, ":created": {"S": "CREATED#"},
-                                           ":job": {"S": "JOB"}, ":parent": {"S": parent_job_id}},
+                ExpressionAttributeValues={
+                    ":pk": {"S": keys.job_status_gsi1pk(status)},
+                    ":created": {"S": "CREATED#"},
+                    ":job": {"S": "JOB"},
+                    ":parent": {"S": parent_job_id},
+                },
             ).items
         return sorted(children, key=lambda j: (j.created_at, j.job_id))
 
@@ -240,14 +264,18 @@ class Queries:
             ScanIndexForward=False,
         )
 
-    def job_metrics(self, job_id: str, metric_name: str | None = None, *, limit: int | None = None, token: str | None = None) -> Page[JobMetric]:
+    def job_metrics(
+        self, job_id: str, metric_name: str | None = None, *, limit: int | None = None, token: str | None = None
+    ) -> Page[JobMetric]:
         prefix = keys.metric_sk(metric_name, "") if metric_name else "METRIC#"
         return self._in_job(job_id, prefix, JobMetric.from_item, limit=limit, token=token)
 
     def iter_job_metrics(self, job_id: str, metric_name: str | None = None) -> Iterator[JobMetric]:
         return self._iterate(self.job_metrics, job_id, metric_name)
 
-    def metric_over_time(self, metric_name: str, *, limit: int | None = 100, token: str | None = None, newest_first: bool = True) -> Page[JobMetric]:
+    def metric_over_time(
+        self, metric_name: str, *, limit: int | None = 100, token: str | None = None, newest_first: bool = True
+    ) -> Page[JobMetric]:
         """One metric across all jobs, by time (GSI1)."""
         return self._query_page(
             JobMetric.from_item,
@@ -259,7 +287,9 @@ class Queries:
             ScanIndexForward=not newest_first,
         )
 
-    def metric_by_job(self, metric_name: str, *, job_id: str | None = None, limit: int | None = 100, token: str | None = None) -> Page[JobMetric]:
+    def metric_by_job(
+        self, metric_name: str, *, job_id: str | None = None, limit: int | None = 100, token: str | None = None
+    ) -> Page[JobMetric]:
         """One metric across jobs grouped by job (GSI2), optionally for one job."""
         condition = "GSI2PK = :pk"
         values = {":pk": {"S": keys.metric_gsi_pk(metric_name)}}
@@ -267,11 +297,17 @@ class Queries:
             condition += " AND begins_with(GSI2SK, :job)"
             values[":job"] = {"S": f"JOB#{job_id}#"}
         return self._query_page(
-            JobMetric.from_item, limit=limit, token=token, IndexName="GSI2",
-            KeyConditionExpression=condition, ExpressionAttributeValues=values,
+            JobMetric.from_item,
+            limit=limit,
+            token=token,
+            IndexName="GSI2",
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=values,
         )
 
-    def job_logs(self, job_id: str, *, limit: int | None = None, token: str | None = None, newest_first: bool = False) -> Page[JobLog]:
+    def job_logs(
+        self, job_id: str, *, limit: int | None = None, token: str | None = None, newest_first: bool = False
+    ) -> Page[JobLog]:
         """Logs of a job, whoever wrote them (the time of a log is its sort key: the user's
         client writes no `timestamp` attribute), with messages kept in part items joined again:
         `LOG_PART#` items (`message_parts` on the head) and, from older releases of ours,
@@ -294,7 +330,9 @@ class Queries:
                     log = replace(log, message=whole)
             elif "parts" in item and int(item["parts"]["N"]) > 1:
                 rest = legacy_parts.get(log.timestamp) or self._legacy_log_parts(job_id, log.timestamp)
-                log = replace(log, message=log.message + "".join(rest.get(i, "") for i in range(2, int(item["parts"]["N"]) + 1)))
+                log = replace(
+                    log, message=log.message + "".join(rest.get(i, "") for i in range(2, int(item["parts"]["N"]) + 1))
+                )
             logs.append(log)
         return Page(logs, page.next_token)
 
@@ -348,17 +386,23 @@ class Queries:
 
     # --- receipts -------------------------------------------------------------------------
 
-    def word_labels(self, keys_: Iterable[tuple[str, str]], *, max_attempts: int = 10) -> dict[tuple[str, str], ReceiptWordLabel]:
+    def word_labels(
+        self, keys_: Iterable[tuple[str, str]], *, max_attempts: int = 10
+    ) -> dict[tuple[str, str], ReceiptWordLabel]:
         """The ReceiptWordLabel items at these (PK, SK) keys that exist (BatchGetItem, 100 keys
         a request, unprocessed keys asked again with backoff), consistent reads."""
         wanted = list(dict.fromkeys(keys_))
         found: dict[tuple[str, str], ReceiptWordLabel] = {}
         rng = random.Random()
         for start in range(0, len(wanted), BATCH_GET_LIMIT):
-            pending: list[dict[str, Any]] = [{"PK": {"S": pk}, "SK": {"S": sk}} for pk, sk in wanted[start:start + BATCH_GET_LIMIT]]
+            pending: list[dict[str, Any]] = [
+                {"PK": {"S": pk}, "SK": {"S": sk}} for pk, sk in wanted[start : start + BATCH_GET_LIMIT]
+            ]
             for attempt in range(max_attempts):
                 with translate_errors(self.table.name, self.table.endpoint_url):
-                    response = self.table.client.batch_get_item(RequestItems={self.table.name: {"Keys": pending, "ConsistentRead": True}})
+                    response = self.table.client.batch_get_item(
+                        RequestItems={self.table.name: {"Keys": pending, "ConsistentRead": True}}
+                    )
                 for item in response.get("Responses", {}).get(self.table.name, []):
                     found[(item["PK"]["S"], item["SK"]["S"])] = ReceiptWordLabel.from_item(item)
                 pending = response.get("UnprocessedKeys", {}).get(self.table.name, {}).get("Keys", [])
@@ -374,12 +418,18 @@ class Queries:
     def snapshot_records(self, snapshot_id: str | None = None) -> list[DatasetSnapshotRecord]:
         if snapshot_id:
             return self._query_page(
-                DatasetSnapshotRecord.from_item, limit=None, token=None, IndexName="GSI2",
+                DatasetSnapshotRecord.from_item,
+                limit=None,
+                token=None,
+                IndexName="GSI2",
                 KeyConditionExpression="GSI2PK = :pk",
                 ExpressionAttributeValues={":pk": {"S": keys.snapshot_id_gsi2pk(snapshot_id)}},
             ).items
         return self._query_page(
-            DatasetSnapshotRecord.from_item, limit=None, token=None, IndexName="GSI1",
+            DatasetSnapshotRecord.from_item,
+            limit=None,
+            token=None,
+            IndexName="GSI1",
             KeyConditionExpression="GSI1PK = :pk",
             ExpressionAttributeValues={":pk": {"S": "DATASET_SNAPSHOT"}},
         ).items
@@ -391,7 +441,9 @@ class Queries:
         with translate_errors(self.table.name, self.table.endpoint_url):
             while True:
                 request = dict(
-                    TableName=self.table.name, IndexName="GSITYPE", Select="COUNT",
+                    TableName=self.table.name,
+                    IndexName="GSITYPE",
+                    Select="COUNT",
                     KeyConditionExpression="#type = :type",
                     ExpressionAttributeNames={"#type": "TYPE"},
                     ExpressionAttributeValues={":type": {"S": item_type}},
@@ -415,19 +467,27 @@ class Queries:
         if labels:
             for label in labels:
                 page = self._query_page(
-                    decode_item, limit=None, token=None, IndexName="GSI1",
+                    decode_item,
+                    limit=None,
+                    token=None,
+                    IndexName="GSI1",
                     KeyConditionExpression="GSI1PK = :pk",
-                    ExpressionAttributeValues={":pk": {"S": keys.label_gsi1pk(label)}}, **projection,
+                    ExpressionAttributeValues={":pk": {"S": keys.label_gsi1pk(label)}},
+                    **projection,
                 )
                 counts[label]  # noqa: B018 - a label with no items still gets a row of zeros
                 for row in page.items:
                     counts[label][row.get("validation_status") or "NONE"] += 1
         else:
             page = self._query_page(
-                decode_item, limit=None, token=None, IndexName="GSITYPE",
+                decode_item,
+                limit=None,
+                token=None,
+                IndexName="GSITYPE",
                 KeyConditionExpression="#type = :type",
                 ExpressionAttributeNames={"#type": "TYPE"},
-                ExpressionAttributeValues={":type": {"S": "RECEIPT_WORD_LABEL"}}, **projection,
+                ExpressionAttributeValues={":type": {"S": "RECEIPT_WORD_LABEL"}},
+                **projection,
             )
             for row in page.items:
                 label = keys.parse_word_sk(row["SK"])[3] or ""
@@ -440,8 +500,13 @@ class Queries:
         One pass over the places (type index) and two label partitions (GSI1), keys only."""
         places: dict[tuple[str, str], str] = {}
         for row in self._query_page(
-            decode_item, limit=None, token=None, IndexName="GSITYPE", KeyConditionExpression="#type = :type",
-            ExpressionAttributeNames={"#type": "TYPE"}, ExpressionAttributeValues={":type": {"S": "RECEIPT_PLACE"}},
+            decode_item,
+            limit=None,
+            token=None,
+            IndexName="GSITYPE",
+            KeyConditionExpression="#type = :type",
+            ExpressionAttributeNames={"#type": "TYPE"},
+            ExpressionAttributeValues={":type": {"S": "RECEIPT_PLACE"}},
             ProjectionExpression="PK, SK, merchant_name",
         ).items:
             if str(row.get("merchant_name") or "").strip():
@@ -449,20 +514,30 @@ class Queries:
         named: set[tuple[str, str]] = set()
         for label in ("MERCHANT_NAME", "BUSINESS_NAME"):
             for row in self._query_page(
-                decode_item, limit=None, token=None, IndexName="GSI1", KeyConditionExpression="GSI1PK = :pk",
-                ExpressionAttributeValues={":pk": {"S": keys.label_gsi1pk(label)}}, ProjectionExpression="PK, SK, validation_status",
+                decode_item,
+                limit=None,
+                token=None,
+                IndexName="GSI1",
+                KeyConditionExpression="GSI1PK = :pk",
+                ExpressionAttributeValues={":pk": {"S": keys.label_gsi1pk(label)}},
+                ProjectionExpression="PK, SK, validation_status",
             ).items:
                 if row.get("validation_status") == "VALID":
                     named.add((row["PK"], row["SK"].split("#LINE#")[0]))
         receipts = self.count_receipts()
         from_words = len(named - set(places))
-        return MerchantSources(receipts, len(places), from_words, max(receipts - len(places) - from_words, 0), len(set(places.values())))
+        return MerchantSources(
+            receipts, len(places), from_words, max(receipts - len(places) - from_words, 0), len(set(places.values()))
+        )
 
     def word_label_states(self, statuses: tuple[str, ...] = ("VALID",)) -> WordLabelStates:
         """Labelled and unknown words (see `WordLabelStates`), from one pass over the
         RECEIPT_WORD_LABEL type index (keys and status only)."""
         page = self._query_page(
-            decode_item, limit=None, token=None, IndexName="GSITYPE",
+            decode_item,
+            limit=None,
+            token=None,
+            IndexName="GSITYPE",
             KeyConditionExpression="#type = :type",
             ExpressionAttributeNames={"#type": "TYPE"},
             ExpressionAttributeValues={":type": {"S": "RECEIPT_WORD_LABEL"}},

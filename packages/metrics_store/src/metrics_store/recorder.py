@@ -93,8 +93,14 @@ class RunRecorder(Protocol):
 
     def status(self, status: str, *, message: str | None = None, progress: float | None = None) -> None: ...
 
-    def metrics(self, values: Mapping[str, MetricValue], *, epoch: float | None = None, step: int | None = None,
-                units: Mapping[str, str] | None = None) -> int:
+    def metrics(
+        self,
+        values: Mapping[str, MetricValue],
+        *,
+        epoch: float | None = None,
+        step: int | None = None,
+        units: Mapping[str, str] | None = None,
+    ) -> int:
         """Record metrics in one batch; returns how many were new (resumes skip repeats)."""
 
     def log(self, message: str | Mapping[str, Any], *, level: str = "INFO", exception: str | None = None) -> None: ...
@@ -161,9 +167,17 @@ class DynamoRecorder:
     lease (a paused process never writes over a job another process took). `close()` waits
     for the queue."""
 
-    def __init__(self, table: TableRef, job_id: str, *, source: str = "trainer", owner: str | None = None,
-                 outage_budget_s: float = OUTAGE_BUDGET_SECONDS, heartbeat_s: float = HEARTBEAT_SECONDS,
-                 stale_after_s: float = STALE_AFTER_SECONDS):
+    def __init__(
+        self,
+        table: TableRef,
+        job_id: str,
+        *,
+        source: str = "trainer",
+        owner: str | None = None,
+        outage_budget_s: float = OUTAGE_BUDGET_SECONDS,
+        heartbeat_s: float = HEARTBEAT_SECONDS,
+        stale_after_s: float = STALE_AFTER_SECONDS,
+    ):
         self.job_id = job_id
         self.store = Store(table)
         self._queries = Queries(table)
@@ -173,8 +187,14 @@ class DynamoRecorder:
         self.clock = MonotonicClock()
         self._recorded: set[tuple[str, int | None, float | None]] | None = None
         self._leased = False
-        self._writer = BackgroundWriter(self._apply, outage_budget_s=outage_budget_s, tick=self._heartbeat, tick_seconds=heartbeat_s,
-                                        fence=self._heartbeat, fence_after_s=stale_after_s / 2)
+        self._writer = BackgroundWriter(
+            self._apply,
+            outage_budget_s=outage_budget_s,
+            tick=self._heartbeat,
+            tick_seconds=heartbeat_s,
+            fence=self._heartbeat,
+            fence_after_s=stale_after_s / 2,
+        )
 
     @property
     def queries(self) -> Queries:
@@ -192,7 +212,9 @@ class DynamoRecorder:
         return (job if created else self._queries.get_job(self.job_id)), created
 
     def acquire(self, *, message: str | None = None) -> None:
-        self.store.jobs.acquire_lease(self.job_id, self.owner, message=message, now=self.clock.now(), stale_after_s=self.stale_after_s)
+        self.store.jobs.acquire_lease(
+            self.job_id, self.owner, message=message, now=self.clock.now(), stale_after_s=self.stale_after_s
+        )
         self._leased = True
         self._writer.renewed()
 
@@ -212,7 +234,9 @@ class DynamoRecorder:
         except LeaseLost:
             raise
         except Exception as exc:  # noqa: BLE001 - unreachable: it cannot be checked now; nobody can take a lease
-            if not is_transient(exc):  # whose heartbeat is fresh, and the final status is written under it or not at all
+            if not is_transient(
+                exc
+            ):  # whose heartbeat is fresh, and the final status is written under it or not at all
                 raise
             return
         self._writer.renewed()
@@ -223,9 +247,20 @@ class DynamoRecorder:
     def status(self, status: str, *, message: str | None = None, progress: float | None = None) -> None:
         at = self.clock.now()
         JobStatus(self.job_id, status, at, progress, message)  # validates now, in the caller's thread
-        self._writer.submit(PendingWrite(f"status {status}", self.job_id, status={
-            "status": status, "message": message, "progress": progress, "updated_by": self.owner, "updated_at": at,
-            "owner": self.owner if self._leased else None}))
+        self._writer.submit(
+            PendingWrite(
+                f"status {status}",
+                self.job_id,
+                status={
+                    "status": status,
+                    "message": message,
+                    "progress": progress,
+                    "updated_by": self.owner,
+                    "updated_at": at,
+                    "owner": self.owner if self._leased else None,
+                },
+            )
+        )
 
     def _already_recorded(self) -> set[tuple[str, int | None, float | None]]:
         if self._recorded is None:
@@ -241,8 +276,11 @@ class DynamoRecorder:
     def metrics(self, values, *, epoch=None, step=None, units=None) -> int:
         timestamp = self.clock.now()
         seen = self._already_recorded()
-        fresh = [JobMetric(self.job_id, name, timestamp, value, (units or {}).get(name), step, epoch)
-                 for name, value in values.items() if (name, step, epoch) not in seen]
+        fresh = [
+            JobMetric(self.job_id, name, timestamp, value, (units or {}).get(name), step, epoch)
+            for name, value in values.items()
+            if (name, step, epoch) not in seen
+        ]
         self._put([m.to_item() for m in fresh], f"{len(fresh)} metric(s)")
         seen.update((m.metric_name, step, epoch) for m in fresh)
         return len(fresh)
@@ -292,5 +330,10 @@ class DynamoRecorder:
         self._writer.flush()
         q = self._queries
         job = q.get_job(self.job_id)
-        return RecordedRun(job, tuple(current_attempt(job, q.iter_job_metrics(self.job_id))), tuple(q.iter_job_logs(self.job_id)),
-                           tuple(q.status_history(self.job_id)), tuple(q.checkpoints(self.job_id)))
+        return RecordedRun(
+            job,
+            tuple(current_attempt(job, q.iter_job_metrics(self.job_id))),
+            tuple(q.iter_job_logs(self.job_id)),
+            tuple(q.status_history(self.job_id)),
+            tuple(q.checkpoints(self.job_id)),
+        )

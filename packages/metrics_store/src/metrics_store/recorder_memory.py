@@ -99,7 +99,9 @@ class MemoryRecorder:
     def acquire(self, *, message: str | None = None) -> None:
         """A running job's lease is live (in memory, a lease never goes stale): refused."""
         if self._job().status == "running":
-            raise JobLeased(self.job_id, "this process" if self._memory.holder in (None, self) else "another worker", None)
+            raise JobLeased(
+                self.job_id, "this process" if self._memory.holder in (None, self) else "another worker", None
+            )
         self._memory.holder = self
         self.status("running", message=message)
 
@@ -114,8 +116,11 @@ class MemoryRecorder:
     def metrics(self, values, *, epoch=None, step=None, units=None) -> int:
         seen = {(m.metric_name, m.step, m.epoch) for m in self.recorded_metrics()}
         timestamp = self.clock.now()
-        fresh = [JobMetric(self.job_id, n, timestamp, v, (units or {}).get(n), step, epoch)
-                 for n, v in values.items() if (n, step, epoch) not in seen]
+        fresh = [
+            JobMetric(self.job_id, n, timestamp, v, (units or {}).get(n), step, epoch)
+            for n, v in values.items()
+            if (n, step, epoch) not in seen
+        ]
         for metric in fresh:
             metric.to_item()  # the same validation as the table (finite numbers...)
         self.metric_records.extend(fresh)
@@ -167,7 +172,9 @@ class MemoryRecorder:
     def read_back(self) -> RecordedRun | None:
         if self.job is None:
             return None
-        return RecordedRun(self.job, tuple(self.recorded_metrics()), tuple(self.logs), tuple(self.statuses), tuple(self.checkpoints))
+        return RecordedRun(
+            self.job, tuple(self.recorded_metrics()), tuple(self.logs), tuple(self.statuses), tuple(self.checkpoints)
+        )
 
 
 class MemoryJobs:
@@ -207,7 +214,9 @@ class MemoryJobs:
         raise JobNotFound(job_ref)
 
     def jobs_by_parent(self, parent_job_id: str) -> list[Job]:
-        return sorted((j for j in self._all() if j.parent_job_id == parent_job_id), key=lambda j: (j.created_at, j.job_id))
+        return sorted(
+            (j for j in self._all() if j.parent_job_id == parent_job_id), key=lambda j: (j.created_at, j.job_id)
+        )
 
     def iter_job_metrics(self, job_id: str, metric_name: str | None = None) -> Iterator[JobMetric]:
         memory = self._jobs.get(job_id)

@@ -8,10 +8,16 @@ from dataclasses import dataclass
 
 from .errors import EndpointUnreachable, StoreError, WriteFailed
 
-TRANSIENT_CODES = frozenset({
-    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
-    "InternalServerError", "ServiceUnavailable", "TransactionConflictException",
-})
+TRANSIENT_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "TransactionConflictException",
+    }
+)
 """Error codes DynamoDB answers with when the same request may succeed a moment later."""
 
 

@@ -41,16 +41,29 @@ EVAL_LABEL_KEY = re.compile(r"^eval_label_(?P<label>.+)_(?P<field>f1|precision|r
 
 # The previous trainer's flat job_config keys, where our request keeps the same setting.
 LEGACY_SETTINGS = {
-    "pretrained_model_name": ("model", "model"), "max_seq_length": ("model", "max_seq_length"),
-    "doc_stride": ("model", "doc_stride"), "epochs": ("train", "epochs"), "batch_size": ("train", "batch_size"),
-    "learning_rate": ("train", "learning_rate"), "warmup_ratio": ("train", "warmup_ratio"),
-    "weight_decay": ("train", "weight_decay"), "max_grad_norm": ("train", "max_grad_norm"),
-    "label_smoothing": ("train", "label_smoothing"), "gradient_accumulation_steps": ("train", "gradient_accumulation_steps"),
-    "early_stopping_patience": ("train", "early_stopping_patience"), "checkpoint_metric": ("train", "checkpoint_metric"),
+    "pretrained_model_name": ("model", "model"),
+    "max_seq_length": ("model", "max_seq_length"),
+    "doc_stride": ("model", "doc_stride"),
+    "epochs": ("train", "epochs"),
+    "batch_size": ("train", "batch_size"),
+    "learning_rate": ("train", "learning_rate"),
+    "warmup_ratio": ("train", "warmup_ratio"),
+    "weight_decay": ("train", "weight_decay"),
+    "max_grad_norm": ("train", "max_grad_norm"),
+    "label_smoothing": ("train", "label_smoothing"),
+    "gradient_accumulation_steps": ("train", "gradient_accumulation_steps"),
+    "early_stopping_patience": ("train", "early_stopping_patience"),
+    "checkpoint_metric": ("train", "checkpoint_metric"),
 }
 # Names the previous trainer gave metrics in its run_summary rows and results, as ours.
-LEGACY_METRIC_NAMES = {"eval_f1": "val_f1", "eval_precision": "val_precision", "eval_recall": "val_recall",
-                       "eval_accuracy": "val_accuracy", "f1": "val_f1", "global_step": "step"}
+LEGACY_METRIC_NAMES = {
+    "eval_f1": "val_f1",
+    "eval_precision": "val_precision",
+    "eval_recall": "val_recall",
+    "eval_accuracy": "val_accuracy",
+    "f1": "val_f1",
+    "global_step": "step",
+}
 
 
 def number(value: Any) -> float | None:
@@ -105,13 +118,26 @@ class SnapshotLineage:
         if not isinstance(raw, Mapping) or not raw:
             return None
         labels = raw.get("label_list")
-        return cls(raw.get("id"), raw.get("uri"), raw.get("content_sha256"), raw.get("manifest_sha256"), _mapping(raw.get("split_hashes")),
-                   tuple(labels) if isinstance(labels, list | tuple) else (), _mapping(raw.get("coordinate_convention")))
+        return cls(
+            raw.get("id"),
+            raw.get("uri"),
+            raw.get("content_sha256"),
+            raw.get("manifest_sha256"),
+            _mapping(raw.get("split_hashes")),
+            tuple(labels) if isinstance(labels, list | tuple) else (),
+            _mapping(raw.get("coordinate_convention")),
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "uri": self.uri, "content_sha256": self.content_sha256, "manifest_sha256": self.manifest_sha256,
-                "split_hashes": dict(self.split_hashes), "label_list": list(self.label_list),
-                "coordinate_convention": dict(self.coordinate_convention)}
+        return {
+            "id": self.id,
+            "uri": self.uri,
+            "content_sha256": self.content_sha256,
+            "manifest_sha256": self.manifest_sha256,
+            "split_hashes": dict(self.split_hashes),
+            "label_list": list(self.label_list),
+            "coordinate_convention": dict(self.coordinate_convention),
+        }
 
 
 @dataclass(frozen=True)
@@ -210,8 +236,18 @@ class JobResults:
     best_metric: float | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
-    KNOWN = ("best_f1", "best_epoch", "train_runtime", "total_flos", "early_stopping_triggered", "epochs_since_best",
-             "best_checkpoint_s3_path", "best_checkpoint_path", "checkpoint_metric", "best_metric")
+    KNOWN = (
+        "best_f1",
+        "best_epoch",
+        "train_runtime",
+        "total_flos",
+        "early_stopping_triggered",
+        "epochs_since_best",
+        "best_checkpoint_s3_path",
+        "best_checkpoint_path",
+        "checkpoint_metric",
+        "best_metric",
+    )
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any] | None) -> JobResults:
@@ -219,8 +255,10 @@ class JobResults:
         stopped = raw.get("early_stopping_triggered")
         metric = raw.get("checkpoint_metric")
         return cls(
-            best_f1=number(raw.get("best_f1")), best_epoch=number(raw.get("best_epoch")),
-            train_runtime=number(raw.get("train_runtime")), total_flos=number(raw.get("total_flos")),
+            best_f1=number(raw.get("best_f1")),
+            best_epoch=number(raw.get("best_epoch")),
+            train_runtime=number(raw.get("train_runtime")),
+            total_flos=number(raw.get("total_flos")),
             early_stopping_triggered=stopped if isinstance(stopped, bool) else None,
             epochs_since_best=_whole(raw.get("epochs_since_best")),
             best_checkpoint_uri=raw.get("best_checkpoint_s3_path") or raw.get("best_checkpoint_path") or None,
@@ -300,9 +338,14 @@ class RunSummary:
         rows = tuple(EpochRow.parse(r) for r in payload.get("epoch_metrics") or () if isinstance(r, Mapping))
         stopped = payload.get("early_stopping_triggered")
         metric = payload.get("checkpoint_metric")
-        return cls(rows, number(payload.get("best_epoch")), number(payload.get("best_f1")),
-                   stopped if isinstance(stopped, bool) else None,
-                   LEGACY_METRIC_NAMES.get(metric, metric) if isinstance(metric, str) else None, dict(payload))
+        return cls(
+            rows,
+            number(payload.get("best_epoch")),
+            number(payload.get("best_f1")),
+            stopped if isinstance(stopped, bool) else None,
+            LEGACY_METRIC_NAMES.get(metric, metric) if isinstance(metric, str) else None,
+            dict(payload),
+        )
 
 
 def base_labels(labels: Iterable[str]) -> list[str]:

@@ -41,8 +41,15 @@ class Store:
     lifecycle is `store.jobs` (create, update, status, lease), label suggestions
     `store.suggestions`."""
 
-    def __init__(self, table: TableRef, *, retry: RetryPolicy | None = None, concurrency: int = 4,
-                 sleep: Callable[[float], None] = time.sleep, seed: int | None = None):
+    def __init__(
+        self,
+        table: TableRef,
+        *,
+        retry: RetryPolicy | None = None,
+        concurrency: int = 4,
+        sleep: Callable[[float], None] = time.sleep,
+        seed: int | None = None,
+    ):
         self.writer = TableWriter(table, retry=retry, concurrency=concurrency, sleep=sleep, seed=seed)
         self.jobs = JobStates(self.writer)
         self.suggestions = LabelSuggestions(self.writer)

@@ -55,8 +55,9 @@ class LabelSuggestions:
     def __init__(self, writer: TableWriter):
         self.writer = writer
 
-    def put_label_suggestions(self, labels: Sequence[ReceiptWordLabel], *,
-                              on_progress: Callable[[int], None] | None = None) -> SuggestionOutcome:
+    def put_label_suggestions(
+        self, labels: Sequence[ReceiptWordLabel], *, on_progress: Callable[[int], None] | None = None
+    ) -> SuggestionOutcome:
         """Write each suggestion under its condition. Every label must be PENDING and name its
         proposer (`label_proposed_by`); keys must be distinct."""
         seen: set[WordLabelKey] = set()
@@ -70,15 +71,21 @@ class LabelSuggestions:
         outcome = SuggestionOutcome()
         with ThreadPoolExecutor(self.writer.concurrency) as pool:
             for item, result in zip(items, pool.map(self._put_suggestion, items), strict=True):
-                {"written": outcome.written, "rewritten": outcome.rewritten}.get(result, outcome.left_alone).append(key_of(item))
+                {"written": outcome.written, "rewritten": outcome.rewritten}.get(result, outcome.left_alone).append(
+                    key_of(item)
+                )
                 if on_progress:
                     on_progress(1)
         return outcome
 
     def _put_suggestion(self, item: Item) -> str:
         response = self.writer.conditional(
-            "put_item", TableName=self.writer.table.name, Item=item, ReturnValues="ALL_OLD",
-            ConditionExpression="attribute_not_exists(PK) OR (label_proposed_by = :me AND validation_status = :pending)",
+            "put_item",
+            TableName=self.writer.table.name,
+            Item=item,
+            ReturnValues="ALL_OLD",
+            ConditionExpression="attribute_not_exists(PK) OR (label_proposed_by = :me AND validation_status = "
+            ":pending)",
             ExpressionAttributeValues={":me": item["label_proposed_by"], ":pending": {"S": SUGGESTED_STATUS}},
         )
         if response is None:

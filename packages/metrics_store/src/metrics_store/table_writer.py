@@ -36,8 +36,15 @@ def check_size(item: Item) -> Item:
 class TableWriter:
     """Sends writes to one table. Thread-safe; `requests` counts the API calls made."""
 
-    def __init__(self, table: TableRef, *, retry: RetryPolicy | None = None, concurrency: int = 4,
-                 sleep: Callable[[float], None] = time.sleep, seed: int | None = None):
+    def __init__(
+        self,
+        table: TableRef,
+        *,
+        retry: RetryPolicy | None = None,
+        concurrency: int = 4,
+        sleep: Callable[[float], None] = time.sleep,
+        seed: int | None = None,
+    ):
         self.table = table
         self.retry = retry or RetryPolicy()
         self.concurrency = max(1, concurrency)
@@ -76,8 +83,15 @@ class TableWriter:
 
     def put_new(self, item: Item) -> bool:
         """Conditional put: True if written, False if an item with that key already exists."""
-        return self.conditional("put_item", TableName=self.table.name, Item=check_size(item),
-                                ConditionExpression="attribute_not_exists(PK)") is not None
+        return (
+            self.conditional(
+                "put_item",
+                TableName=self.table.name,
+                Item=check_size(item),
+                ConditionExpression="attribute_not_exists(PK)",
+            )
+            is not None
+        )
 
     def batch_put(self, items: Iterable[Item], *, on_progress: Callable[[int], None] | None = None) -> int:
         """Write items in batches of 25, concurrently, each exactly once (duplicate keys folded
@@ -108,7 +122,10 @@ class TableWriter:
             if not pending:
                 return len(chunk)
             self._sleep(self.retry.delay(attempt, self._rng))
-        raise WriteFailed("BatchWriteItem kept returning unprocessed items", ["/".join(key_of(r["PutRequest"]["Item"])) for r in pending])
+        raise WriteFailed(
+            "BatchWriteItem kept returning unprocessed items",
+            ["/".join(key_of(r["PutRequest"]["Item"])) for r in pending],
+        )
 
     def get(self, key: dict[str, Any], *, consistent: bool = True) -> Item | None:
         """One item by key (a read a write depends on: a condition that failed, why)."""

@@ -68,7 +68,15 @@ class PendingWrite:
             store.jobs.update_job(self.job_id, **self.update)
 
     def to_json(self) -> str:
-        return json.dumps({"what": self.what, "job_id": self.job_id, "items": self.items, "status": self.status, "update": self.update})
+        return json.dumps(
+            {
+                "what": self.what,
+                "job_id": self.job_id,
+                "items": self.items,
+                "status": self.status,
+                "update": self.update,
+            }
+        )
 
     @classmethod
     def from_json(cls, line: str) -> PendingWrite:
@@ -81,7 +89,9 @@ def spool(path: Path, writes: Iterable[PendingWrite]) -> int:
     with what was there, so a kill mid-way leaves the old spool whole). Returns how many wait."""
     waiting = read_spool(path) + list(writes)
     staging = path.with_name(f".{path.name}.partial")
-    staging.write_text(json.dumps({"spool_version": SPOOL_VERSION}) + "\n" + "".join(w.to_json() + "\n" for w in waiting))
+    staging.write_text(
+        json.dumps({"spool_version": SPOOL_VERSION}) + "\n" + "".join(w.to_json() + "\n" for w in waiting)
+    )
     staging.replace(path)
     return len(waiting)
 
@@ -92,7 +102,10 @@ def read_spool(path: Path) -> list[PendingWrite]:
     lines = [line for line in path.read_text().splitlines() if line.strip()]
     header = json.loads(lines[0]) if lines else {}
     if header.get("spool_version") != SPOOL_VERSION:
-        raise StoreError(f"{path} is not a spool of unwritten records this version can read (spool_version {header.get('spool_version')})")
+        raise StoreError(
+            f"{path} is not a spool of unwritten records this version can read (spool_version "
+            f"{header.get('spool_version')})"
+        )
     return [PendingWrite.from_json(line) for line in lines[1:]]
 
 
@@ -116,10 +129,19 @@ class BackgroundWriter:
     `outage_budget_s`; renews the lease every `tick_seconds` (`tick`) and fences writes after
     `fence_after_s` without a renewal (`fence`)."""
 
-    def __init__(self, apply: Callable[[PendingWrite], None], *, outage_budget_s: float = OUTAGE_BUDGET_SECONDS,
-                 base_delay: float = 0.5, max_delay: float = 5.0, tick: Callable[[], None] | None = None,
-                 tick_seconds: float = 60.0, fence: Callable[[], None] | None = None, fence_after_s: float | None = None,
-                 name: str = "metrics-store-writer"):
+    def __init__(
+        self,
+        apply: Callable[[PendingWrite], None],
+        *,
+        outage_budget_s: float = OUTAGE_BUDGET_SECONDS,
+        base_delay: float = 0.5,
+        max_delay: float = 5.0,
+        tick: Callable[[], None] | None = None,
+        tick_seconds: float = 60.0,
+        fence: Callable[[], None] | None = None,
+        fence_after_s: float | None = None,
+        name: str = "metrics-store-writer",
+    ):
         self._apply = apply
         self.outage_budget_s = outage_budget_s
         self.base_delay, self.max_delay = base_delay, max_delay
@@ -259,7 +281,9 @@ class BackgroundWriter:
                     return
                 self._apply(write)
                 if self._outage_since is not None:
-                    log.warning("the table answers again after %.0f s; writes resumed", time.monotonic() - self._outage_since)
+                    log.warning(
+                        "the table answers again after %.0f s; writes resumed", time.monotonic() - self._outage_since
+                    )
                 self._outage_since = None
                 with self._state:
                     self._unwritten.remove(write)
@@ -272,7 +296,9 @@ class BackgroundWriter:
                 now = time.monotonic()
                 if self._outage_since is None:
                     self._outage_since = now
-                    log.warning("cannot write %s (%s); retrying for up to %.0f s", write.what, exc, self.outage_budget_s)
+                    log.warning(
+                        "cannot write %s (%s); retrying for up to %.0f s", write.what, exc, self.outage_budget_s
+                    )
                 if now - self._outage_since > self.outage_budget_s:
                     self._give_up(OutageTooLong(self.outage_budget_s, len(self._unwritten), exc), cause=exc)
                     return

@@ -71,8 +71,7 @@ class ModelConfig:
             raise ConfigError("max_seq_length must leave room for [CLS], one token and [SEP]")
         if not 0 <= self.doc_stride < self.max_seq_length - 2:
             raise ConfigError(
-                f"doc_stride must be in [0, max_seq_length - 2) = [0, {self.max_seq_length - 2}), "
-                f"got {self.doc_stride}"
+                f"doc_stride must be in [0, max_seq_length - 2) = [0, {self.max_seq_length - 2}), got {self.doc_stride}"
             )
         if self.warm_start_text_encoder is not None and self.model != DEFAULT_MODEL:
             raise ConfigError(
@@ -97,11 +96,7 @@ class ModelConfig:
 
 def looks_like_path(model: str) -> bool:
     """A model string that names a directory rather than a hub id ("org/name")."""
-    return (
-        model.startswith(("/", "./", "../", "~"))
-        or model in (".", "..")
-        or Path(model).expanduser().is_dir()
-    )
+    return model.startswith(("/", "./", "../", "~")) or model in (".", "..") or Path(model).expanduser().is_dir()
 
 
 @dataclass(frozen=True)
@@ -126,8 +121,10 @@ class TrainConfig:
     bf16: bool | None = None
     num_workers: int = 0  # DataLoader worker processes
     eval_steps: int | None = None  # None: evaluate once per epoch
-    batching: Batching = "packed"  # how training windows become batches: packed | length | random (trainer.training.batching, bench/RESULTS.md)
-    length_jitter: float = 0.6  # batching "length" only: randomness of the grouping, in [0, 1): 0 sorts exactly (sampler.LengthBucketSampler)
+    # how training windows become batches: packed | length | random (trainer.training.batching, bench/RESULTS.md)
+    batching: Batching = "packed"
+    # batching "length" only: randomness of the grouping, in [0, 1): 0 sorts exactly (sampler.LengthBucketSampler)
+    length_jitter: float = 0.6
     pad_to_multiple_of: int | None = 8  # tensor-core friendly padding; None: pad to longest
     output_dir: str = "runs"
 
@@ -140,15 +137,23 @@ class TrainConfig:
         for name, value in positive.items():
             if value < 1:
                 raise ConfigError(f"{name} must be >= 1, got {value}")
-        floats = {"learning_rate": self.learning_rate, "warmup_ratio": self.warmup_ratio, "weight_decay": self.weight_decay,
-                  "max_grad_norm": self.max_grad_norm, "label_smoothing": self.label_smoothing, "length_jitter": self.length_jitter}
+        floats = {
+            "learning_rate": self.learning_rate,
+            "warmup_ratio": self.warmup_ratio,
+            "weight_decay": self.weight_decay,
+            "max_grad_norm": self.max_grad_norm,
+            "label_smoothing": self.label_smoothing,
+            "length_jitter": self.length_jitter,
+        }
         for name, value in floats.items():
             if not math.isfinite(value):
                 raise ConfigError(f"{name} must be a finite number, got {value}")
         if not 0 <= self.seed <= MAX_SEED:
             raise ConfigError(f"seed must be within 0..{MAX_SEED} (numpy's range), got {self.seed}")
         if self.checkpoint_metric not in CHECKPOINT_METRICS:
-            raise ConfigError(f"checkpoint_metric must be one of {', '.join(CHECKPOINT_METRICS)}, got {self.checkpoint_metric!r}")
+            raise ConfigError(
+                f"checkpoint_metric must be one of {', '.join(CHECKPOINT_METRICS)}, got {self.checkpoint_metric!r}"
+            )
         if self.max_grad_norm <= 0:
             raise ConfigError(f"max_grad_norm must be > 0, got {self.max_grad_norm}")
         if self.eval_batch_size is not None and self.eval_batch_size < 1:

@@ -39,10 +39,16 @@ class TrainingDiverged(TrainerError):
     bad data). The run stops there; nothing non-finite is recorded."""
 
     def __init__(self, step: int, loss: float, last_finite: tuple[int, float] | None, learning_rate: float | None):
-        before = f"last finite loss {last_finite[1]:.4g} at step {last_finite[0]}" if last_finite else "no finite loss before it"
+        before = (
+            f"last finite loss {last_finite[1]:.4g} at step {last_finite[0]}"
+            if last_finite
+            else "no finite loss before it"
+        )
         lr = f", learning rate {learning_rate:.3g}" if learning_rate is not None else ""
-        super().__init__(f"training diverged at step {step}: the loss is {loss} ({before}{lr}); "
-                         "lower --lr or check the data, then start a new run")
+        super().__init__(
+            f"training diverged at step {step}: the loss is {loss} ({before}{lr}); "
+            "lower --lr or check the data, then start a new run"
+        )
         self.step, self.loss, self.last_finite, self.learning_rate = step, loss, last_finite, learning_rate
 
 

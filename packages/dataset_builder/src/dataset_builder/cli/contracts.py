@@ -38,7 +38,9 @@ def check(
     snapshot: Annotated[str, typer.Option("--snapshot", help="Snapshot id (v12) or `latest`.")] = "latest",
     root: RootOpt = DEFAULT_ROOT,
     contracts_dir: ContractsDirOpt = None,
-    max_failing_rows: Annotated[int, typer.Option(min=0, help="Failing rows shown per expectation, identified by their keys.")] = 10,
+    max_failing_rows: Annotated[
+        int, typer.Option(min=0, help="Failing rows shown per expectation, identified by their keys.")
+    ] = 10,
     as_json: JsonOpt = False,
 ) -> None:
     """Check a published snapshot against the contracts, and its drift against its parent.
@@ -75,17 +77,39 @@ def list_(contracts_dir: ContractsDirOpt = None, as_json: JsonOpt = False) -> No
 
     suites = run_or_exit(lambda: load_suites(contracts_dir or default_contracts_dir(), subject=None))
     if as_json:
-        print_json([
-            {"suite": s.name, "subject": s.subject, "path": str(s.path), "description": s.description, "expectation_count": len(s.expectations),
-             "expectations": [{"type": e.type, "frame": e.frame, "kwargs": e.kwargs, "severity": e.severity,
-                               "requires": list(e.requires), "notes": e.notes} for e in s.expectations]}
-            for s in suites
-        ])
+        print_json(
+            [
+                {
+                    "suite": s.name,
+                    "subject": s.subject,
+                    "path": str(s.path),
+                    "description": s.description,
+                    "expectation_count": len(s.expectations),
+                    "expectations": [
+                        {
+                            "type": e.type,
+                            "frame": e.frame,
+                            "kwargs": e.kwargs,
+                            "severity": e.severity,
+                            "requires": list(e.requires),
+                            "notes": e.notes,
+                        }
+                        for e in s.expectations
+                    ],
+                }
+                for s in suites
+            ]
+        )
         return
     out = console()
     for s in suites:
-        out.print(_table(f"{s.name} ({s.subject}, {len(s.expectations)} expectations): {s.description}", ["#", "frame", "expectation", "kwargs", "severity"],
-                             [[e.index + 1, e.frame, e.type, _kwargs_text(e.kwargs), e.severity] for e in s.expectations]))
+        out.print(
+            _table(
+                f"{s.name} ({s.subject}, {len(s.expectations)} expectations): {s.description}",
+                ["#", "frame", "expectation", "kwargs", "severity"],
+                [[e.index + 1, e.frame, e.type, _kwargs_text(e.kwargs), e.severity] for e in s.expectations],
+            )
+        )
 
 
 def _kwargs_text(kwargs: dict[str, Any]) -> str:
@@ -96,7 +120,10 @@ def _observed_text(observed: dict[str, Any]) -> str:
     if "exception" in observed:
         return f"error: {observed['exception']}"
     if "unexpected_count" in observed:
-        text = f"{observed['unexpected_count']} of {observed.get('element_count')} rows ({observed.get('unexpected_percent') or 0:.2f}%)"
+        text = (
+            f"{observed['unexpected_count']} of {observed.get('element_count')} rows "
+            f"({observed.get('unexpected_percent') or 0:.2f}%)"
+        )
         values = observed.get("unexpected_values") or []
         return text + (f"; e.g. {', '.join(str(v['value']) for v in values[:3])}" if values else "")
     return f"observed {observed.get('observed_value')}" if "observed_value" in observed else ""
@@ -105,17 +132,39 @@ def _observed_text(observed: dict[str, Any]) -> str:
 def render_report(report: dict[str, Any], out) -> None:
     """A contract report as rich tables: per suite, every failure with its failing rows, drift."""
     status = report.get("status", "unchecked")
-    name = f"snapshot {report['snapshot_id']}: " if report.get("snapshot_id") else f"corpus {report['corpus_id']}: " if report.get("corpus_id") else ""
-    out.print(f"[bold]{name}contracts [{STATUS_STYLE.get(status, '')}]{status}[/][/] (checked {report.get('checked_at', '-')})")
+    name = (
+        f"snapshot {report['snapshot_id']}: "
+        if report.get("snapshot_id")
+        else f"corpus {report['corpus_id']}: "
+        if report.get("corpus_id")
+        else ""
+    )
+    out.print(
+        f"[bold]{name}contracts [{STATUS_STYLE.get(status, '')}]{status}[/][/] (checked "
+        f"{report.get('checked_at', '-')})"
+    )
     suites = report.get("suites", {})
     if suites:
-        out.print(_table("suites", ["suite", "expectations", "failed", "skipped"],
-                             [[n, s["expectations"], s["failed"], s.get("skipped", 0)] for n, s in suites.items()]))
+        out.print(
+            _table(
+                "suites",
+                ["suite", "expectations", "failed", "skipped"],
+                [[n, s["expectations"], s["failed"], s.get("skipped", 0)] for n, s in suites.items()],
+            )
+        )
     failures = [r for r in report.get("results", []) if not r["success"]]
     failures.sort(key=lambda r: r["severity"] != "error")
     if failures:
-        out.print(_table("failed expectations", ["severity", "suite", "expectation", "column", "observed"],
-                             [[r["severity"], r["suite"], r["expectation"], r.get("column"), _observed_text(r["observed"])] for r in failures]))
+        out.print(
+            _table(
+                "failed expectations",
+                ["severity", "suite", "expectation", "column", "observed"],
+                [
+                    [r["severity"], r["suite"], r["expectation"], r.get("column"), _observed_text(r["observed"])]
+                    for r in failures
+                ],
+            )
+        )
     for r in failures:
         rows = r.get("failing_rows") or []
         if rows:
@@ -128,7 +177,19 @@ def render_report(report: dict[str, Any], out) -> None:
     if drift.get("status") == "skipped":
         out.print(f"drift: skipped ({drift.get('reason')})")
     elif drift.get("metrics"):
-        out.print(_table(f"drift against {drift.get('parent_id')}: {drift.get('status')}", ["metric", "PSI", "largest shifts (parent -> current)"],
-                             [[m, "-" if d["psi"] is None else f"{d['psi']:.3f}",
-                               ", ".join(f"{s['bucket']} {s['parent']:.1%}->{s['current']:.1%}" for s in d["largest_shifts"][:3])]
-                              for m, d in drift["metrics"].items()]))
+        out.print(
+            _table(
+                f"drift against {drift.get('parent_id')}: {drift.get('status')}",
+                ["metric", "PSI", "largest shifts (parent -> current)"],
+                [
+                    [
+                        m,
+                        "-" if d["psi"] is None else f"{d['psi']:.3f}",
+                        ", ".join(
+                            f"{s['bucket']} {s['parent']:.1%}->{s['current']:.1%}" for s in d["largest_shifts"][:3]
+                        ),
+                    ]
+                    for m, d in drift["metrics"].items()
+                ],
+            )
+        )

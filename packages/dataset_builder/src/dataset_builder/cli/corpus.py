@@ -30,7 +30,10 @@ if TYPE_CHECKING:
 app = new_app("Corpora: every receipt's words in the table, labelled or not, for pretraining (ids c1, c2, ...).")
 
 CorpusArg = Annotated[str, typer.Argument(help="Corpus id (c3, or 3) or `latest`.")]
-ContractsDirOpt = Annotated[Path | None, typer.Option("--contracts-dir", help="Folder of contract suites (default: the repository's data_contracts/).")]
+ContractsDirOpt = Annotated[
+    Path | None,
+    typer.Option("--contracts-dir", help="Folder of contract suites (default: the repository's data_contracts/)."),
+]
 
 
 def _corpora(root: str, region: str | None = None):
@@ -57,14 +60,32 @@ def choose_excluded(root: str, ref: str, region: str | None = None):
 def create(
     store: StoreConfig,
     root: RootOpt = DEFAULT_ROOT,
-    exclude_val_of: Annotated[str, typer.Option(
-        "--exclude-val-of", help="The snapshot the corpus is built for: its val receipts are left out, so pretraining never reads the "
-        "words that score the fine-tuned model. latest (the newest snapshot in --root, if any), a snapshot id, or none (keep every receipt).",
-    )] = "latest",
+    exclude_val_of: Annotated[
+        str,
+        typer.Option(
+            "--exclude-val-of",
+            help="The snapshot the corpus is built for: its val receipts are left out, so pretraining never reads the "
+            "words that score the fine-tuned model. latest (the newest snapshot in --root, if any), a snapshot id, "
+            "or none (keep every receipt).",
+        ),
+    ] = "latest",
     concurrency: Annotated[int, typer.Option(help="Concurrent DynamoDB requests while reading.")] = 16,
-    strategy: Annotated[str, typer.Option(help="How to read: query (every Receipt from the type index, then one GSI4 query each) or scan (parallel table scan).")] = "query",
-    allow_contract_failures: Annotated[bool, typer.Option("--allow-contract-failures", help="Publish even if error-level contracts fail (stamped in the manifest).")] = False,
-    skip_contracts: Annotated[bool, typer.Option("--skip-contracts", help="Do not run the corpus contracts (the manifest says `unchecked`).")] = False,
+    strategy: Annotated[
+        str,
+        typer.Option(
+            help="How to read: query (every Receipt from the type index, then one GSI4 query each) or scan (parallel "
+            "table scan)."
+        ),
+    ] = "query",
+    allow_contract_failures: Annotated[
+        bool,
+        typer.Option(
+            "--allow-contract-failures", help="Publish even if error-level contracts fail (stamped in the manifest)."
+        ),
+    ] = False,
+    skip_contracts: Annotated[
+        bool, typer.Option("--skip-contracts", help="Do not run the corpus contracts (the manifest says `unchecked`).")
+    ] = False,
     contracts_dir: ContractsDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -78,7 +99,9 @@ def create(
     def build():
         from metrics_store import TableNotFound, connect, table_exists
 
-        options = CorpusOptions(concurrency=concurrency, strategy=strategy, allow_contract_failures=allow_contract_failures)
+        options = CorpusOptions(
+            concurrency=concurrency, strategy=strategy, allow_contract_failures=allow_contract_failures
+        )
         table = connect(store)
         if not table_exists(table):
             raise TableNotFound(store.table, store.endpoint_url)
@@ -89,9 +112,15 @@ def create(
 
             checker = corpus_gate(contracts_dir)
         with progress("reading every receipt", quiet=as_json) as on_progress:
-            return create_corpus(table=table, backend=_corpora(root, store.region), exclude=excluded, options=options,
-                                 source={"table": store.table, "region": store.region, "endpoint_url": store.endpoint_url},
-                                 check_contracts=checker, progress=on_progress)
+            return create_corpus(
+                table=table,
+                backend=_corpora(root, store.region),
+                exclude=excluded,
+                options=options,
+                source={"table": store.table, "region": store.region, "endpoint_url": store.endpoint_url},
+                check_contracts=checker,
+                progress=on_progress,
+            )
 
     with exit_on_error():
         try:
@@ -105,34 +134,57 @@ def create(
                 render_report(exc.report, console(stderr=True))
             raise
     if as_json:
-        print_json({"id": result.corpus_id, "uri": result.uri, "debris_removed": list(result.cleaned), "manifest": result.manifest.to_dict()})
+        print_json(
+            {
+                "id": result.corpus_id,
+                "uri": result.uri,
+                "debris_removed": list(result.cleaned),
+                "manifest": result.manifest.to_dict(),
+            }
+        )
         return
     render_summary(result.manifest, console(stderr=True))
     if result.manifest.excluded is None:
-        typer.secho(f"warning: {result.corpus_id} leaves no val split out: a model pretrained on it has read every receipt, "
-                    "including those that may score it later (--exclude-val-of vN)", fg=typer.colors.YELLOW, err=True)
+        typer.secho(
+            f"warning: {result.corpus_id} leaves no val split out: a model pretrained on it has read every receipt, "
+            "including those that may score it later (--exclude-val-of vN)",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
     typer.echo(result.corpus_id)
 
 
 def render_summary(manifest: CorpusManifest, out: Any) -> None:
     lock, counts = manifest.lock, manifest.lock.counts
-    out.print(key_table(f"corpus {manifest.id} (content {lock.content_sha256[:12]})", ["what", "count"], [
-        ["receipts", counts.receipts], ["words", counts.words],
-        ["  with a VALID label", counts.receipts_with_valid_labels],
-        ["  with labels, none VALID", counts.receipts_with_unvalidated_labels_only],
-        ["  with no label item", counts.receipts_without_labels],
-        ["  with no word", counts.receipts_without_words],
-    ]))
+    out.print(
+        key_table(
+            f"corpus {manifest.id} (content {lock.content_sha256[:12]})",
+            ["what", "count"],
+            [
+                ["receipts", counts.receipts],
+                ["words", counts.words],
+                ["  with a VALID label", counts.receipts_with_valid_labels],
+                ["  with labels, none VALID", counts.receipts_with_unvalidated_labels_only],
+                ["  with no label item", counts.receipts_without_labels],
+                ["  with no word", counts.receipts_without_words],
+            ],
+        )
+    )
     excluded = lock.excluded
     if excluded is not None:
-        out.print(f"left out: the {excluded.receipts} val receipts of {excluded.snapshot_id} ({excluded.found} in the table; "
-                  f"split hash {excluded.split_hash[:12]})")
+        out.print(
+            f"left out: the {excluded.receipts} val receipts of {excluded.snapshot_id} ({excluded.found} in the table; "
+            f"split hash {excluded.split_hash[:12]})"
+        )
     else:
         out.print("left out: nothing (no --exclude-val-of snapshot)")
     quality = lock.data_quality
     if quality.empty_text_words or quality.clipped_boxes:
-        out.print(f"data quality: {quality.empty_text_words} empty-text words, {quality.clipped_boxes} boxes clipped to the page "
-                  f"({quality.zero_size_boxes} to no size)")
+        out.print(
+            f"data quality: {quality.empty_text_words} empty-text words, {quality.clipped_boxes} boxes clipped to "
+            "the page "
+            f"({quality.zero_size_boxes} to no size)"
+        )
     out.print(f"contracts: {lock.contracts.status}")
 
 
@@ -150,11 +202,35 @@ def list_(root: RootOpt = DEFAULT_ROOT, as_json: JsonOpt = False) -> None:
         return
     from cli_edge import Column
 
-    columns = [Column("id", key=True), Column("created"), Column("receipts"), Column("unlabelled", drop=3), Column("words", drop=2),
-               Column("val left out of"), Column("contracts"), Column("content", drop=1)]
-    console().print(key_table(f"corpora in {root}", columns,
-                              [[r["id"], r["created_at"][:19], r["receipts"], r["receipts_without_labels"], r["words"],
-                                r["exclude_val_of"] or "-", r["contracts"], r["content_sha256"][:12]] for r in rows]))
+    columns = [
+        Column("id", key=True),
+        Column("created"),
+        Column("receipts"),
+        Column("unlabelled", drop=3),
+        Column("words", drop=2),
+        Column("val left out of"),
+        Column("contracts"),
+        Column("content", drop=1),
+    ]
+    console().print(
+        key_table(
+            f"corpora in {root}",
+            columns,
+            [
+                [
+                    r["id"],
+                    r["created_at"][:19],
+                    r["receipts"],
+                    r["receipts_without_labels"],
+                    r["words"],
+                    r["exclude_val_of"] or "-",
+                    r["contracts"],
+                    r["content_sha256"][:12],
+                ]
+                for r in rows
+            ],
+        )
+    )
 
 
 @app.command("show")
@@ -185,8 +261,14 @@ def verify(corpus_id: CorpusArg = "latest", root: RootOpt = DEFAULT_ROOT, as_jso
                 print_json({"id": corpus_id, "ok": False, "error": str(exc)})
             raise
     if as_json:
-        print_json({"id": corpus.id, "ok": True, "content_sha256": corpus.content_sha256,
-                    "files": {name: entry.model_dump() for name, entry in corpus.lock.files.items()}})
+        print_json(
+            {
+                "id": corpus.id,
+                "ok": True,
+                "content_sha256": corpus.content_sha256,
+                "files": {name: entry.model_dump() for name, entry in corpus.lock.files.items()},
+            }
+        )
     else:
         typer.echo(f"{corpus.id}: {len(corpus.lock.files)} files intact (content {corpus.content_sha256[:12]})")
 
@@ -196,7 +278,9 @@ def check(
     corpus_id: CorpusArg = "latest",
     root: RootOpt = DEFAULT_ROOT,
     contracts_dir: ContractsDirOpt = None,
-    max_failing_rows: Annotated[int, typer.Option(min=0, help="Failing rows shown per expectation, identified by their keys.")] = 10,
+    max_failing_rows: Annotated[
+        int, typer.Option(min=0, help="Failing rows shown per expectation, identified by their keys.")
+    ] = 10,
     as_json: JsonOpt = False,
 ) -> None:
     """Check a published corpus against the corpus contracts (data_contracts/corpus.yaml).
@@ -205,8 +289,11 @@ def check(
     from ..contracts import check_corpus
     from ..corpus import open_corpus
 
-    report = run_or_exit(lambda: check_corpus(open_corpus(root, corpus_id, backend=_corpora(root)), contracts_dir,
-                                              max_failing_rows=max_failing_rows))
+    report = run_or_exit(
+        lambda: check_corpus(
+            open_corpus(root, corpus_id, backend=_corpora(root)), contracts_dir, max_failing_rows=max_failing_rows
+        )
+    )
     if as_json:
         print_json(report)
     else:

@@ -25,10 +25,16 @@ app = new_app("Put receipts into the table: generate synthetic ones or import a 
 
 
 def _render_summary(summary: LoadSummary, title: str) -> None:
-    rows = [["receipts", summary.receipts], ["lines", summary.lines], ["words", summary.words],
-            ["labeled words", summary.labeled_words], ["labels", summary.labels],
-            *([f"  {status}", count] for status, count in summary.labels_by_status.items()),
-            ["items written", summary.items_written], ["seconds", round(summary.seconds, 1)]]
+    rows = [
+        ["receipts", summary.receipts],
+        ["lines", summary.lines],
+        ["words", summary.words],
+        ["labeled words", summary.labeled_words],
+        ["labels", summary.labels],
+        *([f"  {status}", count] for status, count in summary.labels_by_status.items()),
+        ["items written", summary.items_written],
+        ["seconds", round(summary.seconds, 1)],
+    ]
     console().print(key_table(title, ["what", "count"], rows))
 
 
@@ -38,10 +44,34 @@ def generate(
     store: StoreConfig,
     n: Annotated[int, typer.Option("--n", min=0, help="How many receipts to generate.")] = 200,
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same receipts, same ids.")] = 7,
-    label_mix: Annotated[str, typer.Option("--label-mix", help="Validation statuses of the labels: default (80% VALID) or user-2025-11 (the user's per-label mix of November 2025: about half the addresses and merchant names not VALID).")] = "default",
-    truth_table: Annotated[str | None, typer.Option("--truth-table", help="Also write the ground truth (every word with its true label, all VALID, same ids) to this table.")] = None,
-    truth_jsonl: Annotated[Path | None, typer.Option("--truth-jsonl", help="Also write the ground truth to this JSONL file, one word per line.", dir_okay=False)] = None,
-    create_table: Annotated[bool, typer.Option("--create-table", help="Create the table (and --truth-table) if it does not exist; without it a missing table is an error.")] = False,
+    label_mix: Annotated[
+        str,
+        typer.Option(
+            "--label-mix",
+            help="Validation statuses of the labels: default (80% VALID) or user-2025-11 (the user's per-label mix "
+            "of November 2025: about half the addresses and merchant names not VALID).",
+        ),
+    ] = "default",
+    truth_table: Annotated[
+        str | None,
+        typer.Option(
+            "--truth-table",
+            help="Also write the ground truth (every word with its true label, all VALID, same ids) to this table.",
+        ),
+    ] = None,
+    truth_jsonl: Annotated[
+        Path | None,
+        typer.Option(
+            "--truth-jsonl", help="Also write the ground truth to this JSONL file, one word per line.", dir_okay=False
+        ),
+    ] = None,
+    create_table: Annotated[
+        bool,
+        typer.Option(
+            "--create-table",
+            help="Create the table (and --truth-table) if it does not exist; without it a missing table is an error.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Generate realistic synthetic receipts (words, geometry, labels) and write them."""
@@ -56,8 +86,16 @@ def generate(
 
             raise ConfigError(f"--label-mix: unknown mix {label_mix!r}; choose from {', '.join(LABEL_MIXES)}")
         truth = connect(replace(store, table=truth_table)) if truth_table else None
-        return load_synthetic(connect(store), seed=seed, n_receipts=n, mix=LABEL_MIXES[label_mix], on_progress=on_progress,
-                              truth_table=truth, truth_jsonl=truth_jsonl, create_table=create_table)
+        return load_synthetic(
+            connect(store),
+            seed=seed,
+            n_receipts=n,
+            mix=LABEL_MIXES[label_mix],
+            on_progress=on_progress,
+            truth_table=truth,
+            truth_jsonl=truth_jsonl,
+            create_table=create_table,
+        )
 
     with progress(f"writing {n} receipts", quiet=as_json) as on_progress:
         summary = run_or_exit(lambda: load(on_progress))
@@ -74,20 +112,52 @@ def generate(
 @store_options(StoreConfig)
 def import_file(
     store: StoreConfig,
-    file: Annotated[Path, typer.Argument(help="Receipt JSONL file (docs/receipt_jsonl.md).", exists=True, dir_okay=False, readable=True)],
-    label_map: Annotated[Path | None, typer.Option("--label-map", help="JSON object: source label -> table label, or null to drop it.", exists=True, dir_okay=False)] = None,
+    file: Annotated[
+        Path,
+        typer.Argument(help="Receipt JSONL file (docs/receipt_jsonl.md).", exists=True, dir_okay=False, readable=True),
+    ],
+    label_map: Annotated[
+        Path | None,
+        typer.Option(
+            "--label-map",
+            help="JSON object: source label -> table label, or null to drop it.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
     status: Annotated[str, typer.Option("--status", help="Validation status of imported labels.")] = "VALID",
-    strict: Annotated[bool, typer.Option("--strict", help="Refuse the whole file, writing nothing, if any line is bad.")] = False,
-    split_keys_out: Annotated[Path | None, typer.Option("--split-keys-out", help="Write the keys (<image_id>#<receipt_id>) of test/val receipts here.")] = None,
-    create_table: Annotated[bool, typer.Option("--create-table", help="Create the table if it does not exist; without it a missing table is an error.")] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Refuse the whole file, writing nothing, if any line is bad.")
+    ] = False,
+    split_keys_out: Annotated[
+        Path | None,
+        typer.Option("--split-keys-out", help="Write the keys (<image_id>#<receipt_id>) of test/val receipts here."),
+    ] = None,
+    create_table: Annotated[
+        bool,
+        typer.Option(
+            "--create-table", help="Create the table if it does not exist; without it a missing table is an error."
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Import receipts from a JSONL file: bad receipts are skipped and reported (exit code 1), or with --strict reject the file before anything is written (exit code 2)."""
+    """Import receipts from a JSONL file: bad receipts are skipped and reported (exit code 1),
+    or with --strict reject the file before anything is written (exit code 2)."""
     from dataset_builder.receipts.importer import import_jsonl
 
     with progress(f"importing {file.name}", quiet=as_json) as on_progress:
-        report = run_or_exit(lambda: import_jsonl(connect(store), file, label_map=label_map, status=status, strict=strict,
-                                                  split_keys_out=split_keys_out, on_progress=on_progress, create_table=create_table))
+        report = run_or_exit(
+            lambda: import_jsonl(
+                connect(store),
+                file,
+                label_map=label_map,
+                status=status,
+                strict=strict,
+                split_keys_out=split_keys_out,
+                on_progress=on_progress,
+                create_table=create_table,
+            )
+        )
     if as_json:
         print_json(report.to_dict())
     else:

@@ -17,7 +17,10 @@ SPEC = BuildConfig()
 @store_options(StoreConfig)
 def stats(
     store: StoreConfig,
-    status: Annotated[list[str], typer.Option("--status", help="Status that makes a word labelled, as in `dsb snapshot create` (repeatable).")] = list(SPEC.statuses),  # noqa: B006
+    status: Annotated[
+        list[str],
+        typer.Option("--status", help="Status that makes a word labelled, as in `dsb snapshot create` (repeatable)."),
+    ] = list(SPEC.statuses),  # noqa: B006
     as_json: JsonOpt = False,
 ) -> None:
     """Label counts by validation status, receipts and words in the table, words by label
@@ -30,7 +33,9 @@ def stats(
     def gather() -> dict[str, Any]:
         queries = Queries(connect(store))
         counts = queries.label_counts()
-        states = queries.word_label_states(BuildConfig(statuses=tuple(status)).statuses)  # a bad --status: one clear error
+        states = queries.word_label_states(
+            BuildConfig(statuses=tuple(status)).statuses
+        )  # a bad --status: one clear error
         words = queries.count_by_type("RECEIPT_WORD")
         return {
             "receipts": queries.count_receipts(),
@@ -38,8 +43,12 @@ def stats(
             "label_items": sum(sum(c.values()) for c in counts.by_label.values()),
             "labels_by_status": counts.by_label,
             "valid_labels": counts.total("VALID"),
-            "label_states": {"statuses": list(states.statuses), "labelled": states.labelled_words, "unknown": states.unknown_words,
-                             "unlabelled": max(words - states.labelled_words - states.unknown_words, 0)},
+            "label_states": {
+                "statuses": list(states.statuses),
+                "labelled": states.labelled_words,
+                "unknown": states.unknown_words,
+                "unlabelled": max(words - states.labelled_words - states.unknown_words, 0),
+            },
             "unknown_words_by_label": states.unknown_by_label,
             "merchants": queries.merchant_sources().to_dict(),
         }
@@ -49,16 +58,35 @@ def stats(
         print_json(result)
         return
     out = console()
-    out.print(f"{result['receipts']:,} receipts, {result['words']:,} words, {result['label_items']:,} label items ({result['valid_labels']:,} VALID)")
+    out.print(
+        f"{result['receipts']:,} receipts, {result['words']:,} words, {result['label_items']:,} label items "
+        f"({result['valid_labels']:,} VALID)"
+    )
     states = result["label_states"]
-    out.print(f"words: {states['labelled']:,} labelled ({'/'.join(states['statuses'])}), {states['unknown']:,} unknown "
-              f"(label items, none {'/'.join(states['statuses'])}: not trained or scored by default), {states['unlabelled']:,} unlabelled")
+    out.print(
+        f"words: {states['labelled']:,} labelled ({'/'.join(states['statuses'])}), {states['unknown']:,} unknown "
+        f"(label items, none {'/'.join(states['statuses'])}: not trained or scored by default), "
+        f"{states['unlabelled']:,} unlabelled"
+    )
     merchants = result["merchants"]
-    out.print(f"merchants: {merchants['place']:,} receipts from their place ({merchants['distinct_places']:,} distinct), "
-              f"{merchants['labelled_words']:,} from MERCHANT_NAME words, {merchants['none']:,} none"
-              + (" (--split-by merchant and --holdout-merchant need merchants)" if merchants["none"] == merchants["receipts"] else ""))
+    out.print(
+        f"merchants: {merchants['place']:,} receipts from their place ({merchants['distinct_places']:,} distinct), "
+        f"{merchants['labelled_words']:,} from MERCHANT_NAME words, {merchants['none']:,} none"
+        + (
+            " (--split-by merchant and --holdout-merchant need merchants)"
+            if merchants["none"] == merchants["receipts"]
+            else ""
+        )
+    )
     unknown = result["unknown_words_by_label"]
-    rows = [[label, *(c.get(s, 0) for s in VALIDATION_STATUSES), sum(unknown.get(label, {}).values())]
-            for label, c in sorted(result["labels_by_status"].items(), key=lambda kv: -kv[1].get("VALID", 0))]
-    out.print(key_table("labels by validation status (unknown: words with only non-selected items of the label)",
-                        ["label", *VALIDATION_STATUSES, "unknown words"], rows))
+    rows = [
+        [label, *(c.get(s, 0) for s in VALIDATION_STATUSES), sum(unknown.get(label, {}).values())]
+        for label, c in sorted(result["labels_by_status"].items(), key=lambda kv: -kv[1].get("VALID", 0))
+    ]
+    out.print(
+        key_table(
+            "labels by validation status (unknown: words with only non-selected items of the label)",
+            ["label", *VALIDATION_STATUSES, "unknown words"],
+            rows,
+        )
+    )

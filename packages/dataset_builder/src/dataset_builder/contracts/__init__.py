@@ -38,8 +38,19 @@ if TYPE_CHECKING:
     from ..snapshot import Snapshot
 
 __all__ = [
-    "PARAMETERS", "SUBJECTS", "ContractError", "ContractExpectation", "ContractSuite", "check_corpus", "check_snapshot",
-    "contract_gate", "corpus_gate", "default_contracts_dir", "load_suites", "run_contracts", "run_corpus_contracts",
+    "PARAMETERS",
+    "SUBJECTS",
+    "ContractError",
+    "ContractExpectation",
+    "ContractSuite",
+    "check_corpus",
+    "check_snapshot",
+    "contract_gate",
+    "corpus_gate",
+    "default_contracts_dir",
+    "load_suites",
+    "run_contracts",
+    "run_corpus_contracts",
 ]
 
 
@@ -59,10 +70,11 @@ def config_change(current: BuildConfig, parent: BuildConfig) -> list[str]:
     return [name for name in LABEL_SHAPING_OPTIONS if ours.get(name) != theirs.get(name)]
 
 
-def run_contracts(suites: list[ContractSuite], current: Any, parent: Any | None, *, parent_id: str | None, max_failing_rows: int = 10) -> dict[str, Any]:
+def run_contracts(
+    suites: list[ContractSuite], current: Any, parent: Any | None, *, parent_id: str | None, max_failing_rows: int = 10
+) -> dict[str, Any]:
     """Check `current` (ContractInputs) against the suites, with drift against `parent` when given."""
     import polars as pl
-
 
     try:
         frames = contract_frames(current)
@@ -73,22 +85,31 @@ def run_contracts(suites: list[ContractSuite], current: Any, parent: Any | None,
         else:
             reason = (
                 f"parent snapshot {parent_id} was built with other {', '.join(changed)}: drift compares like with like"
-                if changed else f"parent snapshot {parent_id} not available" if parent_id else "no parent snapshot"
+                if changed
+                else f"parent snapshot {parent_id} not available"
+                if parent_id
+                else "no parent snapshot"
             )
             unavailable["drift"] = reason
             drift = {"status": "skipped", "parent_id": parent_id, "reason": reason, "metrics": {}}
     except pl.exceptions.PolarsError as exc:
         raise ContractError(f"cannot derive the contract frames from this snapshot: {exc}") from exc
-    results = run_suites(suites, frames, contract_parameters(current), unavailable=unavailable, max_failing_rows=max_failing_rows)
+    results = run_suites(
+        suites, frames, contract_parameters(current), unavailable=unavailable, max_failing_rows=max_failing_rows
+    )
     return build_report(suites, results, drift, parent_id)
 
 
 def _inputs(source: Any, manifest: Manifest) -> Any:
 
-    return ContractInputs(source.words, source.receipts, source.labels, manifest.spec, manifest.label_list, manifest.lock.data_quality)
+    return ContractInputs(
+        source.words, source.receipts, source.labels, manifest.spec, manifest.label_list, manifest.lock.data_quality
+    )
 
 
-def contract_gate(contracts_dir: Path | None = None, *, max_failing_rows: int = 10) -> Callable[[Dataset, dict, Snapshot | None], dict]:
+def contract_gate(
+    contracts_dir: Path | None = None, *, max_failing_rows: int = 10
+) -> Callable[[Dataset, dict, Snapshot | None], dict]:
     """The checker for `build.create_snapshot`. The suites are loaded (and validated) now, so a
     broken contract file stops the build before it reads the table."""
     suites = load_suites(contracts_dir or default_contracts_dir())
@@ -96,30 +117,41 @@ def contract_gate(contracts_dir: Path | None = None, *, max_failing_rows: int = 
     def check(dataset: Dataset, manifest: Manifest, parent: Snapshot | None) -> dict[str, Any]:
         current = _inputs(dataset, manifest)
         previous = _inputs(parent, parent.manifest) if parent is not None else None
-        return run_contracts(suites, current, previous, parent_id=parent.id if parent else None, max_failing_rows=max_failing_rows)
+        return run_contracts(
+            suites, current, previous, parent_id=parent.id if parent else None, max_failing_rows=max_failing_rows
+        )
 
     return check
 
 
-def check_snapshot(snapshot: Snapshot, parent: Snapshot | None, contracts_dir: Path | None = None, max_failing_rows: int = 10) -> dict[str, Any]:
+def check_snapshot(
+    snapshot: Snapshot, parent: Snapshot | None, contracts_dir: Path | None = None, max_failing_rows: int = 10
+) -> dict[str, Any]:
     """Re-check a published snapshot; `parent` is the reference for drift (None: skipped)."""
     suites = load_suites(contracts_dir or default_contracts_dir())
     previous = _inputs(parent, parent.manifest) if parent is not None else None
     parent_id = parent.id if parent is not None else snapshot.parent_id
-    report = run_contracts(suites, _inputs(snapshot, snapshot.manifest), previous, parent_id=parent_id, max_failing_rows=max_failing_rows)
+    report = run_contracts(
+        suites, _inputs(snapshot, snapshot.manifest), previous, parent_id=parent_id, max_failing_rows=max_failing_rows
+    )
     return {"snapshot_id": snapshot.id, **report}
 
 
 # --- corpora ----------------------------------------------------------------------------------
 
-NO_DRIFT = {"status": "skipped", "parent_id": None, "reason": "a corpus has no parent: drift is checked between snapshots", "metrics": {}}
+NO_DRIFT = {
+    "status": "skipped",
+    "parent_id": None,
+    "reason": "a corpus has no parent: drift is checked between snapshots",
+    "metrics": {},
+}
 
 
-def run_corpus_contracts(suites: list[ContractSuite], words: Any, receipts: Any, excluded_keys: Any, *,
-                         max_failing_rows: int = 10) -> dict[str, Any]:
+def run_corpus_contracts(
+    suites: list[ContractSuite], words: Any, receipts: Any, excluded_keys: Any, *, max_failing_rows: int = 10
+) -> dict[str, Any]:
     """Check a corpus's frames against the corpus suites; the report has the snapshot report's shape."""
     import polars as pl
-
 
     try:
         frames = corpus_contract_frames(CorpusInputs(words, receipts, frozenset(excluded_keys)))
@@ -129,7 +161,9 @@ def run_corpus_contracts(suites: list[ContractSuite], words: Any, receipts: Any,
     return build_report(suites, results, dict(NO_DRIFT), None)
 
 
-def corpus_gate(contracts_dir: Path | None = None, *, max_failing_rows: int = 10) -> Callable[[CorpusData, CorpusManifest], dict]:
+def corpus_gate(
+    contracts_dir: Path | None = None, *, max_failing_rows: int = 10
+) -> Callable[[CorpusData, CorpusManifest], dict]:
     """The checker for `corpus.create_corpus`; the corpus suites are loaded (and validated) now,
     before the table is read."""
     suites = load_suites(contracts_dir or default_contracts_dir(), subject="corpus")

@@ -18,7 +18,9 @@ TOP_MERCHANTS = 20
 SHIFTS_SHOWN = 5
 
 
-def population_stability(reference: dict[str, int], current: dict[str, int]) -> tuple[float | None, list[dict[str, Any]]]:
+def population_stability(
+    reference: dict[str, int], current: dict[str, int]
+) -> tuple[float | None, list[dict[str, Any]]]:
     """PSI = sum over buckets of (current - reference) * ln(current / reference), on shares.
     Returns the index and the buckets that moved it most (None when either side is empty)."""
     ref_total, cur_total = sum(reference.values()), sum(current.values())
@@ -29,7 +31,9 @@ def population_stability(reference: dict[str, int], current: dict[str, int]) -> 
         ref = reference.get(bucket, 0) / ref_total
         cur = current.get(bucket, 0) / cur_total
         r, c = max(ref, SHARE_FLOOR), max(cur, SHARE_FLOOR)
-        terms.append({"bucket": bucket, "parent": round(ref, 6), "current": round(cur, 6), "psi": (c - r) * math.log(c / r)})
+        terms.append(
+            {"bucket": bucket, "parent": round(ref, 6), "current": round(cur, 6), "psi": (c - r) * math.log(c / r)}
+        )
     shifts = sorted(terms, key=lambda t: -t["psi"])[:SHIFTS_SHOWN]
     return sum(t["psi"] for t in terms), [{**t, "psi": round(t["psi"], 6)} for t in shifts if round(t["psi"], 6) > 0]
 
@@ -86,7 +90,9 @@ def top_merchants(inputs: ContractInputs) -> set[str]:
     return set(counted[counted.columns[0]].to_list())
 
 
-def drift_frame(current: ContractInputs, parent: ContractInputs, parent_id: str | None) -> tuple[pl.DataFrame, dict[str, Any]]:
+def drift_frame(
+    current: ContractInputs, parent: ContractInputs, parent_id: str | None
+) -> tuple[pl.DataFrame, dict[str, Any]]:
     """A one-row frame of PSIs for the drift suite, and the details for the report."""
     edges = word_bin_edges(parent)
     merchants = top_merchants(parent)

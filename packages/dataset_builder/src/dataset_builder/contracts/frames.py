@@ -22,18 +22,43 @@ WORD_KEYS = ["receipt_key", "image_id", "receipt_id", "line_id", "word_id"]
 RECEIPT_KEYS = ["receipt_key", "image_id", "receipt_id"]
 DRIFT_METRICS = ("label_share", "status_mix", "words_per_receipt", "merchant_share")
 SUMMARY_COLUMNS = [
-    "receipts", "train_receipts", "val_receipts", "val_share", "train_entity_words", "val_entity_words",
-    "train_o_entity_ratio", "target_o_entity_ratio", "train_ratio_to_target",
+    "receipts",
+    "train_receipts",
+    "val_receipts",
+    "val_share",
+    "train_entity_words",
+    "val_entity_words",
+    "train_o_entity_ratio",
+    "target_o_entity_ratio",
+    "train_ratio_to_target",
 ]
 
 FRAME_COLUMNS: dict[str, list[str]] = {
     "labels": LABEL_COLUMNS,
-    "words": [*WORD_COLUMNS, "previous_tag", "bio_valid", "tag_matches_label", "supervision_valid", "val_unmasked",
-              "expected_label_state", "label_state_valid", "unknown_unsupervised"],
+    "words": [
+        *WORD_COLUMNS,
+        "previous_tag",
+        "bio_valid",
+        "tag_matches_label",
+        "supervision_valid",
+        "val_unmasked",
+        "expected_label_state",
+        "label_state_valid",
+        "unknown_unsupervised",
+    ],
     "receipts": RECEIPT_COLUMNS,
     "receipt_splits": [*RECEIPT_KEYS, "n_splits", "splits"],
-    "label_support": ["label", "train_entities", "val_entities", "train_entity_words", "val_entity_words",
-                      "train_unknown_words", "val_unknown_words", "train_unknown_share", "val_unknown_share"],
+    "label_support": [
+        "label",
+        "train_entities",
+        "val_entities",
+        "train_entity_words",
+        "val_entity_words",
+        "train_unknown_words",
+        "val_unknown_words",
+        "train_unknown_share",
+        "val_unknown_share",
+    ],
     "summary": SUMMARY_COLUMNS,
     "drift": ["parent_id", *(f"{m}_psi" for m in DRIFT_METRICS)],
     "data_quality": ["kind", "key", "detail"],
@@ -132,49 +157,102 @@ def words_frame(inputs: ContractInputs) -> pl.DataFrame:
         .with_columns(pl.lit(True).alias("_backed"))
     )
     recorded = "label_state" in inputs.words.columns
-    expected = _int_keys(rules.label_states(inputs.labels, inputs.statuses)).rename({"label_state": "expected_label_state"})
+    expected = _int_keys(rules.label_states(inputs.labels, inputs.statuses)).rename(
+        {"label_state": "expected_label_state"}
+    )
     words = rules.with_label_state(inputs.words).with_row_index("_row")
     unknown = pl.col("label_state") == rules.UNKNOWN
     # `--unvalidated ignore` tags across unknown words (rules.bio_tags): they are not the previous word;
     # words.parquet keeps no entity id, so val_unmasked allows every B- right after an unknown word
     ignore = pl.lit(inputs.spec.unvalidated == "ignore")
     skipped = unknown & ignore
-    previous = pl.when(~skipped).then(pl.col("tag")).otherwise(None).shift(1).forward_fill().over("receipt_key", order_by="position")
+    previous = (
+        pl.when(~skipped)
+        .then(pl.col("tag"))
+        .otherwise(None)
+        .shift(1)
+        .forward_fill()
+        .over("receipt_key", order_by="position")
+    )
     derived = (
-        _int_keys(words.select("_row", *rules.WORD_KEY, "receipt_key", "position", "tag", "label", "source_label", "supervised", "split",
-                               "label_state"))
+        _int_keys(
+            words.select(
+                "_row",
+                *rules.WORD_KEY,
+                "receipt_key",
+                "position",
+                "tag",
+                "label",
+                "source_label",
+                "supervised",
+                "split",
+                "label_state",
+            )
+        )
         .join(backing, on=[*rules.WORD_KEY, "source_label"], how="left")
         .join(expected, on=rules.WORD_KEY, how="left")
         .with_columns(previous.alias("previous_tag"), pl.col("expected_label_state").fill_null(rules.UNLABELLED))
         .with_columns(
             (
                 ~pl.col("tag").str.starts_with("I-")
-                | (pl.col("previous_tag").str.contains("^[BI]-") & (pl.col("previous_tag").str.slice(2) == pl.col("tag").str.slice(2)))
-            ).fill_null(False).alias("bio_valid"),
+                | (
+                    pl.col("previous_tag").str.contains("^[BI]-")
+                    & (pl.col("previous_tag").str.slice(2) == pl.col("tag").str.slice(2))
+                )
+            )
+            .fill_null(False)
+            .alias("bio_valid"),
             (
                 ((pl.col("label") == "O") & (pl.col("tag") == "O"))
                 | (pl.col("tag") == pl.format("B-{}", "label"))
                 | (pl.col("tag") == pl.format("I-{}", "label"))
-            ).fill_null(False).alias("tag_matches_label"),
-            (~(pl.col("supervised") & (pl.col("label") != "O")) | pl.col("_backed").fill_null(False)).fill_null(False).alias("supervision_valid"),
-            ((pl.col("split") != "val") | pl.col("supervised") | unknown | (rules.starts_after_unknown(by_entity_id=False) & ignore))
-            .fill_null(False).alias("val_unmasked"),
-            (pl.lit(not recorded) | (pl.col("label_state") == pl.col("expected_label_state"))).fill_null(False).alias("label_state_valid"),
-            (~unknown | ~pl.col("supervised") | pl.lit(inputs.spec.unvalidated == "o")).fill_null(False).alias("unknown_unsupervised"),
+            )
+            .fill_null(False)
+            .alias("tag_matches_label"),
+            (~(pl.col("supervised") & (pl.col("label") != "O")) | pl.col("_backed").fill_null(False))
+            .fill_null(False)
+            .alias("supervision_valid"),
+            (
+                (pl.col("split") != "val")
+                | pl.col("supervised")
+                | unknown
+                | (rules.starts_after_unknown(by_entity_id=False) & ignore)
+            )
+            .fill_null(False)
+            .alias("val_unmasked"),
+            (pl.lit(not recorded) | (pl.col("label_state") == pl.col("expected_label_state")))
+            .fill_null(False)
+            .alias("label_state_valid"),
+            (~unknown | ~pl.col("supervised") | pl.lit(inputs.spec.unvalidated == "o"))
+            .fill_null(False)
+            .alias("unknown_unsupervised"),
         )
-        .select("_row", "previous_tag", "bio_valid", "tag_matches_label", "supervision_valid", "val_unmasked", "label_state_valid",
-                "unknown_unsupervised", "expected_label_state")
+        .select(
+            "_row",
+            "previous_tag",
+            "bio_valid",
+            "tag_matches_label",
+            "supervision_valid",
+            "val_unmasked",
+            "label_state_valid",
+            "unknown_unsupervised",
+            "expected_label_state",
+        )
     )
     return words.join(derived, on="_row", how="left").sort("_row").drop("_row")
 
 
 def receipt_splits_frame(inputs: ContractInputs) -> pl.DataFrame:
     """One row per receipt with the splits its words and its receipt row put it in."""
-    both = pl.concat([inputs.words.select(*RECEIPT_KEYS, "split"), inputs.receipts.select(*RECEIPT_KEYS, "split")], how="vertical_relaxed")
+    both = pl.concat(
+        [inputs.words.select(*RECEIPT_KEYS, "split"), inputs.receipts.select(*RECEIPT_KEYS, "split")],
+        how="vertical_relaxed",
+    )
     return (
         both.group_by("receipt_key", maintain_order=True)
         .agg(
-            pl.col("image_id").first(), pl.col("receipt_id").first(),
+            pl.col("image_id").first(),
+            pl.col("receipt_id").first(),
             pl.col("split").n_unique().alias("n_splits"),
             pl.col("split").unique().sort().cast(pl.Utf8).str.join(",").alias("splits"),
         )
@@ -194,24 +272,38 @@ def label_support_frame(inputs: ContractInputs) -> pl.DataFrame:
     label's words (unknown / (unknown + supervised entity words); null when both are 0)."""
     supervised = inputs.words.filter(pl.col("supervised") & (pl.col("label") != "O"))
     counts = supervised.group_by("label").agg(
-        *(((pl.col("split") == s) & pl.col("tag").str.starts_with("B-")).sum().alias(f"{s}_entities") for s in ("train", "val")),
+        *(
+            ((pl.col("split") == s) & pl.col("tag").str.starts_with("B-")).sum().alias(f"{s}_entities")
+            for s in ("train", "val")
+        ),
         *((pl.col("split") == s).sum().alias(f"{s}_entity_words") for s in ("train", "val")),
     )
     aliased, _ = rules.alias_labels(inputs.labels, inputs.vocabulary)
     words = _int_keys(rules.with_label_state(inputs.words))
     proposed = rules.unknown_word_labels(_int_keys(aliased), words, inputs.spec.merge_map).filter(
-        pl.col("validation_status").is_in(list(AWAITING_REVIEW)))
-    unknown = proposed.unique([*rules.WORD_KEY, "label"]).group_by("label").agg(
-        *((pl.col("split") == s).sum().alias(f"{s}_unknown_words") for s in ("train", "val")))
+        pl.col("validation_status").is_in(list(AWAITING_REVIEW))
+    )
+    unknown = (
+        proposed.unique([*rules.WORD_KEY, "label"])
+        .group_by("label")
+        .agg(*((pl.col("split") == s).sum().alias(f"{s}_unknown_words") for s in ("train", "val")))
+    )
     labels = pl.DataFrame({"label": list(inputs.label_list)}, schema={"label": pl.Utf8})
     support = (
-        labels.join(counts, on="label", how="left").join(unknown, on="label", how="left")
+        labels.join(counts, on="label", how="left")
+        .join(unknown, on="label", how="left")
         .with_columns(pl.exclude("label").fill_null(0).cast(pl.Int64))
     )
     share = lambda s: pl.col(f"{s}_unknown_words") / (pl.col(f"{s}_unknown_words") + pl.col(f"{s}_entity_words"))  # noqa: E731
     return support.with_columns(
-        *(pl.when(pl.col(f"{s}_unknown_words") + pl.col(f"{s}_entity_words") > 0).then(share(s)).otherwise(None)
-          .cast(pl.Float64).alias(f"{s}_unknown_share") for s in ("train", "val"))
+        *(
+            pl.when(pl.col(f"{s}_unknown_words") + pl.col(f"{s}_entity_words") > 0)
+            .then(share(s))
+            .otherwise(None)
+            .cast(pl.Float64)
+            .alias(f"{s}_unknown_share")
+            for s in ("train", "val")
+        )
     )
 
 
@@ -219,7 +311,10 @@ def summary_frame(inputs: ContractInputs) -> pl.DataFrame:
     """One row of facts about the whole snapshot."""
     receipts = inputs.receipts.height
     split_receipts = {s: inputs.receipts.filter(pl.col("split") == s).height for s in ("train", "val")}
-    entity_words = {s: inputs.words.filter((pl.col("split") == s) & pl.col("supervised") & (pl.col("label") != "O")).height for s in ("train", "val")}
+    entity_words = {
+        s: inputs.words.filter((pl.col("split") == s) & pl.col("supervised") & (pl.col("label") != "O")).height
+        for s in ("train", "val")
+    }
     ratio = rules.o_entity_ratio(inputs.words.filter(pl.col("split") == "train"))
     target = inputs.spec.o_entity_ratio
     row = {
@@ -233,7 +328,12 @@ def summary_frame(inputs: ContractInputs) -> pl.DataFrame:
         "target_o_entity_ratio": target,
         "train_ratio_to_target": ratio / target if ratio is not None and target else None,
     }
-    schema = {c: pl.Float64 if c in ("val_share", "train_o_entity_ratio", "target_o_entity_ratio", "train_ratio_to_target") else pl.Int64 for c in SUMMARY_COLUMNS}
+    schema = {
+        c: pl.Float64
+        if c in ("val_share", "train_o_entity_ratio", "target_o_entity_ratio", "train_ratio_to_target")
+        else pl.Int64
+        for c in SUMMARY_COLUMNS
+    }
     return pl.DataFrame([row], schema=schema)
 
 
@@ -275,19 +375,21 @@ def corpus_words_frame(inputs: CorpusInputs) -> pl.DataFrame:
     position < the receipt's word count), `reading_order_valid` (position == expected_position)
     and `receipt_known` (the word's receipt is in receipts.parquet)."""
     words = inputs.words.with_row_index("_row")
-    expected = (
-        rules.reading_order(words.select("_row", "receipt_key", "line_id", "word_id", "x0", "y0", "x1", "y1"))
-        .select("_row", pl.col("position").alias("expected_position"))
-    )
+    expected = rules.reading_order(
+        words.select("_row", "receipt_key", "line_id", "word_id", "x0", "y0", "x1", "y1")
+    ).select("_row", pl.col("position").alias("expected_position"))
     known = inputs.receipts["receipt_key"].implode()
     return (
         words.join(expected, on="_row", how="left")
         .with_columns(
-            (pl.col("position").is_between(0, pl.len().over("receipt_key") - 1)).fill_null(False).alias("position_in_range"),
+            (pl.col("position").is_between(0, pl.len().over("receipt_key") - 1))
+            .fill_null(False)
+            .alias("position_in_range"),
             (pl.col("position") == pl.col("expected_position")).fill_null(False).alias("reading_order_valid"),
             pl.col("receipt_key").is_in(known).fill_null(False).alias("receipt_known"),
         )
-        .sort("_row").drop("_row")
+        .sort("_row")
+        .drop("_row")
     )
 
 

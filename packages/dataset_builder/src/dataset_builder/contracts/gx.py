@@ -16,7 +16,6 @@ def great_expectations() -> Any:
     try:
         import great_expectations as gx
     except ImportError as exc:
-
         raise ContractError(
             "the data contracts need Great Expectations, which is not installed: "
             "pip install 'receipt-ml-dataset-builder[contracts]', or build with --skip-contracts"

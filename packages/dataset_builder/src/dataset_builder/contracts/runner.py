@@ -37,11 +37,26 @@ def _column_label(e: ContractExpectation) -> str | None:
     return ",".join(e.columns) or None
 
 
-def _result(e: ContractExpectation, *, success: bool, skipped: str | None = None, observed: dict | None = None, rows: list | None = None) -> dict[str, Any]:
+def _result(
+    e: ContractExpectation,
+    *,
+    success: bool,
+    skipped: str | None = None,
+    observed: dict | None = None,
+    rows: list | None = None,
+) -> dict[str, Any]:
     return {
-        "suite": e.suite, "expectation": e.type, "frame": e.frame, "column": _column_label(e), "kwargs": e.kwargs,
-        "severity": e.severity, "success": success, "skipped": skipped, "notes": e.notes,
-        "observed": observed or {}, "failing_rows": rows or [],
+        "suite": e.suite,
+        "expectation": e.type,
+        "frame": e.frame,
+        "column": _column_label(e),
+        "kwargs": e.kwargs,
+        "severity": e.severity,
+        "success": success,
+        "skipped": skipped,
+        "notes": e.notes,
+        "observed": observed or {},
+        "failing_rows": rows or [],
     }
 
 
@@ -63,7 +78,11 @@ def _observed(result: Any) -> dict[str, Any]:
     observed = {k: result.result[k] for k in OBSERVED_KEYS if k in result.result}
     if result.result.get("partial_unexpected_counts"):
         observed["unexpected_values"] = result.result["partial_unexpected_counts"]
-    messages = [info.get("exception_message") for info in (result.exception_info or {}).values() if isinstance(info, dict) and info.get("raised_exception")]
+    messages = [
+        info.get("exception_message")
+        for info in (result.exception_info or {}).values()
+        if isinstance(info, dict) and info.get("raised_exception")
+    ]
     if result.exception_info and result.exception_info.get("raised_exception"):
         messages.append(result.exception_info.get("exception_message"))
     if messages:
@@ -71,25 +90,44 @@ def _observed(result: Any) -> dict[str, Any]:
     return jsonable(observed)
 
 
-def _validate(context: Any, name: str, frame: pl.DataFrame, expectations: list[ContractExpectation], parameters: dict[str, Any], max_failing_rows: int) -> dict[int, Any]:
+def _validate(
+    context: Any,
+    name: str,
+    frame: pl.DataFrame,
+    expectations: list[ContractExpectation],
+    parameters: dict[str, Any],
+    max_failing_rows: int,
+) -> dict[int, Any]:
     """One Great Expectations validation of one frame; results keyed by contract index."""
     gx = great_expectations()
     batch = (
-        context.data_sources.add_pandas(name).add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
+        context.data_sources.add_pandas(name)
+        .add_dataframe_asset(name)
+        .add_batch_definition_whole_dataframe(name)
         .get_batch(batch_parameters={"dataframe": frame.to_pandas()})
     )
     suite = gx.ExpectationSuite(name=name, expectations=[e.to_gx() for e in expectations])
     used = {p: parameters[p] for e in expectations for p in e.parameters}
-    validation = batch.validate(suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": max_failing_rows}, expectation_parameters=used)
+    validation = batch.validate(
+        suite,
+        result_format={"result_format": "SUMMARY", "partial_unexpected_count": max_failing_rows},
+        expectation_parameters=used,
+    )
     results = {r.expectation_config.meta["contract_index"]: r for r in validation.results}
     if len(results) != len(expectations):
-        raise ContractError(f"{name}: Great Expectations returned {len(results)} results for {len(expectations)} expectations")
+        raise ContractError(
+            f"{name}: Great Expectations returned {len(results)} results for {len(expectations)} expectations"
+        )
     return results
 
 
 def run_suites(
-    suites: list[ContractSuite], frames: dict[str, pl.DataFrame], parameters: dict[str, Any], *,
-    unavailable: dict[str, str], max_failing_rows: int,
+    suites: list[ContractSuite],
+    frames: dict[str, pl.DataFrame],
+    parameters: dict[str, Any],
+    *,
+    unavailable: dict[str, str],
+    max_failing_rows: int,
 ) -> list[dict[str, Any]]:
     """Every expectation of every suite, in file order: passed, failed or skipped."""
     context = ephemeral_context()
@@ -105,13 +143,26 @@ def run_suites(
                 by_frame[e.frame].append(e)
         outcomes = {}
         for frame_name, expectations in by_frame.items():
-            outcomes.update(_validate(context, f"{suite.name}.{frame_name}", frames[frame_name], expectations, parameters, max_failing_rows))
+            outcomes.update(
+                _validate(
+                    context,
+                    f"{suite.name}.{frame_name}",
+                    frames[frame_name],
+                    expectations,
+                    parameters,
+                    max_failing_rows,
+                )
+            )
         for e in suite.expectations:
             if e.index in skipped:
                 results.append(_result(e, success=True, skipped=skipped[e.index]))
                 continue
             outcome = outcomes[e.index]
-            rows = [] if outcome.success else _failing_rows(frames[e.frame], e, outcome.result.get("partial_unexpected_index_list") or [])
+            rows = (
+                []
+                if outcome.success
+                else _failing_rows(frames[e.frame], e, outcome.result.get("partial_unexpected_index_list") or [])
+            )
             results.append(_result(e, success=bool(outcome.success), observed=_observed(outcome), rows=rows))
     return results
 
@@ -123,7 +174,9 @@ def overall_status(results: list[dict[str, Any]]) -> str:
     return "warned" if failed else "passed"
 
 
-def build_report(suites: list[ContractSuite], results: list[dict[str, Any]], drift: dict[str, Any], parent_id: str | None) -> dict[str, Any]:
+def build_report(
+    suites: list[ContractSuite], results: list[dict[str, Any]], drift: dict[str, Any], parent_id: str | None
+) -> dict[str, Any]:
     drift_results = [r for r in results if r["frame"] == "drift"]
     if drift.get("status") == "checked":
         drift = {**drift, "status": overall_status(drift_results)}

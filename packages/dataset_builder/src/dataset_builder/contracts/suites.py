@@ -68,7 +68,10 @@ class ContractExpectation:
 
         kwargs = {k: {"$PARAMETER": v[1:]} if _is_reference(v) else v for k, v in self.kwargs.items()}
         return get_expectation_impl(self.type)(
-            **kwargs, severity=FailureSeverity(SEVERITIES[self.severity]), notes=self.notes, meta={"contract_index": self.index},
+            **kwargs,
+            severity=FailureSeverity(SEVERITIES[self.severity]),
+            notes=self.notes,
+            meta={"contract_index": self.index},
         )
 
 
@@ -126,11 +129,16 @@ def _entry(path: Path, suite: str, default_frame: str | None, index: int, raw: A
     expectation = ContractExpectation(suite, index, raw["type"], kwargs, severity, frame, tuple(requires), notes)
     unknown_parameters = sorted(set(expectation.parameters) - set(PARAMETERS))
     if unknown_parameters:
-        raise ContractError(f"{where} ({raw['type']}): unknown parameter(s) {', '.join(unknown_parameters)}; known: {', '.join(PARAMETERS)}")
+        raise ContractError(
+            f"{where} ({raw['type']}): unknown parameter(s) {', '.join(unknown_parameters)}; known: "
+            f"{', '.join(PARAMETERS)}"
+        )
     missing_columns = [c for c in expectation.columns if c not in FRAME_COLUMNS[frame]]
     if missing_columns:
-        raise ContractError(f"{where} ({raw['type']}): frame {frame!r} has no column {', '.join(missing_columns)}; "
-                            f"columns: {', '.join(FRAME_COLUMNS[frame])}")
+        raise ContractError(
+            f"{where} ({raw['type']}): frame {frame!r} has no column {', '.join(missing_columns)}; "
+            f"columns: {', '.join(FRAME_COLUMNS[frame])}"
+        )
     return expectation
 
 
@@ -160,16 +168,27 @@ def load_suite(path: Path) -> ContractSuite:
         except ExpectationNotFoundError as exc:
             raise ContractError(f"{path}: expectation {e.index + 1}: unknown expectation type {e.type!r}") from exc
         except (ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
-            raise ContractError(f"{path}: expectation {e.index + 1} ({e.type}): invalid kwargs {e.kwargs}: {exc}") from exc
+            raise ContractError(
+                f"{path}: expectation {e.index + 1} ({e.type}): invalid kwargs {e.kwargs}: {exc}"
+            ) from exc
     gx_suite = great_expectations().ExpectationSuite(name=name, expectations=built)
     if len(gx_suite.expectations) != declared:
         raise ContractError(f"{path}: Great Expectations kept {len(gx_suite.expectations)} of {declared} expectations")
     corpus = {e.frame in CORPUS_FRAMES for e in expectations}
     if len(corpus) > 1:
-        raise ContractError(f"{path}: a suite checks a snapshot or a corpus, not both; frames: {', '.join(sorted({e.frame for e in expectations}))}")
+        raise ContractError(
+            f"{path}: a suite checks a snapshot or a corpus, not both; frames: "
+            f"{', '.join(sorted({e.frame for e in expectations}))}"
+        )
     subject = "corpus" if corpus == {True} else "snapshot"
-    return ContractSuite(name, path, str(raw.get("description") or "").strip(), expectations, hashlib.sha256(path.read_bytes()).hexdigest(),
-                         subject)
+    return ContractSuite(
+        name,
+        path,
+        str(raw.get("description") or "").strip(),
+        expectations,
+        hashlib.sha256(path.read_bytes()).hexdigest(),
+        subject,
+    )
 
 
 def load_suites(contracts_dir: Path, subject: str | None = "snapshot") -> list[ContractSuite]:
@@ -192,7 +211,10 @@ def load_suites(contracts_dir: Path, subject: str | None = "snapshot") -> list[C
         return suites
     chosen = [s for s in suites if s.subject == subject]
     if not chosen:
-        raise ContractError(f"no {subject} suite in {contracts_dir} (its suites check: {', '.join(sorted({s.subject for s in suites}))})")
+        raise ContractError(
+            f"no {subject} suite in {contracts_dir} (its suites check: "
+            f"{', '.join(sorted({s.subject for s in suites}))})"
+        )
     return chosen
 
 

@@ -11,7 +11,20 @@ from .jsonl import Problem, load_label_map
 from .synthetic import LabelMix, SyntheticReceipt, generate_receipt, generate_receipts
 
 __all__ = [
-    "ImportPlan", "ImportRejected", "ImportReport", "LabelMix", "LoadSummary", "Problem", "ReceiptBundle",
-    "SyntheticReceipt", "generate_receipt", "generate_receipts", "import_jsonl", "load_label_map",
-    "load_synthetic", "plan_import", "summarize", "write_bundles",
+    "ImportPlan",
+    "ImportRejected",
+    "ImportReport",
+    "LabelMix",
+    "LoadSummary",
+    "Problem",
+    "ReceiptBundle",
+    "SyntheticReceipt",
+    "generate_receipt",
+    "generate_receipts",
+    "import_jsonl",
+    "load_label_map",
+    "load_synthetic",
+    "plan_import",
+    "summarize",
+    "write_bundles",
 ]

@@ -67,10 +67,15 @@ class LoadSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "receipts": self.receipts, "lines": self.lines, "words": self.words,
-            "labeled_words": self.labeled_words, "labels": self.labels,
-            "labels_by_status": self.labels_by_status, "label_names": self.label_names,
-            "items_written": self.items_written, "seconds": round(self.seconds, 3),
+            "receipts": self.receipts,
+            "lines": self.lines,
+            "words": self.words,
+            "labeled_words": self.labeled_words,
+            "labels": self.labels,
+            "labels_by_status": self.labels_by_status,
+            "label_names": self.label_names,
+            "items_written": self.items_written,
+            "seconds": round(self.seconds, 3),
         }
 
 

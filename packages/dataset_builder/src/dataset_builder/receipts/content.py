@@ -82,7 +82,9 @@ def _date_time(rng: random.Random, template: Template, when: datetime) -> tuple[
     return date, time
 
 
-def _header(printer: Printer, rng: random.Random, merchant: Merchant, when: datetime, *, show_date: bool, show_website: bool) -> None:
+def _header(
+    printer: Printer, rng: random.Random, merchant: Merchant, when: datetime, *, show_date: bool, show_website: bool
+) -> None:
     template = merchant.template
     name = phrase(merchant.name, "MERCHANT_NAME")
     big = template.big_name and len(merchant.name) * 2 <= template.width
@@ -148,7 +150,14 @@ def _item(printer: Printer, rng: random.Random, template: Template, product: Pro
     style = template.item_style
     if style == "table":
         width = template.width
-        printer.columns([(0, qty[:1], False), (4, fit(name, width - 26), False), (width - 11, unit, True), (width, line_total, True)])
+        printer.columns(
+            [
+                (0, qty[:1], False),
+                (4, fit(name, width - 26), False),
+                (width - 11, unit, True),
+                (width, line_total, True),
+            ]
+        )
     elif style == "two_line":
         printer.line(name)
         printer.line((*qty, Token(rng.choice(("@", "x"))), *unit), line_total, indent=3)
@@ -171,7 +180,14 @@ def _items(printer: Printer, rng: random.Random, merchant: Merchant, n_items: in
         printer.rule(rng.choice("-=*"))
     if template.item_style == "table":
         width = template.width
-        printer.columns([(0, phrase("QTY"), False), (4, phrase("ITEM"), False), (width - 11, phrase("PRICE"), True), (width, phrase("AMOUNT"), True)])
+        printer.columns(
+            [
+                (0, phrase("QTY"), False),
+                (4, phrase("ITEM"), False),
+                (width - 11, phrase("PRICE"), True),
+                (width, phrase("AMOUNT"), True),
+            ]
+        )
     for _ in range(n_items):
         product = rng.choice(catalog)
         quantity = _quantity(rng, merchant, product)
@@ -218,7 +234,10 @@ def _totals(printer: Printer, rng: random.Random, merchant: Merchant, ledger: _L
         tax = round(taxable * template.tax_rate / (1 + template.tax_rate))
     else:
         tax = round(taxable * template.tax_rate)
-        printer.line(phrase(f"{template.tax_name} {rate_text}" if rng.random() < 0.6 else template.tax_name), amount(tax, template, "TAX"))
+        printer.line(
+            phrase(f"{template.tax_name} {rate_text}" if rng.random() < 0.6 else template.tax_name),
+            amount(tax, template, "TAX"),
+        )
     tip = 0
     if template.tips and rng.random() < 0.7:
         percent = rng.choice((15, 18, 20, 22))
@@ -249,7 +268,11 @@ def _payment(printer: Printer, rng: random.Random, merchant: Merchant, total: in
         return
     brand = rng.choice(CARD_BRANDS)
     digits = f"{rng.randint(0, 9999):04d}"
-    card = Token(rng.choice(("************", "****", "XXXX-XXXX-XXXX-")).replace("X", "*") + digits, "PAYMENT_METHOD", "CARD_NUMBER")
+    card = Token(
+        rng.choice(("************", "****", "XXXX-XXXX-XXXX-")).replace("X", "*") + digits,
+        "PAYMENT_METHOD",
+        "CARD_NUMBER",
+    )
     charged = total
     if brand == "DEBIT" and rng.random() < 0.25:
         cash_back = rng.choice((2000, 4000, 6000))
@@ -265,7 +288,9 @@ def _payment(printer: Printer, rng: random.Random, merchant: Merchant, total: in
         printer.line(phrase("APPROVED"))
 
 
-def _footer(printer: Printer, rng: random.Random, merchant: Merchant, when: datetime, *, show_date: bool, show_website: bool) -> None:
+def _footer(
+    printer: Printer, rng: random.Random, merchant: Merchant, when: datetime, *, show_date: bool, show_website: bool
+) -> None:
     printer.blank()
     if show_date:
         date, time = _date_time(rng, merchant.template, when)

@@ -26,8 +26,10 @@ def pixel_box_geometry(box: Sequence[float], width: float, height: float, *, con
     left, right = x0 / width, x1 / width
     top, bottom = 1.0 - y0 / height, 1.0 - y1 / height
     return Geometry(
-        top_left=Point(left, top), top_right=Point(right, top),
-        bottom_left=Point(left, bottom), bottom_right=Point(right, bottom),
+        top_left=Point(left, top),
+        top_right=Point(right, top),
+        bottom_left=Point(left, bottom),
+        bottom_right=Point(right, bottom),
         confidence=confidence,
     )
 
@@ -114,9 +116,13 @@ def lay_out(rows: Sequence[Row], width_chars: int, style: PageStyle, rng: random
     def geometry(box: PixelBox, confidence: float) -> Geometry:
         x0, y0, x1, y1 = box
         return Geometry(
-            top_left=normalized(x0, y0), top_right=normalized(x1, y0),
-            bottom_left=normalized(x0, y1), bottom_right=normalized(x1, y1),
-            angle_degrees=style.angle_degrees, angle_radians=theta, confidence=confidence,
+            top_left=normalized(x0, y0),
+            top_right=normalized(x1, y0),
+            bottom_left=normalized(x0, y1),
+            bottom_right=normalized(x1, y1),
+            angle_degrees=style.angle_degrees,
+            angle_radians=theta,
+            confidence=confidence,
         )
 
     lines: list[Geometry | None] = []

@@ -147,17 +147,38 @@ def to_bundle(source: SourceReceipt, *, source_name: str, status: str, timestamp
     lines, words, labels = [], [], []
     for line_id, row in enumerate(number_lines(source.words), start=1):
         line_box = enclosing_box([w.box for w in row])
-        lines.append(ReceiptLine(image_id, RECEIPT_ID, line_id, " ".join(w.text for w in row), pixel_box_geometry(line_box, source.width, source.height)))
+        lines.append(
+            ReceiptLine(
+                image_id,
+                RECEIPT_ID,
+                line_id,
+                " ".join(w.text for w in row),
+                pixel_box_geometry(line_box, source.width, source.height),
+            )
+        )
         for word_id, word in enumerate(row, start=1):
             extracted = {"entity_id": word.entity_id} if word.entity_id is not None else None
             geometry = pixel_box_geometry(word.box, source.width, source.height)
-            words.append(ReceiptWord(image_id, RECEIPT_ID, line_id, word_id, word.text, geometry, extracted_data=extracted))
+            words.append(
+                ReceiptWord(image_id, RECEIPT_ID, line_id, word_id, word.text, geometry, extracted_data=extracted)
+            )
             if word.label:
                 labels.append(
-                    ReceiptWordLabel(image_id, RECEIPT_ID, line_id, word_id, word.label, status, timestamp, label_proposed_by=f"import:{source_name}")
+                    ReceiptWordLabel(
+                        image_id,
+                        RECEIPT_ID,
+                        line_id,
+                        word_id,
+                        word.label,
+                        status,
+                        timestamp,
+                        label_proposed_by=f"import:{source_name}",
+                    )
                 )
     receipt = Receipt(image_id, RECEIPT_ID, source.width, source.height, timestamp)
-    return ReceiptBundle(receipt, tuple(lines), tuple(words), tuple(labels), imported_place(image_id, source.merchant_name, timestamp))
+    return ReceiptBundle(
+        receipt, tuple(lines), tuple(words), tuple(labels), imported_place(image_id, source.merchant_name, timestamp)
+    )
 
 
 def imported_place(image_id: str, merchant_name: str | None, timestamp: str) -> ReceiptPlace | None:
@@ -165,8 +186,16 @@ def imported_place(image_id: str, merchant_name: str | None, timestamp: str) -> 
     a merchant (no Places match: no place id). A name without a letter or digit names nothing."""
     if not merchant_name or not merchant_slug(merchant_name):
         return None
-    return ReceiptPlace(image_id, RECEIPT_ID, "", merchant_name.strip(), "", timestamp, 1.0,
-                        PlaceDetails(texts=(("reasoning", "merchant_name of the imported file"),)))
+    return ReceiptPlace(
+        image_id,
+        RECEIPT_ID,
+        "",
+        merchant_name.strip(),
+        "",
+        timestamp,
+        1.0,
+        PlaceDetails(texts=(("reasoning", "merchant_name of the imported file"),)),
+    )
 
 
 def oversize_items(source: SourceReceipt, bundle: ReceiptBundle) -> list[Problem]:
@@ -181,13 +210,20 @@ def oversize_items(source: SourceReceipt, bundle: ReceiptBundle) -> list[Problem
                 where += f" line {record.line_id} word {record.word_id}"
             elif hasattr(record, "line_id"):
                 where += f" line {record.line_id}"
-            problems.append(Problem(source.line_number, source.receipt_id,
-                                    f"{where} would be a {size:,}-byte item, over DynamoDB's {MAX_ITEM_BYTES:,}-byte limit "
-                                    f"(text of {len(getattr(record, 'text', '')):,} characters)"))
+            problems.append(
+                Problem(
+                    source.line_number,
+                    source.receipt_id,
+                    f"{where} would be a {size:,}-byte item, over DynamoDB's {MAX_ITEM_BYTES:,}-byte limit "
+                    f"(text of {len(getattr(record, 'text', '')):,} characters)",
+                )
+            )
     return problems
 
 
-def plan_import(path: Path, *, label_map: LabelMap | None = None, status: str = "VALID", timestamp: str | None = None) -> ImportPlan:
+def plan_import(
+    path: Path, *, label_map: LabelMap | None = None, status: str = "VALID", timestamp: str | None = None
+) -> ImportPlan:
     """Read and convert the whole file; bad receipts are left out and reported."""
     if status not in VALIDATION_STATUSES:
         raise ConfigError(f"--status must be one of {', '.join(VALIDATION_STATUSES)}; got {status!r}")

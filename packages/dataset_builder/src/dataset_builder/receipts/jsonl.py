@@ -110,7 +110,9 @@ def resolve_label(label: Any, label_map: LabelMap | None) -> tuple[str | None, s
     return label, None
 
 
-def _word(raw: Any, index: int, width: int, height: int, label_map: LabelMap | None) -> tuple[SourceWord | None, list[str]]:
+def _word(
+    raw: Any, index: int, width: int, height: int, label_map: LabelMap | None
+) -> tuple[SourceWord | None, list[str]]:
     where = f"words[{index}]"
     if not isinstance(raw, dict):
         return None, [f"{where} is not an object"]
@@ -150,7 +152,9 @@ def json_problem(exc: json.JSONDecodeError, text: str) -> str:
     return f"invalid JSON: {message}"
 
 
-def parse_receipt(line: str, line_number: int, label_map: LabelMap | None) -> tuple[SourceReceipt | None, list[Problem]]:
+def parse_receipt(
+    line: str, line_number: int, label_map: LabelMap | None
+) -> tuple[SourceReceipt | None, list[Problem]]:
     """One line of the file -> a receipt, or the problems that stop it from being imported."""
     text = line.rstrip("\r\n")
     try:
@@ -169,7 +173,9 @@ def parse_receipt(line: str, line_number: int, label_map: LabelMap | None) -> tu
 
     width, height = _pixels(raw.get("width")), _pixels(raw.get("height"))
     if width is None or height is None:
-        return None, [problem(f"width and height must be positive whole pixels, got {raw.get('width')!r} x {raw.get('height')!r}")]
+        return None, [
+            problem(f"width and height must be positive whole pixels, got {raw.get('width')!r} x {raw.get('height')!r}")
+        ]
     words = raw.get("words")
     if not isinstance(words, list):
         return None, [problem("words must be a list")]
@@ -185,7 +191,9 @@ def parse_receipt(line: str, line_number: int, label_map: LabelMap | None) -> tu
             parsed.append(word)
     if problems:
         return None, problems
-    return SourceReceipt(line_number, receipt_id, width, height, tuple(parsed), raw.get("split"), raw.get("merchant_name")), []
+    return SourceReceipt(
+        line_number, receipt_id, width, height, tuple(parsed), raw.get("split"), raw.get("merchant_name")
+    ), []
 
 
 def read_receipts(path: Path, label_map: LabelMap | None = None) -> tuple[list[SourceReceipt], list[Problem]]:
@@ -208,7 +216,13 @@ def read_receipts(path: Path, label_map: LabelMap | None = None) -> tuple[list[S
             if receipt is None:
                 continue
             if receipt.receipt_id in first_seen:
-                problems.append(Problem(line_number, receipt.receipt_id, f"receipt id already used on line {first_seen[receipt.receipt_id]}"))
+                problems.append(
+                    Problem(
+                        line_number,
+                        receipt.receipt_id,
+                        f"receipt id already used on line {first_seen[receipt.receipt_id]}",
+                    )
+                )
                 continue
             first_seen[receipt.receipt_id] = line_number
             receipts.append(receipt)

@@ -39,16 +39,28 @@ LEGACY_NAMES: dict[str, str] = {core: legacy for legacy, core in LEGACY_ALIASES.
 # Two labels a reviewer plausibly mistook each label for, distinct from each other and from
 # the label itself, so a word can carry two different wrong labels.
 CONFUSIONS: dict[str, tuple[str, str]] = {
-    "MERCHANT_NAME": ("PRODUCT_NAME", "ADDRESS_LINE"), "STORE_HOURS": ("TIME", "DATE"),
-    "PHONE_NUMBER": ("LOYALTY_ID", "ADDRESS_LINE"), "WEBSITE": ("MERCHANT_NAME", "ADDRESS_LINE"),
-    "LOYALTY_ID": ("PHONE_NUMBER", "COUPON"), "ADDRESS_LINE": ("MERCHANT_NAME", "PHONE_NUMBER"),
-    "DATE": ("TIME", "STORE_HOURS"), "TIME": ("DATE", "STORE_HOURS"),
-    "PAYMENT_METHOD": ("MERCHANT_NAME", "COUPON"), "COUPON": ("DISCOUNT", "LOYALTY_ID"),
-    "DISCOUNT": ("COUPON", "LINE_TOTAL"), "PRODUCT_NAME": ("MERCHANT_NAME", "COUPON"),
-    "QUANTITY": ("UNIT_PRICE", "LINE_TOTAL"), "UNIT_PRICE": ("LINE_TOTAL", "QUANTITY"),
-    "LINE_TOTAL": ("UNIT_PRICE", "SUBTOTAL"), "SUBTOTAL": ("GRAND_TOTAL", "LINE_TOTAL"),
-    "TAX": ("TIP", "SUBTOTAL"), "TIP": ("TAX", "GRAND_TOTAL"), "GRAND_TOTAL": ("SUBTOTAL", "LINE_TOTAL"),
-    "CHANGE": ("CASH_BACK", "GRAND_TOTAL"), "CASH_BACK": ("CHANGE", "REFUND"), "REFUND": ("DISCOUNT", "LINE_TOTAL"),
+    "MERCHANT_NAME": ("PRODUCT_NAME", "ADDRESS_LINE"),
+    "STORE_HOURS": ("TIME", "DATE"),
+    "PHONE_NUMBER": ("LOYALTY_ID", "ADDRESS_LINE"),
+    "WEBSITE": ("MERCHANT_NAME", "ADDRESS_LINE"),
+    "LOYALTY_ID": ("PHONE_NUMBER", "COUPON"),
+    "ADDRESS_LINE": ("MERCHANT_NAME", "PHONE_NUMBER"),
+    "DATE": ("TIME", "STORE_HOURS"),
+    "TIME": ("DATE", "STORE_HOURS"),
+    "PAYMENT_METHOD": ("MERCHANT_NAME", "COUPON"),
+    "COUPON": ("DISCOUNT", "LOYALTY_ID"),
+    "DISCOUNT": ("COUPON", "LINE_TOTAL"),
+    "PRODUCT_NAME": ("MERCHANT_NAME", "COUPON"),
+    "QUANTITY": ("UNIT_PRICE", "LINE_TOTAL"),
+    "UNIT_PRICE": ("LINE_TOTAL", "QUANTITY"),
+    "LINE_TOTAL": ("UNIT_PRICE", "SUBTOTAL"),
+    "SUBTOTAL": ("GRAND_TOTAL", "LINE_TOTAL"),
+    "TAX": ("TIP", "SUBTOTAL"),
+    "TIP": ("TAX", "GRAND_TOTAL"),
+    "GRAND_TOTAL": ("SUBTOTAL", "LINE_TOTAL"),
+    "CHANGE": ("CASH_BACK", "GRAND_TOTAL"),
+    "CASH_BACK": ("CHANGE", "REFUND"),
+    "REFUND": ("DISCOUNT", "LINE_TOTAL"),
 }
 PROPOSERS = ("llm_labeler", "layoutlm_v1", "human")
 EPOCH = datetime(2023, 1, 1, tzinfo=UTC)
@@ -79,8 +91,10 @@ class LabelMix:
     `status_probabilities` (see `USER_2025_11`)."""
 
     def __post_init__(self) -> None:
-        for where, probabilities in (("status_probabilities", self.status_probabilities),
-                                     *((f"per_label[{k}]", v) for k, v in self.per_label.items())):
+        for where, probabilities in (
+            ("status_probabilities", self.status_probabilities),
+            *((f"per_label[{k}]", v) for k, v in self.per_label.items()),
+        ):
             unknown = set(probabilities) - set(VALIDATION_STATUSES)
             if unknown:
                 raise ValueError(f"{where}: unknown validation statuses {sorted(unknown)}")
@@ -106,14 +120,16 @@ def status_shares(valid: int, invalid: int = 0, needs_review: int = 0) -> dict[s
     return {status: p for status, p in shares.items() if p}
 
 
-USER_2025_11 = LabelMix(per_label={
-    "ADDRESS_LINE": status_shares(1394, 545, 1365),
-    "MERCHANT_NAME": status_shares(647, 346, 798),
-    "PAYMENT_METHOD": status_shares(517, 129, 625),
-    "DATE": status_shares(435, 450),
-    "TIME": status_shares(556, 251),
-    "PRODUCT_NAME": status_shares(4534, 359),
-})
+USER_2025_11 = LabelMix(
+    per_label={
+        "ADDRESS_LINE": status_shares(1394, 545, 1365),
+        "MERCHANT_NAME": status_shares(647, 346, 798),
+        "PAYMENT_METHOD": status_shares(517, 129, 625),
+        "DATE": status_shares(435, 450),
+        "TIME": status_shares(556, 251),
+        "PRODUCT_NAME": status_shares(4534, 359),
+    }
+)
 """The user's table in November 2025 (`../shared/seeds/`, label quality breakdown): per label,
 the share of VALID, INVALID and NEEDS_REVIEW items, drawn for the words whose true label it is
 (ADDRESS_LINE 42% VALID, 16% INVALID, 41% NEEDS_REVIEW; MERCHANT_NAME 36/19/45; PAYMENT_METHOD
@@ -150,7 +166,9 @@ def item_count(rng: random.Random) -> int:
     return rng.randint(26, 45)
 
 
-def generate_receipt(seed: int, index: int, mix: LabelMix = LabelMix(), merchants: tuple[Merchant, ...] = MERCHANTS) -> SyntheticReceipt:
+def generate_receipt(
+    seed: int, index: int, mix: LabelMix = LabelMix(), merchants: tuple[Merchant, ...] = MERCHANTS
+) -> SyntheticReceipt:
     rng = receipt_rng(seed, index)
     image_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
     merchant = rng.choice(merchants)
@@ -175,14 +193,26 @@ def generate_receipt(seed: int, index: int, mix: LabelMix = LabelMix(), merchant
             for name, status in label_items(rng, token, mix):
                 labels.append(
                     ReceiptWordLabel(
-                        image_id, 1, line_id, word_id, name, status, added,
+                        image_id,
+                        1,
+                        line_id,
+                        word_id,
+                        name,
+                        status,
+                        added,
                         reasoning="rejected in review" if status == "INVALID" else None,
                         label_proposed_by=rng.choice(PROPOSERS),
                     )
                 )
     receipt = Receipt(image_id, 1, page.width, page.height, added)
-    return SyntheticReceipt(receipt, tuple(lines), tuple(words), tuple(labels), synthetic_place(seed, index, image_id, merchant, added),
-                            truth=truth)
+    return SyntheticReceipt(
+        receipt,
+        tuple(lines),
+        tuple(words),
+        tuple(labels),
+        synthetic_place(seed, index, image_id, merchant, added),
+        truth=truth,
+    )
 
 
 PLACE_FRACTION = 0.85
@@ -199,11 +229,20 @@ def synthetic_place(seed: int, index: int, image_id: str, merchant: Merchant, ad
         return None
     store = random.Random(f"receipt-ml/place/{merchant.name}")
     place_id = "ChIJ" + "".join(store.choice(string.ascii_letters + string.digits + "_-") for _ in range(23))
-    details = PlaceDetails(texts=(("formatted_address", f"{merchant.street}, {merchant.city}"), ("phone_number", merchant.phone),
-                                  ("website", f"https://{merchant.website}" if merchant.website else ""), ("validated_by", "PHONE_LOOKUP"),
-                                  ("merchant_category", merchant.kind), ("places_api_version", "v1")),
-                           merchant_types=(merchant.kind,))
-    return ReceiptPlace(image_id, 1, place_id, merchant.name.title(), "MATCHED", added, round(rng.uniform(0.80, 0.99), 2), details)
+    details = PlaceDetails(
+        texts=(
+            ("formatted_address", f"{merchant.street}, {merchant.city}"),
+            ("phone_number", merchant.phone),
+            ("website", f"https://{merchant.website}" if merchant.website else ""),
+            ("validated_by", "PHONE_LOOKUP"),
+            ("merchant_category", merchant.kind),
+            ("places_api_version", "v1"),
+        ),
+        merchant_types=(merchant.kind,),
+    )
+    return ReceiptPlace(
+        image_id, 1, place_id, merchant.name.title(), "MATCHED", added, round(rng.uniform(0.80, 0.99), 2), details
+    )
 
 
 def label_items(rng: random.Random, token: Token, mix: LabelMix) -> list[tuple[str, str]]:

@@ -26,9 +26,18 @@ def truth_bundle(receipt: SyntheticReceipt) -> ReceiptBundle:
     """The receipt with its true labels only, under their core names."""
     header = receipt.receipt
     labels = tuple(
-        ReceiptWordLabel(header.image_id, header.receipt_id, line_id, word_id, label, "VALID", header.timestamp_added,
-                         label_proposed_by=TRUTH_PROPOSER)
-        for (line_id, word_id), label in sorted(receipt.truth.items()) if label
+        ReceiptWordLabel(
+            header.image_id,
+            header.receipt_id,
+            line_id,
+            word_id,
+            label,
+            "VALID",
+            header.timestamp_added,
+            label_proposed_by=TRUTH_PROPOSER,
+        )
+        for (line_id, word_id), label in sorted(receipt.truth.items())
+        if label
     )
     return ReceiptBundle(header, receipt.lines, receipt.words, labels, receipt.place)
 
@@ -37,9 +46,15 @@ def truth_rows(receipts: Iterable[SyntheticReceipt]) -> Iterable[dict]:
     for receipt in receipts:
         header = receipt.receipt
         for word in receipt.words:
-            yield {"receipt_key": receipt.key, "image_id": header.image_id, "receipt_id": header.receipt_id,
-                   "line_id": word.line_id, "word_id": word.word_id, "text": word.text,
-                   "label": receipt.truth.get((word.line_id, word.word_id))}
+            yield {
+                "receipt_key": receipt.key,
+                "image_id": header.image_id,
+                "receipt_id": header.receipt_id,
+                "line_id": word.line_id,
+                "word_id": word.word_id,
+                "text": word.text,
+                "label": receipt.truth.get((word.line_id, word.word_id)),
+            }
 
 
 def write_truth_jsonl(receipts: Iterable[SyntheticReceipt], path: Path) -> int:

@@ -43,8 +43,20 @@ from ..dataset import RawRead
 
 ENTITY_TYPES = ("RECEIPT", "RECEIPT_WORD", "RECEIPT_WORD_LABEL", "RECEIPT_PLACE")
 _PROJECTED = (
-    "PK", "SK", "TYPE", "width", "height", "merchant_name", "text", "top_left", "top_right",
-    "bottom_left", "bottom_right", "extracted_data", "validation_status", "timestamp_added",
+    "PK",
+    "SK",
+    "TYPE",
+    "width",
+    "height",
+    "merchant_name",
+    "text",
+    "top_left",
+    "top_right",
+    "bottom_left",
+    "bottom_right",
+    "extracted_data",
+    "validation_status",
+    "timestamp_added",
 )
 _NAMES = {f"#a{i}": name for i, name in enumerate(_PROJECTED)}
 _PROJECTION = ", ".join(_NAMES)
@@ -71,7 +83,10 @@ def _key_ranges(prefix: str) -> list[tuple[str, dict[str, Any]]]:
     """Sort-key conditions that together cover every `IMAGE#...` key exactly once."""
     bounds = [f"{prefix}{c}" for c in _HEX]
     ranges = [("GSI3SK < :hi", {":hi": {"S": bounds[0]}})]
-    ranges += [("GSI3SK BETWEEN :lo AND :hi", {":lo": {"S": lo}, ":hi": {"S": hi}}) for lo, hi in zip(bounds, bounds[1:], strict=False)]
+    ranges += [
+        ("GSI3SK BETWEEN :lo AND :hi", {":lo": {"S": lo}, ":hi": {"S": hi}})
+        for lo, hi in zip(bounds, bounds[1:], strict=False)
+    ]
     ranges.append(("GSI3SK >= :lo", {":lo": {"S": bounds[-1]}}))
     return ranges
 
@@ -101,10 +116,29 @@ class _Rows:
         self.receipts: dict[str, list] = {k: [] for k in ("image_id", "receipt_id", "width", "height")}
         self.places: dict[str, list] = {k: [] for k in ("image_id", "receipt_id", "place_merchant")}
         self.refused: dict[str, list] = {k: [] for k in ("pk", "sk", "reason")}
-        self.words: dict[str, list] = {k: [] for k in (
-            "image_id", "receipt_id", "line_id", "word_id", "text", "tl_x", "tl_y", "tr_x", "tr_y",
-            "bl_x", "bl_y", "br_x", "br_y", "entity_id")}
-        self.labels: dict[str, list] = {k: [] for k in ("image_id", "receipt_id", "line_id", "word_id", "label", "validation_status", "timestamp_added")}
+        self.words: dict[str, list] = {
+            k: []
+            for k in (
+                "image_id",
+                "receipt_id",
+                "line_id",
+                "word_id",
+                "text",
+                "tl_x",
+                "tl_y",
+                "tr_x",
+                "tr_y",
+                "bl_x",
+                "bl_y",
+                "br_x",
+                "br_y",
+                "entity_id",
+            )
+        }
+        self.labels: dict[str, list] = {
+            k: []
+            for k in ("image_id", "receipt_id", "line_id", "word_id", "label", "validation_status", "timestamp_added")
+        }
 
     def add(self, items: list[dict[str, Any]]) -> None:
         receipts, words, labels, places, refused = [], [], [], [], []
@@ -115,21 +149,37 @@ class _Rows:
             if kind == "RECEIPT_WORD":
                 extracted = item.get("extracted_data", {}).get("M") or {}
                 entity = extracted.get("entity_id")
-                words.append((
-                    image_id, int(parts[1]), int(parts[3]), int(parts[5]), item.get("text", {}).get("S", ""),
-                    *(float(item[c]["M"][axis]["N"]) for c in ("top_left", "top_right", "bottom_left", "bottom_right") for axis in ("x", "y")),
-                    (entity.get("S") or entity.get("N")) if entity else None,
-                ))
+                words.append(
+                    (
+                        image_id,
+                        int(parts[1]),
+                        int(parts[3]),
+                        int(parts[5]),
+                        item.get("text", {}).get("S", ""),
+                        *(
+                            float(item[c]["M"][axis]["N"])
+                            for c in ("top_left", "top_right", "bottom_left", "bottom_right")
+                            for axis in ("x", "y")
+                        ),
+                        (entity.get("S") or entity.get("N")) if entity else None,
+                    )
+                )
             elif kind == "RECEIPT_WORD_LABEL":
                 name, why = label_name(item["SK"]["S"])
                 if name is None:
                     refused.append((item["PK"]["S"], item["SK"]["S"], why))
                     continue
-                labels.append((
-                    image_id, int(parts[1]), int(parts[3]), int(parts[5]), name,
-                    item.get("validation_status", {}).get("S") or "NONE",
-                    item.get("timestamp_added", {}).get("S"),
-                ))
+                labels.append(
+                    (
+                        image_id,
+                        int(parts[1]),
+                        int(parts[3]),
+                        int(parts[5]),
+                        name,
+                        item.get("validation_status", {}).get("S") or "NONE",
+                        item.get("timestamp_added", {}).get("S"),
+                    )
+                )
             elif kind == "RECEIPT":
                 receipts.append((image_id, int(parts[1]), int(item["width"]["N"]), int(item["height"]["N"])))
             elif kind == "RECEIPT_PLACE":
@@ -137,8 +187,13 @@ class _Rows:
                 if merchant.strip():
                     places.append((image_id, int(parts[1]), merchant.strip()))
         with self.lock:
-            for target, batch in ((self.receipts, receipts), (self.words, words), (self.labels, labels), (self.places, places),
-                                  (self.refused, refused)):
+            for target, batch in (
+                (self.receipts, receipts),
+                (self.words, words),
+                (self.labels, labels),
+                (self.places, places),
+                (self.refused, refused),
+            ):
                 if batch:
                     for column, values in zip(target.values(), zip(*batch, strict=True), strict=True):
                         column.extend(values)
@@ -146,12 +201,30 @@ class _Rows:
     def frames(self) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         """(receipts, words, labels); receipts carry `place_merchant`, their place's merchant."""
         ints = {"receipt_id": pl.Int32, "line_id": pl.Int32, "word_id": pl.Int32}
-        places = pl.DataFrame(self.places, schema={"image_id": pl.Utf8, "receipt_id": pl.Int32, "place_merchant": pl.Utf8})
-        receipts = pl.DataFrame(self.receipts, schema={"image_id": pl.Utf8, "receipt_id": pl.Int32, "width": pl.Int32, "height": pl.Int32}) \
-            .join(places.unique(["image_id", "receipt_id"], keep="first"), on=["image_id", "receipt_id"], how="left")
-        word_schema = {"image_id": pl.Utf8, **ints, "text": pl.Utf8, **{c: pl.Float64 for c in list(self.words)[5:13]}, "entity_id": pl.Utf8}
+        places = pl.DataFrame(
+            self.places, schema={"image_id": pl.Utf8, "receipt_id": pl.Int32, "place_merchant": pl.Utf8}
+        )
+        receipts = pl.DataFrame(
+            self.receipts, schema={"image_id": pl.Utf8, "receipt_id": pl.Int32, "width": pl.Int32, "height": pl.Int32}
+        ).join(places.unique(["image_id", "receipt_id"], keep="first"), on=["image_id", "receipt_id"], how="left")
+        word_schema = {
+            "image_id": pl.Utf8,
+            **ints,
+            "text": pl.Utf8,
+            **{c: pl.Float64 for c in list(self.words)[5:13]},
+            "entity_id": pl.Utf8,
+        }
         words = pl.DataFrame(self.words, schema=word_schema)
-        labels = pl.DataFrame(self.labels, schema={"image_id": pl.Utf8, **ints, "label": pl.Utf8, "validation_status": pl.Utf8, "timestamp_added": pl.Utf8})
+        labels = pl.DataFrame(
+            self.labels,
+            schema={
+                "image_id": pl.Utf8,
+                **ints,
+                "label": pl.Utf8,
+                "validation_status": pl.Utf8,
+                "timestamp_added": pl.Utf8,
+            },
+        )
         return receipts, words, labels
 
     def refused_frame(self) -> pl.DataFrame:
@@ -167,7 +240,9 @@ class TableReader:
         self._lock = threading.Lock()
         events = table.client.meta.events
         for operation in ("Query", "Scan"):
-            events.register(f"before-parse.dynamodb.{operation}", _keep_raw_body, unique_id=f"receipt-ml-raw-{operation}")
+            events.register(
+                f"before-parse.dynamodb.{operation}", _keep_raw_body, unique_id=f"receipt-ml-raw-{operation}"
+            )
 
     def _pages(self, operation: str, **request: Any) -> Iterator[list[dict[str, Any]]]:
         request["TableName"] = self.table.name
@@ -195,8 +270,11 @@ class TableReader:
             pk, condition, values = job
             found = set()
             for page in self._pages(
-                "query", IndexName="GSI3", KeyConditionExpression=f"GSI3PK = :pk AND {condition}",
-                ExpressionAttributeValues={":pk": {"S": pk}, **values}, ProjectionExpression="GSI3SK",
+                "query",
+                IndexName="GSI3",
+                KeyConditionExpression=f"GSI3PK = :pk AND {condition}",
+                ExpressionAttributeValues={":pk": {"S": pk}, **values},
+                ProjectionExpression="GSI3SK",
             ):
                 for item in page:
                     parts = item["GSI3SK"]["S"].split("#")  # IMAGE#<id>#RECEIPT#<rid>#LINE#...
@@ -211,10 +289,17 @@ class TableReader:
         """A receipt's words and labels (GSI4 keys `3_WORD...`, `4_LABEL...`)."""
         items: list[dict[str, Any]] = []
         for page in self._pages(
-            "query", IndexName="GSI4", KeyConditionExpression="GSI4PK = :pk AND GSI4SK >= :words",
-            FilterExpression=_TYPE_FILTER, ProjectionExpression=_PROJECTION,
+            "query",
+            IndexName="GSI4",
+            KeyConditionExpression="GSI4PK = :pk AND GSI4SK >= :words",
+            FilterExpression=_TYPE_FILTER,
+            ProjectionExpression=_PROJECTION,
             ExpressionAttributeNames=_NAMES,
-            ExpressionAttributeValues={":pk": {"S": receipt_key(image_id, receipt_id)}, ":words": {"S": "3_WORD"}, **_TYPE_VALUES},
+            ExpressionAttributeValues={
+                ":pk": {"S": receipt_key(image_id, receipt_id)},
+                ":words": {"S": "3_WORD"},
+                **_TYPE_VALUES,
+            },
         ):
             items.extend(page)
         return items
@@ -225,10 +310,16 @@ class TableReader:
         found = []
         for kind in ("RECEIPT", "RECEIPT_PLACE"):
             for page in self._pages(
-                "query", IndexName="GSITYPE", KeyConditionExpression="#a2 = :t0", ProjectionExpression=_PROJECTION,
-                ExpressionAttributeNames=_NAMES, ExpressionAttributeValues={":t0": {"S": kind}},
+                "query",
+                IndexName="GSITYPE",
+                KeyConditionExpression="#a2 = :t0",
+                ProjectionExpression=_PROJECTION,
+                ExpressionAttributeNames=_NAMES,
+                ExpressionAttributeValues={":t0": {"S": kind}},
             ):
-                found += [i for i in page if wanted is None or (i["PK"]["S"][6:], int(i["SK"]["S"].split("#")[1])) in wanted]
+                found += [
+                    i for i in page if wanted is None or (i["PK"]["S"][6:], int(i["SK"]["S"].split("#")[1])) in wanted
+                ]
         return found
 
     def receipt_header(self, image_id: str, receipt_id: int) -> list[dict[str, Any]]:
@@ -236,10 +327,18 @@ class TableReader:
         empty when the table has no such receipt)."""
         found: list[dict[str, Any]] = []
         for page in self._pages(
-            "query", IndexName="GSI4", KeyConditionExpression="GSI4PK = :pk AND GSI4SK BETWEEN :receipt AND :place",
-            FilterExpression=_TYPE_FILTER, ProjectionExpression=_PROJECTION, ExpressionAttributeNames=_NAMES,
-            ExpressionAttributeValues={":pk": {"S": receipt_key(image_id, receipt_id)}, ":receipt": {"S": "0_RECEIPT"},
-                                       ":place": {"S": "1_PLACE"}, **_TYPE_VALUES},
+            "query",
+            IndexName="GSI4",
+            KeyConditionExpression="GSI4PK = :pk AND GSI4SK BETWEEN :receipt AND :place",
+            FilterExpression=_TYPE_FILTER,
+            ProjectionExpression=_PROJECTION,
+            ExpressionAttributeNames=_NAMES,
+            ExpressionAttributeValues={
+                ":pk": {"S": receipt_key(image_id, receipt_id)},
+                ":receipt": {"S": "0_RECEIPT"},
+                ":place": {"S": "1_PLACE"},
+                **_TYPE_VALUES,
+            },
         ):
             found.extend(page)
         return found
@@ -257,8 +356,15 @@ class TableReader:
                 if progress:
                     progress(done, len(keys))
         receipts, words, labels = rows.frames()
-        return RawRead(receipts, words, labels, started, utc_now_iso(), {"strategy": "keys", "requests": self.requests},
-                       rows.refused_frame())
+        return RawRead(
+            receipts,
+            words,
+            labels,
+            started,
+            utc_now_iso(),
+            {"strategy": "keys", "requests": self.requests},
+            rows.refused_frame(),
+        )
 
     def read(self, statuses: tuple[str, ...], *, strategy: str = "query", progress: Progress | None = None) -> RawRead:
         if strategy not in READ_STRATEGIES:
@@ -280,8 +386,15 @@ class TableReader:
         else:
             self._parallel_scan(rows, progress)
         receipts, words, labels = rows.frames()
-        return RawRead(receipts, words, labels, started, utc_now_iso(), {"strategy": strategy, "requests": self.requests},
-                       rows.refused_frame())
+        return RawRead(
+            receipts,
+            words,
+            labels,
+            started,
+            utc_now_iso(),
+            {"strategy": strategy, "requests": self.requests},
+            rows.refused_frame(),
+        )
 
     def read_every_receipt(self, *, strategy: str = "query", progress: Progress | None = None) -> RawRead:
         """Every receipt of the table with its words and labels, whatever its labels' status,
@@ -295,7 +408,9 @@ class TableReader:
         if strategy == "query":
             headers = self.receipt_headers(None)
             rows.add(headers)
-            keys = sorted({(i["PK"]["S"][6:], int(i["SK"]["S"].split("#")[1])) for i in headers if i["TYPE"]["S"] == "RECEIPT"})
+            keys = sorted(
+                {(i["PK"]["S"][6:], int(i["SK"]["S"].split("#")[1])) for i in headers if i["TYPE"]["S"] == "RECEIPT"}
+            )
             if progress:
                 progress(0, len(keys))
             with ThreadPoolExecutor(self.concurrency) as pool:
@@ -306,16 +421,28 @@ class TableReader:
         else:
             self._parallel_scan(rows, progress)
         receipts, words, labels = rows.frames()
-        return RawRead(receipts, words, labels, started, utc_now_iso(), {"strategy": strategy, "requests": self.requests},
-                       rows.refused_frame())
+        return RawRead(
+            receipts,
+            words,
+            labels,
+            started,
+            utc_now_iso(),
+            {"strategy": strategy, "requests": self.requests},
+            rows.refused_frame(),
+        )
 
     def _parallel_scan(self, rows: _Rows, progress: Progress | None) -> None:
         segments = self.concurrency
 
         def segment(i: int) -> None:
             for page in self._pages(
-                "scan", Segment=i, TotalSegments=segments, FilterExpression=_TYPE_FILTER,
-                ProjectionExpression=_PROJECTION, ExpressionAttributeNames=_NAMES, ExpressionAttributeValues=_TYPE_VALUES,
+                "scan",
+                Segment=i,
+                TotalSegments=segments,
+                FilterExpression=_TYPE_FILTER,
+                ProjectionExpression=_PROJECTION,
+                ExpressionAttributeNames=_NAMES,
+                ExpressionAttributeValues=_TYPE_VALUES,
             ):
                 rows.add(page)
 
@@ -327,12 +454,21 @@ class TableReader:
                     progress(done, segments)
 
 
-def read_table(table: TableRef, statuses: tuple[str, ...], *, concurrency: int = 16, strategy: str = "query", progress: Progress | None = None) -> RawRead:
+def read_table(
+    table: TableRef,
+    statuses: tuple[str, ...],
+    *,
+    concurrency: int = 16,
+    strategy: str = "query",
+    progress: Progress | None = None,
+) -> RawRead:
     """Everything a snapshot build needs from the table, read once."""
     return TableReader(table, concurrency=concurrency).read(statuses, strategy=strategy, progress=progress)
 
 
-def read_every_receipt(table: TableRef, *, concurrency: int = 16, strategy: str = "query", progress: Progress | None = None) -> RawRead:
+def read_every_receipt(
+    table: TableRef, *, concurrency: int = 16, strategy: str = "query", progress: Progress | None = None
+) -> RawRead:
     """Every receipt of the table, labelled or not, read once (`TableReader.read_every_receipt`)."""
     return TableReader(table, concurrency=concurrency).read_every_receipt(strategy=strategy, progress=progress)
 

@@ -52,18 +52,61 @@ from .receipts import (
 )
 
 __all__ = [
-    "FINAL_JOB_STATUSES", "JOB_PRIORITIES", "JOB_STATUSES", "LOG_LEVELS", "RECORD_TYPES", "RESOURCE_TYPES", "RESUMABLE_JOB_STATUSES", "TERMINAL_JOB_STATUSES",
-    "VALIDATION_STATUSES", "LOG_PART_BYTES", "DatasetSnapshotRecord", "Geometry", "Job", "JobCheckpoint", "JobLog", "JobLogPart",
-    "JobMetric", "JobResource", "JobStatus", "Layout", "LocalCheckpoint", "MetricValue", "PlaceDetails", "Point", "Receipt", "ReceiptImage", "ReceiptLine",
-    "ReceiptPlace", "ReceiptWord", "ReceiptWordLabel", "Record", "checkpoint_record", "log_items", "merchant_slug", "record_from_item",
+    "FINAL_JOB_STATUSES",
+    "JOB_PRIORITIES",
+    "JOB_STATUSES",
+    "LOG_LEVELS",
+    "RECORD_TYPES",
+    "RESOURCE_TYPES",
+    "RESUMABLE_JOB_STATUSES",
+    "TERMINAL_JOB_STATUSES",
+    "VALIDATION_STATUSES",
+    "LOG_PART_BYTES",
+    "DatasetSnapshotRecord",
+    "Geometry",
+    "Job",
+    "JobCheckpoint",
+    "JobLog",
+    "JobLogPart",
+    "JobMetric",
+    "JobResource",
+    "JobStatus",
+    "Layout",
+    "LocalCheckpoint",
+    "MetricValue",
+    "PlaceDetails",
+    "Point",
+    "Receipt",
+    "ReceiptImage",
+    "ReceiptLine",
+    "ReceiptPlace",
+    "ReceiptWord",
+    "ReceiptWordLabel",
+    "Record",
+    "checkpoint_record",
+    "log_items",
+    "merchant_slug",
+    "record_from_item",
 ]
 
 
 RECORD_TYPES: dict[str, type] = {
     cls.TYPE: cls
     for cls in (
-        Receipt, ReceiptLine, ReceiptWord, ReceiptWordLabel, ReceiptPlace, Job, JobMetric, JobLog, JobLogPart,
-        JobStatus, JobCheckpoint, LocalCheckpoint, JobResource, DatasetSnapshotRecord,
+        Receipt,
+        ReceiptLine,
+        ReceiptWord,
+        ReceiptWordLabel,
+        ReceiptPlace,
+        Job,
+        JobMetric,
+        JobLog,
+        JobLogPart,
+        JobStatus,
+        JobCheckpoint,
+        LocalCheckpoint,
+        JobResource,
+        DatasetSnapshotRecord,
     )
 }
 

@@ -99,7 +99,9 @@ def _field_rules(cls: type) -> tuple[_FieldRule, ...]:
     typo fails the first encode or decode instead of silently changing the layout."""
     layout: Layout = cls.LAYOUT
     fields = dataclasses.fields(cls)
-    unknown = {*layout.key_only, *layout.flattened, *layout.read_defaults, *layout.whole_numbers} - {f.name for f in fields}
+    unknown = {*layout.key_only, *layout.flattened, *layout.read_defaults, *layout.whole_numbers} - {
+        f.name for f in fields
+    }
     if unknown:
         raise TypeError(f"{cls.__name__}.LAYOUT names fields it does not have: {sorted(unknown)}")
     hints = typing.get_type_hints(cls)
@@ -110,10 +112,16 @@ def _field_rules(cls: type) -> tuple[_FieldRule, ...]:
         else:
             default = f.default
             factory = None if f.default_factory is MISSING else f.default_factory
-        rules.append(_FieldRule(
-            f.name, f.name in layout.key_only, layout.flattened.get(f.name), _coercion(hints[f.name]),
-            default, factory,
-        ))
+        rules.append(
+            _FieldRule(
+                f.name,
+                f.name in layout.key_only,
+                layout.flattened.get(f.name),
+                _coercion(hints[f.name]),
+                default,
+                factory,
+            )
+        )
     return tuple(rules)
 
 
@@ -170,7 +178,9 @@ class Record:
             if rule.flattened is not None:
                 values[rule.name] = rule.flattened.from_fields(attributes)
                 continue
-            value = attributes.get(rule.name + EXACT_SUFFIX, MISSING) if rule.name in cls.LAYOUT.whole_numbers else MISSING
+            value = (
+                attributes.get(rule.name + EXACT_SUFFIX, MISSING) if rule.name in cls.LAYOUT.whole_numbers else MISSING
+            )
             if value is MISSING or value is None:
                 value = attributes.get(rule.name, MISSING)
             fallback = from_keys[rule.name] if rule.name in from_keys else rule.fallback()

@@ -21,7 +21,8 @@ class DatasetSnapshotRecord(Record):
 
     TYPE: ClassVar[str] = "DATASET_SNAPSHOT"
     LAYOUT: ClassVar[Layout] = Layout(
-        write_nulls=False, read_defaults={"manifest_sha256": "", "uri": "", "created_at": ""},
+        write_nulls=False,
+        read_defaults={"manifest_sha256": "", "uri": "", "created_at": ""},
     )
     snapshot_id: str
     content_sha256: str
@@ -36,7 +37,10 @@ class DatasetSnapshotRecord(Record):
 
     def item_keys(self) -> dict[str, str]:
         return {
-            "PK": keys.snapshot_pk(self.manifest_sha256), "SK": "SNAPSHOT",
-            "GSI1PK": "DATASET_SNAPSHOT", "GSI1SK": f"CREATED#{self.created_at}",
-            "GSI2PK": keys.snapshot_id_gsi2pk(self.snapshot_id), "GSI2SK": f"CREATED#{self.created_at}",
+            "PK": keys.snapshot_pk(self.manifest_sha256),
+            "SK": "SNAPSHOT",
+            "GSI1PK": "DATASET_SNAPSHOT",
+            "GSI1SK": f"CREATED#{self.created_at}",
+            "GSI2PK": keys.snapshot_id_gsi2pk(self.snapshot_id),
+            "GSI2SK": f"CREATED#{self.created_at}",
         }

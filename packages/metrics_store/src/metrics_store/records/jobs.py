@@ -28,7 +28,9 @@ CLIENT_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[45][0-9a-fA-F]{3}-[89
 
 def _refuse(record: Record, why: str) -> None:
     item_keys = record.item_keys()
-    raise InvalidValue(f"{item_keys['PK']}/{item_keys['SK']}: {why} (the user's client, receipt_dynamo, could not read it)")
+    raise InvalidValue(
+        f"{item_keys['PK']}/{item_keys['SK']}: {why} (the user's client, receipt_dynamo, could not read it)"
+    )
 
 
 def _check_uuid(record: Record, name: str, value: str) -> None:
@@ -52,7 +54,9 @@ class JobRecord(Record):
 @dataclass(frozen=True, slots=True)
 class Job(JobRecord):
     TYPE: ClassVar[str] = "JOB"
-    LAYOUT: ClassVar[Layout] = Layout(write_nulls=False, read_defaults={"name": "", "created_at": "", "created_by": "unknown"})
+    LAYOUT: ClassVar[Layout] = Layout(
+        write_nulls=False, read_defaults={"name": "", "created_at": "", "created_by": "unknown"}
+    )
     job_id: str
     name: str
     created_at: str
@@ -97,9 +101,15 @@ class Job(JobRecord):
         if not self.name:
             _refuse(self, "a job needs a name")
         if not self.created_by:
-            _refuse(self, "created_by must name who started the job (pass created_by; the CLIs use $USER or the login name)")
-        if self.estimated_duration is not None and (isinstance(self.estimated_duration, bool) or self.estimated_duration <= 0):
-            _refuse(self, f"estimated_duration must be a positive whole number of seconds, got {self.estimated_duration!r}")
+            _refuse(
+                self, "created_by must name who started the job (pass created_by; the CLIs use $USER or the login name)"
+            )
+        if self.estimated_duration is not None and (
+            isinstance(self.estimated_duration, bool) or self.estimated_duration <= 0
+        ):
+            _refuse(
+                self, f"estimated_duration must be a positive whole number of seconds, got {self.estimated_duration!r}"
+            )
         bad_tags = {k: v for k, v in (self.tags or {}).items() if not isinstance(v, str)}
         bad_storage = {k: v for k, v in (self.storage or {}).items() if not isinstance(v, str)}
         if bad_tags or bad_storage:
@@ -107,9 +117,12 @@ class Job(JobRecord):
 
     def item_keys(self) -> dict[str, str]:
         return {
-            "PK": keys.job_pk(self.job_id), "SK": "JOB",
-            "GSI1PK": keys.job_status_gsi1pk(self.status), "GSI1SK": f"CREATED#{self.created_at}",
-            "GSI2PK": keys.job_name_gsi2pk(self.name), "GSI2SK": f"CREATED#{self.created_at}",
+            "PK": keys.job_pk(self.job_id),
+            "SK": "JOB",
+            "GSI1PK": keys.job_status_gsi1pk(self.status),
+            "GSI1SK": f"CREATED#{self.created_at}",
+            "GSI2PK": keys.job_name_gsi2pk(self.name),
+            "GSI2SK": f"CREATED#{self.created_at}",
         }
 
 
@@ -143,9 +156,12 @@ class JobMetric(JobRecord):
 
     def item_keys(self) -> dict[str, str]:
         return {
-            "PK": keys.job_pk(self.job_id), "SK": keys.metric_sk(self.metric_name, self.timestamp),
-            "GSI1PK": keys.metric_gsi_pk(self.metric_name), "GSI1SK": self.timestamp,
-            "GSI2PK": keys.metric_gsi_pk(self.metric_name), "GSI2SK": f"JOB#{self.job_id}#{self.timestamp}",
+            "PK": keys.job_pk(self.job_id),
+            "SK": keys.metric_sk(self.metric_name, self.timestamp),
+            "GSI1PK": keys.metric_gsi_pk(self.metric_name),
+            "GSI1SK": self.timestamp,
+            "GSI2PK": keys.metric_gsi_pk(self.metric_name),
+            "GSI2SK": f"JOB#{self.job_id}#{self.timestamp}",
         }
 
 
@@ -174,8 +190,10 @@ class JobLog(JobRecord):
 
     def item_keys(self) -> dict[str, str]:
         return {
-            "PK": keys.job_pk(self.job_id), "SK": keys.log_sk(self.timestamp),
-            "GSI1PK": "LOG", "GSI1SK": f"JOB#{self.job_id}#{self.timestamp}",
+            "PK": keys.job_pk(self.job_id),
+            "SK": keys.log_sk(self.timestamp),
+            "GSI1PK": "LOG",
+            "GSI1SK": f"JOB#{self.job_id}#{self.timestamp}",
         }
 
     @classmethod
@@ -201,8 +219,10 @@ class JobStatus(JobRecord):
 
     def item_keys(self) -> dict[str, str]:
         return {
-            "PK": keys.job_pk(self.job_id), "SK": keys.status_sk(self.updated_at),
-            "GSI1PK": keys.job_status_gsi1pk(self.status), "GSI1SK": f"UPDATED#{self.updated_at}",
+            "PK": keys.job_pk(self.job_id),
+            "SK": keys.status_sk(self.updated_at),
+            "GSI1PK": keys.job_status_gsi1pk(self.status),
+            "GSI1SK": f"UPDATED#{self.updated_at}",
         }
 
 
@@ -238,13 +258,18 @@ class JobCheckpoint(JobRecord):
     def check_writable(self) -> None:
         _check_uuid(self, "job_id", self.job_id)
         if not self.s3_bucket or not self.s3_key:
-            _refuse(self, "a JobCheckpoint item needs an S3 bucket and key; record a checkpoint that was not uploaded "
-                          "as a LocalCheckpoint (`checkpoint_record`)")
+            _refuse(
+                self,
+                "a JobCheckpoint item needs an S3 bucket and key; record a checkpoint that was not uploaded "
+                "as a LocalCheckpoint (`checkpoint_record`)",
+            )
 
     def item_keys(self) -> dict[str, str]:
         return {
-            "PK": keys.job_pk(self.job_id), "SK": keys.checkpoint_sk(self.timestamp),
-            "GSI1PK": "CHECKPOINT", "GSI1SK": f"JOB#{self.job_id}#{self.timestamp}",
+            "PK": keys.job_pk(self.job_id),
+            "SK": keys.checkpoint_sk(self.timestamp),
+            "GSI1PK": "CHECKPOINT",
+            "GSI1SK": f"JOB#{self.job_id}#{self.timestamp}",
         }
 
 
@@ -278,8 +303,10 @@ class JobResource(JobRecord):
 
     def item_keys(self) -> dict[str, str]:
         return {
-            "PK": keys.job_pk(self.job_id), "SK": keys.resource_sk(self.resource_id),
-            "GSI1PK": "RESOURCE", "GSI1SK": f"RESOURCE#{self.resource_id}",
+            "PK": keys.job_pk(self.job_id),
+            "SK": keys.resource_sk(self.resource_id),
+            "GSI1PK": "RESOURCE",
+            "GSI1SK": f"RESOURCE#{self.resource_id}",
         }
 
 
@@ -305,12 +332,29 @@ class LocalCheckpoint(JobRecord):
 
     @classmethod
     def of(cls, checkpoint: JobCheckpoint) -> LocalCheckpoint:
-        return cls(checkpoint.job_id, checkpoint.timestamp, checkpoint.s3_key, checkpoint.size_bytes, checkpoint.step,
-                   checkpoint.epoch, checkpoint.is_best, checkpoint.metrics)
+        return cls(
+            checkpoint.job_id,
+            checkpoint.timestamp,
+            checkpoint.s3_key,
+            checkpoint.size_bytes,
+            checkpoint.step,
+            checkpoint.epoch,
+            checkpoint.is_best,
+            checkpoint.metrics,
+        )
 
     def as_checkpoint(self) -> JobCheckpoint:
-        return JobCheckpoint(self.job_id, self.timestamp, "", self.path, self.size_bytes, self.step, self.epoch,
-                             is_best=self.is_best, metrics=self.metrics)
+        return JobCheckpoint(
+            self.job_id,
+            self.timestamp,
+            "",
+            self.path,
+            self.size_bytes,
+            self.step,
+            self.epoch,
+            is_best=self.is_best,
+            metrics=self.metrics,
+        )
 
 
 def checkpoint_record(checkpoint: JobCheckpoint) -> JobCheckpoint | LocalCheckpoint:
@@ -351,7 +395,10 @@ def log_items(log: JobLog, part_bytes: int = LOG_PART_BYTES) -> list[Item]:
     chunks = _utf8_chunks(log.message, part_bytes)
     head = replace(log, message=_stand_in(log.message, len(chunks))).to_item()
     head["message_parts"] = {"N": str(len(chunks))}
-    return [head, *(JobLogPart(log.job_id, log.timestamp, n, chunk).to_item() for n, chunk in enumerate(chunks, start=1))]
+    return [
+        head,
+        *(JobLogPart(log.job_id, log.timestamp, n, chunk).to_item() for n, chunk in enumerate(chunks, start=1)),
+    ]
 
 
 def _utf8_chunks(text: str, size: int) -> list[str]:
@@ -374,7 +421,11 @@ def _stand_in(message: str, parts: int) -> str:
         return f"{message[:2000]} ... [the whole message is in {parts} LOG_PART items]"
 
     def small(value: Any) -> bool:
-        return value is None or isinstance(value, bool | int | float) or (isinstance(value, str) and len(value) <= STAND_IN_SCALAR_CHARS)
+        return (
+            value is None
+            or isinstance(value, bool | int | float)
+            or (isinstance(value, str) and len(value) <= STAND_IN_SCALAR_CHARS)
+        )
 
     kept = {k: v for k, v in payload.items() if small(v)}
     return json.dumps({**kept, "message_parts": parts, "omitted": sorted(set(payload) - set(kept))}, default=str)

@@ -108,19 +108,32 @@ class ReceiptImage:
     def to_fields(self) -> dict[str, Any]:
         present = dict(self.cdn)
         return {
-            "raw_s3_bucket": self.raw_s3_bucket, "raw_s3_key": self.raw_s3_key,
-            "top_left": self.top_left.to_dict(), "top_right": self.top_right.to_dict(),
-            "bottom_left": self.bottom_left.to_dict(), "bottom_right": self.bottom_right.to_dict(),
-            "sha256": self.sha256, "cdn_s3_bucket": present.get("cdn_s3_bucket"),
+            "raw_s3_bucket": self.raw_s3_bucket,
+            "raw_s3_key": self.raw_s3_key,
+            "top_left": self.top_left.to_dict(),
+            "top_right": self.top_right.to_dict(),
+            "bottom_left": self.bottom_left.to_dict(),
+            "bottom_right": self.bottom_right.to_dict(),
+            "sha256": self.sha256,
+            "cdn_s3_bucket": present.get("cdn_s3_bucket"),
             **{name: present.get(name) for name in CDN_KEYS},
         }
 
     @classmethod
     def from_fields(cls, d: dict[str, Any]) -> ReceiptImage:
-        corners = {c: Point.from_dict(d[c]) for c in ("top_left", "top_right", "bottom_left", "bottom_right") if isinstance(d.get(c), dict)}
+        corners = {
+            c: Point.from_dict(d[c])
+            for c in ("top_left", "top_right", "bottom_left", "bottom_right")
+            if isinstance(d.get(c), dict)
+        }
         cdn = tuple((k, d[k]) for k in ("cdn_s3_bucket", *CDN_KEYS) if isinstance(d.get(k), str))
-        return cls(raw_s3_bucket=d.get("raw_s3_bucket") or "", raw_s3_key=d.get("raw_s3_key") or "", sha256=d.get("sha256"),
-                   cdn=cdn, **corners)
+        return cls(
+            raw_s3_bucket=d.get("raw_s3_bucket") or "",
+            raw_s3_key=d.get("raw_s3_key") or "",
+            sha256=d.get("sha256"),
+            cdn=cdn,
+            **corners,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +143,9 @@ class Receipt(Record):
 
     TYPE: ClassVar[str] = "RECEIPT"
     LAYOUT: ClassVar[Layout] = Layout(
-        write_nulls=True, key_only=("image_id", "receipt_id"), flattened={"image": ReceiptImage},
+        write_nulls=True,
+        key_only=("image_id", "receipt_id"),
+        flattened={"image": ReceiptImage},
         read_defaults={"timestamp_added": ""},
     )
     image_id: str
@@ -143,10 +158,14 @@ class Receipt(Record):
     def item_keys(self) -> dict[str, str]:
         rkey = keys.receipt_key(self.image_id, self.receipt_id)
         return {
-            "PK": keys.image_pk(self.image_id), "SK": keys.receipt_sk(self.receipt_id),
-            "GSI1PK": keys.image_pk(self.image_id), "GSI1SK": keys.receipt_sk(self.receipt_id),
-            "GSI2PK": "RECEIPT", "GSI2SK": rkey,
-            "GSI4PK": rkey, "GSI4SK": "0_RECEIPT",
+            "PK": keys.image_pk(self.image_id),
+            "SK": keys.receipt_sk(self.receipt_id),
+            "GSI1PK": keys.image_pk(self.image_id),
+            "GSI1SK": keys.receipt_sk(self.receipt_id),
+            "GSI2PK": "RECEIPT",
+            "GSI2SK": rkey,
+            "GSI4PK": rkey,
+            "GSI4SK": "0_RECEIPT",
         }
 
     @classmethod
@@ -175,10 +194,14 @@ class ReceiptLine(Record):
         rkey = keys.receipt_key(self.image_id, self.receipt_id)
         sk = keys.line_sk(self.receipt_id, self.line_id)
         return {
-            "PK": keys.image_pk(self.image_id), "SK": sk,
-            "GSI1PK": f"EMBEDDING_STATUS#{self.embedding_status}", "GSI1SK": f"LINE#IMAGE#{self.image_id}#{sk}",
-            "GSI3PK": rkey, "GSI3SK": "LINE",
-            "GSI4PK": rkey, "GSI4SK": f"2_LINE#{keys.pad_id(self.line_id)}",
+            "PK": keys.image_pk(self.image_id),
+            "SK": sk,
+            "GSI1PK": f"EMBEDDING_STATUS#{self.embedding_status}",
+            "GSI1SK": f"LINE#IMAGE#{self.image_id}#{sk}",
+            "GSI3PK": rkey,
+            "GSI3SK": "LINE",
+            "GSI4PK": rkey,
+            "GSI4SK": f"2_LINE#{keys.pad_id(self.line_id)}",
         }
 
     @classmethod
@@ -210,11 +233,16 @@ class ReceiptWord(Record):
         rkey = keys.receipt_key(self.image_id, self.receipt_id)
         sk = keys.word_sk(self.receipt_id, self.line_id, self.word_id)
         return {
-            "PK": keys.image_pk(self.image_id), "SK": sk,
-            "GSI1PK": f"EMBEDDING_STATUS#{self.embedding_status}", "GSI1SK": f"WORD#IMAGE#{self.image_id}#{sk}",
-            "GSI2PK": "RECEIPT", "GSI2SK": f"IMAGE#{self.image_id}#{sk}",
-            "GSI3PK": rkey, "GSI3SK": "WORD",
-            "GSI4PK": rkey, "GSI4SK": f"3_WORD#{keys.pad_id(self.line_id)}#{keys.pad_id(self.word_id)}",
+            "PK": keys.image_pk(self.image_id),
+            "SK": sk,
+            "GSI1PK": f"EMBEDDING_STATUS#{self.embedding_status}",
+            "GSI1SK": f"WORD#IMAGE#{self.image_id}#{sk}",
+            "GSI2PK": "RECEIPT",
+            "GSI2SK": f"IMAGE#{self.image_id}#{sk}",
+            "GSI3PK": rkey,
+            "GSI3SK": "WORD",
+            "GSI4PK": rkey,
+            "GSI4SK": f"3_WORD#{keys.pad_id(self.line_id)}#{keys.pad_id(self.word_id)}",
         }
 
     @classmethod
@@ -252,18 +280,28 @@ class ReceiptWordLabel(Record):
         word_sk = keys.word_sk(self.receipt_id, self.line_id, self.word_id)
         position = f"{keys.pad_id(self.line_id)}#{keys.pad_id(self.word_id)}"
         return {
-            "PK": keys.image_pk(self.image_id), "SK": sk,
-            "GSI1PK": keys.label_gsi1pk(self.label), "GSI1SK": f"IMAGE#{self.image_id}#{word_sk}",
-            "GSI2PK": "RECEIPT", "GSI2SK": f"IMAGE#{self.image_id}#{word_sk}",
-            "GSI3PK": keys.validation_status_gsi3pk(self.validation_status), "GSI3SK": f"IMAGE#{self.image_id}#{sk}",
-            "GSI4PK": keys.receipt_key(self.image_id, self.receipt_id), "GSI4SK": f"4_LABEL#{position}#{self.label}",
+            "PK": keys.image_pk(self.image_id),
+            "SK": sk,
+            "GSI1PK": keys.label_gsi1pk(self.label),
+            "GSI1SK": f"IMAGE#{self.image_id}#{word_sk}",
+            "GSI2PK": "RECEIPT",
+            "GSI2SK": f"IMAGE#{self.image_id}#{word_sk}",
+            "GSI3PK": keys.validation_status_gsi3pk(self.validation_status),
+            "GSI3SK": f"IMAGE#{self.image_id}#{sk}",
+            "GSI4PK": keys.receipt_key(self.image_id, self.receipt_id),
+            "GSI4SK": f"4_LABEL#{position}#{self.label}",
         }
 
     @classmethod
     def fields_from_keys(cls, pk: str, sk: str) -> dict[str, Any]:
         rid, lid, wid, label = keys.parse_word_sk(sk)
-        return {"image_id": keys.parse_image_pk(pk), "receipt_id": rid, "line_id": lid, "word_id": wid,
-                "label": label or ""}
+        return {
+            "image_id": keys.parse_image_pk(pk),
+            "receipt_id": rid,
+            "line_id": lid,
+            "word_id": wid,
+            "label": label or "",
+        }
 
 
 # --- places (the merchant of a receipt) ------------------------------------------------------
@@ -271,8 +309,18 @@ class ReceiptWordLabel(Record):
 PLACE_VALIDATION_METHODS = ("PHONE_LOOKUP", "ADDRESS_LOOKUP", "NEARBY_LOOKUP", "TEXT_SEARCH", "INFERENCE")
 """What the user's client accepts as a place's `validated_by` (its `ValidationMethod`), or empty."""
 PLACE_TEXT_FIELDS = (
-    "merchant_category", "formatted_address", "short_address", "phone_number", "phone_intl", "website", "maps_url",
-    "business_status", "plus_code", "validated_by", "reasoning", "places_api_version",
+    "merchant_category",
+    "formatted_address",
+    "short_address",
+    "phone_number",
+    "phone_intl",
+    "website",
+    "maps_url",
+    "business_status",
+    "plus_code",
+    "validated_by",
+    "reasoning",
+    "places_api_version",
 )
 
 
@@ -298,8 +346,10 @@ class PlaceDetails:
 
     @classmethod
     def from_fields(cls, d: dict[str, Any]) -> PlaceDetails:
-        return cls(tuple((n, d[n]) for n in PLACE_TEXT_FIELDS if isinstance(d.get(n), str) and d[n]),
-                   tuple(d.get("merchant_types") or ()))
+        return cls(
+            tuple((n, d[n]) for n in PLACE_TEXT_FIELDS if isinstance(d.get(n), str) and d[n]),
+            tuple(d.get("merchant_types") or ()),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,8 +358,11 @@ class ReceiptPlace(Record):
     keeps a receipt's merchant here (SK `RECEIPT#<rid>#PLACE`, GSI4 `1_PLACE`), not on the Receipt."""
 
     TYPE: ClassVar[str] = "RECEIPT_PLACE"
-    LAYOUT: ClassVar[Layout] = Layout(write_nulls=True, flattened={"details": PlaceDetails},
-                                      read_defaults={"place_id": "", "validation_status": "", "timestamp": "", "confidence": 0.0})
+    LAYOUT: ClassVar[Layout] = Layout(
+        write_nulls=True,
+        flattened={"details": PlaceDetails},
+        read_defaults={"place_id": "", "validation_status": "", "timestamp": "", "confidence": 0.0},
+    )
     image_id: str
     receipt_id: int
     place_id: str
@@ -322,28 +375,37 @@ class ReceiptPlace(Record):
     def check_writable(self) -> None:
         where = f"{keys.image_pk(self.image_id)}/{keys.place_sk(self.receipt_id)}"
         if not merchant_slug(self.merchant_name):
-            raise InvalidValue(f"{where}: merchant_name {self.merchant_name!r} has no letter or digit (the user's client refuses it)")
+            raise InvalidValue(
+                f"{where}: merchant_name {self.merchant_name!r} has no letter or digit (the user's client refuses it)"
+            )
         if not 0.0 <= self.confidence <= 1.0:
             raise InvalidValue(f"{where}: confidence must be within 0..1, got {self.confidence}")
         if self.place_id and not self.place_id.strip():
             raise InvalidValue(f"{where}: place_id cannot be only whitespace")
         validated_by = dict(self.details.texts).get("validated_by", "")
         if validated_by and validated_by not in PLACE_VALIDATION_METHODS:
-            raise InvalidValue(f"{where}: validated_by must be one of {', '.join(PLACE_VALIDATION_METHODS)}, got {validated_by!r}")
+            raise InvalidValue(
+                f"{where}: validated_by must be one of {', '.join(PLACE_VALIDATION_METHODS)}, got {validated_by!r}"
+            )
         try:
             datetime.fromisoformat(self.timestamp)
         except ValueError:
-            raise InvalidValue(f"{where}: timestamp {self.timestamp!r} is not an ISO time (the user's client parses it)") from None
+            raise InvalidValue(
+                f"{where}: timestamp {self.timestamp!r} is not an ISO time (the user's client parses it)"
+            ) from None
 
     def item_keys(self) -> dict[str, str]:
         sk = keys.place_sk(self.receipt_id)
         anchor = f"IMAGE#{self.image_id}#{sk}"
         item_keys = {
-            "PK": keys.image_pk(self.image_id), "SK": sk,
-            "GSI1PK": f"MERCHANT#{merchant_slug(self.merchant_name)}", "GSI1SK": anchor,
+            "PK": keys.image_pk(self.image_id),
+            "SK": sk,
+            "GSI1PK": f"MERCHANT#{merchant_slug(self.merchant_name)}",
+            "GSI1SK": anchor,
             "GSI3PK": "PLACE_VALIDATION",
             "GSI3SK": f"CONFIDENCE#{self.confidence:.4f}#STATUS#{self.validation_status}#IMAGE#{self.image_id}",
-            "GSI4PK": keys.receipt_key(self.image_id, self.receipt_id), "GSI4SK": "1_PLACE",
+            "GSI4PK": keys.receipt_key(self.image_id, self.receipt_id),
+            "GSI4SK": "1_PLACE",
         }
         if self.place_id:
             item_keys.update({"GSI2PK": f"PLACE#{self.place_id}", "GSI2SK": anchor})

@@ -8,12 +8,21 @@ The trainer writes run_report.json and the plots at the end of a run with
 
 from trainer.analysis.diagnose import Thresholds, diagnose_run
 from trainer.analysis.report import (
-           REPORT_NAME,
-           build_run_report,
-           write_run_report,
-           write_run_report_from_recorder,
+    REPORT_NAME,
+    build_run_report,
+    write_run_report,
+    write_run_report_from_recorder,
 )
 from trainer.analysis.runs import Evaluation, RunData, load_run
 
-__all__ = ["REPORT_NAME", "Evaluation", "RunData", "Thresholds", "build_run_report", "diagnose_run", "load_run",
-           "write_run_report", "write_run_report_from_recorder"]
+__all__ = [
+    "REPORT_NAME",
+    "Evaluation",
+    "RunData",
+    "Thresholds",
+    "build_run_report",
+    "diagnose_run",
+    "load_run",
+    "write_run_report",
+    "write_run_report_from_recorder",
+]

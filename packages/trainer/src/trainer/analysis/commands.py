@@ -33,15 +33,28 @@ from trainer.jobs.spool import sync_pending
 SORT_KEYS = ("best_f1", "created", "name")
 
 
-def list_runs(queries: Queries, *, statuses: list[str] | None = None, name: str | None = None, snapshot: str | None = None,
-              min_f1: float | None = None, sort: str = "best_f1", limit: int | None = None, parent: str | None = None) -> dict[str, Any]:
+def list_runs(
+    queries: Queries,
+    *,
+    statuses: list[str] | None = None,
+    name: str | None = None,
+    snapshot: str | None = None,
+    min_f1: float | None = None,
+    sort: str = "best_f1",
+    limit: int | None = None,
+    parent: str | None = None,
+) -> dict[str, Any]:
     """Jobs with their best val_f1 (the max over evaluations), filtered and sorted; with
     `parent`, only the jobs that job started (a sweep's trials and seed repeats)."""
     if sort not in SORT_KEYS:
         raise ConfigError(f"--sort must be one of {', '.join(SORT_KEYS)}, got {sort!r}")
     f1_by_job = metric_by_job(queries, "val_f1")
     parent = queries.find_job(parent).job_id if parent else None
-    jobs = [j for j in queries.jobs_by_parent(parent) if not statuses or j.status in statuses] if parent else iter_jobs(queries, statuses)
+    jobs = (
+        [j for j in queries.jobs_by_parent(parent) if not statuses or j.status in statuses]
+        if parent
+        else iter_jobs(queries, statuses)
+    )
     rows = [list_row(job, f1_by_job.get(job.job_id, [])) for job in jobs]
     if name:
         rows = [r for r in rows if name.lower() in r["name"].lower()]
@@ -55,8 +68,15 @@ def list_runs(queries: Queries, *, statuses: list[str] | None = None, name: str 
         rows.sort(key=lambda r: r["created_at"], reverse=True)
     else:
         rows.sort(key=lambda r: (r["name"], r["created_at"]))
-    filters = {"statuses": statuses or [], "name": name, "snapshot": snapshot, "min_f1": min_f1, "sort": sort, "limit": limit,
-               "parent": parent}
+    filters = {
+        "statuses": statuses or [],
+        "name": name,
+        "snapshot": snapshot,
+        "min_f1": min_f1,
+        "sort": sort,
+        "limit": limit,
+        "parent": parent,
+    }
     return list_payload(rows[:limit] if limit else rows, filters, len(rows))
 
 
@@ -85,16 +105,26 @@ def mark_interrupted(queries: Queries, job_ref: str) -> dict[str, Any]:
     --resume` continues it; a job whose heartbeat is fresh is refused (metrics_store.JobLeased)."""
     from metrics_store import JobLeased, Store, heartbeat_age, is_stale
 
-
     job = queries.find_job(job_ref)
     run = load_run(queries, job.job_id)
     if job.status == "running" and not is_stale(job, last_activity=last_activity(run)):
-        raise JobLeased(job.job_id, job.lease_owner, job.heartbeat_at, heartbeat_age(job, last_activity=last_activity(run)))
+        raise JobLeased(
+            job.job_id, job.lease_owner, job.heartbeat_at, heartbeat_age(job, last_activity=last_activity(run))
+        )
     entry = Store(queries.table).jobs.mark_stale_interrupted(
-        job.job_id, message=f"marked interrupted: no heartbeat since {job.heartbeat_at or 'it started'}; "
-                            f"resume with `trainer fit --resume {job.job_id}`", updated_by="trainer runs mark-interrupted")
-    return {"job_id": job.job_id, "name": job.name, "status": entry.status, "updated_at": entry.updated_at,
-            "previous_heartbeat_at": job.heartbeat_at, "resume": f"trainer fit --resume {job.job_id}"}
+        job.job_id,
+        message=f"marked interrupted: no heartbeat since {job.heartbeat_at or 'it started'}; "
+        f"resume with `trainer fit --resume {job.job_id}`",
+        updated_by="trainer runs mark-interrupted",
+    )
+    return {
+        "job_id": job.job_id,
+        "name": job.name,
+        "status": entry.status,
+        "updated_at": entry.updated_at,
+        "previous_heartbeat_at": job.heartbeat_at,
+        "resume": f"trainer fit --resume {job.job_id}",
+    }
 
 
 def sync_run(queries: Queries, job_ref: str) -> dict[str, Any]:
@@ -113,16 +143,23 @@ def monitor_job(queries: Queries, job_ref: str | None = None) -> dict[str, Any]:
     return monitor_frame(load_run(queries, job_ref) if job_ref else running_job(queries))
 
 
-def training_history(queries: Queries, *, statuses: list[str] | None = None, limit: int | None = None,
-                     group_by: str | None = None) -> dict[str, Any]:
+def training_history(
+    queries: Queries, *, statuses: list[str] | None = None, limit: int | None = None, group_by: str | None = None
+) -> dict[str, Any]:
     """Every run (newest `limit` when given) with config, best F1 and its curve."""
     jobs = sorted(iter_jobs(queries, statuses), key=lambda j: j.created_at, reverse=True)
     runs = [load_run(queries, job.job_id) for job in (jobs[:limit] if limit else jobs)]
     return history_payload(runs, group_by)
 
 
-def report_run(queries: Queries, job_ref: str, *, out_dir: Path | None = None, plots: bool = True,
-               thresholds: Thresholds = Thresholds()) -> dict[str, Any]:
+def report_run(
+    queries: Queries,
+    job_ref: str,
+    *,
+    out_dir: Path | None = None,
+    plots: bool = True,
+    thresholds: Thresholds = Thresholds(),
+) -> dict[str, Any]:
     """The run report, written to OUT_DIR/run_report.json (with plots) when asked."""
     run = load_run(queries, job_ref)
     if out_dir is not None:
@@ -137,5 +174,11 @@ def plot_run(queries: Queries, job_ref: str, out_dir: Path) -> dict[str, Any]:
 
     run = load_run(queries, job_ref)
     files = write_plots(run, Path(out_dir))
-    return stamped("run_plot", {"job_id": run.job_id, "name": run.job.name,
-                                "files": [{"path": str(p), "bytes": p.stat().st_size} for p in files]})
+    return stamped(
+        "run_plot",
+        {
+            "job_id": run.job_id,
+            "name": run.job.name,
+            "files": [{"path": str(p), "bytes": p.stat().st_size} for p in files],
+        },
+    )

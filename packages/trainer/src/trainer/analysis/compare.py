@@ -16,21 +16,40 @@ from trainer.analysis.values import flatten
 from trainer.config import upgrade_train_dict
 
 # Request fields that name or place a run without changing what it learns.
-BOOKKEEPING_KEYS = frozenset({"job_name", "description", "created_by", "snapshot", "snapshot_root", "upload_uri",
-                              "cache_dir", "train.output_dir", "allow_contract_failures"})
+BOOKKEEPING_KEYS = frozenset(
+    {
+        "job_name",
+        "description",
+        "created_by",
+        "snapshot",
+        "snapshot_root",
+        "upload_uri",
+        "cache_dir",
+        "train.output_dir",
+        "allow_contract_failures",
+    }
+)
 SEED_KEYS = frozenset({"train.seed", "seed"})
 COMPARED_METRICS = ("val_f1", "val_precision", "val_recall", "eval_loss", "train_loss")
-UNVALIDATED_MEANING = ("under `o` words whose labels were never validated are trained and scored as O, under `ignore` "
-                       "they are left out of training and scoring, so the two F1s count different words.")
+UNVALIDATED_MEANING = (
+    "under `o` words whose labels were never validated are trained and scored as O, under `ignore` "
+    "they are left out of training and scoring, so the two F1s count different words."
+)
 
 
 def run_summary(run: RunData) -> dict[str, Any]:
     """The few facts that identify a run in any listing."""
     best = run.best()
     return {
-        "job_id": run.job_id, "name": run.job.name, "status": run.job.status, "created_at": run.job.created_at,
-        "snapshot_id": run.snapshot_id, "model": run.model, "best_f1": run.best_f1,
-        "best_epoch": best.epoch if best else None, "evaluations": len(run.evaluations),
+        "job_id": run.job_id,
+        "name": run.job.name,
+        "status": run.job.status,
+        "created_at": run.job.created_at,
+        "snapshot_id": run.snapshot_id,
+        "model": run.model,
+        "best_f1": run.best_f1,
+        "best_epoch": best.epoch if best else None,
+        "evaluations": len(run.evaluations),
         "last_epoch": run.last.epoch if run.last else None,
     }
 
@@ -47,7 +66,9 @@ def training_config(run: RunData) -> dict[str, Any]:
 def config_differences(runs: Sequence[RunData]) -> list[dict[str, Any]]:
     configs = [training_config(r) for r in runs]
     keys = sorted(set().union(*configs))
-    return [{"key": k, "values": [c.get(k) for c in configs]} for k in keys if len({repr(c.get(k)) for c in configs}) > 1]
+    return [
+        {"key": k, "values": [c.get(k) for c in configs]} for k in keys if len({repr(c.get(k)) for c in configs}) > 1
+    ]
 
 
 def _labels_at_best(run: RunData) -> dict[str, dict[str, Any]]:
@@ -58,20 +79,31 @@ def compare_runs(runs: Sequence[RunData], snapshots: Sequence[SnapshotInfo]) -> 
     """Config differences, metric and per-label differences against the first run, and whether
     each run is comparable with it."""
     base, base_snapshot = runs[0], snapshots[0]
-    checks = [{"job_id": r.job_id, **comparability(base_snapshot, s, base.label_list, r.label_list)}
-              for r, s in zip(runs[1:], snapshots[1:], strict=True)]
+    checks = [
+        {"job_id": r.job_id, **comparability(base_snapshot, s, base.label_list, r.label_list)}
+        for r, s in zip(runs[1:], snapshots[1:], strict=True)
+    ]
     bests = [r.best() for r in runs]
     metrics = []
     for name in COMPARED_METRICS:
-        values = [r.best_f1 if name == "val_f1" else (b.values.get(name) if b else None) for r, b in zip(runs, bests, strict=True)]
+        values = [
+            r.best_f1 if name == "val_f1" else (b.values.get(name) if b else None)
+            for r, b in zip(runs, bests, strict=True)
+        ]
         metrics.append({"metric": name, "values": values, "change": [_delta(values[0], v) for v in values]})
     per_run = [_labels_at_best(r) for r in runs]
     labels = sorted(set().union(*per_run))
     label_table = []
     for label in labels:
         f1s = [p.get(label, {}).get("f1") for p in per_run]
-        label_table.append({"label": label, "f1": f1s, "support": [p.get(label, {}).get("support") for p in per_run],
-                            "change": [_delta(f1s[0], v) for v in f1s]})
+        label_table.append(
+            {
+                "label": label,
+                "f1": f1s,
+                "support": [p.get(label, {}).get("support") for p in per_run],
+                "change": [_delta(f1s[0], v) for v in f1s],
+            }
+        )
     return {
         "runs": [{**run_summary(r), "snapshot": s.to_dict()} for r, s in zip(runs, snapshots, strict=True)],
         "baseline": base.job_id,
@@ -97,20 +129,32 @@ def label_changes(a: RunData, b: RunData) -> list[dict[str, Any]]:
         f1_a, f1_b = rows_a.get(label, {}).get("f1"), rows_b.get(label, {}).get("f1")
         support = (rows_b.get(label) or rows_a.get(label) or {}).get("support") or 0
         change = _delta(f1_a, f1_b)
-        changes.append({"label": label, "f1_a": f1_a, "f1_b": f1_b, "change": change,
-                        "support_a": rows_a.get(label, {}).get("support"), "support_b": rows_b.get(label, {}).get("support"),
-                        "impact": round(change * support / total, 6) if change is not None else None})
+        changes.append(
+            {
+                "label": label,
+                "f1_a": f1_a,
+                "f1_b": f1_b,
+                "change": change,
+                "support_a": rows_a.get(label, {}).get("support"),
+                "support_b": rows_b.get(label, {}).get("support"),
+                "impact": round(change * support / total, 6) if change is not None else None,
+            }
+        )
     return sorted(changes, key=lambda c: (-(abs(c["impact"]) if c["impact"] is not None else 1.0), c["label"]))
 
 
 def _snapshot_sentence(changes: dict[str, Any]) -> str:
     pair = f"{changes['a']} -> {changes['b']}"
     if not changes.get("available"):
-        return f"The snapshot changed ({pair}, content differs) but its data could not be opened: {changes.get('reason')}."
+        return (
+            f"The snapshot changed ({pair}, content differs) but its data could not be opened: {changes.get('reason')}."
+        )
     moves = ", ".join(f"{c['from']}->{c['to']}: {c['words']}" for c in changes["relabelled_by_change"][:3])
     counts = ", ".join(f"{k} {v['change']:+d}" for k, v in list(changes["label_count_changes"].items())[:5])
-    text = (f"The data changed ({pair}): +{changes['receipts_added']}/-{changes['receipts_removed']} receipts, "
-            f"{changes['relabelled_words']} relabelled words{f' ({moves})' if moves else ''}")
+    text = (
+        f"The data changed ({pair}): +{changes['receipts_added']}/-{changes['receipts_removed']} receipts, "
+        f"{changes['relabelled_words']} relabelled words{f' ({moves})' if moves else ''}"
+    )
     if changes["relabelled_in_val"]:
         text += f", {changes['relabelled_in_val']} of them in the val split (the yardstick moved too)"
     if counts:
@@ -128,23 +172,36 @@ def _cause(comparable: bool, config_changed: list[dict[str, Any]], snapshot_chan
     return "config_and_snapshot" if config_changed else "none"
 
 
-def explain(a: RunData, b: RunData, snapshot_a: SnapshotInfo, snapshot_b: SnapshotInfo, changes: dict[str, Any]) -> dict[str, Any]:
+def explain(
+    a: RunData, b: RunData, snapshot_a: SnapshotInfo, snapshot_b: SnapshotInfo, changes: dict[str, Any]
+) -> dict[str, Any]:
     """Why best F1 moved from run A to run B: confounders, then config, data and labels."""
     check = comparability(snapshot_a, snapshot_b, a.label_list, b.label_list)
     confounders = []
     if check["same_val_split"] is False:
-        confounders.append("Not comparable: different val split (their split hashes differ)." if check["basis"] == "split_hash" else
-                           "Not comparable: the snapshots differ and cannot be opened to confirm the same val split.")
+        confounders.append(
+            "Not comparable: different val split (their split hashes differ)."
+            if check["basis"] == "split_hash"
+            else "Not comparable: the snapshots differ and cannot be opened to confirm the same val split."
+        )
     elif check["same_val_split"] is None:
-        confounders.append("Not comparable: neither snapshot hash nor split hash was recorded, so the val split is unknown.")
+        confounders.append(
+            "Not comparable: neither snapshot hash nor split hash was recorded, so the val split is unknown."
+        )
     if not check["same_label_set"]:
-        confounders.append(f"Not comparable: different label set (only in A: {', '.join(check['labels_only_in_a']) or '-'}; "
-                           f"only in B: {', '.join(check['labels_only_in_b']) or '-'}).")
+        confounders.append(
+            f"Not comparable: different label set (only in A: {', '.join(check['labels_only_in_a']) or '-'}; "
+            f"only in B: {', '.join(check['labels_only_in_b']) or '-'})."
+        )
     if check["same_unvalidated"] is False:
-        confounders.append(f"Not comparable on F1: A's snapshot was built with --unvalidated {check['unvalidated_a']}, B's with "
-                           f"{check['unvalidated_b']}: {UNVALIDATED_MEANING}")
+        confounders.append(
+            f"Not comparable on F1: A's snapshot was built with --unvalidated {check['unvalidated_a']}, B's with "
+            f"{check['unvalidated_b']}: {UNVALIDATED_MEANING}"
+        )
     config_changed = [{"key": d["key"], "a": d["values"][0], "b": d["values"][1]} for d in config_differences([a, b])]
-    snapshot_changed = bool(changes.get("content_changed")) or (changes.get("content_changed") is None and a.snapshot_id != b.snapshot_id)
+    snapshot_changed = bool(changes.get("content_changed")) or (
+        changes.get("content_changed") is None and a.snapshot_id != b.snapshot_id
+    )
     labels = label_changes(a, b)
     change = _delta(a.best_f1, b.best_f1)
     kind = _cause(check["comparable"], config_changed, snapshot_changed)
@@ -154,7 +211,9 @@ def explain(a: RunData, b: RunData, snapshot_a: SnapshotInfo, snapshot_b: Snapsh
     sentences = [f"Best F1 {_fmt(a.best_f1)} -> {_fmt(b.best_f1)} ({_signed(change)})."]
     sentences += confounders
     if config_changed:
-        sentences.append("Config changed: " + "; ".join(f"{c['key']} {c['a']!r} -> {c['b']!r}" for c in config_changed[:8]) + ".")
+        sentences.append(
+            "Config changed: " + "; ".join(f"{c['key']} {c['a']!r} -> {c['b']!r}" for c in config_changed[:8]) + "."
+        )
     else:
         sentences.append("Same training config.")
     if snapshot_changed:
@@ -165,21 +224,35 @@ def explain(a: RunData, b: RunData, snapshot_a: SnapshotInfo, snapshot_b: Snapsh
     if not moved:
         sentences.append("No label's F1 changed at the best evaluation.")
     else:
-        sentences.append("Largest label changes: " + ", ".join(f"{c['label']} {_fmt(c['f1_a'])} -> {_fmt(c['f1_b'])} ({_signed(c['change'])})" for c in moved) + ".")
+        sentences.append(
+            "Largest label changes: "
+            + ", ".join(f"{c['label']} {_fmt(c['f1_a'])} -> {_fmt(c['f1_b'])} ({_signed(c['change'])})" for c in moved)
+            + "."
+        )
     cause_sentence = {
-        "not_comparable": "The F1 values are measured on different yardsticks; compare them only after retraining on a shared split and label set.",
-        "snapshot": f"Cause: the snapshot change ({a.snapshot_id} -> {b.snapshot_id}); the training config is identical.",
+        "not_comparable": "The F1 values are measured on different yardsticks; compare them only after retraining on "
+        "a shared split and label set.",
+        "snapshot": f"Cause: the snapshot change ({a.snapshot_id} -> {b.snapshot_id}); the training config is "
+        "identical.",
         "config": "Cause: the config change(s) above; both runs trained on the same data.",
         "seed": "Only the seed differs: the change is run-to-run variance, not an improvement.",
-        "config_and_snapshot": "Both the config and the data changed, so the cause cannot be separated; rerun one change at a time.",
+        "config_and_snapshot": "Both the config and the data changed, so the cause cannot be separated; rerun one "
+        "change at a time.",
         "none": "Same config and data: the change is nondeterminism (run-to-run variance).",
         "reproduced": "Same config and data, and the same F1: the run reproduced exactly.",
     }[kind]
     sentences.append(cause_sentence)
     return {
-        "a": run_summary(a), "b": run_summary(b), "f1_change": change, "comparable": check, "confounders": confounders,
-        "config_changes": config_changed, "snapshot_changes": changes if snapshot_changed else None,
-        "label_changes": labels, "cause": {"kind": kind, "sentence": cause_sentence}, "explanation": sentences,
+        "a": run_summary(a),
+        "b": run_summary(b),
+        "f1_change": change,
+        "comparable": check,
+        "confounders": confounders,
+        "config_changes": config_changed,
+        "snapshot_changes": changes if snapshot_changed else None,
+        "label_changes": labels,
+        "cause": {"kind": kind, "sentence": cause_sentence},
+        "explanation": sentences,
     }
 
 

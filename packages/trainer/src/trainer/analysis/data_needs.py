@@ -59,8 +59,14 @@ def fit_log_support(points: Sequence[LabelPoint], min_points: int = 4) -> LogFit
     return LogFit(intercept, slope, r_squared, len(usable), len({p.job_id for p in usable}))
 
 
-def rank_data_needs(current: Sequence[LabelPoint], pool: Sequence[LabelPoint], *, added: float | None = None,
-                    min_points: int = 4, below_trend: float = 0.15) -> dict[str, Any]:
+def rank_data_needs(
+    current: Sequence[LabelPoint],
+    pool: Sequence[LabelPoint],
+    *,
+    added: float | None = None,
+    min_points: int = 4,
+    below_trend: float = 0.15,
+) -> dict[str, Any]:
     """The ranking, best candidate first, with the fit (or the fallback) that produced it.
 
     `added`: examples added per label in the what-if (default: the median support of the
@@ -75,8 +81,14 @@ def rank_data_needs(current: Sequence[LabelPoint], pool: Sequence[LabelPoint], *
     added = float(added if added is not None else (statistics.median(supports) if supports else 1.0))
     rows = []
     for point in current:
-        row: dict[str, Any] = {"label": point.label, "f1": point.f1, "support": point.support,
-                               "expected_f1": None, "residual": None, "expected_gain": None}
+        row: dict[str, Any] = {
+            "label": point.label,
+            "f1": point.f1,
+            "support": point.support,
+            "expected_f1": None,
+            "residual": None,
+            "expected_gain": None,
+        }
         if fit is not None and fit.slope > 0 and point.support > 0:
             expected = fit.predict(point.support)
             gain = min(1.0 - point.f1, fit.slope * math.log((point.support + added) / point.support))
@@ -94,6 +106,15 @@ def rank_data_needs(current: Sequence[LabelPoint], pool: Sequence[LabelPoint], *
         rows.append(row)
     rows.sort(key=lambda r: (-(r["score"] * (0.5 if r["advice"].startswith("below") else 1.0)), r["f1"]))
     method = "log_fit" if fit is not None and fit.slope > 0 else "heuristic"
-    fit_dict = None if fit is None else {"intercept": fit.intercept, "slope": fit.slope, "r_squared": fit.r_squared,
-                                         "points": fit.points, "runs": fit.runs}
+    fit_dict = (
+        None
+        if fit is None
+        else {
+            "intercept": fit.intercept,
+            "slope": fit.slope,
+            "r_squared": fit.r_squared,
+            "points": fit.points,
+            "runs": fit.runs,
+        }
+    )
     return {"method": method, "fit": fit_dict, "added": added, "support_source": source, "ranking": rows}

@@ -42,8 +42,16 @@ class Thresholds:
         return {n: values[n] for n in names}
 
 
-def _diagnosis(name: str, verdict: Any, evidence: dict[str, Any], explanation: str, thresholds: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "verdict": verdict, "evidence": evidence, "explanation": explanation, "thresholds": thresholds}
+def _diagnosis(
+    name: str, verdict: Any, evidence: dict[str, Any], explanation: str, thresholds: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "verdict": verdict,
+        "evidence": evidence,
+        "explanation": explanation,
+        "thresholds": thresholds,
+    }
 
 
 def _diff(a: float, b: float) -> float:
@@ -60,10 +68,19 @@ def _epoch(e: Evaluation | None) -> str:
 def overfitting(run: RunData, t: Thresholds = Thresholds()) -> dict[str, Any]:
     """Train loss falling while eval loss rises, for k consecutive evaluations."""
     th = t.pick("overfit_evaluations", "overfit_min_rise")
-    rows = [(e, e.values["train_loss"], e.values["eval_loss"]) for e in run.evaluations if "train_loss" in e.values and "eval_loss" in e.values]
+    rows = [
+        (e, e.values["train_loss"], e.values["eval_loss"])
+        for e in run.evaluations
+        if "train_loss" in e.values and "eval_loss" in e.values
+    ]
     if len(rows) < 2:
-        return _diagnosis("overfitting", None, {"evaluations_with_both_losses": len(rows)},
-                          "Cannot tell: needs train_loss and eval_loss from at least 2 evaluations.", th)
+        return _diagnosis(
+            "overfitting",
+            None,
+            {"evaluations_with_both_losses": len(rows)},
+            "Cannot tell: needs train_loss and eval_loss from at least 2 evaluations.",
+            th,
+        )
     longest, start, streak_start = 0, 0, 0
     for i in range(1, len(rows)):
         diverging = rows[i][1] < rows[i - 1][1] and rows[i][2] > rows[i - 1][2] + t.overfit_min_rise
@@ -75,19 +92,30 @@ def overfitting(run: RunData, t: Thresholds = Thresholds()) -> dict[str, Any]:
     ongoing = longest > 0 and end == len(rows) - 1
     best_eval = min(rows, key=lambda r: r[2])
     evidence = {
-        "diverging_evaluations": longest, "onset_epoch": rows[start][0].epoch if longest else None,
-        "until_epoch": rows[end][0].epoch if longest else None, "ongoing_at_end": ongoing,
-        "train_loss_change": _diff(rows[end][1], rows[start][1]), "eval_loss_change": _diff(rows[end][2], rows[start][2]),
-        "gap_at_onset": _diff(rows[start][2], rows[start][1]), "gap_at_end": _diff(rows[end][2], rows[end][1]),
-        "gap_last": _diff(rows[-1][2], rows[-1][1]), "min_eval_loss": best_eval[2], "min_eval_loss_epoch": best_eval[0].epoch,
+        "diverging_evaluations": longest,
+        "onset_epoch": rows[start][0].epoch if longest else None,
+        "until_epoch": rows[end][0].epoch if longest else None,
+        "ongoing_at_end": ongoing,
+        "train_loss_change": _diff(rows[end][1], rows[start][1]),
+        "eval_loss_change": _diff(rows[end][2], rows[start][2]),
+        "gap_at_onset": _diff(rows[start][2], rows[start][1]),
+        "gap_at_end": _diff(rows[end][2], rows[end][1]),
+        "gap_last": _diff(rows[-1][2], rows[-1][1]),
+        "min_eval_loss": best_eval[2],
+        "min_eval_loss_epoch": best_eval[0].epoch,
     }
     if longest >= t.overfit_evaluations:
-        text = (f"Overfitting from epoch {_epoch(rows[start][0])}: over {longest} evaluations train loss fell "
-                f"{-evidence['train_loss_change']:.3f} while eval loss rose {evidence['eval_loss_change']:.3f} "
-                f"(gap {evidence['gap_at_onset']:.3f} -> {evidence['gap_at_end']:.3f}){'; still diverging at the end' if ongoing else ''}.")
+        text = (
+            f"Overfitting from epoch {_epoch(rows[start][0])}: over {longest} evaluations train loss fell "
+            f"{-evidence['train_loss_change']:.3f} while eval loss rose {evidence['eval_loss_change']:.3f} "
+            f"(gap {evidence['gap_at_onset']:.3f} -> "
+            f"{evidence['gap_at_end']:.3f}){'; still diverging at the end' if ongoing else ''}."
+        )
         return _diagnosis("overfitting", True, evidence, text, th)
-    text = (f"No overfitting: train and eval loss never diverged for {t.overfit_evaluations} evaluations in a row "
-            f"(longest: {longest}); eval loss was lowest at epoch {_epoch(best_eval[0])}.")
+    text = (
+        f"No overfitting: train and eval loss never diverged for {t.overfit_evaluations} evaluations in a row "
+        f"(longest: {longest}); eval loss was lowest at epoch {_epoch(best_eval[0])}."
+    )
     return _diagnosis("overfitting", False, evidence, text, th)
 
 
@@ -97,8 +125,13 @@ def plateau(run: RunData, t: Thresholds = Thresholds()) -> dict[str, Any]:
     metric = run.best_metric_name
     scored = run.series(metric)
     if len(scored) < 2:
-        return _diagnosis("plateau", None, {"metric": metric, "evaluations": len(scored)},
-                          f"Cannot tell: needs {metric} from at least 2 evaluations.", th)
+        return _diagnosis(
+            "plateau",
+            None,
+            {"metric": metric, "evaluations": len(scored)},
+            f"Cannot tell: needs {metric} from at least 2 evaluations.",
+            th,
+        )
     sign = -1.0 if metric.endswith("loss") else 1.0
     reference, last_gain = scored[0][1], 0
     for i, (_, value) in enumerate(scored[1:], start=1):
@@ -107,16 +140,26 @@ def plateau(run: RunData, t: Thresholds = Thresholds()) -> dict[str, Any]:
     since = len(scored) - 1 - last_gain
     tail = [v for _, v in scored[last_gain:]]
     best_value = (max if sign > 0 else min)(v for _, v in scored)
-    evidence = {"metric": metric, "evaluations_without_improvement": since, "last_improvement_epoch": scored[last_gain][0].epoch,
-                "value_at_last_improvement": scored[last_gain][1], "best_value": best_value, "last_value": scored[-1][1],
-                "range_since_improvement": _diff(max(tail), min(tail))}
+    evidence = {
+        "metric": metric,
+        "evaluations_without_improvement": since,
+        "last_improvement_epoch": scored[last_gain][0].epoch,
+        "value_at_last_improvement": scored[last_gain][1],
+        "best_value": best_value,
+        "last_value": scored[-1][1],
+        "range_since_improvement": _diff(max(tail), min(tail)),
+    }
     if since >= t.plateau_evaluations:
-        text = (f"Plateau: {metric} has not improved by more than {t.plateau_epsilon:g} for {since} evaluations "
-                f"(since epoch {_epoch(scored[last_gain][0])}); it stayed within {evidence['range_since_improvement']:.4f} "
-                f"around {best_value:.4f}.")
+        text = (
+            f"Plateau: {metric} has not improved by more than {t.plateau_epsilon:g} for {since} evaluations "
+            f"(since epoch {_epoch(scored[last_gain][0])}); it stayed within {evidence['range_since_improvement']:.4f} "
+            f"around {best_value:.4f}."
+        )
         return _diagnosis("plateau", True, evidence, text, th)
-    text = (f"No plateau: {metric} last improved by more than {t.plateau_epsilon:g} at epoch "
-            f"{_epoch(scored[last_gain][0])}, {since} evaluation(s) before the end.")
+    text = (
+        f"No plateau: {metric} last improved by more than {t.plateau_epsilon:g} at epoch "
+        f"{_epoch(scored[last_gain][0])}, {since} evaluation(s) before the end."
+    )
     return _diagnosis("plateau", False, evidence, text, th)
 
 
@@ -133,8 +176,11 @@ def learning_rate_schedule(run: RunData, t: Thresholds = Thresholds()) -> dict[s
     warmup_ratio = train.get("warmup_ratio")
     evidence = {
         **observed,
-        "warmup_epochs": observed["warmup_steps"] / per_epoch if per_epoch and observed["warmup_steps"] is not None else None,
-        "steps_per_epoch": per_epoch, "configured_peak_lr": train.get("learning_rate"),
+        "warmup_epochs": observed["warmup_steps"] / per_epoch
+        if per_epoch and observed["warmup_steps"] is not None
+        else None,
+        "steps_per_epoch": per_epoch,
+        "configured_peak_lr": train.get("learning_rate"),
         "configured_warmup_ratio": warmup_ratio,
         "expected_warmup_steps": warmup_ratio * total_steps if total_steps and warmup_ratio is not None else None,
         "by_epoch": [{"epoch": e.epoch, "step": e.step, "learning_rate": lr} for e, lr in run.series("learning_rate")],
@@ -149,15 +195,27 @@ def learning_rate_schedule(run: RunData, t: Thresholds = Thresholds()) -> dict[s
     if shape == "unknown":
         text = f"Cannot tell the schedule: {len(points)} learning-rate sample(s); at least 3 evaluations are needed."
         return _diagnosis("learning_rate_schedule", "unknown", evidence, text, th)
-    warm = "no warmup" if evidence["warmup_observable"] else f"warmup not observable (first learning-rate sample at step {first:.0f})"
+    warm = (
+        "no warmup"
+        if evidence["warmup_observable"]
+        else f"warmup not observable (first learning-rate sample at step {first:.0f})"
+    )
     if observed["warmup"]:
         epochs_text = f", {evidence['warmup_epochs']:.2f} epochs" if evidence["warmup_epochs"] is not None else ""
         warm = f"warmup over ~{observed['warmup_steps']:.0f} steps{epochs_text}"
-    decay = {"constant": "stays constant", "other": "then follows no linear or cosine decay",
-             "linear": "then decays linearly", "cosine": "then decays along a cosine"}[shape]
+    decay = {
+        "constant": "stays constant",
+        "other": "then follows no linear or cosine decay",
+        "linear": "then decays linearly",
+        "cosine": "then decays along a cosine",
+    }[shape]
     expected = evidence["expected_warmup_steps"]
-    config = (f" (configured: peak {evidence['configured_peak_lr']:g}, warmup_ratio {warmup_ratio:g} -> ~{expected:.0f} steps)"
-              if expected is not None and evidence["configured_peak_lr"] else "")
+    config = (
+        f" (configured: peak {evidence['configured_peak_lr']:g}, warmup_ratio {warmup_ratio:g} -> ~{expected:.0f} "
+        "steps)"
+        if expected is not None and evidence["configured_peak_lr"]
+        else ""
+    )
     mismatch = "; this does NOT match the config" if evidence["matches_config"] is False else ""
     text = f"LR: {warm}, peak {observed['peak_lr_estimated']:.3g}, {decay}{config}{mismatch}."
     return _diagnosis("learning_rate_schedule", shape, evidence, text, th)
@@ -185,32 +243,55 @@ def early_stopping(run: RunData, t: Thresholds = Thresholds()) -> dict[str, Any]
     metric = run.best_metric_name
     patience, epochs = run.train_config.get("early_stopping_patience"), run.train_config.get("epochs")
     after_best = [e for e in run.evaluations if best is not None and _later(e, best)]
-    recorded = results.early_stopping_triggered if results.early_stopping_triggered is not None else \
-        (summary.early_stopping_triggered if summary else None)
+    recorded = (
+        results.early_stopping_triggered
+        if results.early_stopping_triggered is not None
+        else (summary.early_stopping_triggered if summary else None)
+    )
     stopped_short = bool(last and last.epoch is not None and epochs and last.epoch < epochs - 1e-6)
     inferred = bool(patience and len(after_best) >= patience and stopped_short and run.job.status == "succeeded")
     triggered = bool(recorded) if recorded is not None else inferred
     evidence = {
-        "triggered": triggered, "source": "recorded" if recorded is not None else "inferred",
-        "metric": metric, "best_epoch": best.epoch if best else None, "best_step": best.step if best else None,
-        "best_value": best.values.get(metric) if best else None, "last_epoch": last.epoch if last else None,
-        "epochs_since_best": _diff(last.epoch, best.epoch) if best and last and best.epoch is not None and last.epoch is not None else None,
-        "evaluations_since_best": len(after_best), "patience": patience, "configured_epochs": epochs,
-        "recorded_best_epoch": results.best_epoch if results.best_epoch is not None else (summary.best_epoch if summary else None),
+        "triggered": triggered,
+        "source": "recorded" if recorded is not None else "inferred",
+        "metric": metric,
+        "best_epoch": best.epoch if best else None,
+        "best_step": best.step if best else None,
+        "best_value": best.values.get(metric) if best else None,
+        "last_epoch": last.epoch if last else None,
+        "epochs_since_best": _diff(last.epoch, best.epoch)
+        if best and last and best.epoch is not None and last.epoch is not None
+        else None,
+        "evaluations_since_best": len(after_best),
+        "patience": patience,
+        "configured_epochs": epochs,
+        "recorded_best_epoch": results.best_epoch
+        if results.best_epoch is not None
+        else (summary.best_epoch if summary else None),
     }
     if best is None:
         return _diagnosis("early_stopping", None, evidence, f"Cannot tell: no evaluation recorded {metric}.", {})
     best_text = f"{metric} peaked at {evidence['best_value']:.4f} in epoch {_epoch(best)}"
     if run.job.status in ("running", "pending"):
-        text = f"Still running: {best_text}; {len(after_best)} of {patience or '-'} evaluations without improvement so far."
+        text = (
+            f"Still running: {best_text}; {len(after_best)} of {patience or '-'} evaluations without improvement "
+            "so far."
+        )
         return _diagnosis("early_stopping", triggered, evidence, text, {})
     if not triggered and run.job.status in ("failed", "cancelled", "interrupted"):
-        text = f"The run was {run.job.status} at epoch {_epoch(last)} of {epochs or '?'}, before early stopping could decide; {best_text}."
+        text = (
+            f"The run was {run.job.status} at epoch {_epoch(last)} of {epochs or '?'}, before early stopping "
+            f"could decide; {best_text}."
+        )
     elif triggered:
-        text = (f"Early stopping triggered at epoch {_epoch(last)} of {epochs}: {best_text} and did not improve "
-                f"for {len(after_best)} evaluations (patience {patience}).")
+        text = (
+            f"Early stopping triggered at epoch {_epoch(last)} of {epochs}: {best_text} and did not improve "
+            f"for {len(after_best)} evaluations (patience {patience})."
+        )
     else:
-        ran = f"training ran to epoch {_epoch(last)} of {epochs}" if epochs else f"training ended at epoch {_epoch(last)}"
+        ran = (
+            f"training ran to epoch {_epoch(last)} of {epochs}" if epochs else f"training ended at epoch {_epoch(last)}"
+        )
         text = f"Early stopping did not trigger: {ran}; {best_text}, {len(after_best)} evaluation(s) before the end."
     return _diagnosis("early_stopping", triggered, evidence, text, {})
 
@@ -229,12 +310,23 @@ def best_vs_last(run: RunData, t: Thresholds = Thresholds()) -> dict[str, Any]:
     sign = -1.0 if metric.endswith("loss") else 1.0
     drop = _diff(sign * best.values[metric], sign * last.values[metric])
     verdict = "last_is_best" if best is last else "close" if drop <= t.best_vs_last_tolerance else "last_worse"
-    evidence = {"metric": metric, "best_epoch": best.epoch, "best_value": best.values[metric], "last_epoch": last.epoch,
-                "last_value": last.values[metric], "drop": drop, "best_f1": run.best_f1, "last_f1": last.values.get("val_f1")}
+    evidence = {
+        "metric": metric,
+        "best_epoch": best.epoch,
+        "best_value": best.values[metric],
+        "last_epoch": last.epoch,
+        "last_value": last.values[metric],
+        "drop": drop,
+        "best_f1": run.best_f1,
+        "last_f1": last.values.get("val_f1"),
+    }
     text = {
-        "last_is_best": f"The last evaluation (epoch {_epoch(last)}) is the best: {metric} {best.values[metric]:.4f}; more epochs may still help.",
-        "close": f"Best {metric} {best.values[metric]:.4f} at epoch {_epoch(best)}; the last (epoch {_epoch(last)}) is within {t.best_vs_last_tolerance:g}.",
-        "last_worse": f"Best {metric} {best.values[metric]:.4f} at epoch {_epoch(best)}; the last (epoch {_epoch(last)}) is {drop:.4f} worse, so keep the best checkpoint.",
+        "last_is_best": f"The last evaluation (epoch {_epoch(last)}) is the best: {metric} "
+        f"{best.values[metric]:.4f}; more epochs may still help.",
+        "close": f"Best {metric} {best.values[metric]:.4f} at epoch {_epoch(best)}; the last (epoch {_epoch(last)}) "
+        f"is within {t.best_vs_last_tolerance:g}.",
+        "last_worse": f"Best {metric} {best.values[metric]:.4f} at epoch {_epoch(best)}; the last (epoch "
+        f"{_epoch(last)}) is {drop:.4f} worse, so keep the best checkpoint.",
     }[verdict]
     return _diagnosis("best_vs_last", verdict, evidence, text, th)
 
@@ -243,8 +335,11 @@ def label_rows(evaluation: Evaluation | None) -> list[dict[str, Any]]:
     """Per-label figures of one evaluation, weakest first."""
     if evaluation is None:
         return []
-    rows = [{"label": label, **{k: fig.get(k) for k in ("f1", "precision", "recall", "support")}}
-            for label, fig in evaluation.per_label.items() if fig.get("f1") is not None]
+    rows = [
+        {"label": label, **{k: fig.get(k) for k in ("f1", "precision", "recall", "support")}}
+        for label, fig in evaluation.per_label.items()
+        if fig.get("f1") is not None
+    ]
     return sorted(rows, key=lambda r: (r["f1"], r["label"]))
 
 
@@ -254,19 +349,28 @@ def weak_labels(run: RunData, t: Thresholds = Thresholds()) -> dict[str, Any]:
     best = run.best()
     rows = label_rows(best)
     if not rows:
-        return _diagnosis("weak_labels", None, {"epoch": best.epoch if best else None, "weakest": [], "weak": []},
-                          "Cannot tell: no per-label metrics were recorded.", th)
+        return _diagnosis(
+            "weak_labels",
+            None,
+            {"epoch": best.epoch if best else None, "weakest": [], "weak": []},
+            "Cannot tell: no per-label metrics were recorded.",
+            th,
+        )
     median = statistics.median(r["f1"] for r in rows)
     weak = [r for r in rows if r["f1"] < t.weak_label_f1 or r["f1"] < median - t.weak_label_gap]
     evidence = {"epoch": best.epoch, "median_f1": median, "weakest": rows[: t.weakest_count], "weak": weak}
     first = rows[0]
     support = f" on {first['support']} val entities" if first.get("support") is not None else ""
     if weak:
-        text = (f"{first['label']} is the weakest label: F1 {first['f1']:.3f}{support} at epoch {_epoch(best)} "
-                f"(median label F1 {median:.3f}); weak: {', '.join(r['label'] for r in weak)}.")
+        text = (
+            f"{first['label']} is the weakest label: F1 {first['f1']:.3f}{support} at epoch {_epoch(best)} "
+            f"(median label F1 {median:.3f}); weak: {', '.join(r['label'] for r in weak)}."
+        )
     else:
-        text = (f"No weak label: every label has F1 >= {t.weak_label_f1:g} and within {t.weak_label_gap:g} of the median "
-                f"{median:.3f}; the weakest is {first['label']} ({first['f1']:.3f}{support}).")
+        text = (
+            f"No weak label: every label has F1 >= {t.weak_label_f1:g} and within {t.weak_label_gap:g} of the median "
+            f"{median:.3f}; the weakest is {first['label']} ({first['f1']:.3f}{support})."
+        )
     return _diagnosis("weak_labels", bool(weak), evidence, text, th)
 
 
@@ -275,39 +379,70 @@ def current_label_points(run: RunData, train_support: dict[str, int] | None) -> 
     points = []
     for row in label_rows(run.best()):
         if train_support is not None:
-            points.append(LabelPoint(run.job_id, row["label"], row["f1"], float(train_support.get(row["label"], 0)), "train_entity_words"))
+            points.append(
+                LabelPoint(
+                    run.job_id, row["label"], row["f1"], float(train_support.get(row["label"], 0)), "train_entity_words"
+                )
+            )
         elif row.get("support") is not None:
             points.append(LabelPoint(run.job_id, row["label"], row["f1"], float(row["support"]), VAL_SUPPORT_PROXY))
     return points
 
 
-def data_needs(run: RunData, pool: Sequence[LabelPoint], train_support: dict[str, int] | None, t: Thresholds = Thresholds()) -> dict[str, Any]:
+def data_needs(
+    run: RunData, pool: Sequence[LabelPoint], train_support: dict[str, int] | None, t: Thresholds = Thresholds()
+) -> dict[str, Any]:
     """Labels ranked by the F1 more data should buy, from the support/F1 trend of all runs."""
     th = t.pick("data_needs_added", "data_needs_min_points", "data_needs_below_trend")
     current = current_label_points(run, train_support)
     others = [p for p in pool if p.job_id != run.job_id]
-    ranked = rank_data_needs(current, [*others, *current], added=t.data_needs_added,
-                             min_points=t.data_needs_min_points, below_trend=t.data_needs_below_trend)
+    ranked = rank_data_needs(
+        current,
+        [*others, *current],
+        added=t.data_needs_added,
+        min_points=t.data_needs_min_points,
+        below_trend=t.data_needs_below_trend,
+    )
     if not ranked["ranking"]:
-        return _diagnosis("data_needs", None, ranked, "Cannot tell: no per-label metrics with support were recorded.", th)
+        return _diagnosis(
+            "data_needs", None, ranked, "Cannot tell: no per-label metrics with support were recorded.", th
+        )
     top = ranked["ranking"][0]
-    unit = "train entity words" if ranked["support_source"] == "train_entity_words" else "val support (proxy: snapshot unreachable)"
+    unit = (
+        "train entity words"
+        if ranked["support_source"] == "train_entity_words"
+        else "val support (proxy: snapshot unreachable)"
+    )
     if ranked["method"] == "log_fit":
         fit = ranked["fit"]
-        text = (f"{top['label']} would gain most from more data: +{top['expected_gain']:.3f} F1 expected from "
-                f"+{ranked['added']:.0f} examples (F1 = {fit['intercept']:.2f} + {fit['slope']:.3f} ln(support) over "
-                f"{fit['points']} label points from {fit['runs']} runs; support = {unit}).")
+        text = (
+            f"{top['label']} would gain most from more data: +{top['expected_gain']:.3f} F1 expected from "
+            f"+{ranked['added']:.0f} examples (F1 = {fit['intercept']:.2f} + {fit['slope']:.3f} ln(support) over "
+            f"{fit['points']} label points from {fit['runs']} runs; support = {unit})."
+        )
     else:
-        text = (f"{top['label']} is the first candidate for more data (F1 {top['f1']:.3f} on support {top['support']:.0f}); "
-                f"too few runs for a support/F1 fit, so labels are ranked by low F1 and low support ({unit}).")
+        text = (
+            f"{top['label']} is the first candidate for more data (F1 {top['f1']:.3f} on support "
+            f"{top['support']:.0f}); "
+            f"too few runs for a support/F1 fit, so labels are ranked by low F1 and low support ({unit})."
+        )
     return _diagnosis("data_needs", top["label"], ranked, text, th)
 
 
-def diagnose_run(run: RunData, *, pool: Sequence[LabelPoint] = (), train_support: dict[str, int] | None = None,
-                 thresholds: Thresholds = Thresholds()) -> list[dict[str, Any]]:
+def diagnose_run(
+    run: RunData,
+    *,
+    pool: Sequence[LabelPoint] = (),
+    train_support: dict[str, int] | None = None,
+    thresholds: Thresholds = Thresholds(),
+) -> list[dict[str, Any]]:
     """Every diagnosis, in a fixed order."""
     return [
-        overfitting(run, thresholds), plateau(run, thresholds), learning_rate_schedule(run, thresholds),
-        early_stopping(run, thresholds), best_vs_last(run, thresholds), weak_labels(run, thresholds),
+        overfitting(run, thresholds),
+        plateau(run, thresholds),
+        learning_rate_schedule(run, thresholds),
+        early_stopping(run, thresholds),
+        best_vs_last(run, thresholds),
+        weak_labels(run, thresholds),
         data_needs(run, pool, train_support, thresholds),
     ]

@@ -66,9 +66,17 @@ class SnapshotInfo:
             receipts = {s: (c or {}).get("receipts") for s, c in (record.counts if record else {}).items()}
             contracts = record.contract_status if record else None
         return {
-            "id": self.id, "uri": self.uri, "content_sha256": self.content_sha256, "label_list": self.label_list,
-            "reachable": self.reachable, "unreachable_reason": self.reason, "parent_id": parent_id, "created_at": created_at,
-            "split_hashes": split_hashes, "receipts": receipts or None, "contracts": contracts,
+            "id": self.id,
+            "uri": self.uri,
+            "content_sha256": self.content_sha256,
+            "label_list": self.label_list,
+            "reachable": self.reachable,
+            "unreachable_reason": self.reason,
+            "parent_id": parent_id,
+            "created_at": created_at,
+            "split_hashes": split_hashes,
+            "receipts": receipts or None,
+            "contracts": contracts,
         }
 
 
@@ -83,7 +91,11 @@ def _matching_records(run: RunData, queries: Queries | None) -> list[DatasetSnap
     lineage = run.snapshot_lineage
     if queries is None or not lineage.id:
         return []
-    return [r for r in queries.snapshot_records(lineage.id) if not lineage.content_sha256 or r.content_sha256 == lineage.content_sha256]
+    return [
+        r
+        for r in queries.snapshot_records(lineage.id)
+        if not lineage.content_sha256 or r.content_sha256 == lineage.content_sha256
+    ]
 
 
 def _candidate_roots(run: RunData, records: list[DatasetSnapshotRecord]) -> list[str]:
@@ -95,7 +107,9 @@ def _candidate_roots(run: RunData, records: list[DatasetSnapshotRecord]) -> list
     return list(dict.fromkeys(r for r in roots if r))
 
 
-def resolve_snapshot(run: RunData, queries: Queries | None = None, *, cache: dict[tuple, SnapshotInfo] | None = None) -> SnapshotInfo:
+def resolve_snapshot(
+    run: RunData, queries: Queries | None = None, *, cache: dict[tuple, SnapshotInfo] | None = None
+) -> SnapshotInfo:
     """Open the run's snapshot manifest (not its data) from the recorded uri, the snapshot
     record in the table, or the request's root; the first that holds the same content wins."""
     lineage = run.snapshot_lineage
@@ -104,8 +118,9 @@ def resolve_snapshot(run: RunData, queries: Queries | None = None, *, cache: dic
     if cache is not None and key in cache:
         return cache[key]
     records = _matching_records(run, queries)
-    info = SnapshotInfo(snapshot_id, lineage.uri, content, list(lineage.label_list),
-                        record=records[0] if records else None)
+    info = SnapshotInfo(
+        snapshot_id, lineage.uri, content, list(lineage.label_list), record=records[0] if records else None
+    )
     if not snapshot_id:
         info.reason = "the job recorded no snapshot"
     else:
@@ -174,20 +189,33 @@ def snapshot_changes(a: SnapshotInfo, b: SnapshotInfo) -> dict[str, Any]:
         missing = [f"{s.id}: {s.reason}" for s in (a, b) if s.opened is None]
         return {**base, "available": False, "reason": "; ".join(missing)}
     if not changed:
-        return {**base, "available": True, "receipts_added": 0, "receipts_removed": 0, "relabelled_words": 0,
-                "relabelled_in_val": 0, "relabelled_by_change": [], "label_count_changes": {}, "same_val_split": True,
-                "val_overlap": None, "build_config_changes": {}}
+        return {
+            **base,
+            "available": True,
+            "receipts_added": 0,
+            "receipts_removed": 0,
+            "relabelled_words": 0,
+            "relabelled_in_val": 0,
+            "relabelled_by_change": [],
+            "label_count_changes": {},
+            "same_val_split": True,
+            "val_overlap": None,
+            "build_config_changes": {},
+        }
     from dataset_builder.diff import diff_snapshots
 
     diff = diff_snapshots(a.opened, b.opened)
     return {
-        **base, "available": True,
-        "receipts_added": diff["receipts"]["added"], "receipts_removed": diff["receipts"]["removed"],
+        **base,
+        "available": True,
+        "receipts_added": diff["receipts"]["added"],
+        "receipts_removed": diff["receipts"]["removed"],
         "relabelled_words": diff["relabelled_words"]["count"],
         "relabelled_in_val": _relabelled_in_split(a.opened, b.opened, "val"),
         "relabelled_by_change": diff["relabelled_words"]["by_change"],
         "label_count_changes": {k: v for k, v in diff["label_counts"].items() if v["change"]},
-        "same_val_split": diff["split"]["same_val_split"], "val_overlap": diff["split"]["val_overlap"],
+        "same_val_split": diff["split"]["same_val_split"],
+        "val_overlap": diff["split"]["val_overlap"],
         "build_config_changes": diff["config_changes"],
     }
 
@@ -203,5 +231,6 @@ def _relabelled_in_split(a: Any, b: Any, split: str) -> int:
     word = ["receipt_key", "line_id", "word_id"]
     words_a, words_b = with_label_state(a.words), with_label_state(b.words)
     joined = words_a.select(*word, training_target().alias("from")).join(
-        words_b.select(*word, training_target().alias("to"), "split"), on=word)
+        words_b.select(*word, training_target().alias("to"), "split"), on=word
+    )
     return joined.filter((pl.col("from") != pl.col("to")) & (pl.col("split") == split)).height

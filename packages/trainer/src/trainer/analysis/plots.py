@@ -59,11 +59,18 @@ def learning_curves(run: RunData, path: Path) -> Path:
         lr.ticklabel_format(axis="y", style="sci", scilimits=(0, 0))
     final = label_rows(best)[:MAX_LABEL_CURVES]
     for row in final:
-        points = [(_x(e), e.per_label[row["label"]]["f1"]) for e in run.evaluations
-                  if row["label"] in e.per_label and e.per_label[row["label"]].get("f1") is not None]
+        points = [
+            (_x(e), e.per_label[row["label"]]["f1"])
+            for e in run.evaluations
+            if row["label"] in e.per_label and e.per_label[row["label"]].get("f1") is not None
+        ]
         labels.plot([p[0] for p in points], [p[1] for p in points], "-", marker=".", label=row["label"])
-    titles = ((loss, "Loss", "loss"), (f1, "Validation F1", "score (0-1)"), (lr, "Learning rate", "learning rate"),
-              (labels, f"Per-label F1 (weakest {len(final)} at best epoch)", "F1 (0-1)"))
+    titles = (
+        (loss, "Loss", "loss"),
+        (f1, "Validation F1", "score (0-1)"),
+        (lr, "Learning rate", "learning rate"),
+        (labels, f"Per-label F1 (weakest {len(final)} at best epoch)", "F1 (0-1)"),
+    )
     for axis, title, ylabel in titles:
         axis.set_title(title)
         axis.set_xlabel("epoch")
@@ -76,7 +83,11 @@ def learning_curves(run: RunData, path: Path) -> Path:
             _empty(axis, "not recorded")
     for axis in (f1, labels):
         axis.set_ylim(-0.02, 1.02)
-    best_text = f"best F1 {run.best_f1:.4f} at epoch {_x(best):g}" if best is not None and run.best_f1 is not None else "no evaluations"
+    best_text = (
+        f"best F1 {run.best_f1:.4f} at epoch {_x(best):g}"
+        if best is not None and run.best_f1 is not None
+        else "no evaluations"
+    )
     figure.suptitle(f"{run.job.name} ({run.job_id[:8]}, {run.job.status}): {best_text}")
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
@@ -99,14 +110,22 @@ def per_label_f1(run: RunData, path: Path, thresholds: Thresholds = Thresholds()
         for bar, row in zip(bars, reversed(rows), strict=True):
             support = f"n={row['support']}" if row.get("support") is not None else "n=?"
             inside = bar.get_width() > 0.75  # no room to the right: write on the bar itself
-            axis.text(bar.get_width() - 0.01 if inside else bar.get_width() + 0.01, bar.get_y() + bar.get_height() / 2,
-                      f"{row['f1']:.3f}  ({support})", va="center", ha="right" if inside else "left",
-                      color="white" if inside else "black", fontsize="small")
+            axis.text(
+                bar.get_width() - 0.01 if inside else bar.get_width() + 0.01,
+                bar.get_y() + bar.get_height() / 2,
+                f"{row['f1']:.3f}  ({support})",
+                va="center",
+                ha="right" if inside else "left",
+                color="white" if inside else "black",
+                fontsize="small",
+            )
         axis.axvline(thresholds.weak_label_f1, color="gray", linestyle=":")
     else:
         _empty(axis, "no per-label metrics recorded")
     axis.set_xlim(0, 1)
-    axis.set_xlabel(f"F1 (0-1); n = val entities (support); red, left of the dotted line: weak (F1 < {thresholds.weak_label_f1:g})")
+    axis.set_xlabel(
+        f"F1 (0-1); n = val entities (support); red, left of the dotted line: weak (F1 < {thresholds.weak_label_f1:g})"
+    )
     axis.set_ylabel("label")
     epoch = f"epoch {_x(best):g}" if best is not None else "no evaluation"
     axis.set_title(f"Per-label F1 at the best evaluation ({epoch}): {run.job.name}")

@@ -53,7 +53,10 @@ def _label_figures(raw: Mapping[str, Any]) -> dict[str, float]:
 
 
 def _sort_key(evaluation: Evaluation) -> tuple[float, float]:
-    return (evaluation.epoch if evaluation.epoch is not None else -1.0, evaluation.step if evaluation.step is not None else -1)
+    return (
+        evaluation.epoch if evaluation.epoch is not None else -1.0,
+        evaluation.step if evaluation.step is not None else -1,
+    )
 
 
 STEP_SERIES_PREFIX = "step_"
@@ -72,7 +75,11 @@ class StepPoint:
 def step_points(metrics: Iterable[JobMetric]) -> list[StepPoint]:
     by_step: dict[int, dict[str, Any]] = {}
     for metric in metrics:
-        if metric.metric_name.startswith(STEP_SERIES_PREFIX) and metric.step is not None and number(metric.value) is not None:
+        if (
+            metric.metric_name.startswith(STEP_SERIES_PREFIX)
+            and metric.step is not None
+            and number(metric.value) is not None
+        ):
             row = by_step.setdefault(metric.step, {"epoch": metric.epoch, "values": {}})
             row["values"][metric.metric_name.removeprefix(STEP_SERIES_PREFIX)] = number(metric.value)
     return [StepPoint(step, row["epoch"], row["values"]) for step, row in sorted(by_step.items())]
@@ -92,27 +99,37 @@ def evaluations_from_metrics(metrics: Iterable[JobMetric]) -> tuple[list[Evaluat
             continue
         key = ("step", metric.step) if metric.step is not None else ("epoch", metric.epoch)
         groups.setdefault(key, []).append(metric)
-    step_of_epoch = {rows[0].epoch: key for key, rows in groups.items() if key[0] == "step" and rows[0].epoch is not None}
+    step_of_epoch = {
+        rows[0].epoch: key for key, rows in groups.items() if key[0] == "step" and rows[0].epoch is not None
+    }
     for key in [k for k in groups if k[0] == "epoch" and k[1] in step_of_epoch]:
-        groups[step_of_epoch[key[1]]].extend(groups.pop(key))  # legacy rows without a step join their epoch's evaluation
+        groups[step_of_epoch[key[1]]].extend(
+            groups.pop(key)
+        )  # legacy rows without a step join their epoch's evaluation
     evaluations = []
     for rows in groups.values():
         epoch = next((r.epoch for r in rows if r.epoch is not None), None)
         step = next((r.step for r in rows if r.step is not None), None)
         scalars = {r.metric_name: number(r.value) for r in rows if not r.metric_name.startswith("label_")}
         labels = {label: _label_figures(fig) for (_, label), fig in per_label_metrics(rows).items()}
-        evaluations.append(Evaluation(
-            epoch=float(epoch) if epoch is not None else None, step=int(step) if step is not None else None,
-            values={k: v for k, v in scalars.items() if v is not None}, per_label=labels,
-            timestamp=min(r.timestamp for r in rows),
-        ))
+        evaluations.append(
+            Evaluation(
+                epoch=float(epoch) if epoch is not None else None,
+                step=int(step) if step is not None else None,
+                values={k: v for k, v in scalars.items() if v is not None},
+                per_label=labels,
+                timestamp=min(r.timestamp for r in rows),
+            )
+        )
     return sorted(evaluations, key=_sort_key), dataset
 
 
 def evaluations_from_summary(summary: RunSummary) -> list[Evaluation]:
     """Evaluations rebuilt from a `run_summary` log, for runs whose JobMetrics lack epochs."""
-    evaluations = [Evaluation(row.epoch, row.step, dict(row.values), {k: _label_figures(v) for k, v in row.per_label.items()})
-                   for row in summary.epoch_rows]
+    evaluations = [
+        Evaluation(row.epoch, row.step, dict(row.values), {k: _label_figures(v) for k, v in row.per_label.items()})
+        for row in summary.epoch_rows
+    ]
     return sorted(evaluations, key=_sort_key)
 
 
@@ -129,17 +146,32 @@ class RunData:
     steps: tuple[StepPoint, ...] = ()
 
     @classmethod
-    def from_records(cls, job: Job, metrics: Iterable[JobMetric], logs: Iterable[JobLog] = (),
-                     statuses: Iterable[JobStatus] = (), checkpoints: Iterable[JobCheckpoint] = ()) -> RunData:
+    def from_records(
+        cls,
+        job: Job,
+        metrics: Iterable[JobMetric],
+        logs: Iterable[JobLog] = (),
+        statuses: Iterable[JobStatus] = (),
+        checkpoints: Iterable[JobCheckpoint] = (),
+    ) -> RunData:
         metrics = current_attempt(job, metrics)  # after a --restart, the earlier attempt's records are superseded
         evaluations, dataset = evaluations_from_metrics(metrics)
         logs = tuple(sorted(logs, key=lambda log: log.timestamp))
         if not evaluations:
-            summaries = [p for p in (parse_structured(log.message) for log in logs) if p and p.get("type") == "run_summary"]
+            summaries = [
+                p for p in (parse_structured(log.message) for log in logs) if p and p.get("type") == "run_summary"
+            ]
             if summaries:
                 evaluations = evaluations_from_summary(RunSummary.parse(summaries[-1]))
-        return cls(job, tuple(evaluations), dataset, logs, tuple(sorted(statuses, key=lambda s: s.updated_at)),
-                   tuple(sorted(checkpoints, key=lambda c: c.timestamp)), tuple(step_points(metrics)))
+        return cls(
+            job,
+            tuple(evaluations),
+            dataset,
+            logs,
+            tuple(sorted(statuses, key=lambda s: s.updated_at)),
+            tuple(sorted(checkpoints, key=lambda c: c.timestamp)),
+            tuple(step_points(metrics)),
+        )
 
     # --- what was asked ---------------------------------------------------------------
 
@@ -281,8 +313,11 @@ def load_run(queries: Queries, job_ref: str) -> RunData:
         sync_pending(queries.table, job)
         job = queries.get_job(job.job_id)
     return RunData.from_records(
-        job, queries.iter_job_metrics(job.job_id), queries.iter_job_logs(job.job_id),
-        queries.status_history(job.job_id), queries.checkpoints(job.job_id),
+        job,
+        queries.iter_job_metrics(job.job_id),
+        queries.iter_job_logs(job.job_id),
+        queries.status_history(job.job_id),
+        queries.checkpoints(job.job_id),
     )
 
 

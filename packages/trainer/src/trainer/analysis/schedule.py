@@ -55,15 +55,25 @@ def _fit_cosine(decay: Sequence[Point], start_range: tuple[float, float]) -> tup
     return best
 
 
-def observe_schedule(points: Sequence[Point], *, constant_tolerance: float = 0.05, fit_tolerance: float = 0.05) -> dict[str, Any]:
+def observe_schedule(
+    points: Sequence[Point], *, constant_tolerance: float = 0.05, fit_tolerance: float = 0.05
+) -> dict[str, Any]:
     """Warmup and decay read off (step, lr) samples.
 
     `constant_tolerance`: relative spread (max-min)/peak under which the LR counts as constant.
     `fit_tolerance`: fit error (RMSE / peak) above which neither linear nor cosine decay fits."""
     points = sorted((float(s), float(lr)) for s, lr in points)
-    result: dict[str, Any] = {"shape": "unknown", "samples": len(points), "warmup": None, "warmup_steps": None,
-                              "peak_lr_observed": None, "peak_lr_estimated": None, "peak_step": None,
-                              "fit_error": {}, "decay_end_step": None}
+    result: dict[str, Any] = {
+        "shape": "unknown",
+        "samples": len(points),
+        "warmup": None,
+        "warmup_steps": None,
+        "peak_lr_observed": None,
+        "peak_lr_estimated": None,
+        "peak_step": None,
+        "fit_error": {},
+        "decay_end_step": None,
+    }
     if len(points) < 3:
         return result
     lrs = [lr for _, lr in points]
@@ -86,7 +96,9 @@ def observe_schedule(points: Sequence[Point], *, constant_tolerance: float = 0.0
     intercept, slope = _line(decay)
     linear_error = _rmse(decay, lambda s: intercept + slope * s) / peak
     previous = rising[-1][0] if rising else 0.0
-    cosine_error, cosine_peak, cosine_start, cosine_end = _fit_cosine(decay, (previous, peak_step) if warmup else (peak_step, peak_step))
+    cosine_error, cosine_peak, cosine_start, cosine_end = _fit_cosine(
+        decay, (previous, peak_step) if warmup else (peak_step, peak_step)
+    )
     cosine_error /= peak
     result["fit_error"] = {"linear": round(linear_error, 5), "cosine": round(cosine_error, 5)}
     if min(linear_error, cosine_error) > fit_tolerance or slope >= 0:
@@ -96,7 +108,11 @@ def observe_schedule(points: Sequence[Point], *, constant_tolerance: float = 0.0
     if linear_error <= cosine_error:
         result["shape"] = "linear"
         result["decay_end_step"] = -intercept / slope
-        warmup_steps, peak_estimate = _linear_warmup_end(rising, intercept, slope, previous, decay) if warmup else (0.0, intercept + slope * peak_step)
+        warmup_steps, peak_estimate = (
+            _linear_warmup_end(rising, intercept, slope, previous, decay)
+            if warmup
+            else (0.0, intercept + slope * peak_step)
+        )
     else:
         result["shape"] = "cosine"
         result["decay_end_step"] = cosine_end
@@ -105,7 +121,9 @@ def observe_schedule(points: Sequence[Point], *, constant_tolerance: float = 0.0
     return result
 
 
-def _linear_warmup_end(rising: Sequence[Point], intercept: float, slope: float, previous: float, decay: Sequence[Point]) -> tuple[float, float]:
+def _linear_warmup_end(
+    rising: Sequence[Point], intercept: float, slope: float, previous: float, decay: Sequence[Point]
+) -> tuple[float, float]:
     """Where a warmup line through the origin meets the decay line: the warmup's end and the
     true peak (which usually falls between two evaluations)."""
     warm_slope = sum(s * lr for s, lr in rising) / sum(s * s for s, _ in rising) if any(s for s, _ in rising) else 0.0

@@ -27,8 +27,12 @@ def with_store(command: str, store: StoreConfig) -> str:
     """`command` with the connection options that differ from the defaults."""
     parts = [command]
     defaults = StoreConfig()
-    for option, value, default in (("--table", store.table, defaults.table), ("--endpoint-url", store.endpoint_url, None),
-                                   ("--region", store.region, None), ("--profile", store.profile, None)):
+    for option, value, default in (
+        ("--table", store.table, defaults.table),
+        ("--endpoint-url", store.endpoint_url, None),
+        ("--region", store.region, None),
+        ("--profile", store.profile, None),
+    ):
         if value and value != default:
             parts += [option, value]
     return " ".join(parts)

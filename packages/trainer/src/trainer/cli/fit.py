@@ -33,8 +33,12 @@ TRAIN = TrainConfig()
 
 def _parameter(option: FitOption) -> inspect.Parameter:
     declared = typer.Option(*option.flags, help=option.help, hidden=option.hidden, envvar=option.envvar)
-    return inspect.Parameter(option.name, inspect.Parameter.KEYWORD_ONLY, default=option.default,
-                             annotation=Annotated[option.annotation, declared])
+    return inspect.Parameter(
+        option.name,
+        inspect.Parameter.KEYWORD_ONLY,
+        default=option.default,
+        annotation=Annotated[option.annotation, declared],
+    )
 
 
 def with_fit_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -50,7 +54,7 @@ def with_fit_options(command: Callable[..., Any]) -> Callable[..., Any]:
         options = {o.name: kwargs.pop(o.name) for o in FIT_OPTION_TABLE}
         return command(**kwargs, options=options)
 
-    parameters = [*kept[:at], *table, *kept[at + 1:]]
+    parameters = [*kept[:at], *table, *kept[at + 1 :]]
     wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]  # typer reads it
     wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
     del wrapper.__wrapped__  # typer must read the new signature, not the command's
@@ -60,8 +64,18 @@ def with_fit_options(command: Callable[..., Any]) -> Callable[..., Any]:
 def fit_command(
     store: StoreConfig,
     options: dict[str, Any],
-    resume: Annotated[str | None, typer.Option(help="Continue an interrupted or failed job (same job id, same snapshot), from its last checkpoint.")] = None,
-    restart: Annotated[bool, typer.Option("--restart", help="With --resume: train the job again from step 0 (its earlier records are superseded).")] = False,
+    resume: Annotated[
+        str | None,
+        typer.Option(
+            help="Continue an interrupted or failed job (same job id, same snapshot), from its last checkpoint."
+        ),
+    ] = None,
+    restart: Annotated[
+        bool,
+        typer.Option(
+            "--restart", help="With --resume: train the job again from step 0 (its earlier records are superseded)."
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Train on a snapshot; every run is recorded (job, metrics, logs, checkpoints).
@@ -85,8 +99,12 @@ def fit_command(
             job = Queries(table_ref).find_job(resume)
             request, resume_id = request_for_resume(job), job.job_id
         else:
-            values = {**options, "root": absolute_path(options["root"]), "output_dir": absolute_path(str(options["output_dir"])),
-                      "batching": batching}
+            values = {
+                **options,
+                "root": absolute_path(options["root"]),
+                "output_dir": absolute_path(str(options["output_dir"])),
+                "batching": batching,
+            }
             request = request_from_options(values, created_by=current_user())
         opened = preflight(request)
         from trainer.training.fit import (
@@ -94,7 +112,13 @@ def fit_command(
         )
 
         quiet_hugging_face()
-        return fit(request, lambda job_id: DynamoRecorder(table_ref, job_id), resume_job_id=resume_id, restart=restart, snapshot=opened)
+        return fit(
+            request,
+            lambda job_id: DynamoRecorder(table_ref, job_id),
+            resume_job_id=resume_id,
+            restart=restart,
+            snapshot=opened,
+        )
 
     from trainer.errors import RunInterrupted
 
@@ -111,25 +135,52 @@ def report_fit(result, store: StoreConfig, as_json: bool) -> None:
     resume_command = resume_line("fit", result.job_id, store)
     sync_command = sync_line(result.job_id, store)
     if as_json:
-        print_json({"job_id": result.job_id, "status": result.status, "output_dir": result.output_dir, "best_dir": result.best_dir,
-                    "results": result.results, "stopped_by": result.stopped_by, "recorded": result.recorded,
-                    "pending_records": result.pending, "lease_lost": result.lease_lost,
-                    "resume_command": resume_command if result.status == "interrupted" and not result.lease_lost else None})
+        print_json(
+            {
+                "job_id": result.job_id,
+                "status": result.status,
+                "output_dir": result.output_dir,
+                "best_dir": result.best_dir,
+                "results": result.results,
+                "stopped_by": result.stopped_by,
+                "recorded": result.recorded,
+                "pending_records": result.pending,
+                "lease_lost": result.lease_lost,
+                "resume_command": resume_command if result.status == "interrupted" and not result.lease_lost else None,
+            }
+        )
     else:
-        typer.echo(f"job {result.job_id}: {result.status}" + (f" (stopped by {result.stopped_by})" if result.stopped_by else ""))
+        typer.echo(
+            f"job {result.job_id}: {result.status}"
+            + (f" (stopped by {result.stopped_by})" if result.stopped_by else "")
+        )
         for key, value in result.results.items():
             typer.echo(f"  {key}: {value}")
         typer.echo(f"  output: {result.output_dir}")
         if result.status == "interrupted" and not result.lease_lost:
             typer.echo(f"  resume with: {resume_command}")
     if result.lease_lost:
-        typer.secho(f"warning: job {result.job_id} is no longer this process's: it wrote nothing more to the job or its folder "
-                    f"({result.stopped_by})", fg=typer.colors.YELLOW, err=True)
+        typer.secho(
+            f"warning: job {result.job_id} is no longer this process's: it wrote nothing more to the job or its folder "
+            f"({result.stopped_by})",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
     elif not result.recorded:
-        where = f"they wait in {result.pending}, and `{sync_command}` (or `{resume_command}`, or any `trainer runs` command on " \
-                "this machine) writes them; the checkpoints are kept until then" if result.pending else "they are lost"
-        typer.secho(f"warning: the end of job {result.job_id} could not be written to the table at {store.endpoint_url or 'AWS'}: "
-                    f"{where}", fg=typer.colors.YELLOW, err=True)
+        where = (
+            f"they wait in {result.pending}, and `{sync_command}` (or `{resume_command}`, or any `trainer runs` "
+            "command on "
+            "this machine) writes them; the checkpoints are kept until then"
+            if result.pending
+            else "they are lost"
+        )
+        typer.secho(
+            f"warning: the end of job {result.job_id} could not be written to the table at "
+            f"{store.endpoint_url or 'AWS'}: "
+            f"{where}",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
     if result.status == "interrupted":
         raise typer.Exit(EXIT_INTERRUPTED)
     if not result.recorded:

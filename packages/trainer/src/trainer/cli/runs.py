@@ -15,7 +15,9 @@ import typer
 from cli_edge import JsonOpt, console, new_app, print_json, run_or_exit, store_options
 from metrics_store import StoreConfig
 
-runs_app = new_app("Read runs back: list, show, compare, monitor, history, report, explain, plot, sweep; mark a dead job interrupted.")
+runs_app = new_app(
+    "Read runs back: list, show, compare, monitor, history, report, explain, plot, sweep; mark a dead job interrupted."
+)
 
 JobArg = Annotated[str, typer.Argument(help="Job id, unique id prefix (8+ characters) or job name.")]
 StatusOpt = Annotated[list[str] | None, typer.Option("--status", help="Only jobs in this status (repeatable).")]
@@ -50,8 +52,11 @@ def sync_command(store: StoreConfig, job: JobArg, as_json: JsonOpt = False) -> N
     if not payload["written"]:
         typer.echo(f"job {payload['job_id']}: nothing waits to be written (status {payload['status']})")
         return
-    typer.echo(f"job {payload['job_id']}: {payload['written']} waiting record(s) written from {payload['folder']}; now {payload['status']}"
-               + (f"; {len(payload['checkpoints_removed'])} checkpoint(s) removed" if payload["checkpoints_removed"] else ""))
+    typer.echo(
+        f"job {payload['job_id']}: {payload['written']} waiting record(s) written from {payload['folder']}; now "
+        f"{payload['status']}"
+        + (f"; {len(payload['checkpoints_removed'])} checkpoint(s) removed" if payload["checkpoints_removed"] else "")
+    )
 
 
 @runs_app.command("list")
@@ -61,17 +66,31 @@ def list_command(
     status: StatusOpt = None,
     name: Annotated[str | None, typer.Option(help="Only jobs whose name contains this (case-insensitive).")] = None,
     snapshot: Annotated[str | None, typer.Option(help="Only jobs trained on this snapshot id (v12).")] = None,
-    min_f1: Annotated[float | None, typer.Option(help="Only jobs whose best val_f1 (max over evaluations) is at least this.")] = None,
+    min_f1: Annotated[
+        float | None, typer.Option(help="Only jobs whose best val_f1 (max over evaluations) is at least this.")
+    ] = None,
     sort: Annotated[str, typer.Option(help="best_f1 (highest first), created (newest first) or name.")] = "best_f1",
     limit: Annotated[int | None, typer.Option(help="Show at most this many.")] = None,
-    parent: Annotated[str | None, typer.Option(help="Only the jobs this job started (a sweep's trials, a review's folds).")] = None,
+    parent: Annotated[
+        str | None, typer.Option(help="Only the jobs this job started (a sweep's trials, a review's folds).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Jobs with their best F1, filtered and sorted."""
     from trainer.analysis.commands import list_runs
 
-    payload = run_or_exit(lambda: list_runs(_queries(store), statuses=status, name=name, snapshot=snapshot, min_f1=min_f1,
-                                            sort=sort, limit=limit, parent=parent))
+    payload = run_or_exit(
+        lambda: list_runs(
+            _queries(store),
+            statuses=status,
+            name=name,
+            snapshot=snapshot,
+            min_f1=min_f1,
+            sort=sort,
+            limit=limit,
+            parent=parent,
+        )
+    )
     _emit(payload, as_json, "render_list")
 
 
@@ -80,7 +99,9 @@ def list_command(
 def show_command(
     store: StoreConfig,
     job: JobArg,
-    epoch: Annotated[float | None, typer.Option(help="Per-label table (and metrics) at this epoch instead of the best.")] = None,
+    epoch: Annotated[
+        float | None, typer.Option(help="Per-label table (and metrics) at this epoch instead of the best.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """One run: config, snapshot lineage, per-epoch table, per-label table, results."""
@@ -138,15 +159,16 @@ def history_command(
     store: StoreConfig,
     status: StatusOpt = None,
     limit: Annotated[int | None, typer.Option(help="Only the newest N jobs.")] = None,
-    group_by: Annotated[str | None, typer.Option(help="Also group best F1 by this config key (batch_size, train.learning_rate...).")] = None,
+    group_by: Annotated[
+        str | None, typer.Option(help="Also group best F1 by this config key (batch_size, train.learning_rate...).")
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Also write the JSON to this file.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Every run with its config and best F1, best first (the training history analyzer)."""
     from trainer.analysis.commands import training_history
 
-    payload = run_or_exit(lambda: training_history(_queries(store), statuses=status,
-                                                   limit=limit, group_by=group_by))
+    payload = run_or_exit(lambda: training_history(_queries(store), statuses=status, limit=limit, group_by=group_by))
     if out is not None:
         import json
 
@@ -212,8 +234,10 @@ def mark_interrupted_command(store: StoreConfig, job: JobArg, as_json: JsonOpt =
     if as_json:
         print_json(payload)
     else:
-        typer.echo(f"job {payload['job_id']}: interrupted (last heartbeat {payload['previous_heartbeat_at'] or '-'}); "
-                   f"resume with: {payload['resume']}")
+        typer.echo(
+            f"job {payload['job_id']}: interrupted (last heartbeat {payload['previous_heartbeat_at'] or '-'}); "
+            f"resume with: {payload['resume']}"
+        )
 
 
 @runs_app.command("sweep")

@@ -29,8 +29,10 @@ def table(title: str, columns: list[Column | str], rows: list[list[Any]]) -> Any
     """Numbers right-aligned, text left-aligned; the first column (or those marked) is a key
     and is never shortened (cli_edge.key_table)."""
     specs = [c if isinstance(c, Column) else Column(c) for c in columns]
-    specs = [dataclasses.replace(c, justify=c.justify or ("right" if i and _numeric([row[i] for row in rows]) else "left"))
-             for i, c in enumerate(specs)]
+    specs = [
+        dataclasses.replace(c, justify=c.justify or ("right" if i and _numeric([row[i] for row in rows]) else "left"))
+        for i, c in enumerate(specs)
+    ]
     return key_table(title, specs, [[fmt(c) for c in row] for row in rows])
 
 

@@ -84,7 +84,9 @@ class _Logits:
                 self.model = model
 
             def forward(self, input_ids, bbox, attention_mask, token_type_ids):  # noqa: ANN001
-                return self.model(input_ids=input_ids, bbox=bbox, attention_mask=attention_mask, token_type_ids=token_type_ids).logits
+                return self.model(
+                    input_ids=input_ids, bbox=bbox, attention_mask=attention_mask, token_type_ids=token_type_ids
+                ).logits
 
         return Logits().eval()
 
@@ -96,16 +98,36 @@ def export_graph(model: Any, sample: dict[str, Any], path: Path, opset: int = OP
 
     batch, sequence = Dim("batch"), Dim("sequence", max=model.config.max_position_embeddings)
     shapes = {name: {0: batch, 1: sequence} for name in ONNX_INPUTS}
-    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)  # "torchvision is not installed"
+    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(
+        logging.ERROR
+    )  # "torchvision is not installed"
     with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():  # it prints its steps; stdout is for --json
-        warnings.filterwarnings("ignore", message=".*(axis name|treespec).*")  # one Dim shared by the inputs; a torch-internal notice
-        torch.onnx.export(_Logits(model), tuple(sample[name] for name in ONNX_INPUTS), str(path), input_names=list(ONNX_INPUTS),
-                          output_names=["logits"], dynamic_shapes=shapes, opset_version=opset, dynamo=True, external_data=False)
+        warnings.filterwarnings(
+            "ignore", message=".*(axis name|treespec).*"
+        )  # one Dim shared by the inputs; a torch-internal notice
+        torch.onnx.export(
+            _Logits(model),
+            tuple(sample[name] for name in ONNX_INPUTS),
+            str(path),
+            input_names=list(ONNX_INPUTS),
+            output_names=["logits"],
+            dynamic_shapes=shapes,
+            opset_version=opset,
+            dynamo=True,
+            external_data=False,
+        )
     model.eval()
 
 
-def parity(torch_runner: Any, onnx_runner: Any, tokenizer: Any, package: ModelPackage, data: PredictInput, batch_size: int,
-           progress: Progress | None = None) -> OnnxParity:
+def parity(
+    torch_runner: Any,
+    onnx_runner: Any,
+    tokenizer: Any,
+    package: ModelPackage,
+    data: PredictInput,
+    batch_size: int,
+    progress: Progress | None = None,
+) -> OnnxParity:
     """ONNX against PyTorch on the windows of `data`: max |logit diff| on real tokens, and
     whether every word's merged arg-max agrees."""
 
@@ -116,10 +138,17 @@ def parity(torch_runner: Any, onnx_runner: Any, tokenizer: Any, package: ModelPa
     exported = window_logits(onnx_runner, features, pad_token_id=pad, batch_size=batch_size)
     diff = max((float(np.abs(a - b).max()) for a, b in zip(reference, exported, strict=True)), default=0.0)
     counts = [len(e.words) for e in examples]
-    merged = [merge_window_logits(logits, features, counts) for logits in (reference, exported)] if features else [[], []]
+    merged = (
+        [merge_window_logits(logits, features, counts) for logits in (reference, exported)] if features else [[], []]
+    )
     same = all(np.array_equal(a.argmax(-1), b.argmax(-1)) for a, b in zip(*merged, strict=True))
-    return OnnxParity(windows=len(features), words=sum(len(e.words) for e in examples), max_abs_logit_diff=diff,
-                      argmax_identical=same, threshold=PARITY_THRESHOLD)
+    return OnnxParity(
+        windows=len(features),
+        words=sum(len(e.words) for e in examples),
+        max_abs_logit_diff=diff,
+        argmax_identical=same,
+        threshold=PARITY_THRESHOLD,
+    )
 
 
 def _sample_batch(tokenizer: Any, package: ModelPackage, data: PredictInput) -> dict[str, Any]:
@@ -151,7 +180,6 @@ def export_onnx(request: ExportRequest, *, progress: Progress | None = None, log
 
     from metrics_store.keys import utc_now_iso
 
-
     say = log or (lambda message: None)
     package = load_package(request.model_dir, "torch")
     if request.options.threads:
@@ -166,21 +194,41 @@ def export_onnx(request: ExportRequest, *, progress: Progress | None = None, log
         torch_runner = TorchRunner(model, "cpu")
         fp32 = OnnxRunner(onnx_session(partial / ONNX_FILE, request.options.threads))
         check = parity(torch_runner, fp32, tokenizer, package, data, request.options.batch_size, progress)
-        say(f"parity on {check.windows} val windows ({check.words} words): max |logit diff| {check.max_abs_logit_diff:.2e} "
-            f"(limit {PARITY_THRESHOLD:.0e}), arg-max identical on every word: {check.argmax_identical}")
+        say(
+            f"parity on {check.windows} val windows ({check.words} words): max |logit diff| "
+            f"{check.max_abs_logit_diff:.2e} "
+            f"(limit {PARITY_THRESHOLD:.0e}), arg-max identical on every word: {check.argmax_identical}"
+        )
         if check.max_abs_logit_diff >= PARITY_THRESHOLD or not check.argmax_identical:
-            raise ExportError(f"ONNX parity failed: max |logit diff| {check.max_abs_logit_diff:.2e} (limit {PARITY_THRESHOLD:.0e}), "
-                              f"arg-max identical: {check.argmax_identical}; nothing was written to {request.out}")
+            raise ExportError(
+                f"ONNX parity failed: max |logit diff| {check.max_abs_logit_diff:.2e} (limit {PARITY_THRESHOLD:.0e}), "
+                f"arg-max identical: {check.argmax_identical}; nothing was written to {request.out}"
+            )
         int8 = quantize_int8(partial, fp32, tokenizer, package, data, request) if request.options.quantize else None
         if int8 is not None:
-            say(f"int8: val F1 {int8.val_f1:.4f} (fp32 {int8.val_f1_fp32:.4f}), tags equal to fp32 on {int8.argmax_agreement:.2%} of words")
+            say(
+                f"int8: val F1 {int8.val_f1:.4f} (fp32 {int8.val_f1_fp32:.4f}), tags equal to fp32 on "
+                f"{int8.argmax_agreement:.2%} of words"
+            )
         model.config.save_pretrained(partial)
         tokenizer.save_pretrained(partial)
-        exported = package.model_copy(update={"onnx": OnnxExport(
-            file=ONNX_FILE, opset=OPSET, inputs=list(ONNX_INPUTS), outputs=["logits"],
-            dynamic_axes={name: ["batch", "sequence"] for name in (*ONNX_INPUTS, "logits")}, exporter="torch.onnx.export(dynamo=True)",
-            torch_version=torch.__version__, onnxruntime_version=onnxruntime.__version__, exported_at=utc_now_iso(),
-            parity=check, int8=int8)})
+        exported = package.model_copy(
+            update={
+                "onnx": OnnxExport(
+                    file=ONNX_FILE,
+                    opset=OPSET,
+                    inputs=list(ONNX_INPUTS),
+                    outputs=["logits"],
+                    dynamic_axes={name: ["batch", "sequence"] for name in (*ONNX_INPUTS, "logits")},
+                    exporter="torch.onnx.export(dynamo=True)",
+                    torch_version=torch.__version__,
+                    onnxruntime_version=onnxruntime.__version__,
+                    exported_at=utc_now_iso(),
+                    parity=check,
+                    int8=int8,
+                )
+            }
+        )
         write_package(partial, exported)
         shutil.rmtree(request.out, ignore_errors=True)
         partial.rename(request.out)
@@ -189,15 +237,18 @@ def export_onnx(request: ExportRequest, *, progress: Progress | None = None, log
     return exported
 
 
-def quantize_int8(folder: Path, fp32: OnnxRunner, tokenizer: Any, package: ModelPackage, data: PredictInput,
-                  request: ExportRequest) -> OnnxInt8:
+def quantize_int8(
+    folder: Path, fp32: OnnxRunner, tokenizer: Any, package: ModelPackage, data: PredictInput, request: ExportRequest
+) -> OnnxInt8:
     """onnxruntime dynamic int8 quantization of the graph's weights, scored on the val split
     next to fp32."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     prepared = folder / "model.pre-quant.onnx"  # ONNX shape inference and onnxruntime's graph optimisations, as advised
-    quant_pre_process(str(folder / ONNX_FILE), str(prepared), skip_symbolic_shape=True)  # (symbolic inference cannot follow the graph)
+    quant_pre_process(
+        str(folder / ONNX_FILE), str(prepared), skip_symbolic_shape=True
+    )  # (symbolic inference cannot follow the graph)
     # Per output channel: one scale per row of each weight matrix. Per tensor (onnxruntime's default)
     # cost the 22 M-parameter warm start 0.018 val F1 on CORD, per channel 0.007 (bench/RESULTS.md).
     quantize_dynamic(str(prepared), str(folder / INT8_FILE), weight_type=QuantType.QInt8, per_channel=True)
@@ -209,5 +260,10 @@ def quantize_int8(folder: Path, fp32: OnnxRunner, tokenizer: Any, package: Model
     agree = sum(int((a.argmax(-1) == b.argmax(-1)).sum()) for a, b in zip(full.scores, small.scores, strict=True))
     words = sum(len(a) for a in full.scores)
     assert full.metrics is not None and small.metrics is not None
-    return OnnxInt8(file=INT8_FILE, val_f1=small.metrics["f1"], val_f1_fp32=full.metrics["f1"], max_abs_logit_diff=max(diffs, default=0.0),
-                    argmax_agreement=agree / words if words else 1.0)
+    return OnnxInt8(
+        file=INT8_FILE,
+        val_f1=small.metrics["f1"],
+        val_f1_fp32=full.metrics["f1"],
+        max_abs_logit_diff=max(diffs, default=0.0),
+        argmax_agreement=agree / words if words else 1.0,
+    )

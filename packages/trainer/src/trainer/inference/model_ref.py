@@ -27,8 +27,9 @@ def package_folder(path: Path) -> Path:
     return path / BEST_DIR
 
 
-def resolve_model(ref: str, *, queries: Callable[[], Any] | None = None, cache_dir: Path = DEFAULT_CACHE,
-                  s3_client: Any = None) -> Path:
+def resolve_model(
+    ref: str, *, queries: Callable[[], Any] | None = None, cache_dir: Path = DEFAULT_CACHE, s3_client: Any = None
+) -> Path:
     """The local package folder `ref` names. `queries` builds a metrics_store.Queries when a
     job id has to be looked up (the table is only touched then)."""
     if ref.startswith("s3://"):
@@ -43,11 +44,15 @@ def resolve_model(ref: str, *, queries: Callable[[], Any] | None = None, cache_d
     job = queries().find_job(ref)
     uri = job.outcome.best_checkpoint_uri
     if not uri:
-        raise PackageError(f"job {job.job_id} ({job.status}) recorded no best model (results.best_checkpoint_s3_path): "
-                           "only a finished `trainer fit` run has one")
+        raise PackageError(
+            f"job {job.job_id} ({job.status}) recorded no best model (results.best_checkpoint_s3_path): "
+            "only a finished `trainer fit` run has one"
+        )
     if not uri.startswith("s3://") and not Path(uri).is_dir():
-        raise FileNotFoundError(f"job {job.job_id} saved its best model in {uri}, which is not on this machine "
-                                "(train with --upload-uri s3://... to share models between machines)")
+        raise FileNotFoundError(
+            f"job {job.job_id} saved its best model in {uri}, which is not on this machine "
+            "(train with --upload-uri s3://... to share models between machines)"
+        )
     return resolve_model(uri, cache_dir=cache_dir, s3_client=s3_client)
 
 
@@ -63,7 +68,9 @@ def download_prefix(uri: str, cache_dir: Path, *, s3_client: Any = None) -> Path
         s3_client = boto3.client("s3")
     target = Path(cache_dir).expanduser() / bucket / prefix
     keys = []
-    for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}/" if prefix else ""):
+    for page in s3_client.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix=f"{prefix}/" if prefix else ""
+    ):
         keys += [obj["Key"] for obj in page.get("Contents", [])]
     if not keys:
         raise PackageError(f"--model {uri}: nothing is stored under that prefix")

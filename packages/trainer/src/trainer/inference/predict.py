@@ -56,8 +56,15 @@ class Predictions:
     metrics: dict[str, Any] | None
 
 
-def window_logits(runner: Runner, features: Sequence[dict[str, Any]], *, pad_token_id: int, batch_size: int,
-                  max_length: int | None = None, progress: Progress | None = None) -> list[np.ndarray]:
+def window_logits(
+    runner: Runner,
+    features: Sequence[dict[str, Any]],
+    *,
+    pad_token_id: int,
+    batch_size: int,
+    max_length: int | None = None,
+    progress: Progress | None = None,
+) -> list[np.ndarray]:
     """Logits of every window ([tokens, classes], in feature order), run in batches of windows
     of similar length, each padded to its longest (rounded up to 8) by FeatureCollator."""
     order = sorted(range(len(features)), key=lambda i: len(features[i]["input_ids"]))
@@ -75,8 +82,16 @@ def window_logits(runner: Runner, features: Sequence[dict[str, Any]], *, pad_tok
     return out
 
 
-def word_scores(runner: Runner, tokenizer: Any, examples: Sequence[ReceiptExample], package: ModelPackage, *,
-                batch_size: int, max_length: int | None = None, progress: Progress | None = None) -> tuple[list[np.ndarray], int]:
+def word_scores(
+    runner: Runner,
+    tokenizer: Any,
+    examples: Sequence[ReceiptExample],
+    package: ModelPackage,
+    *,
+    batch_size: int,
+    max_length: int | None = None,
+    progress: Progress | None = None,
+) -> tuple[list[np.ndarray], int]:
     """One [words, classes] array of merged logits per receipt (receipts without words get an
     empty one), and the number of windows run."""
     kept = [i for i, example in enumerate(examples) if example.words]
@@ -84,9 +99,17 @@ def word_scores(runner: Runner, tokenizer: Any, examples: Sequence[ReceiptExampl
     features = build_features(chosen, tokenizer, package.max_seq_length, package.doc_stride)
     scores = [np.zeros((0, len(package.tags)), dtype=np.float64) for _ in examples]
     if features:
-        logits = window_logits(runner, features, pad_token_id=tokenizer.pad_token_id, batch_size=batch_size,
-                               max_length=max_length, progress=progress)
-        for index, merged in zip(kept, merge_window_logits(logits, features, [len(e.words) for e in chosen]), strict=True):
+        logits = window_logits(
+            runner,
+            features,
+            pad_token_id=tokenizer.pad_token_id,
+            batch_size=batch_size,
+            max_length=max_length,
+            progress=progress,
+        )
+        for index, merged in zip(
+            kept, merge_window_logits(logits, features, [len(e.words) for e in chosen]), strict=True
+        ):
             scores[index] = merged
     return scores, len(features)
 
@@ -111,8 +134,15 @@ def strict_entities(tags: Sequence[str]) -> list[tuple[int, int, str]]:
     return found
 
 
-def receipt_prediction(example: ReceiptExample, words: list[dict[str, Any]], scores: np.ndarray, tags: Sequence[str],
-                       *, top_k: int = 3, gold_tags: Sequence[str] | None = None) -> dict[str, Any]:
+def receipt_prediction(
+    example: ReceiptExample,
+    words: list[dict[str, Any]],
+    scores: np.ndarray,
+    tags: Sequence[str],
+    *,
+    top_k: int = 3,
+    gold_tags: Sequence[str] | None = None,
+) -> dict[str, Any]:
     """The output record of one receipt: every word with its tag, confidence and top-k, and
     the entities (label, text joined in reading order, word keys, mean and min confidence)."""
     probabilities = softmax(scores) if len(scores) else scores
@@ -121,8 +151,15 @@ def receipt_prediction(example: ReceiptExample, words: list[dict[str, Any]], sco
     labels = [tag.split("-", 1)[1] if tag != "O" else "O" for tag in tags]
     word_rows = []
     for i, (text, box, chosen, p) in enumerate(zip(example.words, example.boxes, best.tolist(), top_p, strict=True)):
-        row = {**words[i], "text": text, "box": list(box), "tag": tags[chosen[0]], "label": labels[chosen[0]], "confidence": p[0],
-               "top": [{"tag": tags[j], "p": q} for j, q in zip(chosen, p, strict=True)]}
+        row = {
+            **words[i],
+            "text": text,
+            "box": list(box),
+            "tag": tags[chosen[0]],
+            "label": labels[chosen[0]],
+            "confidence": p[0],
+            "top": [{"tag": tags[j], "p": q} for j, q in zip(chosen, p, strict=True)],
+        }
         if gold_tags is not None:
             row["gold_tag"] = gold_tags[i]
         word_rows.append(row)
@@ -130,18 +167,35 @@ def receipt_prediction(example: ReceiptExample, words: list[dict[str, Any]], sco
     for start, end, label in strict_entities([w["tag"] for w in word_rows]):
         span = word_rows[start:end]
         confidences = [w["confidence"] for w in span]
-        entities.append({"label": label, "text": " ".join(w["text"] for w in span), "word_keys": [w["key"] for w in span],
-                         "positions": [w["position"] for w in span], "confidence_mean": sum(confidences) / len(confidences),
-                         "confidence_min": min(confidences)})
+        entities.append(
+            {
+                "label": label,
+                "text": " ".join(w["text"] for w in span),
+                "word_keys": [w["key"] for w in span],
+                "positions": [w["position"] for w in span],
+                "confidence_mean": sum(confidences) / len(confidences),
+                "confidence_min": min(confidences),
+            }
+        )
     return {"receipt_key": example.receipt_key, "words": word_rows, "entities": entities}
 
 
-def predict(runner: Runner, tokenizer: Any, package: ModelPackage, data: PredictInput, *, batch_size: int = 16,
-            top_k: int = 3, max_length: int | None = None, progress: Progress | None = None) -> Predictions:
+def predict(
+    runner: Runner,
+    tokenizer: Any,
+    package: ModelPackage,
+    data: PredictInput,
+    *,
+    batch_size: int = 16,
+    top_k: int = 3,
+    max_length: int | None = None,
+    progress: Progress | None = None,
+) -> Predictions:
     """Predict every receipt of `data`; score it when it is labelled."""
     started = time.perf_counter()
-    scores, windows = word_scores(runner, tokenizer, data.examples, package, batch_size=batch_size, max_length=max_length,
-                                  progress=progress)
+    scores, windows = word_scores(
+        runner, tokenizer, data.examples, package, batch_size=batch_size, max_length=max_length, progress=progress
+    )
     seconds = time.perf_counter() - started
     model_tags = package.tags
     receipts = []
@@ -157,17 +211,28 @@ def predict(runner: Runner, tokenizer: Any, package: ModelPackage, data: Predict
     return Predictions(receipts, scores, windows, seconds, metrics)
 
 
-def summary(predictions: Predictions, data: PredictInput, *, model: str, package: ModelPackage, runtime: str,
-            out: str | None) -> dict[str, Any]:
+def summary(
+    predictions: Predictions, data: PredictInput, *, model: str, package: ModelPackage, runtime: str, out: str | None
+) -> dict[str, Any]:
     """The `--json` summary of a prediction (docs/schemas/predict_summary.json)."""
     receipts = predictions.receipts
     count = len(receipts)
     return {
-        "schema": "predict_summary", "schema_version": 1, "model": model, "job_id": package.job_id, "runtime": runtime,
-        "input": data.source, "receipts": count, "empty_receipts": sum(1 for r in receipts if not r["words"]),
-        "words": sum(len(r["words"]) for r in receipts), "windows": predictions.windows,
-        "entities": sum(len(r["entities"]) for r in receipts), "seconds": round(predictions.seconds, 4),
+        "schema": "predict_summary",
+        "schema_version": 1,
+        "model": model,
+        "job_id": package.job_id,
+        "runtime": runtime,
+        "input": data.source,
+        "receipts": count,
+        "empty_receipts": sum(1 for r in receipts if not r["words"]),
+        "words": sum(len(r["words"]) for r in receipts),
+        "windows": predictions.windows,
+        "entities": sum(len(r["entities"]) for r in receipts),
+        "seconds": round(predictions.seconds, 4),
         "receipts_per_s": round(count / predictions.seconds, 3) if predictions.seconds > 0 else None,
         "metrics": predictions.metrics,
-        "recorded_val_f1": package.best.val_f1, "out": out, "problems": data.problems,
+        "recorded_val_f1": package.best.val_f1,
+        "out": out,
+        "problems": data.problems,
     }

@@ -30,8 +30,15 @@ def _word_rows(words: pl.DataFrame, keys: Sequence[str], extra: Sequence[str] = 
     """Per receipt (in `keys` order), per word in reading order: key, line_id, word_id, position."""
     by_receipt: dict[str, list[dict[str, Any]]] = {key: [] for key in keys}
     for row in words.sort("receipt_key", "position").iter_rows(named=True):
-        by_receipt[row["receipt_key"]].append({"key": _word_key(row), "line_id": row["line_id"], "word_id": row["word_id"],
-                                               "position": row["position"], **{c: row[c] for c in extra}})
+        by_receipt[row["receipt_key"]].append(
+            {
+                "key": _word_key(row),
+                "line_id": row["line_id"],
+                "word_id": row["word_id"],
+                "position": row["position"],
+                **{c: row[c] for c in extra},
+            }
+        )
     return [by_receipt[key] for key in keys]
 
 
@@ -49,31 +56,50 @@ def snapshot_input(root: str, ref: str, split: str, package: ModelPackage) -> Pr
     tags = list(package.tags) + [t for t in snapshot.tags if t not in package.tags]
     words = snapshot.words if split == "all" else snapshot.words.filter(pl.col("split") == split)
     examples = examples_from_frame(words, tags)
-    source = {"kind": "snapshot", "snapshot": snapshot.id, "split": split, "content_sha256": snapshot.content_sha256,
-              "same_snapshot_as_training": snapshot.content_sha256 == package.snapshot.content_sha256}
+    source = {
+        "kind": "snapshot",
+        "snapshot": snapshot.id,
+        "split": split,
+        "content_sha256": snapshot.content_sha256,
+        "same_snapshot_as_training": snapshot.content_sha256 == package.snapshot.content_sha256,
+    }
     return PredictInput(examples, _word_rows(words, [e.receipt_key for e in examples]), tags, True, source)
 
 
 def layout_input(laid: Any, source: dict[str, Any]) -> PredictInput:
     """Receipts laid out by dataset_builder.layout (unlabelled); receipts without words stay,
     as empty predictions."""
-    words = laid.words.with_columns(pl.lit("O").alias("tag"), pl.lit(False).alias("supervised"), pl.lit("predict").alias("split"))
+    words = laid.words.with_columns(
+        pl.lit("O").alias("tag"), pl.lit(False).alias("supervised"), pl.lit("predict").alias("split")
+    )
     by_key = {e.receipt_key: e for e in examples_from_frame(words, ["O"])}
 
     examples = [by_key.get(key) or ReceiptExample(key, [], [], [], []) for key in laid.keys]
     extra = ("source_index",) if "source_index" in laid.words.columns else ()
     problems = [p.to_dict() for p in laid.problems]
-    return PredictInput(examples, _word_rows(laid.words, laid.keys, extra), ["O"], False, source, dict(laid.source_ids), problems)
+    return PredictInput(
+        examples, _word_rows(laid.words, laid.keys, extra), ["O"], False, source, dict(laid.source_ids), problems
+    )
 
 
 def jsonl_input(path: Path, *, strict: bool = False) -> PredictInput:
     from dataset_builder.layout import from_jsonl
 
     laid = from_jsonl(Path(path), strict=strict)
-    return layout_input(laid, {"kind": "jsonl", "path": str(path), "receipts": len(laid.keys), "skipped_lines": len({p.line_number for p in laid.problems})})
+    return layout_input(
+        laid,
+        {
+            "kind": "jsonl",
+            "path": str(path),
+            "receipts": len(laid.keys),
+            "skipped_lines": len({p.line_number for p in laid.problems}),
+        },
+    )
 
 
-def table_input(table: Any, *, receipt_keys: Sequence[str] = (), statuses: Sequence[str] = (), progress: Progress | None = None) -> PredictInput:
+def table_input(
+    table: Any, *, receipt_keys: Sequence[str] = (), statuses: Sequence[str] = (), progress: Progress | None = None
+) -> PredictInput:
     """Receipts read from the table: the given keys (every one must exist) or every receipt
     with a label in one of `statuses`."""
     from dataset_builder.layout import from_table_read, parse_receipt_keys
@@ -85,8 +111,12 @@ def table_input(table: Any, *, receipt_keys: Sequence[str] = (), statuses: Seque
         laid = from_table_read(reader.read_receipts(wanted, progress=progress), wanted)
     else:
         laid = from_table_read(reader.read(tuple(statuses), progress=progress))
-    source = {"kind": "table", "table": table.name, "receipts": len(laid.keys),
-              **({"receipt_keys": list(receipt_keys)} if receipt_keys else {"statuses": list(statuses)})}
+    source = {
+        "kind": "table",
+        "table": table.name,
+        "receipts": len(laid.keys),
+        **({"receipt_keys": list(receipt_keys)} if receipt_keys else {"statuses": list(statuses)}),
+    }
     return layout_input(laid, source)
 
 

@@ -60,8 +60,10 @@ def require_onnx() -> None:
 
     missing = [name for name in ("onnx", "onnxruntime", "onnxscript") if importlib.util.find_spec(name) is None]
     if missing:
-
-        raise ConfigError(f"ONNX needs {', '.join(missing)}: pip install 'receipt-ml-trainer[onnx]' (bash scripts/setup.sh installs it)")
+        raise ConfigError(
+            f"ONNX needs {', '.join(missing)}: pip install 'receipt-ml-trainer[onnx]' (bash scripts/setup.sh "
+            "installs it)"
+        )
 
 
 def onnx_session(path: Path, threads: int | None = None) -> Any:
@@ -82,13 +84,13 @@ def resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-
         raise ConfigError(f"--device {device}: no CUDA GPU is visible to torch here")
     return device
 
 
-def load_runner(folder: Path, package: ModelPackage, runtime: str, *, device: str = "auto",
-                threads: int | None = None) -> tuple[Runner, Any]:
+def load_runner(
+    folder: Path, package: ModelPackage, runtime: str, *, device: str = "auto", threads: int | None = None
+) -> tuple[Runner, Any]:
     """The runner and the tokenizer of a package checked by `load_package(folder, runtime)`."""
     import torch
     from transformers import AutoTokenizer, LayoutLMForTokenClassification

@@ -27,8 +27,10 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+-]{0,119}$")
 def check_job_name(name: str) -> str:
     """A job name that is safe as one path segment (and an S3 key segment)."""
     if not NAME_PATTERN.match(name) or ".." in name:
-        raise ConfigError(f"--job-name {name!r}: use letters, digits and . _ = + - (at most 120, no '/' and no '..'), "
-                          "starting with a letter or digit")
+        raise ConfigError(
+            f"--job-name {name!r}: use letters, digits and . _ = + - (at most 120, no '/' and no '..'), "
+            "starting with a letter or digit"
+        )
     return name
 
 
@@ -44,10 +46,15 @@ def claim(folder: Path, job_id: str, *, recorded: bool = False) -> None:
     if marker.is_file():
         owner = marker.read_text().strip()
         if owner != job_id:
-            raise FitError(f"{folder} belongs to job {owner}; it is never overwritten: pass another --job-name or --output-dir")
+            raise FitError(
+                f"{folder} belongs to job {owner}; it is never overwritten: pass another --job-name or --output-dir"
+            )
         return
     if folder.is_dir() and any(folder.iterdir()) and not recorded:
-        raise FitError(f"{folder} already holds files of no known job; it is never overwritten: pass another --job-name or --output-dir")
+        raise FitError(
+            f"{folder} already holds files of no known job; it is never overwritten: pass another --job-name or "
+            "--output-dir"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     marker.write_text(job_id + "\n")
 
@@ -86,14 +93,22 @@ class ResumePoint:
 def local_checkpoints(folder: Path) -> tuple[list[Path], list[Path]]:
     """(complete, incomplete) `checkpoint-N` folders, oldest first. A run that wrote markers is
     judged by them; one from before them by the Trainer's own last file."""
-    found = sorted((p for p in folder.glob("checkpoint-*") if p.is_dir() and p.name.rsplit("-", 1)[-1].isdigit()),
-                   key=checkpoint_step) if folder.is_dir() else []
+    found = (
+        sorted(
+            (p for p in folder.glob("checkpoint-*") if p.is_dir() and p.name.rsplit("-", 1)[-1].isdigit()),
+            key=checkpoint_step,
+        )
+        if folder.is_dir()
+        else []
+    )
     marked = any((p / COMPLETE_MARKER).is_file() for p in found)
     complete = [p for p in found if (p / (COMPLETE_MARKER if marked else LEGACY_COMPLETE)).is_file()]
     return complete, [p for p in found if p not in complete]
 
 
-def locate_checkpoint(folder: Path, recorded: list[JobCheckpoint], *, job_id: str, s3_client: object | None = None) -> ResumePoint:
+def locate_checkpoint(
+    folder: Path, recorded: list[JobCheckpoint], *, job_id: str, s3_client: object | None = None
+) -> ResumePoint:
     """The checkpoint a resume continues from: the newest complete one in the run folder, or
     the newest recorded one (downloaded from S3 when it was uploaded); no checkpoint when the
     job never saved one. A half-written checkpoint is moved aside and named. A recorded
@@ -109,13 +124,18 @@ def locate_checkpoint(folder: Path, recorded: list[JobCheckpoint], *, job_id: st
     if newest is None:
         return ResumePoint(None, tuple(skipped))
     if newest.s3_bucket:
-
-        return ResumePoint(download_folder(newest.uri, folder / f"checkpoint-{newest.step}", s3_client=s3_client), tuple(skipped))
+        return ResumePoint(
+            download_folder(newest.uri, folder / f"checkpoint-{newest.step}", s3_client=s3_client), tuple(skipped)
+        )
     if skipped and f"checkpoint-{newest.step}" in skipped:
-        raise FitError(f"job {job_id}'s last checkpoint (step {newest.step}) was cut off while being saved and no complete one "
-                       "is left: pass --restart to train the job again from step 0")
-    raise FitError(f"job {job_id}'s last checkpoint (step {newest.step}) was saved at {newest.s3_key}, which is not here: "
-                   "resume on the machine that has it (or copy it there), or pass --restart to train the job again from step 0")
+        raise FitError(
+            f"job {job_id}'s last checkpoint (step {newest.step}) was cut off while being saved and no complete one "
+            "is left: pass --restart to train the job again from step 0"
+        )
+    raise FitError(
+        f"job {job_id}'s last checkpoint (step {newest.step}) was saved at {newest.s3_key}, which is not here: "
+        "resume on the machine that has it (or copy it there), or pass --restart to train the job again from step 0"
+    )
 
 
 def prune_checkpoints(output_dir: Path, keep: Path | None = None) -> list[str]:

@@ -74,8 +74,16 @@ class JobSession:
         return resume_command(self.kind, self.job_id)
 
     @classmethod
-    def open(cls, recorder: RunRecorder, proposed: Job, kind: str, *, resuming: bool, child: ChildJob | None = None,
-             strict: bool = True) -> tuple[JobSession, Job, bool]:
+    def open(
+        cls,
+        recorder: RunRecorder,
+        proposed: Job,
+        kind: str,
+        *,
+        resuming: bool,
+        child: ChildJob | None = None,
+        strict: bool = True,
+    ) -> tuple[JobSession, Job, bool]:
         """Create `proposed` (as `child`'s job when given), or find the job to resume. Returns
         the session, the job as recorded and whether this call created it. `strict`: refuse a
         resume of a job that is not there, and a new job whose id another process took."""
@@ -119,8 +127,12 @@ class JobSession:
         """Stopped (a signal, an outage, a stopped child): resumable, and the status says how."""
         if self.recorder.lease_lost:
             return
-        self.recorder.log({"type": "interrupted", "stopped_by": stopped_by, "resume": self.resume_command}, level="WARNING")
-        self.recorder.status("interrupted", message=f"stopped by {stopped_by}; resume with `{self.resume_command}`"[:500])
+        self.recorder.log(
+            {"type": "interrupted", "stopped_by": stopped_by, "resume": self.resume_command}, level="WARNING"
+        )
+        self.recorder.status(
+            "interrupted", message=f"stopped by {stopped_by}; resume with `{self.resume_command}`"[:500]
+        )
 
     def refused(self, reason: str) -> None:
         """A resume refused before anything ran: the job stays resumable as it was."""
@@ -136,12 +148,20 @@ class JobSession:
         try:
             if results:
                 self.recorder.results(results)
-            self.recorder.log({"type": "interrupted" if interrupted else "error", "error": f"{type(exc).__name__}: {exc}",
-                               "resume": self.resume_command}, level="WARNING" if interrupted else "ERROR",
-                              exception=None if interrupted else "".join(traceback.format_exception(exc))[-20000:])
+            self.recorder.log(
+                {
+                    "type": "interrupted" if interrupted else "error",
+                    "error": f"{type(exc).__name__}: {exc}",
+                    "resume": self.resume_command,
+                },
+                level="WARNING" if interrupted else "ERROR",
+                exception=None if interrupted else "".join(traceback.format_exception(exc))[-20000:],
+            )
             what = f"{exc}" if interrupted else f"{type(exc).__name__}: {exc}"
-            self.recorder.status("interrupted" if interrupted else "failed",
-                                 message=what[:400] + f"; resume with `{self.resume_command}`")
+            self.recorder.status(
+                "interrupted" if interrupted else "failed",
+                message=what[:400] + f"; resume with `{self.resume_command}`",
+            )
         except Exception:  # noqa: BLE001 - the original error matters more than a failed record
             log.exception("could not record the end of job %s", self.job_id)
             print(f"warning: could not record the end of job {self.job_id}", file=sys.stderr)

@@ -29,8 +29,13 @@ class SyncReport:
     checkpoints_removed: list[str]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"job_id": self.job_id, "folder": self.folder, "written": self.written, "status": self.status,
-                "checkpoints_removed": self.checkpoints_removed}
+        return {
+            "job_id": self.job_id,
+            "folder": self.folder,
+            "written": self.written,
+            "status": self.status,
+            "checkpoints_removed": self.checkpoints_removed,
+        }
 
 
 def waiting(job: Job) -> Path | None:

@@ -17,6 +17,7 @@ from trainer.errors import ConfigError, FitError
 
 log = logging.getLogger(__name__)
 
+
 def split_s3_uri(uri: str, option: str = "--upload-uri") -> tuple[str, str]:
     if not uri.startswith("s3://") or not uri.removeprefix("s3://").partition("/")[0]:
         raise ConfigError(f"{option} must be an s3:// URI (s3://bucket/prefix), got {uri!r}")
@@ -36,7 +37,9 @@ def _s3(s3_client: Any) -> Any:
     import boto3
     from botocore.config import Config
 
-    return boto3.client("s3", config=Config(retries={"mode": "standard", "total_max_attempts": 2}, connect_timeout=5, read_timeout=10))
+    return boto3.client(
+        "s3", config=Config(retries={"mode": "standard", "total_max_attempts": 2}, connect_timeout=5, read_timeout=10)
+    )
 
 
 def _with_retries(action: Any, what: str, *, policy: RetryPolicy = UPLOAD_RETRY, sleep: Any = time.sleep) -> Any:
@@ -73,10 +76,15 @@ def delete_uploaded_checkpoints(uri: str, run_name: str, *, s3_client: Any = Non
     bucket, prefix = split_s3_uri(uri)
     s3_client = _s3(s3_client)
     base = "/".join(p for p in (prefix, run_name) if p) + "/checkpoint-"
-    keys = [entry["Key"] for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base)
-            for entry in page.get("Contents", [])]
+    keys = [
+        entry["Key"]
+        for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base)
+        for entry in page.get("Contents", [])
+    ]
     for start in range(0, len(keys), 1000):
-        s3_client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[start:start + 1000]], "Quiet": True})
+        s3_client.delete_objects(
+            Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]], "Quiet": True}
+        )
     return len(keys)
 
 
@@ -89,13 +97,17 @@ def download_folder(uri: str, folder: Path, *, s3_client: Any = None) -> Path:
     found = 0
     for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/"):
         for entry in page.get("Contents", []):
-            target = staging / entry["Key"][len(prefix) + 1:]
+            target = staging / entry["Key"][len(prefix) + 1 :]
             target.parent.mkdir(parents=True, exist_ok=True)
-            _with_retries(lambda k=entry["Key"], t=target: s3_client.download_file(bucket, k, str(t)), f"download of s3://{bucket}/{entry['Key']}")
+            _with_retries(
+                lambda k=entry["Key"], t=target: s3_client.download_file(bucket, k, str(t)),
+                f"download of s3://{bucket}/{entry['Key']}",
+            )
             found += 1
     if not found:
-
-        raise FitError(f"checkpoint {uri} is empty or gone: resume cannot continue from it (pass --restart to start over)")
+        raise FitError(
+            f"checkpoint {uri} is empty or gone: resume cannot continue from it (pass --restart to start over)"
+        )
     os.replace(staging, folder)
     return folder
 
@@ -113,4 +125,6 @@ def check_upload_destination(uri: str, *, s3_client: Any = None) -> None:
         s3_client.delete_object(Bucket=bucket, Key=probe)
     except (ClientError, BotoCoreError) as exc:
         code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
-        raise ConfigError(f"--upload-uri {uri}: cannot write to bucket {bucket!r} ({code}); check the bucket and the credentials") from exc
+        raise ConfigError(
+            f"--upload-uri {uri}: cannot write to bucket {bucket!r} ({code}); check the bucket and the credentials"
+        ) from exc

@@ -35,8 +35,17 @@ from trainer.config import ModelConfig, TinySizes
 from trainer.errors import ModelError, ModelNotCachedError
 from trainer.model.hub import hub_offline, not_cached_message, require_available
 
-__all__ = ["BuiltModel", "ModelNotCachedError", "WarmStartReport", "build_tokenizer_and_model", "load_pretrained",
-           "not_cached_message", "tiny_layoutlm_config", "train_tiny_tokenizer", "warm_start_from_bert"]
+__all__ = [
+    "BuiltModel",
+    "ModelNotCachedError",
+    "WarmStartReport",
+    "build_tokenizer_and_model",
+    "load_pretrained",
+    "not_cached_message",
+    "tiny_layoutlm_config",
+    "train_tiny_tokenizer",
+    "warm_start_from_bert",
+]
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 # BERT config fields that mean the same in a LayoutLM config.
@@ -98,15 +107,11 @@ def build_tokenizer_and_model(
             raise ModelError('model "tiny" needs train_words to build its vocabulary')
         tokenizer = train_tiny_tokenizer(train_words, model_config.tiny.vocab_size)
         model = LayoutLMForTokenClassification(
-            tiny_layoutlm_config(
-                model_config.tiny, len(tokenizer), id2label, model_config.max_seq_length
-            )
+            tiny_layoutlm_config(model_config.tiny, len(tokenizer), id2label, model_config.max_seq_length)
         )
     elif source == "warm_start":
         assert model_config.warm_start_text_encoder is not None
-        model, tokenizer, warm_start = warm_start_from_bert(
-            model_config.warm_start_text_encoder, id2label
-        )
+        model, tokenizer, warm_start = warm_start_from_bert(model_config.warm_start_text_encoder, id2label)
     else:
         model, tokenizer = load_pretrained(model_config.model, id2label, from_hub=source == "hub")
 
@@ -116,9 +121,7 @@ def build_tokenizer_and_model(
             f"max_position_embeddings {model.config.max_position_embeddings}"
         )
     if len(tokenizer) > model.config.vocab_size:
-        raise ModelError(
-            f"tokenizer has {len(tokenizer)} tokens, the model only {model.config.vocab_size}"
-        )
+        raise ModelError(f"tokenizer has {len(tokenizer)} tokens, the model only {model.config.vocab_size}")
     tokenizer.model_max_length = model_config.max_seq_length
     return BuiltModel(tokenizer=tokenizer, model=model, source=source, warm_start=warm_start)
 
@@ -144,9 +147,7 @@ def train_tiny_tokenizer(words: Iterable[str], vocab_size: int) -> PreTrainedTok
     characters = sorted({character for piece in counts for character in piece})
     vocab = list(SPECIAL_TOKENS) + characters + [f"##{character}" for character in characters]
     if len(vocab) > vocab_size:
-        raise ModelError(
-            f"vocab_size {vocab_size} cannot hold the {len(characters)} characters seen"
-        )
+        raise ModelError(f"vocab_size {vocab_size} cannot hold the {len(characters)} characters seen")
     known = set(vocab)
     for piece, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
         if len(vocab) >= vocab_size:
@@ -154,9 +155,7 @@ def train_tiny_tokenizer(words: Iterable[str], vocab_size: int) -> PreTrainedTok
         if piece not in known:
             vocab.append(piece)
             known.add(piece)
-    return BertTokenizer(
-        vocab={token: index for index, token in enumerate(vocab)}, do_lower_case=True
-    )
+    return BertTokenizer(vocab={token: index for index, token in enumerate(vocab)}, do_lower_case=True)
 
 
 def tiny_layoutlm_config(
@@ -191,11 +190,7 @@ def load_pretrained(
     try:
         config = AutoConfig.from_pretrained(name, local_files_only=local_only)
         if config.model_type != "layoutlm":
-            hint = (
-                " (a BERT checkpoint? pass it as the warm-start text encoder)"
-                if config.model_type == "bert"
-                else ""
-            )
+            hint = " (a BERT checkpoint? pass it as the warm-start text encoder)" if config.model_type == "bert" else ""
             raise ModelError(f"model {name} is a {config.model_type!r} model, not LayoutLM{hint}")
         tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=local_only)
         model = LayoutLMForTokenClassification.from_pretrained(
@@ -218,12 +213,8 @@ def warm_start_from_bert(
         raise FileNotFoundError(f"warm-start directory {bert_dir} has no config.json")
     bert_config = AutoConfig.from_pretrained(bert_dir, local_files_only=True)
     if bert_config.model_type != "bert":
-        raise ModelError(
-            f"warm start needs a BERT checkpoint, {bert_dir} holds {bert_config.model_type!r}"
-        )
-    bert, loading_info = BertModel.from_pretrained(
-        bert_dir, local_files_only=True, output_loading_info=True
-    )
+        raise ModelError(f"warm start needs a BERT checkpoint, {bert_dir} holds {bert_config.model_type!r}")
+    bert, loading_info = BertModel.from_pretrained(bert_dir, local_files_only=True, output_loading_info=True)
     not_in_checkpoint = set(loading_info["missing_keys"])
 
     config = LayoutLMConfig(
@@ -233,11 +224,7 @@ def warm_start_from_bert(
     )
     model = LayoutLMForTokenClassification(config)
     target = model.state_dict()
-    source = {
-        f"layoutlm.{key}": tensor
-        for key, tensor in bert.state_dict().items()
-        if key not in not_in_checkpoint
-    }
+    source = {f"layoutlm.{key}": tensor for key, tensor in bert.state_dict().items() if key not in not_in_checkpoint}
     mismatched = [key for key in source if key in target and source[key].shape != target[key].shape]
     if mismatched:
         raise ModelError(f"checkpoint tensors do not fit LayoutLM: {mismatched[:5]}")

@@ -7,9 +7,10 @@ computed once per word of each receipt.
 Entity metrics run over every word of the split (unsupervised words included: they are real
 words with real tags, kept out of training only by the O:entity ratio control), except that
 entities touching an unscored word (an unknown word, `ReceiptExample.scored`) are not counted
-(trainer.model.unscored, docs/runs.md); token accuracy is over supervised words only. The headline F1 is seqeval's strict IOB2 mode, in
-which a predicted I-X that does not continue a B-X/I-X starts no entity; `f1_lenient` is
-seqeval's default mode, which counts such an I-X as a new entity, as the old runs did.
+(trainer.model.unscored, docs/runs.md); token accuracy is over supervised words only. The
+headline F1 is seqeval's strict IOB2 mode, in which a predicted I-X that does not continue a
+B-X/I-X starts no entity; `f1_lenient` is seqeval's default mode, which counts such an I-X as
+a new entity, as the old runs did.
 """
 
 from __future__ import annotations
@@ -84,14 +85,14 @@ def word_metrics(
 
     correct = total = 0
     for receipt, predicted in zip(receipts, predicted_tag_ids, strict=True):
-        for gold, guess, supervised in zip(
-            receipt.tag_ids, predicted, receipt.supervised, strict=True
-        ):
+        for gold, guess, supervised in zip(receipt.tag_ids, predicted, receipt.supervised, strict=True):
             if supervised:
                 total += 1
                 correct += int(gold == int(guess))
 
-    scored = [getattr(receipt, "scored", None) or [True] * len(truth) for receipt, truth in zip(receipts, y_true, strict=True)]
+    scored = [
+        getattr(receipt, "scored", None) or [True] * len(truth) for receipt, truth in zip(receipts, y_true, strict=True)
+    ]
     masked = mask_unscored(y_true, y_pred, scored, strict=True)
     lenient = mask_unscored(y_true, y_pred, scored, strict=False)
     y_true, y_pred = masked.y_true, masked.y_pred

@@ -59,9 +59,7 @@ class ReceiptExample:
     scored: list[bool] | None = None  # per word: counted by evaluate.word_metrics; None: every word
 
 
-def examples_from_frame(
-    words: pl.DataFrame, tags: Sequence[str], split: str | None = None
-) -> list[ReceiptExample]:
+def examples_from_frame(words: pl.DataFrame, tags: Sequence[str], split: str | None = None) -> list[ReceiptExample]:
     """Group the snapshot's words frame into receipts ordered by `position`.
 
     `scored` is False only for an unknown word the build left out of training
@@ -94,12 +92,12 @@ def examples_from_frame(
         )
     duplicates = frame.group_by("receipt_key", "position").len().filter(pl.col("len") > 1)
     if duplicates.height:
-        raise DataError(
-            f"duplicate positions in receipts {duplicates['receipt_key'].head(5).to_list()}"
-        )
+        raise DataError(f"duplicate positions in receipts {duplicates['receipt_key'].head(5).to_list()}")
 
     tag_index = {tag: index for index, tag in enumerate(tags)}
-    unscored = (pl.col("label_state") == UNKNOWN) & ~pl.col("supervised") if "label_state" in frame.columns else pl.lit(False)
+    unscored = (
+        (pl.col("label_state") == UNKNOWN) & ~pl.col("supervised") if "label_state" in frame.columns else pl.lit(False)
+    )
     grouped = (
         frame.with_columns((~unscored).alias("_scored"))
         .sort("receipt_key", "position")
@@ -131,9 +129,7 @@ def supervised_tag_counts(words: pl.DataFrame, split: str = "train") -> dict[str
     return dict(zip(counts["tag"].to_list(), counts["len"].to_list(), strict=True))
 
 
-def plan_windows(
-    word_lengths: Sequence[int], max_tokens: int, stride: int
-) -> list[tuple[int, int]]:
+def plan_windows(word_lengths: Sequence[int], max_tokens: int, stride: int) -> list[tuple[int, int]]:
     """Cut words into [start, end) windows of at most `max_tokens` sub-tokens.
 
     Each next window starts with the last words of the previous one, at most `stride`
@@ -162,9 +158,7 @@ def plan_windows(
     return windows
 
 
-def word_piece_ids(
-    tokenizer: Any, examples: Sequence[ReceiptExample], max_tokens: int
-) -> list[list[list[int]]]:
+def word_piece_ids(tokenizer: Any, examples: Sequence[ReceiptExample], max_tokens: int) -> list[list[list[int]]]:
     """Sub-token ids of every word: a word that yields none (empty OCR text) becomes [UNK],
     a word longer than a window keeps its first `max_tokens` sub-tokens."""
     unk = _required_token_id(tokenizer, "unk")
@@ -184,9 +178,7 @@ def word_piece_ids(
         )
         for row, example in enumerate(chunk):
             pieces: list[list[int]] = [[] for _ in example.words]
-            for token_id, word in zip(
-                encoded["input_ids"][row], encoded.word_ids(row), strict=True
-            ):
+            for token_id, word in zip(encoded["input_ids"][row], encoded.word_ids(row), strict=True):
                 if word is not None:
                     pieces[word].append(token_id)
             for index, ids in enumerate(pieces):
@@ -291,8 +283,6 @@ class FeatureCollator:
         for key, pad in padding.items():
             if key not in features[0]:
                 continue
-            rows = [
-                list(feature[key]) + [pad] * (length - len(feature[key])) for feature in features
-            ]
+            rows = [list(feature[key]) + [pad] * (length - len(feature[key])) for feature in features]
             batch[key] = torch.tensor(rows, dtype=torch.long)
         return batch

@@ -45,6 +45,7 @@ def require_available(name: str) -> None:
     except Exception as error:  # noqa: BLE001 - every way a download fails (no such repo, no network, auth) is one message
         raise ModelNotCachedError(
             f"model {name} is not cached and cannot be downloaded from {hub_constants.ENDPOINT} "
-            f"({type(error).__name__}: {' '.join(str(error).split())[:200]}); check the name, your network or HF_TOKEN, "
+            f"({type(error).__name__}: {' '.join(str(error).split())[:200]}); check the name, your network or "
+            "HF_TOKEN, "
             "or set HF_HUB_OFFLINE=1 to use the cache only"
         ) from error

@@ -129,8 +129,12 @@ class ModelPackage(_Model):
 
 def package_schema() -> dict[str, Any]:
     """The JSON schema of receipt_ml.json (docs/schemas/model_package.json is this)."""
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://receipt-ml.local/schemas/model_package.json",
-            **ModelPackage.model_json_schema(), "title": "receipt_ml.json: the model package"}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://receipt-ml.local/schemas/model_package.json",
+        **ModelPackage.model_json_schema(),
+        "title": "receipt_ml.json: the model package",
+    }
 
 
 def write_package(folder: Path, package: ModelPackage) -> None:
@@ -143,16 +147,22 @@ def upgrade_v0(data: dict[str, Any]) -> dict[str, Any]:
     """The card runs wrote before packages existed, as version 1 data (IOB2 was the only tag
     scheme snapshots ever had; the card recorded the best epoch and F1 only)."""
     known = ("job_id", "snapshot", "label_list", "tags", "coordinate_convention", "max_seq_length", "doc_stride")
-    return {**{k: data[k] for k in known if k in data}, "created_at": "", "tag_scheme": "IOB2",
-            "best": {"checkpoint_metric": None, "epoch": data.get("best_epoch"), "best_f1_of_run": data.get("best_f1")}}
+    return {
+        **{k: data[k] for k in known if k in data},
+        "created_at": "",
+        "tag_scheme": "IOB2",
+        "best": {"checkpoint_metric": None, "epoch": data.get("best_epoch"), "best_f1_of_run": data.get("best_f1")},
+    }
 
 
 def read_package(folder: Path) -> ModelPackage:
     """The typed package of `folder`, any known schema version; no file checks."""
     path = Path(folder) / PACKAGE_FILE
     if not path.is_file():
-        raise PackageError(f"{folder} is not a model package: it has no {PACKAGE_FILE} (pass a run folder, its best/ folder, "
-                           "an exported folder, a job id or an s3:// URI of one)")
+        raise PackageError(
+            f"{folder} is not a model package: it has no {PACKAGE_FILE} (pass a run folder, its best/ folder, "
+            "an exported folder, a job id or an s3:// URI of one)"
+        )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as exc:
@@ -171,7 +181,9 @@ def read_package(folder: Path) -> ModelPackage:
 def _problems(exc: ValidationError) -> str:
     missing = [".".join(str(p) for p in e["loc"]) for e in exc.errors() if e["type"] == "missing"]
     other = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors() if e["type"] != "missing"]
-    parts = ([f"lacks {', '.join(missing)}"] if missing else []) + ([f"has bad values ({'; '.join(other[:3])})"] if other else [])
+    parts = ([f"lacks {', '.join(missing)}"] if missing else []) + (
+        [f"has bad values ({'; '.join(other[:3])})"] if other else []
+    )
     return " and ".join(parts)
 
 
@@ -187,7 +199,10 @@ def load_package(folder: str | Path, runtime: str = "torch") -> ModelPackage:
     where = f"model package {folder}"
     convention = package.coordinate_convention.name
     if convention not in KNOWN_CONVENTIONS:
-        raise PackageError(f"{where} expects boxes in the {convention!r} convention; predict produces only {', '.join(KNOWN_CONVENTIONS)}")
+        raise PackageError(
+            f"{where} expects boxes in the {convention!r} convention; predict produces only "
+            f"{', '.join(KNOWN_CONVENTIONS)}"
+        )
     if package.tag_scheme != "IOB2":
         raise PackageError(f"{where} uses the {package.tag_scheme!r} tag scheme; predict knows only IOB2")
     if not package.tags or package.tags[0] != "O" or any(t != "O" and t[:2] not in ("B-", "I-") for t in package.tags):
@@ -197,11 +212,18 @@ def load_package(folder: str | Path, runtime: str = "torch") -> ModelPackage:
     if runtime == "torch":
         _check_weights(folder, package, where)
     else:
-        onnx_file = None if package.onnx is None else package.onnx.file if runtime == "onnx" else (
-            package.onnx.int8.file if package.onnx.int8 else None)
+        onnx_file = (
+            None
+            if package.onnx is None
+            else package.onnx.file
+            if runtime == "onnx"
+            else (package.onnx.int8.file if package.onnx.int8 else None)
+        )
         if onnx_file is None:
             hint = "`trainer export --format onnx" + (" --quantize int8`" if runtime == "onnx-int8" else "`")
-            raise PackageError(f"{where} lacks an {'int8 ' if runtime == 'onnx-int8' else ''}ONNX graph: make one with {hint}")
+            raise PackageError(
+                f"{where} lacks an {'int8 ' if runtime == 'onnx-int8' else ''}ONNX graph: make one with {hint}"
+            )
         if not (folder / onnx_file).is_file():
             raise PackageError(f"{where} lacks its ONNX graph {onnx_file}")
     return package
@@ -215,7 +237,10 @@ def _check_weights(folder: Path, package: ModelPackage, where: str) -> None:
     id2label = config.get("id2label") or {}
     labels = [id2label.get(str(i)) for i in range(len(id2label))]
     if labels != package.tags:
-        raise PackageError(f"{where}: the weights' id2label ({len(labels)} classes) disagrees with the package's tags ({len(package.tags)})")
+        raise PackageError(
+            f"{where}: the weights' id2label ({len(labels)} classes) disagrees with the package's tags "
+            f"({len(package.tags)})"
+        )
 
 
 def model_card(package: ModelPackage) -> str:
@@ -224,10 +249,13 @@ def model_card(package: ModelPackage) -> str:
     best = package.best
     f1 = "n/a" if best.val_f1 is None else f"{best.val_f1:.4f}"
     lines = [
-        f"# LayoutLM receipt tagger (job {package.job_id})", "",
+        f"# LayoutLM receipt tagger (job {package.job_id})",
+        "",
         "Token classification of receipt words, trained by receipt-ml `trainer fit`. Machine-readable facts: "
-        f"`{PACKAGE_FILE}` (schema version {package.schema_version}).", "",
-        "| | |", "|---|---|",
+        f"`{PACKAGE_FILE}` (schema version {package.schema_version}).",
+        "",
+        "| | |",
+        "|---|---|",
         f"| job | `{package.job_id}` |",
         f"| snapshot | `{package.snapshot.id}` (content sha256 `{package.snapshot.content_sha256[:16]}...`) |",
         f"| labels | {', '.join(package.label_list) or '(none)'} |",
@@ -239,17 +267,29 @@ def model_card(package: ModelPackage) -> str:
     ]
     if package.onnx is not None:
         onnx = package.onnx
-        lines.append(f"| ONNX | `{onnx.file}`, opset {onnx.opset}, parity max abs logit diff {onnx.parity.max_abs_logit_diff:.2e} "
-                     f"on {onnx.parity.windows} windows, argmax identical: {onnx.parity.argmax_identical} |")
+        lines.append(
+            f"| ONNX | `{onnx.file}`, opset {onnx.opset}, parity max abs logit diff "
+            f"{onnx.parity.max_abs_logit_diff:.2e} "
+            f"on {onnx.parity.windows} windows, argmax identical: {onnx.parity.argmax_identical} |"
+        )
         if onnx.int8 is not None:
-            lines.append(f"| ONNX int8 | `{onnx.int8.file}`, val F1 {onnx.int8.val_f1:.4f} (fp32 {onnx.int8.val_f1_fp32:.4f}) |")
+            lines.append(
+                f"| ONNX int8 | `{onnx.int8.file}`, val F1 {onnx.int8.val_f1:.4f} (fp32 {onnx.int8.val_f1_fp32:.4f}) |"
+            )
     lines += [
-        "", "## Use", "", "```bash",
+        "",
+        "## Use",
+        "",
+        "```bash",
         "trainer predict --model THIS_FOLDER --jsonl receipts.jsonl --out predictions.jsonl",
         "trainer export --model THIS_FOLDER --format onnx --quantize int8 --out model-onnx",
-        "```", "",
-        "Words go in with boxes `[x0, y0, x1, y1]` in 0..1000 of the receipt, origin top-left; receipts longer than one window "
-        f"are cut into overlapping windows ({package.max_seq_length} sub-tokens, stride {package.doc_stride}) and each word's "
-        "logits are averaged over the windows that hold it.", "",
+        "```",
+        "",
+        "Words go in with boxes `[x0, y0, x1, y1]` in 0..1000 of the receipt, origin top-left; receipts longer than "
+        "one window "
+        f"are cut into overlapping windows ({package.max_seq_length} sub-tokens, stride {package.doc_stride}) and "
+        "each word's "
+        "logits are averaged over the windows that hold it.",
+        "",
     ]
     return "\n".join(lines)

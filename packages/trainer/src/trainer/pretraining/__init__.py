@@ -5,7 +5,8 @@ The core the `trainer pretrain` job is built on, in the order it calls it:
 
     corpus   = dataset_builder.corpus.open_corpus(root, "c3")
     set_seed(config.seed)
-    built    = build_masked_lm(model_config, corpus.words["text"].to_list())  # tiny | warm start | LayoutLM folder/hub id
+    # tiny | warm start | LayoutLM folder/hub id
+    built    = build_masked_lm(model_config, corpus.words["text"].to_list())
     examples = corpus_examples(corpus.words)
     windows  = corpus_windows(examples, built.tokenizer, model_config.max_seq_length, model_config.doc_stride,
                               cache_dir=..., corpus_sha256=corpus.content_sha256)
@@ -49,8 +50,30 @@ from trainer.pretraining.output import (
 from trainer.pretraining.windows import corpus_examples, corpus_windows, hold_out
 
 __all__ = [
-    "MASKED_BOX", "PRETRAINING_FILE", "BuiltMaskedLM", "CorpusRef", "LayoutLMForMaskedLM", "MaskEpochCallback", "MaskedLMScore",
-    "MaskedLMTrainer", "MaskingConfig", "PretrainConfig", "PretrainLineage", "PretrainLog", "PretrainOutcome", "WholeWordMasker",
-    "WholeWordMaskingCollator", "build_masked_lm", "corpus_examples", "corpus_ref", "corpus_windows", "hold_out", "make_collator",
-    "masked_lm_score", "pretrain", "read_lineage", "save_pretrained_model", "window_rng",
+    "MASKED_BOX",
+    "PRETRAINING_FILE",
+    "BuiltMaskedLM",
+    "CorpusRef",
+    "LayoutLMForMaskedLM",
+    "MaskEpochCallback",
+    "MaskedLMScore",
+    "MaskedLMTrainer",
+    "MaskingConfig",
+    "PretrainConfig",
+    "PretrainLineage",
+    "PretrainLog",
+    "PretrainOutcome",
+    "WholeWordMasker",
+    "WholeWordMaskingCollator",
+    "build_masked_lm",
+    "corpus_examples",
+    "corpus_ref",
+    "corpus_windows",
+    "hold_out",
+    "make_collator",
+    "masked_lm_score",
+    "pretrain",
+    "read_lineage",
+    "save_pretrained_model",
+    "window_rng",
 ]

@@ -135,9 +135,14 @@ class PretrainOutcome:
     history: list[PretrainLog]
 
     def summary(self) -> dict[str, Any]:
-        return {"steps": self.global_step, "epochs": self.epochs, "train_runtime_s": self.train_runtime_s,
-                "tokens_seen": self.tokens_seen, "tokens_per_second": self.tokens_per_second,
-                "final_loss": self.history[-1].loss if self.history else None}
+        return {
+            "steps": self.global_step,
+            "epochs": self.epochs,
+            "train_runtime_s": self.train_runtime_s,
+            "tokens_seen": self.tokens_seen,
+            "tokens_per_second": self.tokens_per_second,
+            "final_loss": self.history[-1].loss if self.history else None,
+        }
 
 
 class _Tokens:
@@ -164,8 +169,13 @@ class MaskedLMTrainer(WeightedLossTrainer):
         super().__init__(*args, **kwargs)
         self.tokens = tokens
 
-    def compute_loss(self, model: torch.nn.Module, inputs: dict[str, Any], return_outputs: bool = False,
-                     num_items_in_batch: Any = None) -> torch.Tensor | tuple[torch.Tensor, Any]:
+    def compute_loss(
+        self,
+        model: torch.nn.Module,
+        inputs: dict[str, Any],
+        return_outputs: bool = False,
+        num_items_in_batch: Any = None,
+    ) -> torch.Tensor | tuple[torch.Tensor, Any]:
         if model.training:
             self.tokens.add(inputs, self.processing_class.pad_token_id)
         outputs = model(**inputs)
@@ -208,21 +218,33 @@ class LogCallback(TrainerCallback):
         rate = (real - self._last_tokens) * self.world_size / max(now - self._last, 1e-9)
         self._last, self._last_tokens = now, real
         grad = logs.get("grad_norm")
-        entry = PretrainLog(step=state.global_step, epoch=round(float(state.epoch or 0.0), 4), loss=float(logs["loss"]),
-                            learning_rate=float(logs.get("learning_rate", 0.0)), grad_norm=None if grad is None else float(grad),
-                            tokens_per_second=rate, tokens_seen=real * self.world_size, masked_tokens_seen=masked * self.world_size,
-                            elapsed_s=now - self._start)
+        entry = PretrainLog(
+            step=state.global_step,
+            epoch=round(float(state.epoch or 0.0), 4),
+            loss=float(logs["loss"]),
+            learning_rate=float(logs.get("learning_rate", 0.0)),
+            grad_norm=None if grad is None else float(grad),
+            tokens_per_second=rate,
+            tokens_seen=real * self.world_size,
+            masked_tokens_seen=masked * self.world_size,
+            elapsed_s=now - self._start,
+        )
         self.history.append(entry)
         if self.sink is not None:
             self.sink(entry)
 
 
-def make_collator(tokenizer: Any, config: PretrainConfig, max_seq_length: int, max_positions: int) -> WholeWordMaskingCollator:
+def make_collator(
+    tokenizer: Any, config: PretrainConfig, max_seq_length: int, max_positions: int
+) -> WholeWordMaskingCollator:
     """Masking around fit's collators: packed rows of up to `max_seq_length` sub-tokens, or
     one padded window per row."""
     pad = tokenizer.pad_token_id
-    inner = (PackingCollator(pad, max_length=max_seq_length, pad_to_multiple_of=config.pad_to_multiple_of) if config.batching == "packed"
-             else FeatureCollator(pad, pad_to_multiple_of=config.pad_to_multiple_of, max_length=max_positions))
+    inner = (
+        PackingCollator(pad, max_length=max_seq_length, pad_to_multiple_of=config.pad_to_multiple_of)
+        if config.batching == "packed"
+        else FeatureCollator(pad, pad_to_multiple_of=config.pad_to_multiple_of, max_length=max_positions)
+    )
     return WholeWordMaskingCollator(inner, WholeWordMasker.for_tokenizer(tokenizer, config.masking), seed=config.seed)
 
 
@@ -232,32 +254,67 @@ def _check(model: PreTrainedModel, windows: Sequence[Feature], config: PretrainC
     longest = max(len(w["input_ids"]) for w in windows)
     if longest > max_seq_length:
         raise ConfigError(f"a window has {longest} sub-tokens, more than max_seq_length {max_seq_length}")
-    if config.masking.box_mask_probability > 0 and max(config.masking.masked_box) >= model.config.max_2d_position_embeddings:
-        raise ConfigError(f"masked_box {config.masking.masked_box} does not fit the model's {model.config.max_2d_position_embeddings} "
-                          "2-D position embeddings")
+    if (
+        config.masking.box_mask_probability > 0
+        and max(config.masking.masked_box) >= model.config.max_2d_position_embeddings
+    ):
+        raise ConfigError(
+            f"masked_box {config.masking.masked_box} does not fit the model's "
+            f"{model.config.max_2d_position_embeddings} "
+            "2-D position embeddings"
+        )
 
 
 def training_arguments(config: PretrainConfig, output_dir: Path) -> Any:
     from transformers import TrainingArguments
 
     precision = config.precision()
-    saves = {"save_strategy": "steps", "save_steps": config.save_steps, "save_total_limit": config.save_total_limit} \
-        if config.save_steps is not None else {"save_strategy": "no"}
+    saves = (
+        {"save_strategy": "steps", "save_steps": config.save_steps, "save_total_limit": config.save_total_limit}
+        if config.save_steps is not None
+        else {"save_strategy": "no"}
+    )
     return TrainingArguments(
-        output_dir=str(output_dir), max_steps=config.max_steps if config.max_steps is not None else -1, num_train_epochs=config.epochs,
-        per_device_train_batch_size=config.batch_size, learning_rate=config.learning_rate, warmup_steps=config.warmup_ratio,
-        weight_decay=config.weight_decay, max_grad_norm=config.max_grad_norm, gradient_accumulation_steps=config.gradient_accumulation_steps,
-        eval_strategy="no", logging_strategy="steps", logging_steps=config.logging_steps, logging_first_step=True, **saves,
-        seed=config.seed, data_seed=config.seed, fp16=precision == "fp16", bf16=precision == "bf16",
-        dataloader_num_workers=config.num_workers, dataloader_pin_memory=torch.cuda.is_available(), use_cpu=not torch.cuda.is_available(),
-        train_sampling_strategy="random", remove_unused_columns=False,  # the collator needs word_ids and window_index
-        report_to="none", disable_tqdm=True,
+        output_dir=str(output_dir),
+        max_steps=config.max_steps if config.max_steps is not None else -1,
+        num_train_epochs=config.epochs,
+        per_device_train_batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        warmup_steps=config.warmup_ratio,
+        weight_decay=config.weight_decay,
+        max_grad_norm=config.max_grad_norm,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        eval_strategy="no",
+        logging_strategy="steps",
+        logging_steps=config.logging_steps,
+        logging_first_step=True,
+        **saves,
+        seed=config.seed,
+        data_seed=config.seed,
+        fp16=precision == "fp16",
+        bf16=precision == "bf16",
+        dataloader_num_workers=config.num_workers,
+        dataloader_pin_memory=torch.cuda.is_available(),
+        use_cpu=not torch.cuda.is_available(),
+        train_sampling_strategy="random",
+        remove_unused_columns=False,  # the collator needs word_ids and window_index
+        report_to="none",
+        disable_tqdm=True,
     )
 
 
-def pretrain(model: PreTrainedModel, tokenizer: Any, windows: Sequence[Feature], config: PretrainConfig, *, output_dir: str | Path,
-             max_seq_length: int, on_log: Callable[[PretrainLog], None] | None = None, callbacks: Sequence[TrainerCallback] = (),
-             resume_from_checkpoint: str | Path | None = None) -> PretrainOutcome:
+def pretrain(
+    model: PreTrainedModel,
+    tokenizer: Any,
+    windows: Sequence[Feature],
+    config: PretrainConfig,
+    *,
+    output_dir: str | Path,
+    max_seq_length: int,
+    on_log: Callable[[PretrainLog], None] | None = None,
+    callbacks: Sequence[TrainerCallback] = (),
+    resume_from_checkpoint: str | Path | None = None,
+) -> PretrainOutcome:
     """Masked visual-language modelling of `model` (a `LayoutLMForMaskedLM`,
     `model.build_masked_lm`) on `windows` (`windows.corpus_windows`) for `config.max_steps`
     optimiser steps (or `config.epochs`). `on_log` gets every logging step; `callbacks` (HF
@@ -274,15 +331,29 @@ def pretrain(model: PreTrainedModel, tokenizer: Any, windows: Sequence[Feature],
         enable_block_attention(model)
     tokens = _Tokens()
     logger = LogCallback(tokens, on_log, args.world_size)
-    trainer = MaskedLMTrainer(model=model, args=args, train_dataset=list(windows), data_collator=collator, processing_class=tokenizer,
-                              callbacks=[MaskEpochCallback(collator), logger, *callbacks], tokens=tokens)
+    trainer = MaskedLMTrainer(
+        model=model,
+        args=args,
+        train_dataset=list(windows),
+        data_collator=collator,
+        processing_class=tokenizer,
+        callbacks=[MaskEpochCallback(collator), logger, *callbacks],
+        tokens=tokens,
+    )
     trainer.remove_callback(PrinterCallback)
     output = trainer.train(resume_from_checkpoint=str(resume_from_checkpoint) if resume_from_checkpoint else None)
     runtime = float(output.metrics.get("train_runtime") or 0.0)
     real, _ = tokens.read()
     seen = real * args.world_size
-    return PretrainOutcome(trainer.model, trainer.state.global_step, float(trainer.state.epoch or 0.0), runtime, seen,
-                           seen / runtime if runtime else 0.0, logger.history)
+    return PretrainOutcome(
+        trainer.model,
+        trainer.state.global_step,
+        float(trainer.state.epoch or 0.0),
+        runtime,
+        seen,
+        seen / runtime if runtime else 0.0,
+        logger.history,
+    )
 
 
 @dataclass(frozen=True)
@@ -299,20 +370,30 @@ class MaskedLMScore:
 
 
 @torch.no_grad()
-def masked_lm_score(model: PreTrainedModel, tokenizer: Any, windows: Sequence[Feature], masking: MaskingConfig | None = None, *,
-                    seed: int = 0, batch_size: int = 32) -> MaskedLMScore:
+def masked_lm_score(
+    model: PreTrainedModel,
+    tokenizer: Any,
+    windows: Sequence[Feature],
+    masking: MaskingConfig | None = None,
+    *,
+    seed: int = 0,
+    batch_size: int = 32,
+) -> MaskedLMScore:
     """The masked-LM loss and accuracy of `model` on `windows` (held-out receipts), each masked
     once with fixed masks (`seed`, epoch 0): two models scored with the same seed are scored on
     the very same masked tokens. Dropout off; the model's mode is restored after."""
-    collator = WholeWordMaskingCollator(FeatureCollator(tokenizer.pad_token_id, max_length=model.config.max_position_embeddings),
-                                        WholeWordMasker.for_tokenizer(tokenizer, masking or MaskingConfig()), seed=seed)
+    collator = WholeWordMaskingCollator(
+        FeatureCollator(tokenizer.pad_token_id, max_length=model.config.max_position_embeddings),
+        WholeWordMasker.for_tokenizer(tokenizer, masking or MaskingConfig()),
+        seed=seed,
+    )
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     total, correct, count = 0.0, 0, 0
     try:
         for start in range(0, len(windows), batch_size):
-            batch = {k: v.to(device) for k, v in collator(windows[start: start + batch_size]).items()}
+            batch = {k: v.to(device) for k, v in collator(windows[start : start + batch_size]).items()}
             labels = batch["labels"]
             outputs = model(**batch)
             targets = labels[labels != -100]
@@ -322,4 +403,6 @@ def masked_lm_score(model: PreTrainedModel, tokenizer: Any, windows: Sequence[Fe
             count += int(targets.numel())
     finally:
         model.train(was_training)
-    return MaskedLMScore(total / count if count else float("nan"), correct / count if count else float("nan"), count, len(windows))
+    return MaskedLMScore(
+        total / count if count else float("nan"), correct / count if count else float("nan"), count, len(windows)
+    )

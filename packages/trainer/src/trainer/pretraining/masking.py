@@ -82,7 +82,9 @@ class WholeWordMasker:
     @classmethod
     def for_tokenizer(cls, tokenizer: Any, config: MaskingConfig | None = None) -> WholeWordMasker:
         if tokenizer.mask_token_id is None:
-            raise ConfigError(f"tokenizer {type(tokenizer).__name__} has no [MASK] token: it cannot be pretrained with masking")
+            raise ConfigError(
+                f"tokenizer {type(tokenizer).__name__} has no [MASK] token: it cannot be pretrained with masking"
+            )
         special = set(tokenizer.all_special_ids)
         ordinary = tuple(i for i in range(len(tokenizer)) if i not in special)
         if not ordinary:
@@ -113,7 +115,7 @@ class WholeWordMasker:
         chosen.sort()
         token_draws, box_draws = rng.random(len(chosen)), rng.random(len(chosen))
         for word, token_draw, box_draw in zip(chosen, token_draws, box_draws, strict=True):
-            span = positions[starts[word]: starts[word] + counts[word]]
+            span = positions[starts[word] : starts[word] + counts[word]]
             labels[span] = ids[span]
             if token_draw < config.mask_token_share:
                 ids[span] = self.mask_token_id
@@ -150,7 +152,9 @@ class WholeWordMaskingCollator:
         masked = []
         for feature in features:
             if "window_index" not in feature:
-                raise ValueError("a window to mask needs its `window_index` (pretraining.windows.corpus_windows adds it)")
+                raise ValueError(
+                    "a window to mask needs its `window_index` (pretraining.windows.corpus_windows adds it)"
+                )
             masked.append(self.masker.mask(feature, window_rng(self.seed, self.epoch, int(feature["window_index"]))))
         return masked
 

@@ -53,14 +53,36 @@ class LayoutLMForMaskedLM(HFLayoutLMForMaskedLM):
     a fifth of MiniLM's step time for the 85% of positions the loss ignores. Same weights, same
     class name in config.json: the saved folder is a plain LayoutLMForMaskedLM."""
 
-    def forward(self, input_ids: torch.Tensor | None = None, bbox: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
-                token_type_ids: torch.Tensor | None = None, position_ids: torch.Tensor | None = None, inputs_embeds: torch.Tensor | None = None,
-                labels: torch.Tensor | None = None, **kwargs: Any) -> MaskedLMOutput:
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        bbox: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        **kwargs: Any,
+    ) -> MaskedLMOutput:
         if labels is None:
-            return super().forward(input_ids=input_ids, bbox=bbox, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                                   position_ids=position_ids, inputs_embeds=inputs_embeds, **kwargs)
-        hidden = self.layoutlm(input_ids, bbox, attention_mask=attention_mask, token_type_ids=token_type_ids, position_ids=position_ids,
-                               inputs_embeds=inputs_embeds, **kwargs)[0]
+            return super().forward(
+                input_ids=input_ids,
+                bbox=bbox,
+                attention_mask=attention_mask,
+                token_type_ids=token_type_ids,
+                position_ids=position_ids,
+                inputs_embeds=inputs_embeds,
+                **kwargs,
+            )
+        hidden = self.layoutlm(
+            input_ids,
+            bbox,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            **kwargs,
+        )[0]
         chosen = labels != IGNORE_INDEX
         logits = self.cls(hidden[chosen])
         targets = labels[chosen]
@@ -79,10 +101,14 @@ class BuiltMaskedLM:
 
     def describe(self, model_config: ModelConfig) -> dict[str, Any]:
         """What the pretraining started from (the lineage's `source`)."""
-        return {"source": self.source, "model": model_config.model if self.source in ("local", "hub", "tiny") else None,
-                "warm_start_text_encoder": model_config.warm_start_text_encoder, "mlm_head": self.head,
-                "tiny": model_config.tiny.__dict__ if self.source == "tiny" else None,
-                "warm_start": self.warm_start.to_dict() if self.warm_start else None}
+        return {
+            "source": self.source,
+            "model": model_config.model if self.source in ("local", "hub", "tiny") else None,
+            "warm_start_text_encoder": model_config.warm_start_text_encoder,
+            "mlm_head": self.head,
+            "tiny": model_config.tiny.__dict__ if self.source == "tiny" else None,
+            "warm_start": self.warm_start.to_dict() if self.warm_start else None,
+        }
 
 
 @contextlib.contextmanager
@@ -110,7 +136,9 @@ def build_masked_lm(model_config: ModelConfig, corpus_words: Iterable[str] | Non
         if corpus_words is None:
             raise ModelError('model "tiny" needs the corpus words to build its vocabulary')
         tokenizer = train_tiny_tokenizer(corpus_words, model_config.tiny.vocab_size)
-        model = LayoutLMForMaskedLM(tiny_layoutlm_config(model_config.tiny, len(tokenizer), NO_LABELS, model_config.max_seq_length))
+        model = LayoutLMForMaskedLM(
+            tiny_layoutlm_config(model_config.tiny, len(tokenizer), NO_LABELS, model_config.max_seq_length)
+        )
         head = "fresh"
     elif source == "warm_start":
         assert model_config.warm_start_text_encoder is not None
@@ -118,22 +146,28 @@ def build_masked_lm(model_config: ModelConfig, corpus_words: Iterable[str] | Non
     else:
         model, tokenizer, head = load_masked_lm(model_config.model, from_hub=source == "hub")
     if model_config.max_seq_length > model.config.max_position_embeddings:
-        raise ModelError(f"max_seq_length {model_config.max_seq_length} exceeds the model's max_position_embeddings "
-                         f"{model.config.max_position_embeddings}")
+        raise ModelError(
+            f"max_seq_length {model_config.max_seq_length} exceeds the model's max_position_embeddings "
+            f"{model.config.max_position_embeddings}"
+        )
     if len(tokenizer) > model.config.vocab_size:
         raise ModelError(f"tokenizer has {len(tokenizer)} tokens, the model only {model.config.vocab_size}")
     tokenizer.model_max_length = model_config.max_seq_length
     return BuiltMaskedLM(tokenizer, model, source, head, warm_start)
 
 
-def warm_start_masked_lm(bert_dir: str | Path) -> tuple[LayoutLMForMaskedLM, PreTrainedTokenizerBase, WarmStartReport, str]:
+def warm_start_masked_lm(
+    bert_dir: str | Path,
+) -> tuple[LayoutLMForMaskedLM, PreTrainedTokenizerBase, WarmStartReport, str]:
     """`model.warm_start_from_bert` (encoder, 1-D embeddings, tokenizer; 2-D embeddings fresh)
     under an MLM head: BERT's own when its checkpoint has one, else fresh."""
     with _quiet_loading():
         classifier, tokenizer, report = warm_start_from_bert(bert_dir, NO_LABELS)
         model = LayoutLMForMaskedLM(classifier.config)
         model.layoutlm.load_state_dict(classifier.layoutlm.state_dict())
-        bert, info = BertForMaskedLM.from_pretrained(Path(bert_dir).expanduser(), local_files_only=True, output_loading_info=True)
+        bert, info = BertForMaskedLM.from_pretrained(
+            Path(bert_dir).expanduser(), local_files_only=True, output_loading_info=True
+        )
     head = "fresh"
     if HEAD_KEY not in set(info["missing_keys"]):
         theirs = {k: v for k, v in bert.cls.state_dict().items() if not k.startswith("predictions.decoder.weight")}
@@ -159,7 +193,9 @@ def load_masked_lm(name: str, *, from_hub: bool) -> tuple[LayoutLMForMaskedLM, P
             raise ModelError(f"model {name} is a {config.model_type!r} model, not LayoutLM{hint}")
         tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=local_only)
         with _quiet_loading():
-            model, info = LayoutLMForMaskedLM.from_pretrained(name, local_files_only=local_only, output_loading_info=True)
+            model, info = LayoutLMForMaskedLM.from_pretrained(
+                name, local_files_only=local_only, output_loading_info=True
+            )
     except OSError as error:
         if from_hub and hub_offline():
             raise ModelNotCachedError(not_cached_message(name)) from error

@@ -66,10 +66,15 @@ class PretrainLineage(_Model):
 def corpus_ref(corpus: Any) -> CorpusRef:
     """A `dataset_builder.corpus.Corpus` as the lineage names it."""
     excluded = corpus.excluded
-    return CorpusRef(id=corpus.id, content_sha256=corpus.content_sha256, manifest_sha256=corpus.manifest_sha256,
-                     receipts=corpus.lock.counts.receipts, words=corpus.lock.counts.words,
-                     excluded_val_of=excluded.snapshot_id if excluded else None,
-                     excluded_val_split_hash=excluded.split_hash if excluded else None)
+    return CorpusRef(
+        id=corpus.id,
+        content_sha256=corpus.content_sha256,
+        manifest_sha256=corpus.manifest_sha256,
+        receipts=corpus.lock.counts.receipts,
+        words=corpus.lock.counts.words,
+        excluded_val_of=excluded.snapshot_id if excluded else None,
+        excluded_val_split_hash=excluded.split_hash if excluded else None,
+    )
 
 
 def save_pretrained_model(model: Any, tokenizer: Any, folder: str | Path, lineage: PretrainLineage) -> Path:

@@ -27,12 +27,21 @@ CORPUS_TAGS = ("O",)
 def corpus_examples(words: pl.DataFrame) -> list[ReceiptExample]:
     """One example per receipt of a corpus's words frame (`Corpus.words`), in reading order,
     checked as a snapshot's are (boxes in 0..1000 and not inverted, positions unique)."""
-    frame = words.with_columns(pl.lit("O").alias("tag"), pl.lit(False).alias("supervised"), pl.lit("corpus").alias("split"))
+    frame = words.with_columns(
+        pl.lit("O").alias("tag"), pl.lit(False).alias("supervised"), pl.lit("corpus").alias("split")
+    )
     return examples_from_frame(frame, CORPUS_TAGS)
 
 
-def corpus_windows(examples: Sequence[ReceiptExample], tokenizer: Any, max_seq_length: int, doc_stride: int, *,
-                   cache_dir: str | Path | None = None, corpus_sha256: str | None = None) -> list[Feature]:
+def corpus_windows(
+    examples: Sequence[ReceiptExample],
+    tokenizer: Any,
+    max_seq_length: int,
+    doc_stride: int,
+    *,
+    cache_dir: str | Path | None = None,
+    corpus_sha256: str | None = None,
+) -> list[Feature]:
     """The windows pretraining reads: `input_ids`, `attention_mask`, `token_type_ids`, `bbox`
     (per sub-token), `word_ids` (word index in its receipt, -1 for [CLS]/[SEP]),
     `example_index` (its receipt in `examples`) and `window_index`. With `cache_dir` and the
@@ -43,12 +52,17 @@ def corpus_windows(examples: Sequence[ReceiptExample], tokenizer: Any, max_seq_l
         return build_features(examples, tokenizer, max_seq_length, doc_stride)
 
     if cache_dir is not None and corpus_sha256 is not None:
-
-        key = {**feature_cache_key_parts(corpus_sha256, tokenizer, max_seq_length, doc_stride, CORPUS_TAGS), "kind": "corpus"}
+        key = {
+            **feature_cache_key_parts(corpus_sha256, tokenizer, max_seq_length, doc_stride, CORPUS_TAGS),
+            "kind": "corpus",
+        }
         features = load_or_build_features(cache_dir, key, build).features
     else:
         features = build()
-    return [{**{k: v for k, v in feature.items() if k != "labels"}, "window_index": index} for index, feature in enumerate(features)]
+    return [
+        {**{k: v for k, v in feature.items() if k != "labels"}, "window_index": index}
+        for index, feature in enumerate(features)
+    ]
 
 
 def _draw(seed: int, key: str) -> float:
@@ -56,7 +70,9 @@ def _draw(seed: int, key: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def hold_out(windows: Sequence[Feature], examples: Sequence[ReceiptExample], fraction: float, seed: int = 0) -> tuple[list[Feature], list[Feature]]:
+def hold_out(
+    windows: Sequence[Feature], examples: Sequence[ReceiptExample], fraction: float, seed: int = 0
+) -> tuple[list[Feature], list[Feature]]:
     """(train, held out) windows, split by receipt: a receipt's windows all go one way, chosen
     by a hash of the seed and its key (so adding receipts to a corpus moves none), as
     `dataset_builder.rules.assign_splits` splits snapshots. The held-out windows measure the

@@ -50,7 +50,9 @@ class QueueConfig:
             if not (math.isfinite(value) and 0.0 <= value <= 1.0):
                 raise ConfigError(f"--{name.replace('_', '-')} must be a probability in [0, 1], got {value}")
         if self.invalid_below >= self.valid_above:
-            raise ConfigError(f"--invalid-below ({self.invalid_below}) must be below --valid-above ({self.valid_above})")
+            raise ConfigError(
+                f"--invalid-below ({self.invalid_below}) must be below --valid-above ({self.valid_above})"
+            )
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,9 @@ class ReviewRequest:
     """The fold models train on every word (`none`) or under the snapshot's O:entity ratio
     control (`snapshot`); see `dataset_builder.review.plan_folds`."""
     queues: QueueConfig = field(default_factory=QueueConfig)
-    recipe: FitRequest = field(default_factory=lambda: FitRequest(snapshot_root="", model=REVIEW_MODEL, train=REVIEW_TRAIN))
+    recipe: FitRequest = field(
+        default_factory=lambda: FitRequest(snapshot_root="", model=REVIEW_MODEL, train=REVIEW_TRAIN)
+    )
     job_name: str | None = None
     description: str = ""
     created_by: str = "receipt-ml"  # the CLIs pass the user (cli_edge.current_user); the table refuses an empty one
@@ -90,7 +94,6 @@ class ReviewRequest:
         if self.batch_size < 1:
             raise ConfigError(f"--batch-size must be at least 1, got {self.batch_size}")
         if self.job_name is not None:
-
             check_job_name(self.job_name)
 
     @property
@@ -108,7 +111,9 @@ class ReviewRequest:
     @classmethod
     def from_dict(cls, recorded: dict[str, Any]) -> ReviewRequest:
         rest = {k: v for k, v in recorded.items() if k not in ("queues", "recipe")}
-        return cls(queues=QueueConfig(**recorded.get("queues", {})), recipe=FitRequest.from_dict(recorded["recipe"]), **rest)
+        return cls(
+            queues=QueueConfig(**recorded.get("queues", {})), recipe=FitRequest.from_dict(recorded["recipe"]), **rest
+        )
 
 
 def fold_job_name(review_name: str, fold: int, folds: int) -> str:
@@ -121,4 +126,7 @@ def require_cleanlab() -> None:
     import importlib.util
 
     if importlib.util.find_spec("cleanlab") is None:
-        raise ConfigError("trainer review needs cleanlab: pip install 'receipt-ml-trainer[review]' (bash scripts/setup.sh installs it)")
+        raise ConfigError(
+            "trainer review needs cleanlab: pip install 'receipt-ml-trainer[review]' (bash scripts/setup.sh "
+            "installs it)"
+        )

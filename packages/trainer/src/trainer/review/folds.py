@@ -31,14 +31,29 @@ from trainer.training.request import FitRequest
 if TYPE_CHECKING:
     from dataset_builder.review import Fold
 
-SCORED_COLUMNS = ["receipt_key", "image_id", "receipt_id", "line_id", "word_id", "position", "text", "label", "label_state"]
+SCORED_COLUMNS = [
+    "receipt_key",
+    "image_id",
+    "receipt_id",
+    "line_id",
+    "word_id",
+    "position",
+    "text",
+    "label",
+    "label_state",
+]
 
 
 def fold_child(review_job_id: str, fold: Fold) -> ChildJob:
     """Fold i's job: its id derived from the review's (`jobs.children.child_job_id`), so creating
     it is a claim and a resumed review finds it again without a scan."""
-    return ChildJob.of(review_job_id, f"fold-{fold.index}of{fold.folds}", kind="review_fold",
-                       review_fold=f"{fold.index}/{fold.folds}", snapshot_id=fold.parent_id)
+    return ChildJob.of(
+        review_job_id,
+        f"fold-{fold.index}of{fold.folds}",
+        kind="review_fold",
+        review_fold=f"{fold.index}/{fold.folds}",
+        snapshot_id=fold.parent_id,
+    )
 
 
 def fold_request(request: ReviewRequest, review: Job, folder: Path, fold: Fold, snapshot_root: str) -> FitRequest:
@@ -46,17 +61,23 @@ def fold_request(request: ReviewRequest, review: Job, folder: Path, fold: Fold, 
     the review folder."""
     recipe = request.recipe
     return dataclasses.replace(
-        recipe, snapshot_root=snapshot_root, snapshot="v1", train=dataclasses.replace(recipe.train, output_dir=str(folder)),
+        recipe,
+        snapshot_root=snapshot_root,
+        snapshot="v1",
+        train=dataclasses.replace(recipe.train, output_dir=str(folder)),
         job_name=fold_job_name(review.name, fold.index, fold.folds),
         description=f"fold {fold.index}/{fold.folds} of review {review.job_id} ({fold.parent_id})",
-        created_by=request.created_by, cache_dir=str(folder / ".feature-cache"),
+        created_by=request.created_by,
+        cache_dir=str(folder / ".feature-cache"),
     )
 
 
 # --- out-of-sample probabilities ---------------------------------------------------------------
 
 
-def score_words(model_folder: Path, words: pl.DataFrame, *, batch_size: int, device: str) -> tuple[pl.DataFrame, np.ndarray, list[str]]:
+def score_words(
+    model_folder: Path, words: pl.DataFrame, *, batch_size: int, device: str
+) -> tuple[pl.DataFrame, np.ndarray, list[str]]:
     """Tag probabilities of every word of `words` (one snapshot split) under the model package
     in `model_folder`, by evaluation's windows and logit merge (`predict.word_scores`). Returns
     the words (sorted by receipt and position), [words, tags] probabilities and the tags."""
@@ -71,9 +92,13 @@ def score_words(model_folder: Path, words: pl.DataFrame, *, batch_size: int, dev
     return frame, probabilities, list(package.tags)
 
 
-def save_scores(path: Path, words: pl.DataFrame, probabilities: np.ndarray, tags: list[str], meta: dict[str, Any]) -> None:
+def save_scores(
+    path: Path, words: pl.DataFrame, probabilities: np.ndarray, tags: list[str], meta: dict[str, Any]
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    words.with_columns(pl.Series("probabilities", probabilities.tolist(), dtype=pl.List(pl.Float64))).write_parquet(path)
+    words.with_columns(pl.Series("probabilities", probabilities.tolist(), dtype=pl.List(pl.Float64))).write_parquet(
+        path
+    )
     path.with_suffix(".json").write_text(json.dumps({**meta, "tags": tags}, indent=2) + "\n")
 
 
@@ -86,5 +111,7 @@ def load_scores(path: Path, meta: dict[str, Any]) -> tuple[pl.DataFrame, np.ndar
     if any(recorded.get(k) != v for k, v in meta.items()):
         return None
     frame = pl.read_parquet(path)
-    probabilities = np.array(frame["probabilities"].to_list(), dtype=np.float64).reshape(frame.height, len(recorded["tags"]))
+    probabilities = np.array(frame["probabilities"].to_list(), dtype=np.float64).reshape(
+        frame.height, len(recorded["tags"])
+    )
     return frame.drop("probabilities"), probabilities, list(recorded["tags"])

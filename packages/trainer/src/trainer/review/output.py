@@ -52,24 +52,50 @@ def read_queues(folder: Path) -> dict[str, pl.DataFrame]:
     """The queues a finished review wrote (for `--resume JOB --write-suggestions`)."""
     missing = [name for name in QUEUES if not (folder / f"{name}.parquet").is_file()]
     if missing:
-
-        raise FitError(f"the review's queues are not in {folder} ({', '.join(missing)} missing): resume it on the machine that ran it")
+        raise FitError(
+            f"the review's queues are not in {folder} ({', '.join(missing)} missing): resume it on the machine that "
+            "ran it"
+        )
     return {name: pl.read_parquet(folder / f"{name}.parquet") for name in QUEUES}
 
 
-def summary_payload(*, job: Any, status: str, mode: str, snapshot: Any, folds: list[dict[str, Any]], queues: Queues,
-                    files: Mapping[str, Mapping[str, Any]], config: QueueConfig, folder: Path) -> dict[str, Any]:
+def summary_payload(
+    *,
+    job: Any,
+    status: str,
+    mode: str,
+    snapshot: Any,
+    folds: list[dict[str, Any]],
+    queues: Queues,
+    files: Mapping[str, Mapping[str, Any]],
+    config: QueueConfig,
+    folder: Path,
+) -> dict[str, Any]:
     """The review summary (docs/schemas/review_summary.json)."""
     triage = queues.triage
     buckets = dict(triage.group_by("bucket").len().iter_rows()) if triage.height else {}
     return {
-        "schema": "review_summary", "schema_version": SCHEMA_VERSION, "job_id": job.job_id, "name": job.name, "status": status,
-        "mode": mode, "snapshot": {"id": snapshot.id, "content_sha256": snapshot.content_sha256, "uri": snapshot.uri},
-        "folder": str(folder), "folds": folds, "scored": queues.scored,
-        "thresholds": {"valid_above": config.valid_above, "invalid_below": config.invalid_below, "missing_above": config.missing_above},
+        "schema": "review_summary",
+        "schema_version": SCHEMA_VERSION,
+        "job_id": job.job_id,
+        "name": job.name,
+        "status": status,
+        "mode": mode,
+        "snapshot": {"id": snapshot.id, "content_sha256": snapshot.content_sha256, "uri": snapshot.uri},
+        "folder": str(folder),
+        "folds": folds,
+        "scored": queues.scored,
+        "thresholds": {
+            "valid_above": config.valid_above,
+            "invalid_below": config.invalid_below,
+            "missing_above": config.missing_above,
+        },
         "suspect_score": config.suspect_score,
-        "queues": {name: {**dict(files.get(name, {})), **({"buckets": buckets} if name == "triage" else {})} for name in QUEUES},
-        "labels": queues.labels, "suggestions": None,
+        "queues": {
+            name: {**dict(files.get(name, {})), **({"buckets": buckets} if name == "triage" else {})} for name in QUEUES
+        },
+        "labels": queues.labels,
+        "suggestions": None,
     }
 
 
@@ -85,22 +111,40 @@ class Suggestions:
 
 
 def _candidates(frames: Mapping[str, pl.DataFrame], floor: float) -> pl.DataFrame:
-    columns = ["image_id", "receipt_id", "line_id", "word_id", "model_label", "model_confidence", "fold", "items", "queue"]
+    columns = [
+        "image_id",
+        "receipt_id",
+        "line_id",
+        "word_id",
+        "model_label",
+        "model_confidence",
+        "fold",
+        "items",
+        "queue",
+    ]
     strong = (pl.col("model_label") != "O") & (pl.col("model_confidence") >= floor)
     parts = [
         frames["suspect_valid"].filter(strong & (pl.col("model_label") != pl.col("given_label"))),
         frames["missing"].filter(strong),
-        frames["triage"].filter(strong & (pl.col("bucket") == "likely_invalid") & (pl.col("model_label") != pl.col("given_label"))),
+        frames["triage"].filter(
+            strong & (pl.col("bucket") == "likely_invalid") & (pl.col("model_label") != pl.col("given_label"))
+        ),
     ]
-    joined = pl.concat([p.select(columns) for p in parts if p.height], how="vertical_relaxed") if any(p.height for p in parts) else None
+    joined = (
+        pl.concat([p.select(columns) for p in parts if p.height], how="vertical_relaxed")
+        if any(p.height for p in parts)
+        else None
+    )
     if joined is None:
         return pl.DataFrame(schema={c: frames["missing"].schema.get(c, pl.Utf8) for c in columns})
-    return joined.sort("model_confidence", descending=True).unique(["image_id", "receipt_id", "line_id", "word_id", "model_label"],
-                                                                     keep="first", maintain_order=True)
+    return joined.sort("model_confidence", descending=True).unique(
+        ["image_id", "receipt_id", "line_id", "word_id", "model_label"], keep="first", maintain_order=True
+    )
 
 
-def build_suggestions(frames: Mapping[str, pl.DataFrame], spec: BuildConfig, config: QueueConfig, *, job_id: str,
-                      timestamp: str) -> Suggestions:
+def build_suggestions(
+    frames: Mapping[str, pl.DataFrame], spec: BuildConfig, config: QueueConfig, *, job_id: str, timestamp: str
+) -> Suggestions:
     """The suggestions of a review's queues (module docstring); `timestamp` (the review job's
     creation time) makes a rewrite of the same suggestion identical."""
     from dataset_builder.review import table_names
@@ -113,15 +157,30 @@ def build_suggestions(frames: Mapping[str, pl.DataFrame], spec: BuildConfig, con
             not_writable[row["model_label"]] = not_writable.get(row["model_label"], 0) + 1
             continue
         fold = f", fold {row['fold']}" if row["fold"] is not None else ""
-        reasoning = (f"confidence {row['model_confidence']:.4f}: out-of-sample probability of {row['model_label']} "
-                     f"(review {job_id}, {row['queue']} queue{fold}); items before: {row['items'] or 'none'}")
-        labels.append(ReceiptWordLabel(row["image_id"], int(row["receipt_id"]), int(row["line_id"]), int(row["word_id"]), names[0],
-                                       "PENDING", timestamp, reasoning=reasoning[:1000], label_proposed_by=proposer(job_id)))
+        reasoning = (
+            f"confidence {row['model_confidence']:.4f}: out-of-sample probability of {row['model_label']} "
+            f"(review {job_id}, {row['queue']} queue{fold}); items before: {row['items'] or 'none'}"
+        )
+        labels.append(
+            ReceiptWordLabel(
+                row["image_id"],
+                int(row["receipt_id"]),
+                int(row["line_id"]),
+                int(row["word_id"]),
+                names[0],
+                "PENDING",
+                timestamp,
+                reasoning=reasoning[:1000],
+                label_proposed_by=proposer(job_id),
+            )
+        )
         by_queue[row["queue"]] = by_queue.get(row["queue"], 0) + 1
     return Suggestions(labels, not_writable, by_queue)
 
 
-def classify(labels: list[ReceiptWordLabel], existing: Mapping[tuple[str, str], ReceiptWordLabel], job_id: str) -> dict[str, int]:
+def classify(
+    labels: list[ReceiptWordLabel], existing: Mapping[tuple[str, str], ReceiptWordLabel], job_id: str
+) -> dict[str, int]:
     """What a write would do to each suggestion: `new` (no item), `rewrite` (this review's own
     PENDING item), `validated` (a VALID or INVALID item: left alone), `other` (someone else's
     item: left alone)."""
@@ -147,9 +206,15 @@ def write_suggestions(table: Any, suggestions: Suggestions, *, job_id: str, yes:
     from metrics_store.suggestions import label_key
 
     existing = Queries(table).word_labels(label_key(label) for label in suggestions.labels)
-    report: dict[str, Any] = {"mode": "written" if yes else "dry_run", "proposer": proposer(job_id), "suggestions": len(suggestions.labels),
-                              "by_queue": suggestions.by_queue, "not_writable": suggestions.not_writable,
-                              "before": classify(suggestions.labels, existing, job_id), "outcome": None}
+    report: dict[str, Any] = {
+        "mode": "written" if yes else "dry_run",
+        "proposer": proposer(job_id),
+        "suggestions": len(suggestions.labels),
+        "by_queue": suggestions.by_queue,
+        "not_writable": suggestions.not_writable,
+        "before": classify(suggestions.labels, existing, job_id),
+        "outcome": None,
+    }
     if yes and suggestions.labels:
         report["outcome"] = Store(table, concurrency=8).suggestions.put_label_suggestions(suggestions.labels).counts()
     elif yes:
@@ -164,7 +229,6 @@ def apply_suggestions(table: Any, job_id: str, *, yes: bool) -> dict[str, Any]:
     from metrics_store import JobLog, Queries, Store
     from metrics_store.keys import utc_now_iso
 
-
     job = Queries(table).get_job(job_id)
     config = job.config
     request = ReviewRequest.from_dict(dict(config.request))
@@ -174,10 +238,16 @@ def apply_suggestions(table: Any, job_id: str, *, yes: bool) -> dict[str, Any]:
     root = lineage.uri.rstrip("/").rsplit("/", 1)[0] if lineage.uri else request.snapshot_root
     spec = open_snapshot(root, lineage.id, verify=False).spec
     frames = read_queues(Path(job.storage["output_dir"]) / QUEUE_DIR)
-    report = write_suggestions(table, build_suggestions(frames, spec, request.queues, job_id=job_id, timestamp=job.created_at),
-                               job_id=job_id, yes=yes)
+    report = write_suggestions(
+        table,
+        build_suggestions(frames, spec, request.queues, job_id=job_id, timestamp=job.created_at),
+        job_id=job_id,
+        yes=yes,
+    )
     store = Store(table)
-    store.add_logs([JobLog(job_id, utc_now_iso(), json.dumps({"type": "review_suggestions", **report}), "INFO", "review")])
+    store.add_logs(
+        [JobLog(job_id, utc_now_iso(), json.dumps({"type": "review_suggestions", **report}), "INFO", "review")]
+    )
     results = dict(job.results or {})
     results["review"] = {**(job.outcome.get("review") or {}), "suggestions": report}
     store.jobs.update_job(job_id, results=results)

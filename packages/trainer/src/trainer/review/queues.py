@@ -38,8 +38,20 @@ from trainer.review.config import TRIAGE_STATUSES, QueueConfig, require_cleanlab
 WORD = ["receipt_key", "line_id", "word_id"]
 QUEUES = ("suspect_valid", "triage", "missing")
 BUCKETS = ("likely_valid", "likely_invalid", "uncertain", "not_scorable")
-CONTEXT = ["receipt_key", "image_id", "receipt_id", "line_id", "word_id", "position", "text", "line_text", "label_state",
-           "items", "fold", "snapshot_split"]
+CONTEXT = [
+    "receipt_key",
+    "image_id",
+    "receipt_id",
+    "line_id",
+    "word_id",
+    "position",
+    "text",
+    "line_text",
+    "label_state",
+    "items",
+    "fold",
+    "snapshot_split",
+]
 
 
 @dataclass(frozen=True)
@@ -66,16 +78,24 @@ def label_probabilities(tag_probabilities: np.ndarray, tags: Sequence[str]) -> t
 
 
 def _line_text(words: pl.DataFrame) -> pl.DataFrame:
-    return words.sort("receipt_key", "position").group_by("receipt_key", "line_id", maintain_order=True).agg(
-        pl.col("text").fill_null("").str.join(" ").alias("line_text"))
+    return (
+        words.sort("receipt_key", "position")
+        .group_by("receipt_key", "line_id", maintain_order=True)
+        .agg(pl.col("text").fill_null("").str.join(" ").alias("line_text"))
+    )
 
 
 def _item_summary(items: pl.DataFrame) -> pl.DataFrame:
-    return items.sort(*WORD, "label").group_by(WORD, maintain_order=True).agg(
-        pl.format("{}:{}", "label", "validation_status").str.join(", ").alias("items"))
+    return (
+        items.sort(*WORD, "label")
+        .group_by(WORD, maintain_order=True)
+        .agg(pl.format("{}:{}", "label", "validation_status").str.join(", ").alias("items"))
+    )
 
 
-def base_frame(words: pl.DataFrame, probabilities: np.ndarray, classes: Sequence[str], items: pl.DataFrame) -> pl.DataFrame:
+def base_frame(
+    words: pl.DataFrame, probabilities: np.ndarray, classes: Sequence[str], items: pl.DataFrame
+) -> pl.DataFrame:
     """One row per scored word: its context, given label, the model's label and confidence,
     and the probability of the given label. `words` rows align with `probabilities` rows."""
     if words.height != probabilities.shape[0]:
@@ -126,49 +146,97 @@ def suspect_ranking(base: pl.DataFrame, probabilities: np.ndarray, method: str =
 
 
 def _ranked(frame: pl.DataFrame, queue: str, score: str, columns: Sequence[str]) -> pl.DataFrame:
-    return frame.with_columns(pl.lit(queue).alias("queue"), pl.int_range(1, pl.len() + 1).alias("rank"), pl.col(score).alias("score")) \
-        .select("queue", "rank", "score", *columns)
+    return frame.with_columns(
+        pl.lit(queue).alias("queue"), pl.int_range(1, pl.len() + 1).alias("rank"), pl.col(score).alias("score")
+    ).select("queue", "rank", "score", *columns)
 
 
 def suspect_valid_queue(ranking: pl.DataFrame, selected: Sequence[str] = ("VALID",)) -> pl.DataFrame:
     flagged = ranking.filter(pl.col("issue"))
-    return _ranked(flagged.with_columns(pl.lit("/".join(selected)).alias("given_status")), "suspect_valid", "label_quality",
-                   [*CONTEXT, pl.col("label").alias("given_label"), "given_status", "given_probability", "model_label",
-                    "model_confidence", "label_quality"])
+    return _ranked(
+        flagged.with_columns(pl.lit("/".join(selected)).alias("given_status")),
+        "suspect_valid",
+        "label_quality",
+        [
+            *CONTEXT,
+            pl.col("label").alias("given_label"),
+            "given_status",
+            "given_probability",
+            "model_label",
+            "model_confidence",
+            "label_quality",
+        ],
+    )
 
 
-def triage_queue(base: pl.DataFrame, probabilities: np.ndarray, classes: Sequence[str], items: pl.DataFrame,
-                 label_of: Mapping[str, str | None], config: QueueConfig) -> pl.DataFrame:
+def triage_queue(
+    base: pl.DataFrame,
+    probabilities: np.ndarray,
+    classes: Sequence[str],
+    items: pl.DataFrame,
+    label_of: Mapping[str, str | None],
+    config: QueueConfig,
+) -> pl.DataFrame:
     """Every label item awaiting a decision, with the probability of the label it proposes."""
     index = {label: i for i, label in enumerate(classes)}
     pending = items.filter(pl.col("validation_status").is_in(list(TRIAGE_STATUSES))).select(
-        *WORD, pl.col("label").alias("proposed_name"), pl.col("validation_status").alias("given_status"))
+        *WORD, pl.col("label").alias("proposed_name"), pl.col("validation_status").alias("given_status")
+    )
     joined = pending.join(base, on=WORD, how="inner")
     proposed = [label_of.get(name) for name in joined["proposed_name"].to_list()]
     rows = joined["_row"].to_numpy()
     p = [float(probabilities[r, index[lab]]) if lab in index else None for r, lab in zip(rows, proposed, strict=True)]
     bucket = [
-        "not_scorable" if x is None else "likely_valid" if x >= config.valid_above else
-        "likely_invalid" if x <= config.invalid_below else "uncertain" for x in p
+        "not_scorable"
+        if x is None
+        else "likely_valid"
+        if x >= config.valid_above
+        else "likely_invalid"
+        if x <= config.invalid_below
+        else "uncertain"
+        for x in p
     ]
-    joined = joined.with_columns(pl.Series("given_label", proposed, dtype=pl.Utf8), pl.Series("proposed_probability", p, dtype=pl.Float64),
-                                 pl.Series("bucket", bucket, dtype=pl.Utf8))
+    joined = joined.with_columns(
+        pl.Series("given_label", proposed, dtype=pl.Utf8),
+        pl.Series("proposed_probability", p, dtype=pl.Float64),
+        pl.Series("bucket", bucket, dtype=pl.Utf8),
+    )
     order = pl.col("bucket").replace_strict({b: i for i, b in enumerate(BUCKETS)}, return_dtype=pl.Int32)
-    joined = joined.sort([order, pl.col("proposed_probability").neg(), "receipt_key", "position", "proposed_name"], nulls_last=True)
-    return _ranked(joined, "triage", "proposed_probability",
-                   [*CONTEXT, "proposed_name", "given_label", "given_status", "proposed_probability", "bucket", "model_label",
-                    "model_confidence"])
+    joined = joined.sort(
+        [order, pl.col("proposed_probability").neg(), "receipt_key", "position", "proposed_name"], nulls_last=True
+    )
+    return _ranked(
+        joined,
+        "triage",
+        "proposed_probability",
+        [
+            *CONTEXT,
+            "proposed_name",
+            "given_label",
+            "given_status",
+            "proposed_probability",
+            "bucket",
+            "model_label",
+            "model_confidence",
+        ],
+    )
 
 
 def missing_queue(base: pl.DataFrame, config: QueueConfig) -> pl.DataFrame:
-    chosen = base.filter((pl.col("label_state") == UNLABELLED) & (pl.col("model_label") != "O")
-                         & (pl.col("model_confidence") >= config.missing_above))
+    chosen = base.filter(
+        (pl.col("label_state") == UNLABELLED)
+        & (pl.col("model_label") != "O")
+        & (pl.col("model_confidence") >= config.missing_above)
+    )
     chosen = chosen.sort([pl.col("model_confidence").neg(), "receipt_key", "position"])
     return _ranked(chosen, "missing", "model_confidence", [*CONTEXT, "model_label", "model_confidence"])
 
 
-def summary_rows(base: pl.DataFrame, queues: Mapping[str, pl.DataFrame], classes: Sequence[str]) -> list[dict[str, Any]]:
+def summary_rows(
+    base: pl.DataFrame, queues: Mapping[str, pl.DataFrame], classes: Sequence[str]
+) -> list[dict[str, Any]]:
     """Per label: VALID words scored and flagged, triage items by bucket, missing labels."""
+
     def counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
         return dict(frame.group_by(column).len().iter_rows()) if frame.height else {}
 
@@ -179,26 +247,54 @@ def summary_rows(base: pl.DataFrame, queues: Mapping[str, pl.DataFrame], classes
     missing = counts(queues["missing"], "model_label")
     rows = []
     for label in classes:
-        row = {"label": label, "valid_words": valid.get(label, 0), "suspect_valid": suspect.get(label, 0),
-               "triage": sum(triaged[b].get(label, 0) for b in BUCKETS[:3]),
-               **{b: triaged[b].get(label, 0) for b in BUCKETS[:3]}, "missing": missing.get(label, 0)}
+        row = {
+            "label": label,
+            "valid_words": valid.get(label, 0),
+            "suspect_valid": suspect.get(label, 0),
+            "triage": sum(triaged[b].get(label, 0) for b in BUCKETS[:3]),
+            **{b: triaged[b].get(label, 0) for b in BUCKETS[:3]},
+            "missing": missing.get(label, 0),
+        }
         rows.append(row)
-    rows.append({"label": "(not scorable)", "valid_words": 0, "suspect_valid": 0, "triage": sum(triaged["not_scorable"].values()),
-                 "likely_valid": 0, "likely_invalid": 0, "uncertain": 0, "missing": 0})
+    rows.append(
+        {
+            "label": "(not scorable)",
+            "valid_words": 0,
+            "suspect_valid": 0,
+            "triage": sum(triaged["not_scorable"].values()),
+            "likely_valid": 0,
+            "likely_invalid": 0,
+            "uncertain": 0,
+            "missing": 0,
+        }
+    )
     return rows
 
 
-def build_queues(words: pl.DataFrame, tag_probabilities: np.ndarray, tags: Sequence[str], items: pl.DataFrame,
-                 label_of: Mapping[str, str | None], config: QueueConfig, *, selected: Sequence[str] = ("VALID",)) -> Queues:
+def build_queues(
+    words: pl.DataFrame,
+    tag_probabilities: np.ndarray,
+    tags: Sequence[str],
+    items: pl.DataFrame,
+    label_of: Mapping[str, str | None],
+    config: QueueConfig,
+    *,
+    selected: Sequence[str] = ("VALID",),
+) -> Queues:
     """The three queues and the per-label summary of the scored `words` (columns: CONTEXT
     minus line_text and items, plus `label`; rows aligned with `tag_probabilities`).
     `selected`: the statuses that made a word labelled (the snapshot's `--status`)."""
     classes, probabilities = label_probabilities(tag_probabilities, tags)
     base = base_frame(words, probabilities, classes, items)
-    frames = {"suspect_valid": suspect_valid_queue(suspect_ranking(base, probabilities, config.suspect_score), selected),
-              "triage": triage_queue(base, probabilities, classes, items, label_of, config),
-              "missing": missing_queue(base, config)}
+    frames = {
+        "suspect_valid": suspect_valid_queue(suspect_ranking(base, probabilities, config.suspect_score), selected),
+        "triage": triage_queue(base, probabilities, classes, items, label_of, config),
+        "missing": missing_queue(base, config),
+    }
     states = dict(base.group_by("label_state").len().iter_rows())
-    scored = {"receipts": base["receipt_key"].n_unique(), "words": base.height,
-              **{f"{s}_words": states.get(s, 0) for s in (LABELLED, UNLABELLED, UNKNOWN)}}
+    scored = {
+        "receipts": base["receipt_key"].n_unique(),
+        "words": base.height,
+        **{f"{s}_words": states.get(s, 0) for s in (LABELLED, UNLABELLED, UNKNOWN)},
+    }
     return Queues(**frames, labels=summary_rows(base, frames, classes), scored=scored)

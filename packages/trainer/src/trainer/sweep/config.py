@@ -72,11 +72,17 @@ class SweepConfig:
         from optuna.samplers import RandomSampler, TPESampler
 
         seed = (self.seed * 1_000_003 + number) % 2**32
-        return TPESampler(seed=seed, n_startup_trials=self.startup_trials) if self.sampler == "tpe" else RandomSampler(seed=seed)
+        return (
+            TPESampler(seed=seed, n_startup_trials=self.startup_trials)
+            if self.sampler == "tpe"
+            else RandomSampler(seed=seed)
+        )
 
     def pruner_for(self) -> Any:
         from optuna.pruners import MedianPruner, NopPruner
 
         if self.pruner == "none":
             return NopPruner()
-        return MedianPruner(n_startup_trials=self.prune_startup_trials, n_warmup_steps=epoch_step(self.prune_warmup_epochs))
+        return MedianPruner(
+            n_startup_trials=self.prune_startup_trials, n_warmup_steps=epoch_step(self.prune_warmup_epochs)
+        )

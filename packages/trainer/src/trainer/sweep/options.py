@@ -36,4 +36,6 @@ def option(name: str, where: str) -> FitOption:
         raise SpaceError(f"{where}: {key!r} is a `trainer fit` option but not a hyperparameter: {NOT_SWEPT[key]}")
     close = difflib.get_close_matches(key, [*SWEPT, "learning_rate"], n=1)
     hint = f"did you mean {'lr' if close == ['learning_rate'] else close[0]}? " if close else ""
-    raise SpaceError(f"{where}: {name!r} is not a `trainer fit` option ({hint}options a sweep can set: {', '.join(sorted(SWEPT))})")
+    raise SpaceError(
+        f"{where}: {name!r} is not a `trainer fit` option ({hint}options a sweep can set: {', '.join(sorted(SWEPT))})"
+    )

@@ -31,17 +31,31 @@ class SweepPlan:
     base: FitRequest  # fixed options applied; train.output_dir is the sweep's folder once the job exists
 
     def job_config(self) -> JobConfig:
-        return JobConfig("sweep", extra={"sweep": {"space": self.space.to_dict(), "config": self.config.to_dict(),
-                                                   "base_request": self.base.to_dict()}})
+        return JobConfig(
+            "sweep",
+            extra={
+                "sweep": {
+                    "space": self.space.to_dict(),
+                    "config": self.config.to_dict(),
+                    "base_request": self.base.to_dict(),
+                }
+            },
+        )
 
     @classmethod
     def from_job(cls, job: Job) -> SweepPlan:
         recorded = job.config.extra.get("sweep") if job.config.kind == "sweep" else None
         if not isinstance(recorded, Mapping):
-            raise FitError(f"job {job.job_id} ({job.name}) is not a sweep (no recorded sweep plan): "
-                           f"`trainer fit --resume {job.job_id}` resumes a training run")
-        return cls(job.name, SearchSpace.from_dict(recorded["space"]), SweepConfig.from_dict(recorded["config"]),
-                   FitRequest.from_dict(recorded["base_request"]))
+            raise FitError(
+                f"job {job.job_id} ({job.name}) is not a sweep (no recorded sweep plan): "
+                f"`trainer fit --resume {job.job_id}` resumes a training run"
+            )
+        return cls(
+            job.name,
+            SearchSpace.from_dict(recorded["space"]),
+            SweepConfig.from_dict(recorded["config"]),
+            FitRequest.from_dict(recorded["base_request"]),
+        )
 
     @property
     def snapshots(self) -> list[str]:
@@ -51,7 +65,9 @@ class SweepPlan:
         return [self.base.snapshot]
 
     def in_folder(self, folder: str) -> SweepPlan:
-        return dataclasses.replace(self, base=dataclasses.replace(self.base, train=dataclasses.replace(self.base.train, output_dir=folder)))
+        return dataclasses.replace(
+            self, base=dataclasses.replace(self.base, train=dataclasses.replace(self.base.train, output_dir=folder))
+        )
 
     def trial_request(self, number: int, values: Mapping[str, Any]) -> FitRequest:
         return dataclasses.replace(apply(self.base, values), job_name=f"{self.name}-t{number:03d}")
@@ -59,16 +75,34 @@ class SweepPlan:
     def repeat_request(self, best: TrialRecord, repeat: int) -> FitRequest:
         """The best trial's request again, with training seed + `repeat`."""
         request = FitRequest.from_dict(best.request)
-        return dataclasses.replace(request, job_name=f"{self.name}-repeat{repeat}",
-                                   train=dataclasses.replace(request.train, seed=request.train.seed + repeat))
+        return dataclasses.replace(
+            request,
+            job_name=f"{self.name}-repeat{repeat}",
+            train=dataclasses.replace(request.train, seed=request.train.seed + repeat),
+        )
 
 
-def base_request(space: SearchSpace, *, root: str, snapshot: str, output_dir: str, description: str = "", created_by: str = "receipt-ml",
-                 allow_contract_failures: bool = False) -> FitRequest:
+def base_request(
+    space: SearchSpace,
+    *,
+    root: str,
+    snapshot: str,
+    output_dir: str,
+    description: str = "",
+    created_by: str = "receipt-ml",
+    allow_contract_failures: bool = False,
+) -> FitRequest:
     """`trainer fit`'s defaults, the sweep's own options, then the space's fixed options."""
 
-    request = FitRequest(snapshot_root=root, snapshot=snapshot, train=TrainConfig(output_dir=output_dir), description=description,
-                         created_by=created_by, allow_contract_failures=allow_contract_failures, cache_dir=f"{output_dir}/.feature-cache")
+    request = FitRequest(
+        snapshot_root=root,
+        snapshot=snapshot,
+        train=TrainConfig(output_dir=output_dir),
+        description=description,
+        created_by=created_by,
+        allow_contract_failures=allow_contract_failures,
+        cache_dir=f"{output_dir}/.feature-cache",
+    )
     try:
         return apply(request, dict(space.fixed))
     except ConfigError as together:
@@ -107,6 +141,10 @@ def prepare(plan: SweepPlan) -> tuple[SweepPlan, dict[str, Snapshot]]:
 def _rename_snapshot(plan: SweepPlan, ref: str, snapshot_id: str) -> SweepPlan:
     if "snapshot" not in plan.space.names:
         return dataclasses.replace(plan, base=dataclasses.replace(plan.base, snapshot=snapshot_id))
-    params = tuple(Param(p.name, p.kind, choices=tuple(snapshot_id if c == ref else c for c in p.choices)) if p.name == "snapshot" else p
-                   for p in plan.space.params)
+    params = tuple(
+        Param(p.name, p.kind, choices=tuple(snapshot_id if c == ref else c for c in p.choices))
+        if p.name == "snapshot"
+        else p
+        for p in plan.space.params
+    )
     return dataclasses.replace(plan, space=SearchSpace(params, plan.space.fixed, plan.space.source))

@@ -28,11 +28,23 @@ def optimisation_history(payload: dict[str, Any], path: Path) -> Path:
     rows = sorted(payload["trials"], key=lambda r: r["number"])
     for state, (marker, color) in STYLE.items():
         chosen = [r for r in rows if r["state"] == state]
-        ys = [0.0 if state == "failed" else (r["pruned_at"] or {}).get("value", r["best_f1"]) if state == "pruned" else r["best_f1"]
-              for r in chosen]
+        ys = [
+            0.0
+            if state == "failed"
+            else (r["pruned_at"] or {}).get("value", r["best_f1"])
+            if state == "pruned"
+            else r["best_f1"]
+            for r in chosen
+        ]
         if chosen:
-            axis.scatter([r["number"] for r in chosen], [y if y is not None else 0.0 for y in ys], marker=marker, color=color,
-                         label=f"{state} ({len(chosen)})" + (" at its value when pruned" if state == "pruned" else ""), zorder=3)
+            axis.scatter(
+                [r["number"] for r in chosen],
+                [y if y is not None else 0.0 for y in ys],
+                marker=marker,
+                color=color,
+                label=f"{state} ({len(chosen)})" + (" at its value when pruned" if state == "pruned" else ""),
+                zorder=3,
+            )
     best_so_far, xs, running = [], [], -math.inf
     for row in rows:
         if row["state"] == "complete" and row["best_f1"] is not None:
@@ -46,11 +58,22 @@ def optimisation_history(payload: dict[str, Any], path: Path) -> Path:
     if best is not None:
         seeds = [j for j in noise["jobs"][1:] if j["best_f1"] is not None]
         if seeds:
-            axis.scatter([best["number"]] * len(seeds), [j["best_f1"] for j in seeds], marker="D", color="tab:green",
-                         label=f"best config, other seeds ({len(seeds)})", zorder=4)
+            axis.scatter(
+                [best["number"]] * len(seeds),
+                [j["best_f1"] for j in seeds],
+                marker="D",
+                color="tab:green",
+                label=f"best config, other seeds ({len(seeds)})",
+                zorder=4,
+            )
         if noise["margin"] is not None:
-            axis.axhspan(best["best_f1"] - noise["margin"], best["best_f1"], color="tab:green", alpha=0.12,
-                         label=f"within seed noise of the best ({noise['margin']:.3f})")
+            axis.axhspan(
+                best["best_f1"] - noise["margin"],
+                best["best_f1"],
+                color="tab:green",
+                alpha=0.12,
+                label=f"within seed noise of the best ({noise['margin']:.3f})",
+            )
     axis.set_xlabel("trial number")
     axis.set_ylabel("best val_f1 of the trial (0-1)")
     axis.grid(alpha=0.3)
@@ -59,7 +82,10 @@ def optimisation_history(payload: dict[str, Any], path: Path) -> Path:
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     sweep = payload["sweep"]
     title = f"best val_f1 {best['best_f1']:.4f} (trial {best['number']})" if best else "no completed trial"
-    axis.set_title(f"{sweep['name']} ({sweep['job_id'][:8]}, {sweep['config']['sampler']}, pruner {sweep['config']['pruner']}): {title}")
+    axis.set_title(
+        f"{sweep['name']} ({sweep['job_id'][:8]}, {sweep['config']['sampler']}, pruner {sweep['config']['pruner']}): "
+        f"{title}"
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
     return path
@@ -81,8 +107,13 @@ def params_vs_f1(space: SearchSpace, payload: dict[str, Any], path: Path) -> Pat
         for state in ("complete", "pruned"):
             marker, color = STYLE[state]
             chosen = [r for r in rows if r["state"] == state and param.name in r["params"]]
-            xs = [categories.index(str(r["params"][param.name])) if categories else r["params"][param.name] for r in chosen]
-            ys = [(r["pruned_at"] or {}).get("value", r["best_f1"]) if state == "pruned" else r["best_f1"] for r in chosen]
+            xs = [
+                categories.index(str(r["params"][param.name])) if categories else r["params"][param.name]
+                for r in chosen
+            ]
+            ys = [
+                (r["pruned_at"] or {}).get("value", r["best_f1"]) if state == "pruned" else r["best_f1"] for r in chosen
+            ]
             if chosen:
                 axis.scatter(xs, ys, marker=marker, color=color, label=state)
         if categories:

@@ -29,7 +29,9 @@ class PruneOnF1(TrainerCallback):
         self.trial.report(value, epoch_step(epoch))
         if self.trial.should_prune():
             self.ending = RunEnding(
-                "cancelled", f"pruned by the sweep at epoch {epoch:g}: val_f1 {value:.4f} is below the median of the "
-                             "finished trials there",
-                results={"trial": {"state": "pruned", "epoch": epoch, "step": state.global_step, "value": value}})
+                "cancelled",
+                f"pruned by the sweep at epoch {epoch:g}: val_f1 {value:.4f} is below the median of the "
+                "finished trials there",
+                results={"trial": {"state": "pruned", "epoch": epoch, "step": state.global_step, "value": value}},
+            )
             control.should_training_stop = True

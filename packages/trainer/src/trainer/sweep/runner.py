@@ -76,12 +76,20 @@ def best_trial(records: list[TrialRecord]) -> TrialRecord | None:
 
 def counts_of(records: list[TrialRecord]) -> dict[str, int]:
     trials = trials_only(records)
-    counts = {state: sum(r.state == state for r in trials) for state in ("complete", "pruned", "failed", "cancelled", "running",
-                                                                          "pending", "interrupted", "stale")}
-    return {"trials": len(trials), **counts, "seed_repeats": sum(r.kind != "sweep_trial" and r.state == "complete" for r in records)}
+    counts = {
+        state: sum(r.state == state for r in trials)
+        for state in ("complete", "pruned", "failed", "cancelled", "running", "pending", "interrupted", "stale")
+    }
+    return {
+        "trials": len(trials),
+        **counts,
+        "seed_repeats": sum(r.kind != "sweep_trial" and r.state == "complete" for r in records),
+    }
 
 
-def start_sweep(plan: SweepPlan, recorder_for: JobRecorders, jobs: JobReader, *, echo: Callable[[str], None] = print) -> SweepResult:
+def start_sweep(
+    plan: SweepPlan, recorder_for: JobRecorders, jobs: JobReader, *, echo: Callable[[str], None] = print
+) -> SweepResult:
     """Check everything, create the sweep job, lead it to its end. `recorder_for` makes the
     recorders of the sweep job and its trials; `jobs` reads them back (`Queries` on a table,
     `MemoryJobs` in memory)."""
@@ -89,9 +97,16 @@ def start_sweep(plan: SweepPlan, recorder_for: JobRecorders, jobs: JobReader, *,
     sweep_id = str(uuid.uuid4())
     folder = run_folder(plan.base.train.output_dir, plan.name, sweep_id)
     plan = plan.in_folder(str(folder))
-    proposed = Job(job_id=sweep_id, name=plan.name, created_at=utc_now_iso(), description=plan.base.description,
-                   created_by=plan.base.created_by, job_config=plan.job_config().to_dict(), storage={"output_dir": str(folder)},
-                   tags={"kind": "sweep", "snapshot_id": ",".join(plan.snapshots), "model": plan.base.model.source})
+    proposed = Job(
+        job_id=sweep_id,
+        name=plan.name,
+        created_at=utc_now_iso(),
+        description=plan.base.description,
+        created_by=plan.base.created_by,
+        job_config=plan.job_config().to_dict(),
+        storage={"output_dir": str(folder)},
+        tags={"kind": "sweep", "snapshot_id": ",".join(plan.snapshots), "model": plan.base.model.source},
+    )
     claim(folder, sweep_id)
     session, job, _ = JobSession.open(recorder_for(sweep_id, source="sweep"), proposed, "sweep", resuming=False)
     session.folder = folder
@@ -100,14 +115,21 @@ def start_sweep(plan: SweepPlan, recorder_for: JobRecorders, jobs: JobReader, *,
     return Sweep(plan, recorder_for, jobs, job, snapshots, session, echo).run()
 
 
-def resume_sweep(job_ref: str, recorder_for: JobRecorders, jobs: JobReader, *, echo: Callable[[str], None] = print) -> SweepResult:
+def resume_sweep(
+    job_ref: str, recorder_for: JobRecorders, jobs: JobReader, *, echo: Callable[[str], None] = print
+) -> SweepResult:
     """Continue an interrupted or failed sweep, or join a live one as a helper worker."""
     job = jobs.find_job(job_ref)
     plan = SweepPlan.from_job(job)
     if job.status in ("succeeded", "cancelled"):
-        raise FitError(f"sweep {job.job_id} ({job.name}) has ended ({job.status}): `trainer runs sweep {job.job_id}` shows its results")
+        raise FitError(
+            f"sweep {job.job_id} ({job.name}) has ended ({job.status}): `trainer runs sweep {job.job_id}` shows its "
+            "results"
+        )
     plan, snapshots = prepare(plan)
-    session: JobSession | None = JobSession(recorder_for(job.job_id, source="sweep"), "sweep", Path(plan.base.train.output_dir))
+    session: JobSession | None = JobSession(
+        recorder_for(job.job_id, source="sweep"), "sweep", Path(plan.base.train.output_dir)
+    )
     try:
         session.acquire("resumed")
     except JobLeased as exc:
@@ -120,8 +142,16 @@ def resume_sweep(job_ref: str, recorder_for: JobRecorders, jobs: JobReader, *, e
 class Sweep:
     """One worker of one sweep. `session` is the sweep job's (None for a helper)."""
 
-    def __init__(self, plan: SweepPlan, recorder_for: JobRecorders, jobs: JobReader, job: Job, snapshots: dict[str, Snapshot],
-                 session: JobSession | None, echo: Callable[[str], None]):
+    def __init__(
+        self,
+        plan: SweepPlan,
+        recorder_for: JobRecorders,
+        jobs: JobReader,
+        job: Job,
+        snapshots: dict[str, Snapshot],
+        session: JobSession | None,
+        echo: Callable[[str], None],
+    ):
         self.plan, self.recorder_for, self.jobs, self.job, self.snapshots = plan, recorder_for, jobs, job, snapshots
         self.session, self.echo = session, echo
         self.reader = TrialReader(jobs, job.job_id, plan.space)
@@ -206,9 +236,15 @@ class Sweep:
         optuna_trial = study.ask()
         values = self.plan.space.suggest(optuna_trial)
         request = self.plan.trial_request(number, values)
-        callbacks = [PruneOnF1(optuna_trial, resume.intermediate if resume else None)] if self.plan.config.pruner != "none" else []
+        callbacks = (
+            [PruneOnF1(optuna_trial, resume.intermediate if resume else None)]
+            if self.plan.config.pruner != "none"
+            else []
+        )
         child = trial_child(self.sweep_id, number)
-        self.echo(f"trial {number} ({'resumed' if resume else 'new'}): " + ", ".join(f"{k}={v}" for k, v in values.items()))
+        self.echo(
+            f"trial {number} ({'resumed' if resume else 'new'}): " + ", ".join(f"{k}={v}" for k, v in values.items())
+        )
         return self.after(self.fit(request, child, f"trial {number}", resume=resume, callbacks=callbacks))
 
     def seed_repeats(self) -> str | None:
@@ -229,13 +265,22 @@ class Sweep:
                 return stop
         return None
 
-    def fit(self, request: FitRequest, child: ChildJob, what: str, *, resume: TrialRecord | None = None,
-            callbacks: list[Any] | None = None) -> FitResult | None:
+    def fit(
+        self,
+        request: FitRequest,
+        child: ChildJob,
+        what: str,
+        *,
+        resume: TrialRecord | None = None,
+        callbacks: list[Any] | None = None,
+    ) -> FitResult | None:
         """A child's `fit()` (new, or resumed when `resume`): None when another worker has it; a
         crash is the child's own outcome (fit recorded it `failed`) unless the table itself
         fails or no job was made."""
         recorded = resume.job if resume else None
-        snapshot = self.snapshots[recorded.config.snapshot.id if recorded and recorded.config.snapshot else request.snapshot]
+        snapshot = self.snapshots[
+            recorded.config.snapshot.id if recorded and recorded.config.snapshot else request.snapshot
+        ]
         try:
             return fit_child(request, self.recorder_for, child, recorded, snapshot=snapshot, callbacks=callbacks)
         except (JobExists, JobLeased):
@@ -248,14 +293,20 @@ class Sweep:
                 job = self.jobs.get_job(resume.job.job_id if resume else child.job_id)
             except StoreError:
                 raise exc from None  # it never became a job: retrying would fail the same way
-            self.echo(f"{what} {'could not be resumed' if job.status == 'interrupted' else 'failed'}: {type(exc).__name__}: {exc}"[:500])
+            self.echo(
+                f"{what} {'could not be resumed' if job.status == 'interrupted' else 'failed'}: "
+                f"{type(exc).__name__}: {exc}"[:500]
+            )
             if job.status == "interrupted":  # a refused resume leaves it resumable: not by this worker again
                 self.refused.add(job.job_id)
             return FitResult(job.job_id, job.status, "", {})
 
     def after(self, result: FitResult | None) -> str | None:
         if result is not None:
-            self.echo(f"  -> {result.status}" + (f", best val_f1 {result.results['best_f1']:.4f}" if "best_f1" in result.results else ""))
+            self.echo(
+                f"  -> {result.status}"
+                + (f", best val_f1 {result.results['best_f1']:.4f}" if "best_f1" in result.results else "")
+            )
             if result.stopped_by:
                 return result.stopped_by
         if self.leader:
@@ -273,25 +324,45 @@ class Sweep:
         deadline = None
         if budget is not None:
             deadline = datetime.fromtimestamp(time.time() + max(budget - self.elapsed(), 0.0), UTC).isoformat()
-        return {"best_f1": best.value if best else None, "best_job_id": best.job.job_id if best else None,
-                "best_trial": best.number if best else None,
-                "sweep": {**counts_of(records), "planned": self.plan.config.trials, "elapsed_seconds": round(self.elapsed(), 1),
-                          "deadline_at": deadline, "stopped_by": stopped_by}}
+        return {
+            "best_f1": best.value if best else None,
+            "best_job_id": best.job.job_id if best else None,
+            "best_trial": best.number if best else None,
+            "sweep": {
+                **counts_of(records),
+                "planned": self.plan.config.trials,
+                "elapsed_seconds": round(self.elapsed(), 1),
+                "deadline_at": deadline,
+                "stopped_by": stopped_by,
+            },
+        }
 
     def progress(self, message: str | None = None) -> None:
         records = self.reader.read()
         state = self.state(records)
         self.recorder.results({k: v for k, v in state.items() if v is not None})
         counts, best = state["sweep"], state["best_f1"]
-        text = message or (f"{counts['trials']}/{self.plan.config.trials} trials ({counts['pruned']} pruned, {counts['failed']} failed)"
-                           + (f"; best val_f1 {best:.4f} (trial {state['best_trial']})" if best is not None else ""))
-        self.recorder.status("running", progress=min(100.0, 100.0 * counts["trials"] / self.plan.config.trials), message=text)
+        text = message or (
+            f"{counts['trials']}/{self.plan.config.trials} trials ({counts['pruned']} pruned, {counts['failed']} "
+            "failed)" + (f"; best val_f1 {best:.4f} (trial {state['best_trial']})" if best is not None else "")
+        )
+        self.recorder.status(
+            "running", progress=min(100.0, 100.0 * counts["trials"] / self.plan.config.trials), message=text
+        )
 
     def result(self, status: str, stopped_by: str | None, recorded: bool = True) -> SweepResult:
         records = self.reader.read()
         best = best_trial(records)
-        return SweepResult(self.sweep_id, self.plan.name, status, self.plan.base.train.output_dir, stopped_by, counts_of(records),
-                           {"job_id": best.job.job_id, "trial": best.number, "best_f1": best.value} if best else None, recorded)
+        return SweepResult(
+            self.sweep_id,
+            self.plan.name,
+            status,
+            self.plan.base.train.output_dir,
+            stopped_by,
+            counts_of(records),
+            {"job_id": best.job.job_id, "trial": best.number, "best_f1": best.value} if best else None,
+            recorded,
+        )
 
     def finish(self, stopped_by: str | None) -> SweepResult:
         if self.session is None:
@@ -299,9 +370,16 @@ class Sweep:
         records = self.reader.read()
         state = self.state(records, stopped_by or "trials")
         counts = state["sweep"]
-        summary = (f"{counts['trials']} trials: {counts['complete']} complete, {counts['pruned']} pruned, {counts['failed']} failed"
-                   + (f"; best val_f1 {state['best_f1']:.4f} (trial {state['best_trial']})" if state["best_f1"] is not None else "")
-                   + ("; stopped by its budget" if stopped_by == "budget" else ""))
+        summary = (
+            f"{counts['trials']} trials: {counts['complete']} complete, {counts['pruned']} pruned, "
+            f"{counts['failed']} failed"
+            + (
+                f"; best val_f1 {state['best_f1']:.4f} (trial {state['best_trial']})"
+                if state["best_f1"] is not None
+                else ""
+            )
+            + ("; stopped by its budget" if stopped_by == "budget" else "")
+        )
         self.session.log({"type": "sweep_summary", **state})
         self.session.succeeded(summary, {k: v for k, v in state.items() if v is not None})
         self.recorder.flush(CLOSE_TIMEOUT_S)
@@ -314,14 +392,21 @@ class Sweep:
             write_sweep_report(self.jobs, self.sweep_id, Path(self.plan.base.train.output_dir))
         except Exception as exc:  # noqa: BLE001 - the sweep itself succeeded
             log.warning("could not write the sweep report: %s", exc)
-            self.recorder.log({"type": "warning", "warning": f"sweep report not written: {type(exc).__name__}: {exc}"}, level="WARNING")
+            self.recorder.log(
+                {"type": "warning", "warning": f"sweep report not written: {type(exc).__name__}: {exc}"},
+                level="WARNING",
+            )
 
     def interrupted(self, stopped_by: str) -> SweepResult:
-        self.echo(f"sweep {self.sweep_id} stopped ({stopped_by}); resume with `{resume_command('sweep', self.sweep_id)}`")
+        self.echo(
+            f"sweep {self.sweep_id} stopped ({stopped_by}); resume with `{resume_command('sweep', self.sweep_id)}`"
+        )
         if self.session is None:
             return self.result("interrupted", stopped_by)
         try:
-            self.recorder.results({k: v for k, v in self.state(self.reader.read(), stopped_by).items() if v is not None})
+            self.recorder.results(
+                {k: v for k, v in self.state(self.reader.read(), stopped_by).items() if v is not None}
+            )
         except StoreError:
             pass  # the status below still says how to go on
         self.session.interrupted(stopped_by)

@@ -34,8 +34,12 @@ from trainer.training.options import FitOption, apply
 from trainer.training.request import FitRequest
 
 DISTRIBUTIONS = ("log_uniform", "uniform", "int", "categorical")
-ENTRY_KEYS = {"log_uniform": {"low", "high"}, "uniform": {"low", "high", "step"}, "int": {"low", "high", "step", "log"},
-              "categorical": {"choices"}}
+ENTRY_KEYS = {
+    "log_uniform": {"low", "high"},
+    "uniform": {"low", "high", "step"},
+    "int": {"low", "high", "step", "log"},
+    "categorical": {"choices"},
+}
 MAX_CORNERS = 4096
 """Up to this many combinations of bounds and choices are each built into a request (so two
 options that only clash together, such as max_seq_length and doc_stride, fail up front)."""
@@ -102,7 +106,10 @@ class SearchSpace:
 
     @classmethod
     def from_dict(cls, recorded: Mapping[str, Any]) -> SearchSpace:
-        return parse_space({"fixed": recorded.get("fixed") or {}, "search": recorded["search"]}, str(recorded.get("source", "<recorded>")))
+        return parse_space(
+            {"fixed": recorded.get("fixed") or {}, "search": recorded["search"]},
+            str(recorded.get("source", "<recorded>")),
+        )
 
     def distributions(self) -> dict[str, Any]:
         return {p.name: p.distribution() for p in self.params}
@@ -135,8 +142,12 @@ class SearchSpace:
     def with_snapshots(self, snapshots: list[str]) -> SearchSpace:
         """The space with a categorical over these snapshot ids added (`--snapshot v1,v2`)."""
         if "snapshot" in self.names:
-            raise SpaceError(f"{self.source}: search.snapshot is set, and --snapshot lists several snapshots: choose one place")
-        added = parse_space({"search": {"snapshot": {"type": "categorical", "choices": snapshots}}}, "--snapshot").params
+            raise SpaceError(
+                f"{self.source}: search.snapshot is set, and --snapshot lists several snapshots: choose one place"
+            )
+        added = parse_space(
+            {"search": {"snapshot": {"type": "categorical", "choices": snapshots}}}, "--snapshot"
+        ).params
         return SearchSpace(self.params + added, self.fixed, self.source)
 
     def check(self, base: FitRequest) -> None:
@@ -192,7 +203,9 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     if value.lower() in ("null", "none") and spec.nullable:
         value = None
     elif spec.kind is bool:
-        value = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(value.lower(), value)
+        value = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(
+            value.lower(), value
+        )
     elif spec.kind is int:
         value = int(value) if value.lstrip("-").isdigit() else value
     return spec.name, _value(spec, value, where)
@@ -200,11 +213,15 @@ def parse_assignment(text: str) -> tuple[str, Any]:
 
 def parse_space(data: Any, source: str) -> SearchSpace:
     if not isinstance(data, Mapping):
-        raise SpaceError(f"{source}: expected a mapping with `search:` (and optionally `fixed:`), got {type(data).__name__}")
+        raise SpaceError(
+            f"{source}: expected a mapping with `search:` (and optionally `fixed:`), got {type(data).__name__}"
+        )
     unknown = set(data) - {"search", "fixed"}
     if unknown:
-        raise SpaceError(f"{source}: unknown top-level key(s) {', '.join(map(str, sorted(unknown)))}: "
-                         "the file has `search:` (option -> distribution) and optionally `fixed:` (option -> value)")
+        raise SpaceError(
+            f"{source}: unknown top-level key(s) {', '.join(map(str, sorted(unknown)))}: "
+            "the file has `search:` (option -> distribution) and optionally `fixed:` (option -> value)"
+        )
     search, fixed = data.get("search"), data.get("fixed") or {}
     if not isinstance(search, Mapping) or not search:
         raise SpaceError(f"{source}: `search:` must map at least one `trainer fit` option to a distribution")
@@ -237,7 +254,9 @@ def _param(spec: FitOption, entry: Any, where: str) -> Param:
         raise SpaceError(f"{where}: unknown type {kind!r} (use {', '.join(DISTRIBUTIONS)})")
     extra = set(entry) - {"type"} - ENTRY_KEYS[kind]
     if extra:
-        raise SpaceError(f"{where}: {kind} takes {', '.join(sorted(ENTRY_KEYS[kind]))}, not {', '.join(map(str, sorted(extra)))}")
+        raise SpaceError(
+            f"{where}: {kind} takes {', '.join(sorted(ENTRY_KEYS[kind]))}, not {', '.join(map(str, sorted(extra)))}"
+        )
     if spec.name in FIXED_ONLY:
         raise SpaceError(f"{where}: {spec.name} cannot be searched ({FIXED_ONLY[spec.name]}); set it under fixed:")
     if kind == "categorical":
@@ -247,7 +266,9 @@ def _param(spec: FitOption, entry: Any, where: str) -> Param:
     if kind == "int" and spec.kind is not int:
         raise SpaceError(f"{where}: {spec.name} takes floats: use uniform or log_uniform, not int")
     if kind != "int" and spec.kind is int:
-        raise SpaceError(f"{where}: {spec.name} takes integers: use int (with log: true for a log scale) or categorical")
+        raise SpaceError(
+            f"{where}: {spec.name} takes integers: use int (with log: true for a log scale) or categorical"
+        )
     for key in ("low", "high"):
         if key not in entry:
             raise SpaceError(f"{where}: {kind} needs low and high")
@@ -307,5 +328,7 @@ def _value(spec: FitOption, value: Any, where: str) -> Any:
             return float(value)
     elif isinstance(value, spec.kind) and not (spec.kind is int and isinstance(value, bool)):
         return value
-    raise SpaceError(f"{where}: wrong type: {spec.name} takes {spec.kind.__name__}"
-                     f"{' or null' if spec.nullable else ''}, got {type(value).__name__} {value!r}")
+    raise SpaceError(
+        f"{where}: wrong type: {spec.name} takes {spec.kind.__name__}"
+        f"{' or null' if spec.nullable else ''}, got {type(value).__name__} {value!r}"
+    )

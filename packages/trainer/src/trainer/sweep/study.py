@@ -38,8 +38,13 @@ def trial_child(sweep_job_id: str, number: int) -> ChildJob:
 
 
 def repeat_child(sweep_job_id: str, best: TrialRecord, repeat: int) -> ChildJob:
-    return ChildJob.of(sweep_job_id, f"repeat-{best.number:04d}-{repeat}", kind=REPEAT, sweep_repeat=str(repeat),
-                       repeat_of=best.job.job_id)
+    return ChildJob.of(
+        sweep_job_id,
+        f"repeat-{best.number:04d}-{repeat}",
+        kind=REPEAT,
+        sweep_repeat=str(repeat),
+        repeat_of=best.job.job_id,
+    )
 
 
 @dataclass(frozen=True)
@@ -93,7 +98,9 @@ def val_f1_by_epoch(job: Job, metrics: Iterable[JobMetric]) -> dict[int, float]:
     return values
 
 
-def trial_record(job: Job, space: SearchSpace, metrics: Iterable[JobMetric], now: datetime | None = None) -> TrialRecord:
+def trial_record(
+    job: Job, space: SearchSpace, metrics: Iterable[JobMetric], now: datetime | None = None
+) -> TrialRecord:
     tags = job.tags or {}
     kind = REPEAT if tags.get("kind") == REPEAT else TRIAL
     intermediate = val_f1_by_epoch(job, metrics)
@@ -101,8 +108,15 @@ def trial_record(job: Job, space: SearchSpace, metrics: Iterable[JobMetric], now
     value = max(intermediate.values()) if intermediate else recorded
     number = tags.get("sweep_trial")
     request = dict(job.config.request)
-    return TrialRecord(job, kind, int(number) if number is not None and str(number).isdigit() else None, trial_state(job, now),
-                       space.values_of(request) if request else {}, value, intermediate)
+    return TrialRecord(
+        job,
+        kind,
+        int(number) if number is not None and str(number).isdigit() else None,
+        trial_state(job, now),
+        space.values_of(request) if request else {},
+        value,
+        intermediate,
+    )
 
 
 class TrialReader:
@@ -139,11 +153,22 @@ def frozen_trial(record: TrialRecord, space: SearchSpace) -> Any:
     distributions = {k: distributions[k] for k in params}
     attrs = {"job_id": record.job.job_id, "number": record.number}
     if record.state == "complete" and record.value is not None:
-        return create_trial(state=TrialState.COMPLETE, value=record.value, params=params, distributions=distributions,
-                            intermediate_values=dict(record.intermediate), user_attrs=attrs)
+        return create_trial(
+            state=TrialState.COMPLETE,
+            value=record.value,
+            params=params,
+            distributions=distributions,
+            intermediate_values=dict(record.intermediate),
+            user_attrs=attrs,
+        )
     if record.state == "pruned":
-        return create_trial(state=TrialState.PRUNED, params=params, distributions=distributions,
-                            intermediate_values=dict(record.intermediate), user_attrs=attrs)
+        return create_trial(
+            state=TrialState.PRUNED,
+            params=params,
+            distributions=distributions,
+            intermediate_values=dict(record.intermediate),
+            user_attrs=attrs,
+        )
     if record.done:
         return create_trial(state=TrialState.FAIL, params=params, distributions=distributions, user_attrs=attrs)
     return create_trial(state=TrialState.RUNNING, params=params, distributions=distributions, user_attrs=attrs)

@@ -74,8 +74,13 @@ def planned_schedule(train: TrainConfig, n_train_windows: int, world_size: int) 
     batches = math.ceil(n_train_windows / (train.batch_size * world_size))
     steps_per_epoch = max(math.ceil(batches / train.gradient_accumulation_steps), 1)
     max_steps = steps_per_epoch * train.epochs
-    return {"lr_scheduler_type": "linear", "steps_per_epoch": steps_per_epoch, "max_steps": max_steps,
-            "warmup_steps": math.ceil(train.warmup_ratio * max_steps), "peak_learning_rate": train.learning_rate}
+    return {
+        "lr_scheduler_type": "linear",
+        "steps_per_epoch": steps_per_epoch,
+        "max_steps": max_steps,
+        "warmup_steps": math.ceil(train.warmup_ratio * max_steps),
+        "peak_learning_rate": train.learning_rate,
+    }
 
 
 def shared_job_id(args: Any, proposed: str) -> str:

@@ -33,7 +33,9 @@ from trainer.training.loss import WeightedLossTrainer
 from trainer.training.packing import PackedWindowsTrainer, PackingCollator
 
 
-def make_trainer(train: TrainConfig, *, model: Any, tokenizer: Any, args: Any, max_seq_length: int, **kwargs: Any) -> WeightedLossTrainer:
+def make_trainer(
+    train: TrainConfig, *, model: Any, tokenizer: Any, args: Any, max_seq_length: int, **kwargs: Any
+) -> WeightedLossTrainer:
     """The Trainer for `train.batching`, with our loss (class weights and `label_smoothing`
     from `train` unless given). `kwargs` go to the Trainer (datasets, compute_metrics,
     callbacks, class_weights). `args` must be TrainingArguments whose sampling strategy
@@ -41,13 +43,20 @@ def make_trainer(train: TrainConfig, *, model: Any, tokenizer: Any, args: Any, m
 
     expected = sampling_strategy(train)
     if args.train_sampling_strategy != expected:
-        raise ConfigError(f"batching {train.batching!r} needs train_sampling_strategy={expected!r}, "
-                          f"the TrainingArguments have {args.train_sampling_strategy!r}")
+        raise ConfigError(
+            f"batching {train.batching!r} needs train_sampling_strategy={expected!r}, "
+            f"the TrainingArguments have {args.train_sampling_strategy!r}"
+        )
     kwargs.setdefault("label_smoothing", train.label_smoothing)
-    evaluation = FeatureCollator(tokenizer.pad_token_id, pad_to_multiple_of=train.pad_to_multiple_of,
-                                 max_length=model.config.max_position_embeddings)
+    evaluation = FeatureCollator(
+        tokenizer.pad_token_id,
+        pad_to_multiple_of=train.pad_to_multiple_of,
+        max_length=model.config.max_position_embeddings,
+    )
     common = {"model": model, "args": args, "processing_class": tokenizer, "data_collator": evaluation, **kwargs}
     if train.batching == "packed":
-        packing = PackingCollator(tokenizer.pad_token_id, max_length=max_seq_length, pad_to_multiple_of=train.pad_to_multiple_of)
+        packing = PackingCollator(
+            tokenizer.pad_token_id, max_length=max_seq_length, pad_to_multiple_of=train.pad_to_multiple_of
+        )
         return PackedWindowsTrainer(train_collator=packing, **common)
     return WeightedLossTrainer(length_jitter=train.length_jitter, **common)

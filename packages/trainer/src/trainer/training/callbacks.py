@@ -50,9 +50,13 @@ def machine_resource(job_id: str, world_size: int) -> JobResource:
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     host = socket.gethostname() or "localhost"
     return JobResource(
-        job_id=job_id, resource_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"receipt-ml:resource/{job_id}/{host}")),
-        instance_id=host, instance_type=torch.cuda.get_device_name(0) if gpus else f"cpu-{os.cpu_count()}-cores",
-        resource_type="gpu" if gpus else "cpu", allocated_at=utc_now_iso(), gpu_count=gpus or None,
+        job_id=job_id,
+        resource_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"receipt-ml:resource/{job_id}/{host}")),
+        instance_id=host,
+        instance_type=torch.cuda.get_device_name(0) if gpus else f"cpu-{os.cpu_count()}-cores",
+        resource_type="gpu" if gpus else "cpu",
+        allocated_at=utc_now_iso(),
+        gpu_count=gpus or None,
         resource_config={"world_size": world_size, "cpu_count": os.cpu_count() or 0, "torch": torch.__version__},
     )
 
@@ -85,8 +89,14 @@ class RecordingCallback(TrainerCallback):
     learning_rate, label_<LABEL> = {f1, precision, recall, support}, plus val_f1_lenient (the
     old, lenient seqeval figure) and system metrics. The recorder batches these writes."""
 
-    def __init__(self, recorder: RunRecorder, *, samples_per_step: int, checkpoint_metric: str,
-                 upload: Callable[[Path], str] | None = None):
+    def __init__(
+        self,
+        recorder: RunRecorder,
+        *,
+        samples_per_step: int,
+        checkpoint_metric: str,
+        upload: Callable[[Path], str] | None = None,
+    ):
         self.recorder = recorder
         self.samples_per_step = samples_per_step
         self.checkpoint_metric = checkpoint_metric
@@ -111,9 +121,16 @@ class RecordingCallback(TrainerCallback):
         if not math.isfinite(loss):
             return  # never stored (DynamoDB refuses it); the divergence check names it
         self._window.append((loss, steps))
-        self._last_train = {"train_loss": sum(v * n for v, n in self._window) / sum(n for _, n in self._window), "learning_rate": lr}
-        self.recorder.metrics({"step_train_loss": loss, "step_learning_rate": lr}, epoch=round(float(state.epoch or 0), 4),
-                              step=state.global_step, units=STEP_SERIES)
+        self._last_train = {
+            "train_loss": sum(v * n for v, n in self._window) / sum(n for _, n in self._window),
+            "learning_rate": lr,
+        }
+        self.recorder.metrics(
+            {"step_train_loss": loss, "step_learning_rate": lr},
+            epoch=round(float(state.epoch or 0), 4),
+            step=state.global_step,
+            units=STEP_SERIES,
+        )
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         if not metrics or "eval_f1" not in metrics:
@@ -124,7 +141,9 @@ class RecordingCallback(TrainerCallback):
         elapsed = max(now - started - eval_seconds, 1e-9)  # training time only
         self._clock = (now, step)
         memory, memory_kind = peak_memory_mb()
-        values: dict[str, Any] = {name: float(metrics[key]) for name, (key, _) in SCALAR_METRICS.items() if key in metrics}
+        values: dict[str, Any] = {
+            name: float(metrics[key]) for name, (key, _) in SCALAR_METRICS.items() if key in metrics
+        }
         values.update(self._last_train)
         self._window = []
         units = {name: unit for name, (_, unit) in SCALAR_METRICS.items()}
@@ -147,11 +166,20 @@ class RecordingCallback(TrainerCallback):
             units["gpu_utilization"] = "percent"
         epoch = round(float(state.epoch or 0), 4)
         self.recorder.metrics(values, epoch=epoch, step=step, units=units)
-        self.history.append({"epoch": epoch, "step": step, **{k: v for k, v in values.items() if not k.startswith("label_")},
-                             "per_label_metrics": {k.removeprefix("label_"): v for k, v in values.items() if k.startswith("label_")}})
+        self.history.append(
+            {
+                "epoch": epoch,
+                "step": step,
+                **{k: v for k, v in values.items() if not k.startswith("label_")},
+                "per_label_metrics": {k.removeprefix("label_"): v for k, v in values.items() if k.startswith("label_")},
+            }
+        )
         progress = 100.0 * step / state.max_steps if state.max_steps else None
-        self.recorder.status("running", progress=min(progress, 100.0) if progress is not None else None,
-                             message=f"epoch {epoch:g}: {self.checkpoint_metric}={values.get(self.checkpoint_metric, float('nan')):.4f}")
+        self.recorder.status(
+            "running",
+            progress=min(progress, 100.0) if progress is not None else None,
+            message=f"epoch {epoch:g}: {self.checkpoint_metric}={values.get(self.checkpoint_metric, float('nan')):.4f}",
+        )
 
     def on_save(self, args, state, control, **kwargs):
         """The Trainer has finished writing `checkpoint-N/`: mark it complete (a resume never
@@ -164,9 +192,13 @@ class RecordingCallback(TrainerCallback):
         mark_complete(folder, state.global_step)
         latest = self.history[-1] if self.history and self.history[-1]["step"] == state.global_step else None
         checkpoint = JobCheckpoint(
-            job_id=self.recorder.job_id, timestamp=utc_now_iso(), s3_bucket="", s3_key=str(folder.resolve()),
+            job_id=self.recorder.job_id,
+            timestamp=utc_now_iso(),
+            s3_bucket="",
+            s3_key=str(folder.resolve()),
             size_bytes=sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()),
-            step=state.global_step, epoch=round(float(state.epoch or 0), 4),
+            step=state.global_step,
+            epoch=round(float(state.epoch or 0), 4),
             is_best=state.best_model_checkpoint is not None and Path(state.best_model_checkpoint) == folder,
             metrics={k: latest[k] for k in ("val_f1", "eval_loss") if latest and k in latest} or None,
         )
@@ -189,13 +221,18 @@ class RecordingCallback(TrainerCallback):
             try:
                 uri = self.upload(folder)
             except Exception as exc:  # noqa: BLE001 - S3 is down: keep training, try again at the next save
-                message = f"checkpoint-{checkpoint.step} not uploaded yet ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); " \
-                          "training goes on and the upload is tried again at the next save"
+                message = (
+                    f"checkpoint-{checkpoint.step} not uploaded yet ({type(exc).__name__}: "
+                    f"{' '.join(str(exc).split())[:200]}); "
+                    "training goes on and the upload is tried again at the next save"
+                )
                 print(f"warning: {message}", file=sys.stderr, flush=True)
                 self.recorder.log({"type": "warning", "warning": message}, level="WARNING")
                 return
             bucket, _, key = uri.removeprefix("s3://").rstrip("/").partition("/")
-            self.recorder.checkpoint(dataclasses.replace(checkpoint, timestamp=utc_now_iso(), s3_bucket=bucket, s3_key=key))
+            self.recorder.checkpoint(
+                dataclasses.replace(checkpoint, timestamp=utc_now_iso(), s3_bucket=bucket, s3_key=key)
+            )
             self._waiting_uploads.pop(0)
 
     @property
@@ -221,8 +258,10 @@ class ConsoleCallback(TrainerCallback):
         print(
             f"epoch {float(state.epoch or 0):6.2f}  step {state.global_step:>6}/{state.max_steps}  "
             f"train_loss {train_loss}  eval_loss {metrics.get('eval_loss', float('nan')):.4f}  "
-            f"val_f1 {metrics.get('eval_f1', float('nan')):.4f}  (lenient {metrics.get('eval_f1_lenient', float('nan')):.4f})",
-            file=sys.stderr, flush=True,
+            f"val_f1 {metrics.get('eval_f1', float('nan')):.4f}  (lenient "
+            f"{metrics.get('eval_f1_lenient', float('nan')):.4f})",
+            file=sys.stderr,
+            flush=True,
         )
 
 
@@ -240,7 +279,8 @@ class StoreHealth(TrainerCallback):
     def on_step_end(self, args, state, control, **kwargs):
         if control.should_save:
             try:
-                self.recorder.check_lease()  # a checkpoint is about to be written into the run's folder: is it still ours?
+                # a checkpoint is about to be written into the run's folder: is it still ours?
+                self.recorder.check_lease()
             except LeaseLost:
                 pass  # reported by health() below
         reason = self.recorder.health()

@@ -81,9 +81,7 @@ def load_or_build_features(
     if path.exists():
         stored = pl.read_parquet_metadata(path).get(_CACHE_METADATA_KEY)
         if stored != key_json:
-            raise DataError(
-                f"feature cache {path} was written for other inputs; delete it to rebuild"
-            )
+            raise DataError(f"feature cache {path} was written for other inputs; delete it to rebuild")
         frame = pl.read_parquet(path)
         return CachedFeatures(features=frame.to_dicts(), path=path, hit=True)
 

@@ -69,7 +69,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FitError", "FitRequest", "FitResult", "Run", "TrainOutcome", "cleanup", "fit", "fit_child", "setup", "train"]
+__all__ = [
+    "FitError",
+    "FitRequest",
+    "FitResult",
+    "Run",
+    "TrainOutcome",
+    "cleanup",
+    "fit",
+    "fit_child",
+    "setup",
+    "train",
+]
 
 
 @dataclass(frozen=True)
@@ -127,24 +138,45 @@ class TrainOutcome:
     ending: RunEnding | None = None  # a callback ended the run on purpose
 
 
-def fit(request: FitRequest, recorder_for: RecorderFactory, *, resume_job_id: str | None = None, restart: bool = False,
-        snapshot: Snapshot | None = None, child: ChildJob | None = None, callbacks: list[Any] | None = None) -> FitResult:
+def fit(
+    request: FitRequest,
+    recorder_for: RecorderFactory,
+    *,
+    resume_job_id: str | None = None,
+    restart: bool = False,
+    snapshot: Snapshot | None = None,
+    child: ChildJob | None = None,
+    callbacks: list[Any] | None = None,
+) -> FitResult:
     """Set up, train, clean up. `snapshot`: already opened and gated (by `preflight`); `child`,
     `callbacks`: see trainer.training.hooks. A signal anywhere after the job exists ends in an
     `interrupted` result that names the job (the CLI prints how to resume it)."""
     with SignalGuard() as guard:
         try:
-            run = setup(request, recorder_for, guard=guard, resume_job_id=resume_job_id, restart=restart, snapshot=snapshot, child=child)
+            run = setup(
+                request,
+                recorder_for,
+                guard=guard,
+                resume_job_id=resume_job_id,
+                restart=restart,
+                snapshot=snapshot,
+                child=child,
+            )
         except RunInterrupted as exc:
             if exc.job_id is None:
                 raise  # before the job existed: nothing to resume
-            return FitResult(exc.job_id, "interrupted", exc.output_dir or "", {}, stopped_by=f"{exc} during {exc.where}")
+            return FitResult(
+                exc.job_id, "interrupted", exc.output_dir or "", {}, stopped_by=f"{exc} during {exc.where}"
+            )
         try:
             return cleanup(run, train(run, callbacks or []))
         except RunInterrupted as exc:  # outside the training loop: the export
             release_machine(run)
             run.session.failed(exc)
-            return finish(run, FitResult(run.job_id, "interrupted", str(run.output_dir), {}, stopped_by=f"{exc} during the export"))
+            return finish(
+                run,
+                FitResult(run.job_id, "interrupted", str(run.output_dir), {}, stopped_by=f"{exc} during the export"),
+            )
         except BaseException as exc:
             release_machine(run)
             run.session.failed(exc, diverged_results(exc))
@@ -152,16 +184,34 @@ def fit(request: FitRequest, recorder_for: RecorderFactory, *, resume_job_id: st
             raise
 
 
-def fit_child(request: FitRequest, recorder_for: RecorderFactory, child: ChildJob, recorded: Job | None, *,
-              snapshot: Snapshot | None = None, callbacks: list[Any] | None = None) -> FitResult:
+def fit_child(
+    request: FitRequest,
+    recorder_for: RecorderFactory,
+    child: ChildJob,
+    recorded: Job | None,
+    *,
+    snapshot: Snapshot | None = None,
+    callbacks: list[Any] | None = None,
+) -> FitResult:
     """Run a child job (a sweep's trial, a review's fold): new when nothing was `recorded`,
     else continued from its checkpoint as `trainer fit --resume` would. A child that
     succeeded before is not trained again: its recorded result is returned as it is."""
     if recorded is not None and recorded.status == "succeeded":
-        return FitResult(recorded.job_id, "succeeded", (recorded.storage or {}).get("output_dir", ""), dict(recorded.results or {}),
-                         recorded.outcome.best_checkpoint_uri)
+        return FitResult(
+            recorded.job_id,
+            "succeeded",
+            (recorded.storage or {}).get("output_dir", ""),
+            dict(recorded.results or {}),
+            recorded.outcome.best_checkpoint_uri,
+        )
     if recorded is not None:
-        return fit(request_for_resume(recorded), recorder_for, resume_job_id=recorded.job_id, snapshot=snapshot, callbacks=callbacks)
+        return fit(
+            request_for_resume(recorded),
+            recorder_for,
+            resume_job_id=recorded.job_id,
+            snapshot=snapshot,
+            callbacks=callbacks,
+        )
     return fit(request, recorder_for, snapshot=snapshot, child=child, callbacks=callbacks)
 
 
@@ -176,10 +226,20 @@ def recorded_child(jobs: Any, child: ChildJob) -> Job | None:
 # --- setup ---------------------------------------------------------------------------------
 
 
-def setup(request: FitRequest, recorder_for: RecorderFactory, *, guard: SignalGuard | None = None, resume_job_id: str | None = None,
-          restart: bool = False, snapshot: Snapshot | None = None, child: ChildJob | None = None) -> Run:
+def setup(
+    request: FitRequest,
+    recorder_for: RecorderFactory,
+    *,
+    guard: SignalGuard | None = None,
+    resume_job_id: str | None = None,
+    restart: bool = False,
+    snapshot: Snapshot | None = None,
+    child: ChildJob | None = None,
+) -> Run:
     snapshot = snapshot or open_gated_snapshot(request)
-    job, session, args, output_dir, resume_from = open_job(request, snapshot, recorder_for, resume_job_id, restart, child)
+    job, session, args, output_dir, resume_from = open_job(
+        request, snapshot, recorder_for, resume_job_id, restart, child
+    )
     recorder = session.recorder
     started = not resume_job_id or restart or not _started(recorder)
     try:
@@ -188,8 +248,20 @@ def setup(request: FitRequest, recorder_for: RecorderFactory, *, guard: SignalGu
         if args.process_index == 0:
             resource = machine_resource(job.job_id, args.world_size)
             recorder.resource(resource)
-        run = Run(request, job, resume_job_id is not None, resume_from, session, snapshot, output_dir, args, built, data,
-                  guard or SignalGuard(), resource)
+        run = Run(
+            request,
+            job,
+            resume_job_id is not None,
+            resume_from,
+            session,
+            snapshot,
+            output_dir,
+            args,
+            built,
+            data,
+            guard or SignalGuard(),
+            resource,
+        )
         if started:
             record_start(run)
     except BaseException as exc:
@@ -204,8 +276,11 @@ def _started(recorder: RunRecorder) -> bool:
     """Whether this attempt recorded its start (`run_config`): a run stopped during set-up did
     not, and its resume records it."""
     recorded = recorder.read_back()
-    return recorded is None or any('"type": "run_config"' in log.message for log in recorded.logs
-                                   if not recorded.job.restarted_at or log.timestamp >= recorded.job.restarted_at)
+    return recorded is None or any(
+        '"type": "run_config"' in log.message
+        for log in recorded.logs
+        if not recorded.job.restarted_at or log.timestamp >= recorded.job.restarted_at
+    )
 
 
 def _name_job(exc: BaseException, job_id: str, output_dir: Path, where: str) -> None:
@@ -216,12 +291,25 @@ def _name_job(exc: BaseException, job_id: str, output_dir: Path, where: str) -> 
 
 def snapshot_lineage(snapshot: Snapshot) -> SnapshotLineage:
     """What a job records about its data, so analyses can find and compare it later."""
-    return SnapshotLineage(snapshot.id, snapshot.uri, snapshot.content_sha256, snapshot.manifest_sha256,
-                           dict(snapshot.lock.split_hashes), tuple(snapshot.label_list), dict(snapshot.lock.coordinate_convention))
+    return SnapshotLineage(
+        snapshot.id,
+        snapshot.uri,
+        snapshot.content_sha256,
+        snapshot.manifest_sha256,
+        dict(snapshot.lock.split_hashes),
+        tuple(snapshot.label_list),
+        dict(snapshot.lock.coordinate_convention),
+    )
 
 
-def open_job(request: FitRequest, snapshot: Snapshot, recorder_for: RecorderFactory, resume_job_id: str | None,
-             restart: bool, child: ChildJob | None = None) -> tuple[Job, JobSession, TrainingArguments, Path, Path | None]:
+def open_job(
+    request: FitRequest,
+    snapshot: Snapshot,
+    recorder_for: RecorderFactory,
+    resume_job_id: str | None,
+    restart: bool,
+    child: ChildJob | None = None,
+) -> tuple[Job, JobSession, TrainingArguments, Path, Path | None]:
     """Create the job (or find the one to resume), take its lease, claim its folder and find
     the checkpoint to continue from."""
     name = request.job_name or f"{snapshot.id}-{request.model.source}-{utc_now_iso()[:19].replace(':', '')}"
@@ -230,16 +318,25 @@ def open_job(request: FitRequest, snapshot: Snapshot, recorder_for: RecorderFact
     is_main = args.process_index == 0
     output_dir = run_folder(request.train.output_dir, name, job_id)
     proposed = Job(
-        job_id=job_id, name=name, created_at=utc_now_iso(), description=request.description, created_by=request.created_by,
+        job_id=job_id,
+        name=name,
+        created_at=utc_now_iso(),
+        description=request.description,
+        created_by=request.created_by,
         job_config=JobConfig("fit", request.to_dict(), snapshot_lineage(snapshot), request.train.seed).to_dict(),
-        storage={"output_dir": str(output_dir)}, tags={"snapshot_id": snapshot.id, "model": request.model.source},
+        storage={"output_dir": str(output_dir)},
+        tags={"snapshot_id": snapshot.id, "model": request.model.source},
     )
     recorder = recorder_for(job_id) if is_main else NullRecorder(job_id)
-    session, job, _ = JobSession.open(recorder, proposed, "fit", resuming=resume_job_id is not None, child=child, strict=is_main)
+    session, job, _ = JobSession.open(
+        recorder, proposed, "fit", resuming=resume_job_id is not None, child=child, strict=is_main
+    )
     recorded_content = job.config.snapshot.content_sha256 if job.config.snapshot else None
     if resume_job_id and is_main and recorded_content != snapshot.content_sha256:
-        raise FitError(f"job {job_id} trained on snapshot content {str(recorded_content)[:12]}, but {snapshot.id} now holds "
-                       f"{snapshot.content_sha256[:12]}: a resumed run must see the same data")
+        raise FitError(
+            f"job {job_id} trained on snapshot content {str(recorded_content)[:12]}, but {snapshot.id} now holds "
+            f"{snapshot.content_sha256[:12]}: a resumed run must see the same data"
+        )
     if resume_job_id and is_main and recorder.queries is not None:
         sync_pending(recorder.queries.table, job)  # what the last attempt could not write, first
     try:
@@ -278,12 +375,16 @@ def find_resume_point(session: JobSession, output_dir: Path, restart: bool) -> P
     recorded = recorder.read_back()
     point = locate_checkpoint(output_dir, list(recorded.checkpoints) if recorded else [], job_id=session.job_id)
     for name in point.skipped:
-        session.warn(f"{name} was cut off while being saved (the run was killed mid-save): resuming from "
-                     f"{point.checkpoint.name if point.checkpoint else 'step 0'}; it is kept as .incomplete-{name}")
+        session.warn(
+            f"{name} was cut off while being saved (the run was killed mid-save): resuming from "
+            f"{point.checkpoint.name if point.checkpoint else 'step 0'}; it is kept as .incomplete-{name}"
+        )
     evaluations = [m for m in (recorded.metrics if recorded else ()) if m.metric_name == "val_f1"]
     if point.checkpoint is None and evaluations:
-        raise FitError(f"job {session.job_id} recorded {len(evaluations)} evaluation(s) but no checkpoint to continue from: "
-                       "pass --restart to train it again from step 0")
+        raise FitError(
+            f"job {session.job_id} recorded {len(evaluations)} evaluation(s) but no checkpoint to continue from: "
+            "pass --restart to train it again from step 0"
+        )
     return point.checkpoint
 
 
@@ -292,7 +393,6 @@ def build_model_and_features(request: FitRequest, snapshot: Snapshot) -> tuple[B
     when the same snapshot, tokenizer and window sizes were tokenized before)."""
     from transformers import set_seed
 
-
     set_seed(request.train.seed)
     words, tags, model_config = snapshot.words, snapshot.tags, request.model
     built = build_tokenizer_and_model(model_config, tags, words.filter(words["split"] == "train")["text"].to_list())
@@ -300,14 +400,25 @@ def build_model_and_features(request: FitRequest, snapshot: Snapshot) -> tuple[B
     examples, features = {}, {}
     for split in ("train", "val"):
         examples[split] = features_lib.examples_from_frame(words, tags, split=split)
-        key = {**feature_cache_key_parts(snapshot.content_sha256, built.tokenizer, model_config.max_seq_length, model_config.doc_stride, tags),
-               "split": split}
-        build = lambda s=split: features_lib.build_features(examples[s], built.tokenizer, model_config.max_seq_length, model_config.doc_stride)  # noqa: E731
+        key = {
+            **feature_cache_key_parts(
+                snapshot.content_sha256, built.tokenizer, model_config.max_seq_length, model_config.doc_stride, tags
+            ),
+            "split": split,
+        }
+
+        def build(s: str = split) -> list[Feature]:
+            return features_lib.build_features(
+                examples[s], built.tokenizer, model_config.max_seq_length, model_config.doc_stride
+            )
+
         features[split] = load_or_build_features(cache_dir, key, build).features
     if not features["train"] or not features["val"]:
         raise FitError(f"snapshot {snapshot.id} has an empty {'train' if not features['train'] else 'val'} split")
     tag_counts = features_lib.supervised_tag_counts(words, "train")
-    class_weights = resolve_class_weights(request.train.class_weights, tags, tag_counts, request.train.class_weight_clip)
+    class_weights = resolve_class_weights(
+        request.train.class_weights, tags, tag_counts, request.train.class_weight_clip
+    )
     return built, RunData(features["train"], features["val"], examples["train"], examples["val"], class_weights)
 
 
@@ -316,16 +427,26 @@ def record_start(run: Run) -> None:
     snapshot, data, tags = run.snapshot, run.data, run.snapshot.tags
     splits = snapshot.lock.counts.splits
     weights = dict(zip(tags, data.class_weights, strict=True)) if data.class_weights else None
-    run.recorder.log({
-        "type": "run_config", "job_id": run.job_id, "request": run.request.to_dict(), "snapshot": snapshot_lineage(snapshot).to_dict(),
-        "snapshot_counts": {s: c.model_dump() for s, c in splits.items()}, "model_source": run.built.source,
-        "warm_start": run.built.warm_start.to_dict() if run.built.warm_start else None,
-        "num_parameters": sum(p.numel() for p in run.built.model.parameters()), "class_weights": weights,
-        "world_size": run.args.world_size, "schedule": planned_schedule(run.request.train, len(data.train), run.args.world_size),
-    })
+    run.recorder.log(
+        {
+            "type": "run_config",
+            "job_id": run.job_id,
+            "request": run.request.to_dict(),
+            "snapshot": snapshot_lineage(snapshot).to_dict(),
+            "snapshot_counts": {s: c.model_dump() for s, c in splits.items()},
+            "model_source": run.built.source,
+            "warm_start": run.built.warm_start.to_dict() if run.built.warm_start else None,
+            "num_parameters": sum(p.numel() for p in run.built.model.parameters()),
+            "class_weights": weights,
+            "world_size": run.args.world_size,
+            "schedule": planned_schedule(run.request.train, len(data.train), run.args.world_size),
+        }
+    )
     metrics: dict[str, Any] = {
-        "num_train_samples": len(data.train), "num_val_samples": len(data.val),
-        "num_train_receipts": len(data.train_examples), "num_val_receipts": len(data.val_examples),
+        "num_train_samples": len(data.train),
+        "num_val_samples": len(data.val),
+        "num_train_receipts": len(data.train_examples),
+        "num_val_receipts": len(data.val_examples),
     }
     ratios = snapshot.lock.o_entity_ratio.after
     metrics.update({f"o_entity_ratio_{s}": ratios[s] for s in ("train", "val") if ratios.get(s) is not None})
@@ -342,28 +463,50 @@ def record_start(run: Run) -> None:
 def train(run: Run, extra_callbacks: list[Any] | None = None) -> TrainOutcome:
     from transformers import EarlyStoppingCallback, PrinterCallback
 
-
     request, args, model, guard = run.request, run.args, run.built.model, run.guard
-    upload = (lambda folder: upload_folder(folder, str(request.upload_uri), name=f"{run.output_dir.name}/{folder.name}")) \
-        if request.upload_uri else None
-    recording = RecordingCallback(run.recorder, samples_per_step=args.train_batch_size * args.gradient_accumulation_steps * args.world_size,
-                                  checkpoint_metric=request.train.checkpoint_metric, upload=upload)
-    callbacks: list[Any] = [recording, guard, StoreHealth(run.recorder, guard.request_stop), ConsoleCallback(request.train.checkpoint_metric)]
+    upload = (
+        (lambda folder: upload_folder(folder, str(request.upload_uri), name=f"{run.output_dir.name}/{folder.name}"))
+        if request.upload_uri
+        else None
+    )
+    recording = RecordingCallback(
+        run.recorder,
+        samples_per_step=args.train_batch_size * args.gradient_accumulation_steps * args.world_size,
+        checkpoint_metric=request.train.checkpoint_metric,
+        upload=upload,
+    )
+    callbacks: list[Any] = [
+        recording,
+        guard,
+        StoreHealth(run.recorder, guard.request_stop),
+        ConsoleCallback(request.train.checkpoint_metric),
+    ]
     early = None
     if request.train.early_stopping_patience:
         early = EarlyStoppingCallback(early_stopping_patience=request.train.early_stopping_patience)
         callbacks.append(early)
     callbacks += extra_callbacks or []
     trainer = make_trainer(
-        request.train, model=model, tokenizer=run.built.tokenizer, args=args, max_seq_length=request.model.max_seq_length,
-        train_dataset=run.data.train, eval_dataset=run.data.val,
+        request.train,
+        model=model,
+        tokenizer=run.built.tokenizer,
+        args=args,
+        max_seq_length=request.model.max_seq_length,
+        train_dataset=run.data.train,
+        eval_dataset=run.data.val,
         compute_metrics=make_compute_metrics(run.data.val, run.data.val_examples, run.snapshot.tags),
-        callbacks=callbacks, class_weights=run.data.class_weights,
+        callbacks=callbacks,
+        class_weights=run.data.class_weights,
     )
     trainer.remove_callback(PrinterCallback)
     if run.resumed:
-        run.recorder.log({"type": "resume", "from_checkpoint": str(run.resume_from) if run.resume_from else None,
-                          "note": None if run.resume_from else "no checkpoint was saved yet: training starts at step 0"})
+        run.recorder.log(
+            {
+                "type": "resume",
+                "from_checkpoint": str(run.resume_from) if run.resume_from else None,
+                "note": None if run.resume_from else "no checkpoint was saved yet: training starts at step 0",
+            }
+        )
     with guard.graceful():
         output = trainer.train(resume_from_checkpoint=str(run.resume_from) if run.resume_from else None)
     if recording.uploads_waiting and not run.recorder.lease_lost:
@@ -372,10 +515,16 @@ def train(run: Run, extra_callbacks: list[Any] | None = None) -> TrainOutcome:
     state = trainer.state
     stopped_by = f"signal {guard.received}" if guard.received is not None else guard.stop_reason
     return TrainOutcome(
-        model=trainer.model, stopped_by=stopped_by, history=merge_history(earlier, recording.history),
-        train_runtime=output.metrics.get("train_runtime"), total_flos=float(state.total_flos or 0),
-        early_stopping_triggered=bool(early and early.early_stopping_patience_counter >= request.train.early_stopping_patience
-                                      and state.global_step < state.max_steps),
+        model=trainer.model,
+        stopped_by=stopped_by,
+        history=merge_history(earlier, recording.history),
+        train_runtime=output.metrics.get("train_runtime"),
+        total_flos=float(state.total_flos or 0),
+        early_stopping_triggered=bool(
+            early
+            and early.early_stopping_patience_counter >= request.train.early_stopping_patience
+            and state.global_step < state.max_steps
+        ),
         ending=ending_of(extra_callbacks or []),
     )
 
@@ -389,9 +538,16 @@ def cleanup(run: Run, outcome: TrainOutcome) -> FitResult:
     train_config, recorder = run.request.train, run.recorder
     if recorder.lease_lost:
         return lost(run, outcome.stopped_by)
-    summary = summarize(outcome.history, job_id=run.job_id, snapshot_id=run.snapshot.id, checkpoint_metric=train_config.checkpoint_metric,
-                        greater_is_better=train_config.greater_is_better, early_stopping_triggered=outcome.early_stopping_triggered,
-                        train_runtime=outcome.train_runtime, total_flos=outcome.total_flos)
+    summary = summarize(
+        outcome.history,
+        job_id=run.job_id,
+        snapshot_id=run.snapshot.id,
+        checkpoint_metric=train_config.checkpoint_metric,
+        greater_is_better=train_config.greater_is_better,
+        early_stopping_triggered=outcome.early_stopping_triggered,
+        train_runtime=outcome.train_runtime,
+        total_flos=outcome.total_flos,
+    )
     if outcome.ending is not None:  # before a signal: the run had ended on purpose when it came
         return close_ended(run, outcome.ending, summary, outcome.stopped_by)
     if outcome.stopped_by is not None:
@@ -411,16 +567,22 @@ def cleanup(run: Run, outcome: TrainOutcome) -> FitResult:
             try:
                 best_uri = upload_folder(best_dir, run.request.upload_uri, name=f"{run.output_dir.name}/best")
             except Exception as exc:  # noqa: BLE001 - S3 stayed down through the retries: the model is here, say where
-                run.session.warn(f"the best model could not be uploaded to {run.request.upload_uri} ({type(exc).__name__}: {exc}); "
-                                 f"it is in {best_uri}")
+                run.session.warn(
+                    f"the best model could not be uploaded to {run.request.upload_uri} ({type(exc).__name__}: {exc}); "
+                    f"it is in {best_uri}"
+                )
         summary["best_checkpoint_s3_path"] = best_uri
         write_run_file(run.output_dir, summary)
     results = results_of(summary, best_uri)
     recorder.log(summary)
-    run.session.succeeded(f"best {summary['checkpoint_metric']} {summary['best_metric']} at epoch {summary['best_epoch']}", results)
+    run.session.succeeded(
+        f"best {summary['checkpoint_metric']} {summary['best_metric']} at epoch {summary['best_epoch']}", results
+    )
     run.guard.finished()
     release_machine(run)
-    result = finish(run, FitResult(run.job_id, "succeeded", str(run.output_dir), results, str(best_dir) if best_dir else None))
+    result = finish(
+        run, FitResult(run.job_id, "succeeded", str(run.output_dir), results, str(best_dir) if best_dir else None)
+    )
     if run.is_main and result.recorded:
         remove_checkpoints(run)
         write_report(recorder, run.output_dir)
@@ -456,8 +618,15 @@ def lost(run: Run, stopped_by: str | None) -> FitResult:
     """Another process took the job (or it was marked interrupted): this one writes nothing
     more, to the table or to the run's folder, and says so."""
     run.session.release()
-    return FitResult(run.job_id, "interrupted", str(run.output_dir), {}, stopped_by=stopped_by or run.recorder.health(), recorded=False,
-                     lease_lost=True)
+    return FitResult(
+        run.job_id,
+        "interrupted",
+        str(run.output_dir),
+        {},
+        stopped_by=stopped_by or run.recorder.health(),
+        recorded=False,
+        lease_lost=True,
+    )
 
 
 def remove_checkpoints(run: Run) -> None:
@@ -487,13 +656,21 @@ def write_report(recorder: RunRecorder, output_dir: Path) -> None:
         write_run_report_from_recorder(recorder, output_dir)
     except Exception as exc:  # noqa: BLE001 - the run itself succeeded
         log.warning("could not write the run report: %s", exc)
-        recorder.log({"type": "warning", "warning": f"run report not written: {type(exc).__name__}: {exc}"}, level="WARNING")
+        recorder.log(
+            {"type": "warning", "warning": f"run report not written: {type(exc).__name__}: {exc}"}, level="WARNING"
+        )
 
 
 def diverged_results(exc: BaseException) -> dict[str, Any] | None:
     """What a diverged run records about where it diverged (None for any other failure)."""
     if not isinstance(exc, TrainingDiverged):
         return None
-    return {"diverged": {"step": exc.step, "loss": repr(exc.loss), "learning_rate": exc.learning_rate,
-                         "last_finite_step": exc.last_finite[0] if exc.last_finite else None,
-                         "last_finite_loss": exc.last_finite[1] if exc.last_finite else None}}
+    return {
+        "diverged": {
+            "step": exc.step,
+            "loss": repr(exc.loss),
+            "learning_rate": exc.learning_rate,
+            "last_finite_step": exc.last_finite[0] if exc.last_finite else None,
+            "last_finite_loss": exc.last_finite[1] if exc.last_finite else None,
+        }
+    }

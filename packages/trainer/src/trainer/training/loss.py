@@ -133,16 +133,14 @@ class WeightedLossTrainer(Trainer):
                 "set label smoothing through WeightedLossTrainer(label_smoothing=...), "
                 "not TrainingArguments.label_smoothing_factor"
             )
-        self.class_weights = (
-            None
-            if class_weights is None
-            else torch.tensor(list(class_weights), dtype=torch.float32)
-        )
+        self.class_weights = None if class_weights is None else torch.tensor(list(class_weights), dtype=torch.float32)
         self.label_smoothing = label_smoothing
         self.length_jitter = length_jitter
         self.last_finite_loss: tuple[int, float] | None = None  # (optimiser step, loss)
 
-    def training_step(self, model: torch.nn.Module, inputs: dict[str, Any], num_items_in_batch: Any = None) -> torch.Tensor:
+    def training_step(
+        self, model: torch.nn.Module, inputs: dict[str, Any], num_items_in_batch: Any = None
+    ) -> torch.Tensor:
         """One step, then a check: a non-finite loss stops the run as diverged (naming the
         step and the last finite values), instead of training on NaN weights until a record
         cannot be stored."""
@@ -167,8 +165,11 @@ class WeightedLossTrainer(Trainer):
         if self.args.train_sampling_strategy != "group_by_length" or dataset is None or not hasattr(dataset, "__len__"):
             return super()._get_train_sampler(train_dataset)
 
-        return LengthBucketSampler([len(feature["input_ids"]) for feature in dataset],
-                                   self.args.train_batch_size * self.args.gradient_accumulation_steps, jitter=self.length_jitter)
+        return LengthBucketSampler(
+            [len(feature["input_ids"]) for feature in dataset],
+            self.args.train_batch_size * self.args.gradient_accumulation_steps,
+            jitter=self.length_jitter,
+        )
 
     def _get_eval_sampler(self, eval_dataset: Any) -> Any:
         """Evaluate windows in dataset order: `compute_metrics` maps prediction row f to
@@ -191,7 +192,5 @@ class WeightedLossTrainer(Trainer):
         inputs = dict(inputs)
         labels = inputs.pop("labels")
         outputs = model(**inputs)
-        loss = weighted_token_cross_entropy(
-            outputs.logits, labels, self.class_weights, self.label_smoothing
-        )
+        loss = weighted_token_cross_entropy(outputs.logits, labels, self.class_weights, self.label_smoothing)
         return (loss, outputs) if return_outputs else loss

@@ -59,12 +59,22 @@ def package_for_run(job_id: str, request: FitRequest, snapshot: Snapshot, summar
     model = request.model
     best_row = next((h for h in summary.get("epoch_metrics", []) if h.get("step") == summary.get("best_step")), {})
     return ModelPackage(
-        job_id=job_id, created_at=utc_now_iso(), snapshot=SnapshotRef(id=snapshot.id, content_sha256=snapshot.content_sha256),
-        label_list=list(snapshot.label_list), tags=list(snapshot.tags), tag_scheme="IOB2", max_seq_length=model.max_seq_length,
-        doc_stride=model.doc_stride, coordinate_convention=BoxConvention(**snapshot.lock.coordinate_convention), model_source=model.source,
+        job_id=job_id,
+        created_at=utc_now_iso(),
+        snapshot=SnapshotRef(id=snapshot.id, content_sha256=snapshot.content_sha256),
+        label_list=list(snapshot.label_list),
+        tags=list(snapshot.tags),
+        tag_scheme="IOB2",
+        max_seq_length=model.max_seq_length,
+        doc_stride=model.doc_stride,
+        coordinate_convention=BoxConvention(**snapshot.lock.coordinate_convention),
+        model_source=model.source,
         best=BestEvaluation(
-            checkpoint_metric=summary.get("checkpoint_metric"), best_metric=summary.get("best_metric"), epoch=summary.get("best_epoch"),
-            step=summary.get("best_step"), best_f1_of_run=summary.get("best_f1"),
+            checkpoint_metric=summary.get("checkpoint_metric"),
+            best_metric=summary.get("best_metric"),
+            epoch=summary.get("best_epoch"),
+            step=summary.get("best_step"),
+            best_f1_of_run=summary.get("best_f1"),
             **{k: best_row.get(k) for k in ("val_f1", "val_precision", "val_recall", "val_f1_lenient", "eval_loss")},
         ),
     )

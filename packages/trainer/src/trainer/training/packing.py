@@ -61,7 +61,9 @@ def first_fit_decreasing(lengths: Sequence[int], capacity: int) -> list[list[int
     return [sorted(row) for row in rows]
 
 
-def row_width(lengths: Sequence[int], rows: Sequence[Sequence[int]], max_length: int, pad_to_multiple_of: int | None) -> int:
+def row_width(
+    lengths: Sequence[int], rows: Sequence[Sequence[int]], max_length: int, pad_to_multiple_of: int | None
+) -> int:
     """Sub-tokens per row of the batch tensor: the fullest row, rounded up to the multiple
     (never past `max_length`)."""
     fullest = max(sum(lengths[i] for i in row) for row in rows)
@@ -141,7 +143,9 @@ class PackingCollator:
         return batch
 
 
-def _squeeze_block_mask(module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+def _squeeze_block_mask(
+    module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
     """Encoder pre-hook: the additive mask LayoutLMModel made of a [B, L, L] attention_mask is
     [B, 1, 1, L, L]; attention wants [B, 1, L, L]."""
     in_args = len(args) > 1

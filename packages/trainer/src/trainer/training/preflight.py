@@ -35,8 +35,11 @@ def open_gated_snapshot(request: FitRequest) -> Snapshot:
     except SnapshotError as exc:
         raise FitError(str(exc)) from exc
     if not snapshot.contracts_passed and not request.allow_contract_failures:
-        raise FitError(f"snapshot {snapshot.id} failed its data contracts; check it with `dsb contracts check --snapshot {snapshot.id}`, "
-                       "or pass --allow-contract-failures to train on it anyway")
+        raise FitError(
+            f"snapshot {snapshot.id} failed its data contracts; check it with `dsb contracts check --snapshot "
+            f"{snapshot.id}`, "
+            "or pass --allow-contract-failures to train on it anyway"
+        )
     return snapshot
 
 
@@ -53,7 +56,6 @@ def check_model_source(request: FitRequest) -> None:
         if not (folder / "config.json").is_file():
             raise ConfigError(f"--model {folder}: no config.json there (a LayoutLM folder written by save_pretrained)")
     elif model.source == "hub":
-
         require_available(model.model)
 
 
@@ -73,7 +75,9 @@ def check_output_dir(output_dir: str) -> None:
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
-        raise ConfigError(f"--output-dir {output_dir}: cannot write there ({exc.strerror or type(exc).__name__})") from exc
+        raise ConfigError(
+            f"--output-dir {output_dir}: cannot write there ({exc.strerror or type(exc).__name__})"
+        ) from exc
 
 
 def preflight(request: FitRequest, table: Any | None = None, *, s3_client: Any = None) -> Snapshot:
@@ -84,6 +88,5 @@ def preflight(request: FitRequest, table: Any | None = None, *, s3_client: Any =
     check_model_source(request)
     snapshot = open_gated_snapshot(request)
     if request.upload_uri:
-
         check_upload_destination(request.upload_uri, s3_client=s3_client)
     return snapshot

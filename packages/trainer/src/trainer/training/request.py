@@ -32,15 +32,16 @@ class FitRequest:
 
     def __post_init__(self) -> None:
         if self.job_name is not None:
-
             check_job_name(self.job_name)
         if self.upload_uri is not None:
-
             split_s3_uri(self.upload_uri)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**{f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("model", "train")},
-                "model": self.model.to_dict(), "train": self.train.to_dict()}
+        return {
+            **{f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("model", "train")},
+            "model": self.model.to_dict(),
+            "train": self.train.to_dict(),
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FitRequest:
@@ -73,8 +74,11 @@ def request_for_resume(job: Job) -> FitRequest:
     """The request a job was started with, pinned to the snapshot it trained on."""
     config = job.config
     if config.kind != "fit":
-        how = f"resume it with `{resume_command(config.kind, job.job_id)}`" if config.kind in JOB_COMMANDS else \
-            "it was not started by `trainer fit` (written by another trainer) and cannot be resumed"
+        how = (
+            f"resume it with `{resume_command(config.kind, job.job_id)}`"
+            if config.kind in JOB_COMMANDS
+            else "it was not started by `trainer fit` (written by another trainer) and cannot be resumed"
+        )
         raise FitError(f"job {job.job_id} is a {config.kind} job: {how}")
     if config.snapshot is None or not config.snapshot.id:
         raise FitError(f"job {job.job_id} recorded no snapshot; it cannot be resumed")

@@ -38,8 +38,15 @@ class LengthBucketSampler(torch.utils.data.Sampler[int]):
     with checkpoints) unless a generator is given.
     """
 
-    def __init__(self, lengths: Sequence[int], batch_size: int, *, bucket_batches: int = 64, jitter: float = 0.0,
-                 generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        lengths: Sequence[int],
+        batch_size: int,
+        *,
+        bucket_batches: int = 64,
+        jitter: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> None:
         if batch_size < 1 or bucket_batches < 1:
             raise ConfigError("batch_size and bucket_batches must be >= 1")
         if not 0.0 <= jitter < 1.0:
@@ -62,8 +69,8 @@ class LengthBucketSampler(torch.utils.data.Sampler[int]):
         bucket_size = self.batch_size * self.bucket_batches
         batches: list[list[int]] = []
         for start in range(0, count, bucket_size):
-            bucket = sorted(order[start:start + bucket_size], key=keys.__getitem__)
-            batches += [bucket[i:i + self.batch_size] for i in range(0, len(bucket), self.batch_size)]
+            bucket = sorted(order[start : start + bucket_size], key=keys.__getitem__)
+            batches += [bucket[i : i + self.batch_size] for i in range(0, len(bucket), self.batch_size)]
         short = [batches.pop()] if batches and len(batches[-1]) < self.batch_size else []
         shuffled = [batches[i] for i in torch.randperm(len(batches), generator=self.generator).tolist()]
         return shuffled + short

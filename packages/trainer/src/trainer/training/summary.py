@@ -7,8 +7,17 @@ from typing import Any
 
 from metrics_store import JobMetric
 
-RESULT_KEYS = ("best_f1", "best_epoch", "best_step", "checkpoint_metric", "best_metric", "train_runtime",
-               "total_flos", "early_stopping_triggered", "epochs_since_best")
+RESULT_KEYS = (
+    "best_f1",
+    "best_epoch",
+    "best_step",
+    "checkpoint_metric",
+    "best_metric",
+    "train_runtime",
+    "total_flos",
+    "early_stopping_triggered",
+    "epochs_since_best",
+)
 """What goes into `Job.results` (the user's dashboards read these names)."""
 
 
@@ -34,8 +43,17 @@ def merge_history(earlier: list[dict[str, Any]], fresh: list[dict[str, Any]]) ->
     return sorted([h for h in earlier if h["step"] not in steps] + fresh, key=lambda h: h["step"])
 
 
-def summarize(history: list[dict[str, Any]], *, job_id: str, snapshot_id: str, checkpoint_metric: str, greater_is_better: bool,
-              early_stopping_triggered: bool, train_runtime: float | None, total_flos: float | None) -> dict[str, Any]:
+def summarize(
+    history: list[dict[str, Any]],
+    *,
+    job_id: str,
+    snapshot_id: str,
+    checkpoint_metric: str,
+    greater_is_better: bool,
+    early_stopping_triggered: bool,
+    train_runtime: float | None,
+    total_flos: float | None,
+) -> dict[str, Any]:
     """The `run_summary` log: best evaluation, early stopping, per-evaluation metrics."""
     scored = [h for h in history if checkpoint_metric in h]
     best = (max if greater_is_better else min)(scored, key=lambda h: h[checkpoint_metric]) if scored else None
