@@ -462,7 +462,7 @@ class Corpus:
     def verify(self) -> None:
         """Re-hash every file against the manifest; a modified file is a clear error."""
         entries = self.lock.files
-        missing = sorted(set(CORPUS_FILES) - set(entries))
+        missing = sorted(set[str](CORPUS_FILES) - set(entries))
         if missing:
             raise CorpusCorrupted(f"corpus {self.id}: manifest lists no hash for {', '.join(missing)}")
         for name, entry in entries.items():

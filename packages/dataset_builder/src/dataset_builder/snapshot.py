@@ -180,7 +180,7 @@ class Snapshot:
     def verify(self) -> None:
         """Re-hash every file against the manifest; a modified file is a clear error."""
         entries = self.lock.files
-        missing = sorted(set(DATA_FILES) - set(entries))
+        missing = sorted(set[str](DATA_FILES) - set(entries))
         if missing:
             raise SnapshotCorrupted(f"snapshot {self.id}: manifest lists no hash for {', '.join(missing)}")
         for name, entry in entries.items():

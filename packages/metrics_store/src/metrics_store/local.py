@@ -115,17 +115,17 @@ class DynamoDBLocal:
             self.port = self.config.port or free_port(self.config.host)
             cmd = self.command(self.port)
             self._log_path = (log_dir / "dynamodb-local.log") if log_dir else None
-            out = open(self._log_path, "ab") if self._log_path else subprocess.DEVNULL  # noqa: SIM115
+            log_file = open(self._log_path, "ab") if self._log_path else None  # noqa: SIM115 - closed once handed over
             self.process = subprocess.Popen(
                 cmd,
-                stdout=out,
+                stdout=log_file or subprocess.DEVNULL,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 cwd=find_jar(self.config.install_dir).parent,
                 start_new_session=detach,
             )
-            if out is not subprocess.DEVNULL:
-                out.close()
+            if log_file is not None:
+                log_file.close()
             if self._wait_ready():
                 return self.endpoint_url
             if self.config.port:

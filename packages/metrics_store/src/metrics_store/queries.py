@@ -132,7 +132,7 @@ class Queries:
         start = _decode_token(token)
         with translate_errors(self.table.name, self.table.endpoint_url):
             while True:
-                request = dict(TableName=self.table.name, **kwargs)
+                request: dict[str, Any] = dict(TableName=self.table.name, **kwargs)
                 if start:
                     request["ExclusiveStartKey"] = start
                 if limit:

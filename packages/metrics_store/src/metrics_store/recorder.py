@@ -79,17 +79,21 @@ class RunRecorder(Protocol):
     @property
     def queries(self) -> Queries | None:
         """The table's read API, for analyses that look across jobs; None without a table."""
+        ...
 
     def open(self, job: Job) -> tuple[Job, bool]:
         """Create the job, or find it when resuming. Returns (job, created)."""
+        ...
 
     def acquire(self, *, message: str | None = None) -> None:
         """Take the job's lease and mark it running. A job running elsewhere with a fresh
         heartbeat is refused (`JobLeased`); from here on the lease is renewed in the background."""
+        ...
 
     def restart(self, *, reason: str) -> None:
         """Start the job's history again: what earlier attempts recorded is left out of
         `recorded_metrics` and of every analysis (they stay in the table)."""
+        ...
 
     def status(self, status: str, *, message: str | None = None, progress: float | None = None) -> None: ...
 
@@ -102,6 +106,7 @@ class RunRecorder(Protocol):
         units: Mapping[str, str] | None = None,
     ) -> int:
         """Record metrics in one batch; returns how many were new (resumes skip repeats)."""
+        ...
 
     def log(self, message: str | Mapping[str, Any], *, level: str = "INFO", exception: str | None = None) -> None: ...
 
@@ -114,33 +119,41 @@ class RunRecorder(Protocol):
     def health(self) -> str | None:
         """Why this run must stop (its writes failed for longer than the outage budget, or
         another process took its lease), or None."""
+        ...
 
     @property
     def lease_lost(self) -> bool:
         """Another process took the job (or it was marked interrupted): this one must stop at
         once and write nothing more, to the table or to the run's folder."""
+        ...
 
     def confirm_lease(self) -> None:
         """Renew the lease now (before touching the run's folder); `LeaseLost` if it is gone."""
+        ...
 
     def check_lease(self) -> None:
         """`confirm_lease` when the lease may have run out (no renewal for half the stale
         time: the process was paused): before a checkpoint is written to the run's folder."""
+        ...
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait (up to `timeout` seconds) until every record so far reached the store; True
         when it did. Records are written in the background, in order."""
+        ...
 
     def close(self, timeout: float | None = None) -> bool:
         """`flush` (after an outage longer than the budget, the table gets `timeout` more to
         answer), then stop writing in the background (and renewing the lease)."""
+        ...
 
     def spool(self, path: Path) -> int:
         """Keep what was not written in `path` (after `close` returned False), to be written
         by `writer.replay` at the next contact. Returns how many records wait."""
+        ...
 
     def recorded_metrics(self) -> list[JobMetric]:
         """This job's metrics of its current attempt (a resume rebuilds its history from them)."""
+        ...
 
     def read_back(self) -> RecordedRun | None:
         """Everything recorded for this job, or None for a recorder that keeps nothing."""

@@ -285,7 +285,8 @@ class RunConfigLog:
 
     @classmethod
     def parse(cls, payload: Mapping[str, Any]) -> RunConfigLog:
-        body = payload.get("data") if isinstance(payload.get("data"), Mapping) and "request" not in payload else payload
+        data = payload.get("data")
+        body: Mapping[str, Any] = data if isinstance(data, Mapping) and "request" not in payload else payload
         labels = body.get("label_list") or (body.get("snapshot") or {}).get("label_list") or ()
         return cls(dict(body.get("schedule") or {}), tuple(base_labels(labels)), dict(body))
 
@@ -297,19 +298,20 @@ class EpochRow:
     epoch: float | None
     step: int | None
     values: Mapping[str, float]
-    per_label: Mapping[str, Mapping[str, float]]
+    per_label: Mapping[str, Mapping[str, float | None]]  # a figure the row did not give is None
 
     @classmethod
     def parse(cls, row: Mapping[str, Any]) -> EpochRow:
         values: dict[str, float] = {}
-        labels: dict[str, dict[str, float]] = defaultdict(dict)
+        labels: dict[str, dict[str, float | None]] = defaultdict(dict)
         for key, raw in row.items():
             if key in ("epoch", "per_label_metrics"):
                 continue
             flat = EVAL_LABEL_KEY.match(key)
             if flat:
-                if number(raw) is not None:
-                    labels[flat["label"]][flat["field"]] = number(raw)
+                figure = number(raw)
+                if figure is not None:
+                    labels[flat["label"]][flat["field"]] = figure
                 continue
             value = number(raw)
             if value is not None:

@@ -109,7 +109,7 @@ def _inputs(source: Any, manifest: Manifest) -> Any:
 
 def contract_gate(
     contracts_dir: Path | None = None, *, max_failing_rows: int = 10
-) -> Callable[[Dataset, dict, Snapshot | None], dict]:
+) -> Callable[[Dataset, Manifest, Snapshot | None], dict[str, Any]]:
     """The checker for `build.create_snapshot`. The suites are loaded (and validated) now, so a
     broken contract file stops the build before it reads the table."""
     suites = load_suites(contracts_dir or default_contracts_dir())

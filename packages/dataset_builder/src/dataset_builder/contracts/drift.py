@@ -57,7 +57,8 @@ def word_bin_edges(inputs: ContractInputs) -> list[int]:
     n_words = inputs.receipts["n_words"].cast(pl.Float64)
     if n_words.len() == 0:
         return []
-    return sorted({int(n_words.quantile(q / WORD_BINS, interpolation="lower")) for q in range(1, WORD_BINS)})
+    edges = (n_words.quantile(q / WORD_BINS, interpolation="lower") for q in range(1, WORD_BINS))
+    return sorted({int(edge) for edge in edges if edge is not None})
 
 
 def words_per_receipt(inputs: ContractInputs, edges: list[int]) -> dict[str, int]:

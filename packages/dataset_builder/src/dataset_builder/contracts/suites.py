@@ -66,7 +66,7 @@ class ContractExpectation:
         from great_expectations.expectations.metadata_types import FailureSeverity
         from great_expectations.expectations.registry import get_expectation_impl
 
-        kwargs = {k: {"$PARAMETER": v[1:]} if _is_reference(v) else v for k, v in self.kwargs.items()}
+        kwargs: dict[str, Any] = {k: {"$PARAMETER": v[1:]} if _is_reference(v) else v for k, v in self.kwargs.items()}
         return get_expectation_impl(self.type)(
             **kwargs,
             severity=FailureSeverity(SEVERITIES[self.severity]),
@@ -150,16 +150,16 @@ def load_suite(path: Path) -> ContractSuite:
     unknown = sorted(set(raw) - SUITE_KEYS)
     if unknown:
         raise ContractError(f"{path}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(SUITE_KEYS))}")
-    name = raw.get("suite")
-    if name != path.stem:
-        raise ContractError(f"{path}: `suite: {name}` must match the file name ({path.stem})")
+    if raw.get("suite") != path.stem:
+        raise ContractError(f"{path}: `suite: {raw.get('suite')}` must match the file name ({path.stem})")
+    name = path.stem
     entries = raw.get("expectations") or []
     declared = raw.get("expectation_count")
     if declared != len(entries):
         raise ContractError(f"{path}: declares expectation_count: {declared} but lists {len(entries)} expectations")
     expectations = tuple(_entry(path, name, raw.get("frame"), i, e) for i, e in enumerate(entries))
 
-    from great_expectations.exceptions import ExpectationNotFoundError
+    from great_expectations.exceptions.exceptions import ExpectationNotFoundError
 
     built = []
     for e in expectations:

@@ -138,7 +138,9 @@ def _word(
         return None, problems
     if raw.get("is_key"):
         label = None  # the caption of a field ("TOTAL"), not its value: O in the table
-    return SourceWord(text, tuple(float(v) for v in box), label, raw.get("line_id"), raw.get("row_id")), []
+    assert isinstance(text, str) and box is not None  # both checked above
+    x0, y0, x1, y1 = (float(v) for v in box)
+    return SourceWord(text, (x0, y0, x1, y1), label, raw.get("line_id"), raw.get("row_id")), []
 
 
 def json_problem(exc: json.JSONDecodeError, text: str) -> str:

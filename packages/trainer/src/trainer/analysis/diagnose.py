@@ -356,6 +356,7 @@ def weak_labels(run: RunData, t: Thresholds = Thresholds()) -> dict[str, Any]:
             "Cannot tell: no per-label metrics were recorded.",
             th,
         )
+    assert best is not None  # an evaluation gave the rows
     median = statistics.median(r["f1"] for r in rows)
     weak = [r for r in rows if r["f1"] < t.weak_label_f1 or r["f1"] < median - t.weak_label_gap]
     evidence = {"epoch": best.epoch, "median_f1": median, "weakest": rows[: t.weakest_count], "weak": weak}

@@ -131,6 +131,8 @@ def resolve_snapshot(
 
 
 def _open_first(info: SnapshotInfo, roots: list[str]) -> str | None:
+    if info.id is None:
+        return "the job recorded no snapshot id"
     from dataset_builder.snapshot import open_snapshot
 
     reasons = []

@@ -44,7 +44,7 @@ def label_points_across_runs(
     for job_id, metrics in metric_by_job(queries, "val_f1").items():
         scored = [m for m in metrics if number(m.value) is not None]
         if scored and job_id != exclude_job:
-            top = max(scored, key=lambda m: m.value)
+            top = max(scored, key=lambda m: number(m.value) or 0.0)
             best_key[job_id] = _evaluation_key(top.step, top.epoch)
     if not best_key:
         return []
@@ -63,10 +63,12 @@ def label_points_across_runs(
         ):
             for job_id, metrics in metric_by_job(queries, name).items():
                 for metric in metrics:
-                    if job_id in jobs and _evaluation_key(metric.step, metric.epoch) == best_key[job_id]:
-                        figures.setdefault(job_id, {}).update(
-                            metric.value if field is None and isinstance(metric.value, dict) else {field: metric.value}
-                        )
+                    if job_id not in jobs or _evaluation_key(metric.step, metric.epoch) != best_key[job_id]:
+                        continue
+                    if field is None and isinstance(metric.value, dict):
+                        figures.setdefault(job_id, {}).update(metric.value)
+                    elif field is not None:
+                        figures.setdefault(job_id, {})[field] = metric.value
         for job_id, fig in figures.items():
             f1, support = number(fig.get("f1")), number(fig.get("support"))
             counts = train_support.get(job_id)

@@ -38,14 +38,14 @@ class Evaluation:
     epoch: float | None
     step: int | None
     values: Mapping[str, float]
-    per_label: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    per_label: Mapping[str, Mapping[str, float | None]] = field(default_factory=dict)  # None: not recorded
     timestamp: str = ""
 
     def get(self, name: str) -> float | None:
         return self.values.get(name)
 
 
-def _label_figures(raw: Mapping[str, Any]) -> dict[str, float]:
+def _label_figures(raw: Mapping[str, Any]) -> dict[str, float | None]:
     figures = {k: number(raw.get(k)) for k in PER_LABEL_FIELDS}
     if figures["support"] is not None:
         figures["support"] = int(figures["support"])
@@ -201,7 +201,7 @@ class RunData:
     def snapshot_lineage(self) -> SnapshotLineage:
         lineage = self.job_config.snapshot or SnapshotLineage()
         if not lineage.id and (self.job.tags or {}).get("snapshot_id"):
-            lineage = SnapshotLineage(id=self.job.tags["snapshot_id"])
+            lineage = SnapshotLineage(id=(self.job.tags or {})["snapshot_id"])
         return lineage
 
     @property
@@ -275,7 +275,7 @@ class RunData:
         timed = [e for e in self.evaluations if e.epoch is not None]
         if not timed:
             return None
-        return min(timed, key=lambda e: (abs(e.epoch - epoch), e.epoch))
+        return min(timed, key=lambda e: (abs((e.epoch or 0.0) - epoch), e.epoch or 0.0))
 
     @property
     def planned_schedule(self) -> dict[str, Any]:

@@ -79,7 +79,7 @@ def last_activity(run: RunData) -> str | None:
 def list_row(job: Job, f1_metrics: Sequence[JobMetric]) -> dict[str, Any]:
     """A listing row from the job and its val_f1 rows only (one GSI query for all jobs)."""
     scored = sorted((m for m in f1_metrics if number(m.value) is not None), key=lambda m: (m.step or 0, m.epoch or 0))
-    best = max(scored, key=lambda m: m.value) if scored else None
+    best = max(scored, key=lambda m: number(m.value) or 0.0) if scored else None
     outcome, lineage = job.outcome, job.config.snapshot
     return {
         "job_id": job.job_id,

@@ -16,7 +16,7 @@ def absolute_path(location: str) -> str:
 
 def quiet_hugging_face() -> None:
     """Per-evaluation lines on stderr say enough: no shard-writing progress bars."""
-    from huggingface_hub.utils import disable_progress_bars
+    from huggingface_hub.utils.tqdm import disable_progress_bars
     from transformers.utils import logging as hf_logging
 
     disable_progress_bars()

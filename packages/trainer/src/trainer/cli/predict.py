@@ -44,7 +44,7 @@ ThreadsOpt = Annotated[
 
 def _model_folder(model: str, store: StoreConfig, cache_dir: Path) -> Path:
     """The package folder `--model` names (a job id is looked up in the table)."""
-    from huggingface_hub.utils import disable_progress_bars
+    from huggingface_hub.utils.tqdm import disable_progress_bars
     from transformers.utils import logging as hf_logging
 
     from trainer.inference.model_ref import resolve_model

@@ -115,6 +115,7 @@ def sweep_command(
         if resume:
             quiet_hugging_face()
             return resume_sweep(resume, recorders, jobs, echo=echo)
+        assert space is not None  # refused above without --resume
         plan_space = load_space(space).with_fixed(dict(parse_assignment(a) for a in set_options or []))
         snapshots = [s.strip() for s in snapshot.split(",") if s.strip()] or ["latest"]
         if len(snapshots) > 1:

@@ -214,7 +214,8 @@ def warm_start_from_bert(
     bert_config = AutoConfig.from_pretrained(bert_dir, local_files_only=True)
     if bert_config.model_type != "bert":
         raise ModelError(f"warm start needs a BERT checkpoint, {bert_dir} holds {bert_config.model_type!r}")
-    bert, loading_info = BertModel.from_pretrained(bert_dir, local_files_only=True, output_loading_info=True)
+    loaded: Any = BertModel.from_pretrained(bert_dir, local_files_only=True, output_loading_info=True)
+    bert, loading_info = loaded  # with output_loading_info: (model, what was missing or unexpected)
     not_in_checkpoint = set(loading_info["missing_keys"])
 
     config = LayoutLMConfig(

@@ -26,10 +26,13 @@ from trainer.model.unscored import mask_unscored
 
 
 class LabelledReceipt(Protocol):
-    """What metrics need of a receipt (data.ReceiptExample has it)."""
+    """What metrics need of a receipt (features.ReceiptExample has it)."""
 
-    tag_ids: list[int]
-    supervised: list[bool]
+    @property
+    def tag_ids(self) -> list[int]: ...
+
+    @property
+    def supervised(self) -> list[bool]: ...
 
 
 def merge_window_logits(
@@ -96,8 +99,9 @@ def word_metrics(
     masked = mask_unscored(y_true, y_pred, scored, strict=True)
     lenient = mask_unscored(y_true, y_pred, scored, strict=False)
     y_true, y_pred = masked.y_true, masked.y_pred
-    strict = {"mode": "strict", "scheme": IOB2, "zero_division": 0}
+    strict: dict[str, Any] = {"mode": "strict", "scheme": IOB2, "zero_division": 0}
     report = classification_report(y_true, y_pred, output_dict=True, **strict)
+    assert isinstance(report, dict), "output_dict=True gives a dict"
     per_label = {}
     for label in entity_labels(tags):
         row = report.get(label, {})
@@ -108,12 +112,12 @@ def word_metrics(
             "support": int(row.get("support", 0)),
         }
     return {
-        "f1": float(f1_score(y_true, y_pred, **strict)),
-        "precision": float(precision_score(y_true, y_pred, **strict)),
-        "recall": float(recall_score(y_true, y_pred, **strict)),
-        "f1_lenient": float(f1_score(lenient.y_true, lenient.y_pred, zero_division=0)),
-        "precision_lenient": float(precision_score(lenient.y_true, lenient.y_pred, zero_division=0)),
-        "recall_lenient": float(recall_score(lenient.y_true, lenient.y_pred, zero_division=0)),
+        "f1": _score(f1_score, y_true, y_pred, **strict),
+        "precision": _score(precision_score, y_true, y_pred, **strict),
+        "recall": _score(recall_score, y_true, y_pred, **strict),
+        "f1_lenient": _score(f1_score, lenient.y_true, lenient.y_pred, zero_division=0),
+        "precision_lenient": _score(precision_score, lenient.y_true, lenient.y_pred, zero_division=0),
+        "recall_lenient": _score(recall_score, lenient.y_true, lenient.y_pred, zero_division=0),
         "accuracy": correct / total if total else 0.0,
         "num_words": sum(len(truth) for truth in y_true),
         "num_supervised_words": total,
@@ -122,6 +126,13 @@ def word_metrics(
         "num_unscored_predictions": masked.predicted_removed,
         "per_label": per_label,
     }
+
+
+def _score(metric: Callable[..., Any], y_true: list[list[str]], y_pred: list[list[str]], **options: Any) -> float:
+    """One seqeval score: a number (seqeval returns a list only with `average=None`)."""
+    value = metric(y_true, y_pred, **options)
+    assert not isinstance(value, list), "an averaged seqeval score is one number"
+    return float(value)
 
 
 def entity_labels(tags: Sequence[str]) -> list[str]:

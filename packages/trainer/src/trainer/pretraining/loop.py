@@ -165,9 +165,9 @@ class MaskedLMTrainer(WeightedLossTrainer):
     masked positions only), averaged per micro-batch (divided by the accumulation steps, as
     fit's loss is); training steps keep the divergence check of WeightedLossTrainer."""
 
-    def __init__(self, *args: Any, tokens: _Tokens, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, tokens: _Tokens, pad_token_id: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.tokens = tokens
+        self.tokens, self.pad_token_id = tokens, pad_token_id
 
     def compute_loss(
         self,
@@ -177,7 +177,7 @@ class MaskedLMTrainer(WeightedLossTrainer):
         num_items_in_batch: Any = None,
     ) -> torch.Tensor | tuple[torch.Tensor, Any]:
         if model.training:
-            self.tokens.add(inputs, self.processing_class.pad_token_id)
+            self.tokens.add(inputs, self.pad_token_id)
         outputs = model(**inputs)
         return (outputs.loss, outputs) if return_outputs else outputs.loss
 
@@ -269,7 +269,7 @@ def training_arguments(config: PretrainConfig, output_dir: Path) -> Any:
     from transformers import TrainingArguments
 
     precision = config.precision()
-    saves = (
+    saves: dict[str, Any] = (
         {"save_strategy": "steps", "save_steps": config.save_steps, "save_total_limit": config.save_total_limit}
         if config.save_steps is not None
         else {"save_strategy": "no"}
@@ -321,7 +321,7 @@ def pretrain(
     TrainerCallbacks: a SignalGuard, recording...) run with the Trainer's own; checkpoints go to
     `output_dir/checkpoint-N`, and `resume_from_checkpoint` continues one. Returns the model
     (trained in place) with the run's figures."""
-    from transformers import PrinterCallback
+    from transformers import PreTrainedModel, PrinterCallback
 
     _check(model, windows, config, max_seq_length)
     output_dir = Path(output_dir)
@@ -339,12 +339,14 @@ def pretrain(
         processing_class=tokenizer,
         callbacks=[MaskEpochCallback(collator), logger, *callbacks],
         tokens=tokens,
+        pad_token_id=int(tokenizer.pad_token_id),
     )
     trainer.remove_callback(PrinterCallback)
     output = trainer.train(resume_from_checkpoint=str(resume_from_checkpoint) if resume_from_checkpoint else None)
     runtime = float(output.metrics.get("train_runtime") or 0.0)
     real, _ = tokens.read()
     seen = real * args.world_size
+    assert isinstance(trainer.model, PreTrainedModel), "pretraining trains a transformers model"
     return PretrainOutcome(
         trainer.model,
         trainer.state.global_step,

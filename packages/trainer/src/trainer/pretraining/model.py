@@ -55,15 +55,16 @@ class LayoutLMForMaskedLM(HFLayoutLMForMaskedLM):
 
     def forward(
         self,
-        input_ids: torch.Tensor | None = None,
-        bbox: torch.Tensor | None = None,
+        input_ids: torch.LongTensor | None = None,
+        bbox: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
-        token_type_ids: torch.Tensor | None = None,
-        position_ids: torch.Tensor | None = None,
+        token_type_ids: torch.LongTensor | None = None,
+        position_ids: torch.LongTensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         **kwargs: Any,
-    ) -> MaskedLMOutput:
+    ) -> Any:
+        """`MaskedLMOutput`; with labels, the head runs on the masked positions only."""
         if labels is None:
             return super().forward(
                 input_ids=input_ids,
@@ -90,12 +91,16 @@ class LayoutLMForMaskedLM(HFLayoutLMForMaskedLM):
         return MaskedLMOutput(loss=loss, logits=logits)
 
 
+Head = Literal["checkpoint", "fresh"]
+"""Where the MLM head came from: the checkpoint's own, or fresh (random)."""
+
+
 @dataclass
 class BuiltMaskedLM:
     tokenizer: PreTrainedTokenizerBase
     model: LayoutLMForMaskedLM
     source: Literal["tiny", "warm_start", "local", "hub"]
-    head: Literal["checkpoint", "fresh"]
+    head: Head
     """Whether the MLM head came from the checkpoint or starts from scratch."""
     warm_start: WarmStartReport | None = None
 
@@ -139,7 +144,7 @@ def build_masked_lm(model_config: ModelConfig, corpus_words: Iterable[str] | Non
         model = LayoutLMForMaskedLM(
             tiny_layoutlm_config(model_config.tiny, len(tokenizer), NO_LABELS, model_config.max_seq_length)
         )
-        head = "fresh"
+        head: Head = "fresh"
     elif source == "warm_start":
         assert model_config.warm_start_text_encoder is not None
         model, tokenizer, warm_start, head = warm_start_masked_lm(model_config.warm_start_text_encoder)
@@ -158,17 +163,18 @@ def build_masked_lm(model_config: ModelConfig, corpus_words: Iterable[str] | Non
 
 def warm_start_masked_lm(
     bert_dir: str | Path,
-) -> tuple[LayoutLMForMaskedLM, PreTrainedTokenizerBase, WarmStartReport, str]:
+) -> tuple[LayoutLMForMaskedLM, PreTrainedTokenizerBase, WarmStartReport, Head]:
     """`model.warm_start_from_bert` (encoder, 1-D embeddings, tokenizer; 2-D embeddings fresh)
     under an MLM head: BERT's own when its checkpoint has one, else fresh."""
     with _quiet_loading():
         classifier, tokenizer, report = warm_start_from_bert(bert_dir, NO_LABELS)
         model = LayoutLMForMaskedLM(classifier.config)
         model.layoutlm.load_state_dict(classifier.layoutlm.state_dict())
-        bert, info = BertForMaskedLM.from_pretrained(
+        loaded: Any = BertForMaskedLM.from_pretrained(
             Path(bert_dir).expanduser(), local_files_only=True, output_loading_info=True
         )
-    head = "fresh"
+        bert, info = loaded  # with output_loading_info: (model, what was missing or unexpected)
+    head: Head = "fresh"
     if HEAD_KEY not in set(info["missing_keys"]):
         theirs = {k: v for k, v in bert.cls.state_dict().items() if not k.startswith("predictions.decoder.weight")}
         model.cls.load_state_dict(theirs, strict=False)
@@ -176,7 +182,7 @@ def warm_start_masked_lm(
     return model, tokenizer, report, head
 
 
-def load_masked_lm(name: str, *, from_hub: bool) -> tuple[LayoutLMForMaskedLM, PreTrainedTokenizerBase, str]:
+def load_masked_lm(name: str, *, from_hub: bool) -> tuple[LayoutLMForMaskedLM, PreTrainedTokenizerBase, Head]:
     """A LayoutLM folder or hub id as an MLM: its encoder and tokenizer, its MLM head when it
     has one (a pretrained folder; a token-classification one has none)."""
     local_only = not from_hub or hub_offline()
@@ -193,9 +199,10 @@ def load_masked_lm(name: str, *, from_hub: bool) -> tuple[LayoutLMForMaskedLM, P
             raise ModelError(f"model {name} is a {config.model_type!r} model, not LayoutLM{hint}")
         tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=local_only)
         with _quiet_loading():
-            model, info = LayoutLMForMaskedLM.from_pretrained(
+            loaded: Any = LayoutLMForMaskedLM.from_pretrained(
                 name, local_files_only=local_only, output_loading_info=True
             )
+            model, info = loaded  # (model, what was missing or unexpected)
     except OSError as error:
         if from_hub and hub_offline():
             raise ModelNotCachedError(not_cached_message(name)) from error

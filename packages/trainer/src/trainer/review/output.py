@@ -237,7 +237,7 @@ def apply_suggestions(table: Any, job_id: str, *, yes: bool) -> dict[str, Any]:
         raise FitError(f"review {job_id} recorded no snapshot")
     root = lineage.uri.rstrip("/").rsplit("/", 1)[0] if lineage.uri else request.snapshot_root
     spec = open_snapshot(root, lineage.id, verify=False).spec
-    frames = read_queues(Path(job.storage["output_dir"]) / QUEUE_DIR)
+    frames = read_queues(Path((job.storage or {})["output_dir"]) / QUEUE_DIR)
     report = write_suggestions(
         table,
         build_suggestions(frames, spec, request.queues, job_id=job_id, timestamp=job.created_at),

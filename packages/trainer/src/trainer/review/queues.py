@@ -145,7 +145,7 @@ def suspect_ranking(base: pl.DataFrame, probabilities: np.ndarray, method: str =
     return ranked.sort([pl.col("issue").not_(), "label_quality", "receipt_key", "position"])
 
 
-def _ranked(frame: pl.DataFrame, queue: str, score: str, columns: Sequence[str]) -> pl.DataFrame:
+def _ranked(frame: pl.DataFrame, queue: str, score: str, columns: Sequence[str | pl.Expr]) -> pl.DataFrame:
     return frame.with_columns(
         pl.lit(queue).alias("queue"), pl.int_range(1, pl.len() + 1).alias("rank"), pl.col(score).alias("score")
     ).select("queue", "rank", "score", *columns)

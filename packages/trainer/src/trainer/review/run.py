@@ -75,9 +75,11 @@ class WordsSource(Protocol):
 
     def read(self, snapshot: Snapshot) -> Any:
         """The table's words of the snapshot's receipts, checked to reproduce the snapshot."""
+        ...
 
     def describe(self) -> Mapping[str, Any]:
         """What the fold snapshots record as their source."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -173,7 +175,7 @@ def run_review(
     session, job, created = JobSession.open(
         recorder_for(job_id, source="review"), proposed, "review", resuming=resume_job_id is not None
     )
-    folder = Path(job.storage["output_dir"])
+    folder = Path((job.storage or {})["output_dir"])
     if job.status == "succeeded":
         return ReviewResult(job.job_id, "succeeded", str(folder), job.outcome.get("review"))
     recorded = [f.get("definition_sha256") for f in job.config.extra.get("folds", [])]

@@ -126,9 +126,9 @@ def verdicts(data: SweepData, margin: float | None, thresholds: VerdictThreshold
     for param in data.plan.space.params:
         points = [
             Point(
-                r.number,
+                r.trial_number,
                 r.params.get(param.name),
-                r.pruned_at.get("value", r.value) if r.pruned_at else r.value,
+                float(r.pruned_at.get("value", r.value) if r.pruned_at else r.value or 0.0),
                 r.state == "pruned",
             )
             for r in usable
@@ -148,7 +148,7 @@ def sweep_payload(data: SweepData, thresholds: VerdictThresholds = VerdictThresh
         r for r in data.children if r.kind != TRIAL and best and (r.job.tags or {}).get("repeat_of") == best.job.job_id
     ]
     noise_runs = (
-        [(best.seed, best.value)]
+        [(best.seed, best.value or 0.0)]
         + [(r.seed, r.value) for r in repeats if r.state == "complete" and r.value is not None]
         if best
         else []

@@ -71,7 +71,7 @@ class SweepResult:
 def best_trial(records: list[TrialRecord]) -> TrialRecord | None:
     """The completed trial with the highest best val_f1 (the lower number on a tie)."""
     complete = [r for r in trials_only(records) if r.state == "complete" and r.value is not None]
-    return max(complete, key=lambda r: (r.value, -r.number)) if complete else None
+    return max(complete, key=lambda r: (r.value or 0.0, -r.trial_number)) if complete else None
 
 
 def counts_of(records: list[TrialRecord]) -> dict[str, int]:
@@ -208,9 +208,9 @@ class Sweep:
             trials = trials_only(records)
             resumable = [t for t in trials if t.state in RESUMABLE_STATES and t.job.job_id not in self.refused]
             if resumable:
-                stop = self.trial(records, resumable[0].number, resume=resumable[0])
+                stop = self.trial(records, resumable[0].trial_number, resume=resumable[0])
             elif len(trials) < self.plan.config.trials and not self.out_of_budget():
-                stop = self.trial(records, max((t.number for t in trials), default=-1) + 1)
+                stop = self.trial(records, max((t.trial_number for t in trials), default=-1) + 1)
             elif self.leader and any(t.state in ("running", "pending") for t in trials):
                 time.sleep(WAIT_POLL_S)  # others' trials: the seed repeats need the final best
                 continue
@@ -278,8 +278,9 @@ class Sweep:
         crash is the child's own outcome (fit recorded it `failed`) unless the table itself
         fails or no job was made."""
         recorded = resume.job if resume else None
+        recorded_snapshot = recorded.config.snapshot if recorded else None
         snapshot = self.snapshots[
-            recorded.config.snapshot.id if recorded and recorded.config.snapshot else request.snapshot
+            str(recorded_snapshot.id if recorded_snapshot and recorded_snapshot.id else request.snapshot)
         ]
         try:
             return fit_child(request, self.recorder_for, child, recorded, snapshot=snapshot, callbacks=callbacks)

@@ -58,6 +58,12 @@ class Param:
     choices: tuple[Any, ...] = ()
 
     @property
+    def bounds(self) -> tuple[float | int, float | int]:
+        """`low` and `high` of a numeric parameter (parse_space refuses one without them)."""
+        assert self.low is not None and self.high is not None, f"{self.name} is {self.kind}: it has no bounds"
+        return self.low, self.high
+
+    @property
     def is_log(self) -> bool:
         return self.kind == "log_uniform" or self.log
 
@@ -78,14 +84,16 @@ class Param:
 
         if self.kind == "categorical":
             return CategoricalDistribution(list(self.choices))
+        low, high = self.bounds
         if self.kind == "int":
-            return IntDistribution(int(self.low), int(self.high), log=self.log, step=int(self.step or 1))
-        return FloatDistribution(float(self.low), float(self.high), log=self.is_log, step=self.step)
+            return IntDistribution(int(low), int(high), log=self.log, step=int(self.step or 1))
+        return FloatDistribution(float(low), float(high), log=self.is_log, step=self.step)
 
     def contains(self, value: Any) -> bool:
         if self.kind == "categorical":
             return any(value == c and type(value) is type(c) for c in self.choices)
-        return isinstance(value, int | float) and not isinstance(value, bool) and self.low <= value <= self.high
+        low, high = self.bounds
+        return isinstance(value, int | float) and not isinstance(value, bool) and low <= value <= high
 
 
 @dataclass(frozen=True)
@@ -121,9 +129,11 @@ class SearchSpace:
             if p.kind == "categorical":
                 values[p.name] = trial.suggest_categorical(p.name, list(p.choices))
             elif p.kind == "int":
-                values[p.name] = trial.suggest_int(p.name, int(p.low), int(p.high), step=int(p.step or 1), log=p.log)
+                low, high = p.bounds
+                values[p.name] = trial.suggest_int(p.name, int(low), int(high), step=int(p.step or 1), log=p.log)
             else:
-                values[p.name] = trial.suggest_float(p.name, float(p.low), float(p.high), step=p.step, log=p.is_log)
+                low, high = p.bounds
+                values[p.name] = trial.suggest_float(p.name, float(low), float(high), step=p.step, log=p.is_log)
         return values
 
     def values_of(self, request: Mapping[str, Any]) -> dict[str, Any]:

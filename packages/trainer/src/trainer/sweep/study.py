@@ -60,6 +60,12 @@ class TrialRecord:
     intermediate: Mapping[int, float] = field(default_factory=dict)  # epoch_step -> val_f1
 
     @property
+    def trial_number(self) -> int:
+        """The number of a trial (`trials_only` keeps only records that have one)."""
+        assert self.number is not None, f"{self.job.job_id} records no trial number"
+        return self.number
+
+    @property
     def done(self) -> bool:
         return self.state in DONE_STATES
 
@@ -141,7 +147,7 @@ class TrialReader:
 
 
 def trials_only(records: Iterable[TrialRecord]) -> list[TrialRecord]:
-    return sorted((r for r in records if r.kind == TRIAL and r.number is not None), key=lambda r: r.number)
+    return sorted((r for r in records if r.kind == TRIAL and r.number is not None), key=lambda r: r.trial_number)
 
 
 def frozen_trial(record: TrialRecord, space: SearchSpace) -> Any:

@@ -186,7 +186,7 @@ class RecordingCallback(TrainerCallback):
         picks a half-written one: `run_dir.locate_checkpoint`), upload it when asked (another
         machine can resume from it) and record it. An upload that fails after its retries
         leaves the checkpoint recorded as local and is tried again at the next save."""
-        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        folder = Path(str(args.output_dir)) / f"checkpoint-{state.global_step}"
         if not folder.is_dir():
             return
         mark_complete(folder, state.global_step)
@@ -213,13 +213,14 @@ class RecordingCallback(TrainerCallback):
     def upload_waiting(self) -> None:
         """Upload the checkpoints that wait (oldest first) and record each as uploaded; the
         first that fails stops the round, with a warning, until the next save."""
-        while self._waiting_uploads:
+        upload = self.upload
+        while upload is not None and self._waiting_uploads:
             folder, checkpoint = self._waiting_uploads[0]
             if not folder.is_dir():  # rotated away by the Trainer meanwhile: a newer one stands for it
                 self._waiting_uploads.pop(0)
                 continue
             try:
-                uri = self.upload(folder)
+                uri = upload(folder)
             except Exception as exc:  # noqa: BLE001 - S3 is down: keep training, try again at the next save
                 message = (
                     f"checkpoint-{checkpoint.step} not uploaded yet ({type(exc).__name__}: "

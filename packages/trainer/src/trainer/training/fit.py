@@ -346,7 +346,7 @@ def open_job(
         raise
     try:
         if resume_job_id and (job.storage or {}).get("output_dir"):
-            output_dir = Path(job.storage["output_dir"])  # where the job said it is, from any working directory
+            output_dir = Path((job.storage or {})["output_dir"])  # where the job said it is, from any working directory
         claim(output_dir, job_id, recorded=resume_job_id is not None)
         args.output_dir = str(output_dir)
         resume_from = find_resume_point(session, output_dir, restart) if resume_job_id else None
@@ -461,7 +461,7 @@ def record_start(run: Run) -> None:
 
 
 def train(run: Run, extra_callbacks: list[Any] | None = None) -> TrainOutcome:
-    from transformers import EarlyStoppingCallback, PrinterCallback
+    from transformers import EarlyStoppingCallback, PreTrainedModel, PrinterCallback
 
     request, args, model, guard = run.request, run.args, run.built.model, run.guard
     upload = (
@@ -514,6 +514,7 @@ def train(run: Run, extra_callbacks: list[Any] | None = None) -> TrainOutcome:
     earlier = history_from_metrics(run.recorder.recorded_metrics()) if run.resumed else []
     state = trainer.state
     stopped_by = f"signal {guard.received}" if guard.received is not None else guard.stop_reason
+    assert isinstance(trainer.model, PreTrainedModel), "fit trains a transformers model"
     return TrainOutcome(
         model=trainer.model,
         stopped_by=stopped_by,
@@ -522,7 +523,7 @@ def train(run: Run, extra_callbacks: list[Any] | None = None) -> TrainOutcome:
         total_flos=float(state.total_flos or 0),
         early_stopping_triggered=bool(
             early
-            and early.early_stopping_patience_counter >= request.train.early_stopping_patience
+            and early.early_stopping_patience_counter >= (request.train.early_stopping_patience or 0)
             and state.global_step < state.max_steps
         ),
         ending=ending_of(extra_callbacks or []),

@@ -182,6 +182,7 @@ class PackedWindowsTrainer(WeightedLossTrainer):
         if self.args.train_sampling_strategy == "group_by_length":
             raise ValueError("packed batches draw their windows at random; use train_sampling_strategy='random'")
         self.train_collator = train_collator
+        assert self.model is not None, "the Trainer was given a model"
         enable_block_attention(self.model)
 
     def get_train_dataloader(self) -> Any:
