@@ -30,10 +30,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import polars as pl
 
@@ -100,6 +100,34 @@ def read_review_words(table: Any, snapshot: Snapshot, *, progress: Callable[[int
 
     keys = [(i, int(r)) for i, r in snapshot.receipts.select("image_id", "receipt_id").iter_rows()]
     return review_read(snapshot, TableReader(table).read_receipts(keys, progress=progress))
+
+
+class WordsSource(Protocol):
+    """Where a job that builds snapshots from a snapshot (a review's folds, a data curve's
+    subsets) reads the words of its receipts: the table (`TableWords`), or a test's copy."""
+
+    def read(self, snapshot: Snapshot) -> Any:
+        """The table's words of the snapshot's receipts, checked to reproduce the snapshot."""
+        ...
+
+    def describe(self) -> Mapping[str, Any]:
+        """What the derived snapshots record as their source."""
+        ...
+
+
+@dataclass(frozen=True)
+class TableWords:
+    """The words in the user's table (`dataset_builder.review.read_review_words`)."""
+
+    table: Any  # a metrics_store.TableRef
+
+    def read(self, snapshot: Snapshot) -> Any:
+        raw = read_review_words(self.table, snapshot)
+        check_reproduces(snapshot, raw)
+        return raw
+
+    def describe(self) -> Mapping[str, Any]:
+        return {"table": self.table.name, "endpoint_url": self.table.endpoint_url}
 
 
 def check_reproduces(snapshot: Snapshot, raw: RawRead) -> None:

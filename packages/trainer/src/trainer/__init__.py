@@ -49,7 +49,8 @@ _EXPORTS = {
     "trainer.sweep.plan": ("SweepPlan",),
     "trainer.sweep.runner": ("SweepResult", "resume_sweep", "start_sweep"),
     "trainer.review.config": ("ReviewRequest",),
-    "trainer.review.run": ("ReviewResult", "TableWords", "run_review"),
+    "trainer.review.run": ("ReviewResult", "run_review"),
+    "dataset_builder.review": ("TableWords",),
     "trainer.analysis.runs": ("RunData", "load_run"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
@@ -110,6 +111,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # the same names, for type checkers and editors
+    from dataset_builder.review import TableWords
     from trainer.analysis.runs import RunData, load_run
     from trainer.config import ModelConfig, TrainConfig
     from trainer.errors import (
@@ -130,7 +132,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from trainer.inference.runtime import load_runner
     from trainer.model.package import ModelPackage, PackageError, load_package
     from trainer.review.config import ReviewRequest
-    from trainer.review.run import ReviewResult, TableWords, run_review
+    from trainer.review.run import ReviewResult, run_review
     from trainer.sweep.config import SweepConfig
     from trainer.sweep.plan import SweepPlan
     from trainer.sweep.runner import SweepResult, resume_sweep, start_sweep

@@ -1,12 +1,12 @@
 """The `trainer` command line: the app (here), one module per command (`fit`, `predict` and
-`export`, `sweep`, `review`, `runs ...`), their shared helpers (`common.py`) and the tables
+`export`, `sweep`, `review`, `data-curve`, `mcp`, `runs ...`), their shared helpers (`common.py`) and the tables
 people read (`tables.py`, `render_*.py`). Commands parse, call one function, render; heavy
 modules load inside the commands, so `trainer --help` is instant."""
 
 from __future__ import annotations
 
 from cli_edge import new_app
-from trainer.cli import fit, predict, review, runs, sweep
+from trainer.cli import data_curve, fit, mcp, predict, review, runs, sweep
 
 app = new_app("Train LayoutLM token classification on a dataset snapshot and record every run.")
 app.add_typer(runs.runs_app, name="runs")
@@ -22,5 +22,7 @@ fit.register(app)
 predict.register(app)  # predict, export
 sweep.register(app)
 review.register(app)
+data_curve.register(app)
+mcp.register(app)
 
 __all__ = ["app"]

@@ -39,7 +39,7 @@ RecorderFactory = Callable[[str], RunRecorder]
 CLOSE_TIMEOUT_S = 330.0  # the recorder's outage budget, and a little more
 """How long the end of a job waits for its last records to reach the table."""
 
-JOB_COMMANDS = {"fit": "fit", "sweep": "sweep", "review": "review", "pretrain": "pretrain"}
+JOB_COMMANDS = {"fit": "fit", "sweep": "sweep", "review": "review", "pretrain": "pretrain", "data_curve": "data-curve"}
 """The `trainer` command that runs (and resumes) each kind of job."""
 
 

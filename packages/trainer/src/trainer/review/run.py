@@ -18,23 +18,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
-from dataset_builder.review import (
-    check_reproduces,
-    fold_root,
-    open_or_publish_fold,
-    plan_folds,
-    read_review_words,
-    snapshot_labels,
-)
-from metrics_store import Job, JobConfig, JobReader, JobRecorders, TableRef
+from dataset_builder.review import WordsSource, fold_root, open_or_publish_fold, plan_folds, snapshot_labels
+from metrics_store import Job, JobConfig, JobReader, JobRecorders
 from metrics_store.keys import utc_now_iso
 from trainer.errors import FitError
 from trainer.inference.model_ref import resolve_model
@@ -68,33 +61,6 @@ class ReviewResult:
     folder: str
     summary: dict[str, Any] | None
     stopped_by: str | None = None
-
-
-class WordsSource(Protocol):
-    """Where a review reads the words of a snapshot's receipts when it builds fold snapshots."""
-
-    def read(self, snapshot: Snapshot) -> Any:
-        """The table's words of the snapshot's receipts, checked to reproduce the snapshot."""
-        ...
-
-    def describe(self) -> Mapping[str, Any]:
-        """What the fold snapshots record as their source."""
-        ...
-
-
-@dataclass(frozen=True)
-class TableWords:
-    """The words in the user's table (`dataset_builder.review.read_review_words`)."""
-
-    table: TableRef
-
-    def read(self, snapshot: Snapshot) -> Any:
-        raw = read_review_words(self.table, snapshot)
-        check_reproduces(snapshot, raw)
-        return raw
-
-    def describe(self) -> Mapping[str, Any]:
-        return {"table": self.table.name, "endpoint_url": self.table.endpoint_url}
 
 
 def open_inputs(request: ReviewRequest, jobs: JobReader) -> tuple[Snapshot, Job | None]:

@@ -138,8 +138,19 @@ def verdicts(data: SweepData, margin: float | None, thresholds: VerdictThreshold
     return out
 
 
-def sweep_payload(data: SweepData, thresholds: VerdictThresholds = VerdictThresholds()) -> dict[str, Any]:
-    job, plan = data.job, data.plan
+@dataclass(frozen=True)
+class SweepEvidence:
+    """What a sweep says about its parameters: its ranked trials, the best trial and its seed
+    repeats, the seed noise and a verdict per parameter (no importances: optuna stays unloaded)."""
+
+    rows: list[dict[str, Any]]
+    best: TrialRecord | None
+    repeats: list[TrialRecord]
+    noise: dict[str, Any]
+    verdicts: list[dict[str, Any]]
+
+
+def sweep_evidence(data: SweepData, thresholds: VerdictThresholds = VerdictThresholds()) -> SweepEvidence:
     trials = trials_only(data.children)
     rows = ranked([trial_row(r, data.ended_at.get(r.job.job_id)) for r in trials])
     best_row = rows[0] if rows and rows[0]["state"] == "complete" else None
@@ -160,7 +171,15 @@ def sweep_payload(data: SweepData, thresholds: VerdictThresholds = VerdictThresh
             for r in ([best] if best else []) + repeats
         ],
     }
-    judged = verdicts(data, noise["margin"], thresholds)
+    return SweepEvidence(rows, best, repeats, noise, verdicts(data, noise["margin"], thresholds))
+
+
+def sweep_payload(data: SweepData, thresholds: VerdictThresholds = VerdictThresholds()) -> dict[str, Any]:
+    job, plan = data.job, data.plan
+    trials = trials_only(data.children)
+    found = sweep_evidence(data, thresholds)
+    rows, best, repeats, noise, judged = found.rows, found.best, found.repeats, found.noise, found.verdicts
+    best_row = rows[0] if rows and rows[0]["state"] == "complete" else None
     margin = noise["margin"]
     near = [
         r["number"]
