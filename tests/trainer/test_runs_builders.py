@@ -19,7 +19,7 @@ import pytest
 from metrics_store import Job, MemoryRecorder, NullRecorder, RunRecorder
 from tests.conftest import REPO_ROOT
 from trainer.analysis import RunData, Thresholds, diagnose_run, write_run_report_from_recorder
-from trainer.analysis.data_needs import LabelPoint, rank_data_needs
+from trainer.analysis.data_needs import CurvePoint, CurveSeries, rank_labels
 from trainer.analysis.lineage import SnapshotInfo
 from trainer.analysis.schedule import observe_schedule
 from trainer.analysis.views import monitor_frame, show_payload
@@ -239,33 +239,39 @@ def test_early_stopping_recorded_and_inferred():
     assert "Early stopping triggered at epoch 8 of 20" in recorded["explanation"]
 
 
-def test_a_weak_label_is_named_and_ranked_first_for_more_data():
+def test_a_weak_label_is_named_and_data_needs_are_not_guessed_without_curves():
     run = memory_run(weak_label())
     found = by_name(diagnose_run(run))
     assert found["weak_labels"]["verdict"] is True
     assert [r["label"] for r in found["weak_labels"]["evidence"]["weak"]] == ["DATE"]
     assert found["weak_labels"]["explanation"].startswith("DATE is the weakest label")
-    assert found["data_needs"]["verdict"] == "DATE" and found["data_needs"]["evidence"]["support_source"] == "val_support"
+    needs = found["data_needs"]
+    assert needs["verdict"] is None and needs["evidence"]["method"] == "none" and needs["evidence"]["ranking"] == []
+    assert needs["explanation"].startswith("Not measured")
 
 
-def test_data_needs_fits_f1_against_log_support_across_runs():
-    pool = [LabelPoint(f"run{i}", label, LABEL_F1[label] - 0.01 * i, SUPPORT[label], "val_support") for i in range(4) for label in SUPPORT]
-    current = [LabelPoint("now", "AMOUNT", 0.9, 200, "val_support"), LabelPoint("now", "DATE", 0.7, 20, "val_support"),
-               LabelPoint("now", "MERCHANT_NAME", 0.8, 60, "val_support")]
-    ranked = rank_data_needs(current, pool + current)
-    assert ranked["method"] == "log_fit" and ranked["fit"]["slope"] > 0 and ranked["fit"]["runs"] == 5
-    assert [r["label"] for r in ranked["ranking"]] == ["DATE", "MERCHANT_NAME", "AMOUNT"]
-    assert ranked["ranking"][0]["expected_gain"] > ranked["ranking"][1]["expected_gain"] > 0
-    alone = rank_data_needs(current[:1], current[:1])
-    assert alone["method"] == "heuristic" and alone["ranking"][0]["expected_gain"] is None
+def curve_point(size: int, seed: int, f1: dict[str, float], examples: dict[str, int]) -> CurvePoint:
+    return CurvePoint(f"job-{size}-{seed}", f"run-{size}", "v1", size, seed, f1, examples)
 
 
-def test_runs_with_too_little_data_say_they_cannot_tell():
-    run = memory_run(Curves([1.0], [1.0], [0.5], [1e-5]))
-    found = by_name(diagnose_run(run))
-    assert found["overfitting"]["verdict"] is None and found["plateau"]["verdict"] is None
-    assert found["learning_rate_schedule"]["verdict"] == "unknown"
-    assert all(d["explanation"] for d in found.values())
+def test_data_needs_rank_labels_on_their_own_measured_curves():
+    points = [curve_point(25, 1, {"DATE": 0.40, "AMOUNT": 0.90}, {"DATE": 10, "AMOUNT": 100}),
+              curve_point(50, 1, {"DATE": 0.55, "AMOUNT": 0.91}, {"DATE": 20, "AMOUNT": 200}),
+              curve_point(100, 1, {"DATE": 0.70, "AMOUNT": 0.905}, {"DATE": 40, "AMOUNT": 400})]
+    ranked = {r["label"]: r for r in rank_labels(CurveSeries("data_curve", tuple(points)), min_gain=0.02)}
+    assert ranked["DATE"]["verdict"] == "rising" and ranked["DATE"]["gain_per_doubling"] == pytest.approx(0.15)
+    assert ranked["AMOUNT"]["verdict"] == "flat" and ranked["AMOUNT"]["gain"] == pytest.approx(-0.005)
+    assert [p["train_examples"] for p in ranked["DATE"]["points"]] == [10, 20, 40]
+    assert ranked["DATE"]["expected_gain"] is None  # measured, never extrapolated
+    assert [r["label"] for r in rank_labels(CurveSeries("data_curve", tuple(points)), 0.02)] == ["DATE", "AMOUNT"]
+    # a gain smaller than the spread of seeds at one size is noise, not a rising curve
+    noisy = [*points, curve_point(100, 2, {"DATE": 0.50, "AMOUNT": 0.9}, {"DATE": 40, "AMOUNT": 400})]
+    date = next(r for r in rank_labels(CurveSeries("data_curve", tuple(noisy)), 0.02) if r["label"] == "DATE")
+    assert date["noise"] == pytest.approx(0.2) and date["verdict"] == "flat"
+    one_size = rank_labels(CurveSeries("data_curve", tuple(points[:1])), 0.02)
+    assert {r["verdict"] for r in one_size} == {"not_measured"}
+    none = rank_labels(CurveSeries("data_curve", (curve_point(25, 1, {"TIME": 0.0}, {}), curve_point(50, 1, {"TIME": 0.0}, {}))), 0.02)
+    assert none[0]["verdict"] == "no_examples"
 
 
 def test_monitor_frame_estimates_the_finish_from_steps_per_second():
@@ -282,8 +288,9 @@ def test_monitor_frame_estimates_the_finish_from_steps_per_second():
 
 def test_json_schemas_are_valid_draft_2020_12():
     names = sorted(p.stem for p in Path(SCHEMAS).glob("*.json"))
-    assert names == ["export_summary", "model_package", "predict_summary", "review_summary", "run_monitor", "run_plot", "run_report", "run_show",
-                     "runs_compare", "runs_explain", "runs_history", "runs_list", "sweep_report"]
+    assert names == ["data_curve", "dataset_stats", "export_summary", "model_package", "next_run", "predict_summary", "review_queues",
+                     "review_summary", "run_monitor", "run_plot", "run_plots", "run_report", "run_show", "runs_compare", "runs_explain",
+                     "runs_history", "runs_list", "snapshot_diff", "snapshot_list", "sweep_report"]
     for name in names:
         jsonschema.Draft202012Validator.check_schema(json.loads((SCHEMAS / f"{name}.json").read_text()))
 

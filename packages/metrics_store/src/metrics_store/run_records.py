@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 2
 """Version of the job_config we write. 1: the same shape without `schema_version` and `kind`
 (a `request` meant `trainer fit`, a `sweep` key a sweep)."""
-JOB_KINDS = ("fit", "sweep", "review", "pretrain", "legacy")
+JOB_KINDS = ("fit", "sweep", "review", "pretrain", "data_curve", "legacy")
 """`legacy`: a job written by the user's previous trainer (or anything else we did not write)."""
 
 PER_LABEL_FIELDS = ("f1", "precision", "recall", "support")

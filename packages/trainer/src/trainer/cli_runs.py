@@ -15,7 +15,8 @@ import typer
 from cli_edge import JsonOpt, console, new_app, print_json, run_or_exit, store_options
 from metrics_store import StoreConfig
 
-runs_app = new_app("Read runs back: list, show, compare, monitor, history, report, explain, plot, sweep; mark a dead job interrupted.")
+runs_app = new_app("Read runs back: list, show, compare, monitor, history, report, explain, plot, sweep, next, queues; "
+                   "mark a dead job interrupted.")
 
 JobArg = Annotated[str, typer.Argument(help="Job id, unique id prefix (8+ characters) or job name.")]
 StatusOpt = Annotated[list[str] | None, typer.Option("--status", help="Only jobs in this status (repeatable).")]
@@ -231,3 +232,40 @@ def sweep_command(
 
     payload = run_or_exit(lambda: sweep_report(_queries(store), job, out_dir=out, plots=plots))
     _emit(payload, as_json, "render_sweep")
+
+
+@runs_app.command("next")
+@store_options(StoreConfig)
+def next_command(
+    store: StoreConfig,
+    snapshot: Annotated[str | None, typer.Option(help="Runs on this snapshot id (default: the newest run's snapshot).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """What to train next: the best config found so far as an exact `trainer fit` command, the
+    evidence behind each choice (runs by value, sweep verdicts) and the adjustments its diagnoses call for."""
+    from .analysis.next_run import what_next
+
+    payload = run_or_exit(lambda: what_next(_queries(store), snapshot=snapshot))
+    _emit(payload, as_json, "render_next")
+
+
+@runs_app.command("queues")
+@store_options(StoreConfig)
+def queues_command(
+    store: StoreConfig,
+    job: Annotated[str, typer.Argument(help="The review job: id, unique id prefix (8+ characters) or name.")],
+    top: Annotated[int, typer.Option(help="Rows per label and queue (1-100).")] = 10,
+    label: Annotated[str | None, typer.Option(help="Only this label.")] = None,
+    queue: Annotated[str | None, typer.Option(help="Only this queue: suspect_valid, triage or missing.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The first rows of a finished review's queues, per label (from its Parquet files)."""
+    from .review.browse import review_queues
+
+    payload = run_or_exit(lambda: review_queues(_queries(store), job, top=top, label=label, queue=queue))
+    if as_json:
+        print_json(payload)
+        return
+    from .review.render import render_queues
+
+    render_queues(payload, console())

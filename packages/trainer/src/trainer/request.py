@@ -74,7 +74,8 @@ def request_for_resume(job: Job) -> FitRequest:
     config = job.config
     if config.kind != "fit":
         how = {"sweep": f"resume it with `trainer sweep --resume {job.job_id}`", "review": f"resume it with `trainer review --resume {job.job_id}`",
-               "pretrain": f"resume it with `trainer pretrain --resume {job.job_id}`"}.get(
+               "pretrain": f"resume it with `trainer pretrain --resume {job.job_id}`",
+               "data_curve": f"resume it with `trainer data-curve --resume {job.job_id}`"}.get(
             config.kind, "it was not started by `trainer fit` (written by another trainer) and cannot be resumed")
         raise FitError(f"job {job.job_id} is a {config.kind} job: {how}")
     if config.snapshot is None or not config.snapshot.id:

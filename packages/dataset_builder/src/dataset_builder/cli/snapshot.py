@@ -162,9 +162,11 @@ def _recorded_hashes(store: StoreConfig) -> set[str] | None:
     listing of the files still works)."""
     from metrics_store import Queries, StoreError, connect
 
+    from ..stats import recorded_manifest_hashes
+
     try:
-        return {r.manifest_sha256 for r in Queries(connect(store)).snapshot_records()}
-    except StoreError:
+        return recorded_manifest_hashes(Queries(connect(store)))
+    except StoreError:  # a bad endpoint URL fails before any read
         return None
 
 

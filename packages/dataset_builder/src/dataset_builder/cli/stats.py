@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -26,25 +26,9 @@ def stats(
     from metrics_store import Queries, connect
 
     from ..labels import VALIDATION_STATUSES
+    from ..stats import table_stats
 
-    def gather() -> dict[str, Any]:
-        queries = Queries(connect(store))
-        counts = queries.label_counts()
-        states = queries.word_label_states(BuildConfig(statuses=tuple(status)).statuses)  # a bad --status: one clear error
-        words = queries.count_by_type("RECEIPT_WORD")
-        return {
-            "receipts": queries.count_receipts(),
-            "words": words,
-            "label_items": sum(sum(c.values()) for c in counts.by_label.values()),
-            "labels_by_status": counts.by_label,
-            "valid_labels": counts.total("VALID"),
-            "label_states": {"statuses": list(states.statuses), "labelled": states.labelled_words, "unknown": states.unknown_words,
-                             "unlabelled": max(words - states.labelled_words - states.unknown_words, 0)},
-            "unknown_words_by_label": states.unknown_by_label,
-            "merchants": queries.merchant_sources().to_dict(),
-        }
-
-    result = run_or_exit(gather)
+    result = run_or_exit(lambda: table_stats(Queries(connect(store)), status))
     if as_json:
         print_json(result)
         return

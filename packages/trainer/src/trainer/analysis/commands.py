@@ -1,5 +1,8 @@
 """One domain call per `trainer runs` command: read what the command needs through
-metrics_store.Queries, hand it to the pure analysis, return the payload the CLI prints."""
+metrics_store.Queries, hand it to the pure analysis, return the payload the CLI prints.
+
+`sync=False` (the MCP server's reads) loads runs without writing the records a run left waiting
+in its folder (trainer.spool); the CLI keeps the default and writes them at this contact."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from ..errors import ConfigError
 from .compare import compare_runs, explain
 from .diagnose import Thresholds
 from .lineage import SnapshotInfo, resolve_snapshot, snapshot_changes
-from .report import REPORT_NAME, build_run_report, label_points_across_runs, write_run_report
+from .report import REPORT_NAME, build_run_report, learning_curves, write_run_report
 from .runs import RunData, iter_jobs, load_run, metric_by_job
 from .views import history_payload, list_payload, list_row, monitor_frame, show_payload, stamped
 
@@ -46,21 +49,21 @@ def list_runs(queries: Queries, *, statuses: list[str] | None = None, name: str 
     return list_payload(rows[:limit] if limit else rows, filters, len(rows))
 
 
-def show_run(queries: Queries, job_ref: str, *, epoch: float | None = None) -> dict[str, Any]:
-    run = load_run(queries, job_ref)
+def show_run(queries: Queries, job_ref: str, *, epoch: float | None = None, sync: bool = True) -> dict[str, Any]:
+    run = load_run(queries, job_ref, sync=sync)
     return show_payload(run, resolve_snapshot(run, queries).to_dict(), epoch=epoch)
 
 
-def compare_jobs(queries: Queries, job_refs: list[str]) -> dict[str, Any]:
+def compare_jobs(queries: Queries, job_refs: list[str], *, sync: bool = True) -> dict[str, Any]:
     if len(job_refs) < 2:
         raise ConfigError("compare needs at least two jobs")
-    runs = [load_run(queries, ref) for ref in job_refs]
+    runs = [load_run(queries, ref, sync=sync) for ref in job_refs]
     cache: dict[tuple, SnapshotInfo] = {}
     return stamped("runs_compare", compare_runs(runs, [resolve_snapshot(r, queries, cache=cache) for r in runs]))
 
 
-def explain_jobs(queries: Queries, job_a: str, job_b: str) -> dict[str, Any]:
-    a, b = load_run(queries, job_a), load_run(queries, job_b)
+def explain_jobs(queries: Queries, job_a: str, job_b: str, *, sync: bool = True) -> dict[str, Any]:
+    a, b = load_run(queries, job_a, sync=sync), load_run(queries, job_b, sync=sync)
     cache: dict[tuple, SnapshotInfo] = {}
     snapshot_a, snapshot_b = resolve_snapshot(a, queries, cache=cache), resolve_snapshot(b, queries, cache=cache)
     return stamped("runs_explain", explain(a, b, snapshot_a, snapshot_b, snapshot_changes(snapshot_a, snapshot_b)))
@@ -91,34 +94,34 @@ def sync_run(queries: Queries, job_ref: str) -> dict[str, Any]:
     return sync_pending(queries.table, queries.find_job(job_ref)).to_dict()
 
 
-def running_job(queries: Queries) -> RunData | None:
+def running_job(queries: Queries, *, sync: bool = True) -> RunData | None:
     """The newest running job, if any."""
     job = next(iter(queries.iter_jobs_by_status("running")), None)
-    return load_run(queries, job.job_id) if job else None
+    return load_run(queries, job.job_id, sync=sync) if job else None
 
 
-def monitor_job(queries: Queries, job_ref: str | None = None) -> dict[str, Any]:
-    return monitor_frame(load_run(queries, job_ref) if job_ref else running_job(queries))
+def monitor_job(queries: Queries, job_ref: str | None = None, *, sync: bool = True) -> dict[str, Any]:
+    return monitor_frame(load_run(queries, job_ref, sync=sync) if job_ref else running_job(queries, sync=sync))
 
 
 def training_history(queries: Queries, *, statuses: list[str] | None = None, limit: int | None = None,
-                     group_by: str | None = None) -> dict[str, Any]:
+                     group_by: str | None = None, sync: bool = True) -> dict[str, Any]:
     """Every run (newest `limit` when given) with config, best F1 and its curve."""
     jobs = sorted(iter_jobs(queries, statuses), key=lambda j: j.created_at, reverse=True)
-    runs = [load_run(queries, job.job_id) for job in (jobs[:limit] if limit else jobs)]
+    runs = [load_run(queries, job.job_id, sync=sync) for job in (jobs[:limit] if limit else jobs)]
     return history_payload(runs, group_by)
 
 
 def report_run(queries: Queries, job_ref: str, *, out_dir: Path | None = None, plots: bool = True,
-               thresholds: Thresholds = Thresholds()) -> dict[str, Any]:
+               thresholds: Thresholds = Thresholds(), sync: bool = True) -> dict[str, Any]:
     """The run report, written to OUT_DIR/run_report.json (with plots) when asked."""
-    run = load_run(queries, job_ref)
+    run = load_run(queries, job_ref, sync=sync)
     if out_dir is not None:
         return write_run_report(run, Path(out_dir) / REPORT_NAME, queries=queries, plots=plots, thresholds=thresholds)
     cache: dict[tuple, SnapshotInfo] = {}
     snapshot = resolve_snapshot(run, queries, cache=cache)
-    pool = label_points_across_runs(queries, run.label_list, exclude_job=run.job_id, cache=cache)
-    return build_run_report(run, snapshot=snapshot, pool=pool, thresholds=thresholds)
+    curves, reason = learning_curves(queries, run, snapshot, cache)
+    return build_run_report(run, snapshot=snapshot, curves=curves, curves_reason=reason, thresholds=thresholds)
 
 
 def plot_run(queries: Queries, job_ref: str, out_dir: Path) -> dict[str, Any]:

@@ -9,11 +9,10 @@ behind it, and one sentence a person can read. Thresholds are parameters (`Thres
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .data_needs import VAL_SUPPORT_PROXY, LabelPoint, rank_data_needs
+from .data_needs import CurveSeries, data_needs_evidence
 from .runs import Evaluation, RunData
 from .schedule import observe_schedule
 
@@ -33,9 +32,7 @@ class Thresholds:
     lr_constant_tolerance: float = 0.05  # (max-min)/peak under which the LR is constant
     lr_fit_tolerance: float = 0.05  # fit RMSE/peak above which the decay shape is "other"
     lr_config_tolerance: float = 0.1  # relative gap between observed and configured peak/warmup that still matches
-    data_needs_added: float | None = None  # examples added per label in the what-if; None: median support
-    data_needs_min_points: int = 4  # label points needed for the log fit
-    data_needs_below_trend: float = 0.15  # F1 this far under the fit: a label-quality problem
+    data_needs_min_gain: float = 0.02  # measured F1 per doubling of a label's examples above which it still rises
 
     def pick(self, *names: str) -> dict[str, Any]:
         values = asdict(self)
@@ -270,44 +267,39 @@ def weak_labels(run: RunData, t: Thresholds = Thresholds()) -> dict[str, Any]:
     return _diagnosis("weak_labels", bool(weak), evidence, text, th)
 
 
-def current_label_points(run: RunData, train_support: dict[str, int] | None) -> list[LabelPoint]:
-    """This run's labels at its best evaluation, with train support when the snapshot told us."""
-    points = []
-    for row in label_rows(run.best()):
-        if train_support is not None:
-            points.append(LabelPoint(run.job_id, row["label"], row["f1"], float(train_support.get(row["label"], 0)), "train_entity_words"))
-        elif row.get("support") is not None:
-            points.append(LabelPoint(run.job_id, row["label"], row["f1"], float(row["support"]), VAL_SUPPORT_PROXY))
-    return points
+def data_needs(run: RunData, series: CurveSeries | None, reason: str | None = None, t: Thresholds = Thresholds()) -> dict[str, Any]:
+    """The label whose F1 rose most per doubling of its training examples, on measured learning
+    curves (data_needs.py); `None` with the reason when nothing measures it."""
+    th = t.pick("data_needs_min_gain")
+    evidence = data_needs_evidence(series, reason=reason, min_gain=t.data_needs_min_gain)
+    if series is None:
+        return _diagnosis("data_needs", None, evidence, f"Not measured: {reason or 'no learning-curve runs for this data'}.", th)
+    ranking = evidence["ranking"]
+    where = (f"the data-curve job {series.data_curve_job_id}" if series.data_curve_job_id else
+             f"{len(series.points)} runs on nested snapshots") + f" (train receipts {', '.join(map(str, series.sizes))})"
+    if not series.includes_run:
+        keys = ", ".join(d["key"] for d in series.config_differences) or "the seed"
+        where += f", trained with another recipe than this run (differs in {keys})"
+    rising = [r for r in ranking if r["verdict"] == "rising"]
+    flat = [r["label"] for r in ranking if r["verdict"] == "flat"]
+    if not rising:
+        text = (f"No label is still rising: between the two largest sizes none gained more than {t.data_needs_min_gain:g} F1 per "
+                f"doubling of its examples (measured on {where}); more of the same data is unlikely to help much.")
+        return _diagnosis("data_needs", None, evidence, text, th)
+    top = rising[0]
+    low, high = top["points"][-2], top["points"][-1]
+    text = (f"{top['label']} would gain most from more data, measured: F1 {low['f1']:.3f} -> {high['f1']:.3f} when its training "
+            f"examples went {low['train_examples']} -> {high['train_examples']} ({top['gain_per_doubling']:+.3f} per doubling), "
+            f"on {where}" + (f"; also rising: {', '.join(r['label'] for r in rising[1:])}" if len(rising) > 1 else "")
+            + (f"; flat: {', '.join(flat)}" if flat else "") + ".")
+    return _diagnosis("data_needs", top["label"], evidence, text, th)
 
 
-def data_needs(run: RunData, pool: Sequence[LabelPoint], train_support: dict[str, int] | None, t: Thresholds = Thresholds()) -> dict[str, Any]:
-    """Labels ranked by the F1 more data should buy, from the support/F1 trend of all runs."""
-    th = t.pick("data_needs_added", "data_needs_min_points", "data_needs_below_trend")
-    current = current_label_points(run, train_support)
-    others = [p for p in pool if p.job_id != run.job_id]
-    ranked = rank_data_needs(current, [*others, *current], added=t.data_needs_added,
-                             min_points=t.data_needs_min_points, below_trend=t.data_needs_below_trend)
-    if not ranked["ranking"]:
-        return _diagnosis("data_needs", None, ranked, "Cannot tell: no per-label metrics with support were recorded.", th)
-    top = ranked["ranking"][0]
-    unit = "train entity words" if ranked["support_source"] == "train_entity_words" else "val support (proxy: snapshot unreachable)"
-    if ranked["method"] == "log_fit":
-        fit = ranked["fit"]
-        text = (f"{top['label']} would gain most from more data: +{top['expected_gain']:.3f} F1 expected from "
-                f"+{ranked['added']:.0f} examples (F1 = {fit['intercept']:.2f} + {fit['slope']:.3f} ln(support) over "
-                f"{fit['points']} label points from {fit['runs']} runs; support = {unit}).")
-    else:
-        text = (f"{top['label']} is the first candidate for more data (F1 {top['f1']:.3f} on support {top['support']:.0f}); "
-                f"too few runs for a support/F1 fit, so labels are ranked by low F1 and low support ({unit}).")
-    return _diagnosis("data_needs", top["label"], ranked, text, th)
-
-
-def diagnose_run(run: RunData, *, pool: Sequence[LabelPoint] = (), train_support: dict[str, int] | None = None,
+def diagnose_run(run: RunData, *, curves: CurveSeries | None = None, curves_reason: str | None = None,
                  thresholds: Thresholds = Thresholds()) -> list[dict[str, Any]]:
     """Every diagnosis, in a fixed order."""
     return [
         overfitting(run, thresholds), plateau(run, thresholds), learning_rate_schedule(run, thresholds),
         early_stopping(run, thresholds), best_vs_last(run, thresholds), weak_labels(run, thresholds),
-        data_needs(run, pool, train_support, thresholds),
+        data_needs(run, curves, curves_reason, thresholds),
     ]

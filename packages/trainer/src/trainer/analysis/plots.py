@@ -6,6 +6,7 @@ no global state, no display needed, safe inside the trainer's process."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from .diagnose import Thresholds, label_rows
 from .runs import Evaluation, RunData
@@ -40,6 +41,10 @@ def _empty(axis, text: str) -> None:
 
 def learning_curves(run: RunData, path: Path) -> Path:
     """Loss (train and eval), validation F1/precision/recall, learning rate, per-label F1."""
+    return _save(learning_curves_figure(run), path)
+
+
+def learning_curves_figure(run: RunData) -> Any:
     from matplotlib.figure import Figure
 
     best = run.best()
@@ -78,13 +83,15 @@ def learning_curves(run: RunData, path: Path) -> Path:
         axis.set_ylim(-0.02, 1.02)
     best_text = f"best F1 {run.best_f1:.4f} at epoch {_x(best):g}" if best is not None and run.best_f1 is not None else "no evaluations"
     figure.suptitle(f"{run.job.name} ({run.job_id[:8]}, {run.job.status}): {best_text}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
-    return path
+    return figure
 
 
 def per_label_f1(run: RunData, path: Path, thresholds: Thresholds = Thresholds()) -> Path:
     """Horizontal bars of F1 per label at the best epoch, weakest at the top, support annotated."""
+    return _save(per_label_figure(run, thresholds), path)
+
+
+def per_label_figure(run: RunData, thresholds: Thresholds = Thresholds()) -> Any:
     from matplotlib.figure import Figure
 
     best = run.best()
@@ -111,9 +118,25 @@ def per_label_f1(run: RunData, path: Path, thresholds: Thresholds = Thresholds()
     epoch = f"epoch {_x(best):g}" if best is not None else "no evaluation"
     axis.set_title(f"Per-label F1 at the best evaluation ({epoch}): {run.job.name}")
     axis.grid(axis="x", alpha=0.3)
+    return figure
+
+
+def _save(figure: Any, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
     return path
+
+
+def plot_images(run: RunData, thresholds: Thresholds = Thresholds()) -> dict[str, bytes]:
+    """Both plots as PNG bytes, under the names `write_plots` gives their files; nothing is written."""
+    from io import BytesIO
+
+    images = {}
+    for name, figure in ((LEARNING_CURVES, learning_curves_figure(run)), (PER_LABEL_F1, per_label_figure(run, thresholds))):
+        buffer = BytesIO()
+        figure.savefig(buffer, format="png", dpi=100)
+        images[name] = buffer.getvalue()
+    return images
 
 
 def write_plots(run: RunData, out_dir: Path, thresholds: Thresholds = Thresholds()) -> list[Path]:

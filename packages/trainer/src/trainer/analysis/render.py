@@ -194,9 +194,13 @@ def render_report(payload: dict[str, Any], console: Console) -> None:
                         [[d["name"], d["verdict"], d["explanation"]] for d in payload["diagnoses"]]))
     needs = next(d for d in payload["diagnoses"] if d["name"] == "data_needs")["evidence"]
     if needs.get("ranking"):
-        console.print(table(f"labels that would gain most from more data ({needs['method']}, support = {needs.get('support_source')})",
-                            ["label", "f1", "support", "expected gain", "advice"],
-                            [[r["label"], r["f1"], r["support"], r["expected_gain"], r["advice"]] for r in needs["ranking"]]))
+        sizes = needs["series"]["sizes"]
+        console.print(table(f"measured learning curves ({needs['method']}; F1 by train receipts {', '.join(map(str, sizes))}; "
+                            "examples = the label's train entity words)",
+                            ["label", "verdict", "F1 by size", "examples by size", "per doubling", "advice"],
+                            [[r["label"], r["verdict"], " / ".join(fmt(p["f1"]) for p in r["points"]),
+                              " / ".join(str(p["train_examples"]) for p in r["points"]), r["gain_per_doubling"], r["advice"]]
+                             for r in needs["ranking"]]))
     if payload["plots"]:
         console.print("plots: " + ", ".join(payload["plots"]))
 
@@ -237,3 +241,19 @@ def render_sweep(payload: dict[str, Any], console: Console) -> None:
     console.print(f"[bold]{payload['summary']}[/bold]")
     if payload.get("plots"):
         console.print("plots: " + ", ".join(payload["plots"]))
+
+
+def render_next(payload: dict[str, Any], console: Console) -> None:
+    console.print(f"[bold]{payload['summary']}[/bold]")
+    if payload["best"]:
+        console.print(f"best found: {payload['best']['command']}", soft_wrap=True)
+    for change in payload["adjustments"]:
+        console.print(f"adjust {change['flag']} {fmt(change['from'])} -> {fmt(change['to'])}: {change['reason']}", soft_wrap=True)
+    if payload["command"]:
+        console.print(f"next: {payload['command']}", soft_wrap=True)
+    rows = [[c["option"], c["value"], e["kind"], e["sentence"]] for c in payload["choices"] for e in c["evidence"]]
+    if rows:
+        console.print(table("evidence per option", [Column("option", key=True), Column("chosen"), Column("from"), Column("evidence")], rows))
+    if payload["untested"]:
+        console.print("never varied (no evidence either way): " + ", ".join(f"{u['option']}={fmt(u['value'])}" for u in payload["untested"]),
+                      soft_wrap=True)

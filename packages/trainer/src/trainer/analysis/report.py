@@ -7,69 +7,37 @@ running job too."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from metrics_store import Queries, RunRecorder
 
 from .compare import run_summary
-from .data_needs import TRAIN_SUPPORT, VAL_SUPPORT_PROXY, LabelPoint
+from .data_needs import TRAIN_SUPPORT, VAL_SUPPORT_PROXY, CurveSeries
 from .diagnose import Thresholds, diagnose_run, label_rows
 from .lineage import SnapshotInfo, resolve_snapshot
-from .runs import RunData, metric_by_job
-from .values import number
+from .runs import RunData
 from .views import epoch_rows, stamped, throughput
 
 REPORT_NAME = "run_report.json"
 
 
-def _evaluation_key(step: int | None, epoch: float | None) -> tuple:
-    return ("step", step) if step is not None else ("epoch", epoch)
+def learning_curves(queries: Queries | None, run: RunData, snapshot: SnapshotInfo,
+                    cache: dict[tuple, SnapshotInfo] | None = None) -> tuple[CurveSeries | None, str | None]:
+    """The runs that measure this run's per-label learning curves (curve_evidence.py), or why none do."""
+    if queries is None:
+        return None, "no table to look for learning-curve runs in (the report was written without one)"
+    from .curve_evidence import find_series
+
+    return find_series(queries, run, snapshot, cache=cache)
 
 
-def label_points_across_runs(queries: Queries, labels: Iterable[str], *, exclude_job: str | None = None,
-                             cache: dict[tuple, SnapshotInfo] | None = None) -> list[LabelPoint]:
-    """(train support, F1) of each label at each recorded run's best val_f1 evaluation.
-
-    One GSI2 query for val_f1 and a few per label cover every run; train support comes from
-    each run's snapshot manifest when it can be opened, else the label's val support."""
-    cache = {} if cache is None else cache
-    best_key: dict[str, tuple] = {}
-    for job_id, metrics in metric_by_job(queries, "val_f1").items():
-        scored = [m for m in metrics if number(m.value) is not None]
-        if scored and job_id != exclude_job:
-            top = max(scored, key=lambda m: m.value)
-            best_key[job_id] = _evaluation_key(top.step, top.epoch)
-    if not best_key:
-        return []
-    jobs = {job.job_id: job for job in queries.iter_all_jobs() if job.job_id in best_key}
-    train_support = {job_id: resolve_snapshot(RunData(job), queries, cache=cache).train_entity_words() for job_id, job in jobs.items()}
-    points = []
-    for label in labels:
-        figures: dict[str, dict[str, Any]] = {}
-        for name, field in ((f"label_{label}", None), (f"label_{label}_f1", "f1"), (f"label_{label}_support", "support")):
-            for job_id, metrics in metric_by_job(queries, name).items():
-                for metric in metrics:
-                    if job_id in jobs and _evaluation_key(metric.step, metric.epoch) == best_key[job_id]:
-                        figures.setdefault(job_id, {}).update(metric.value if field is None and isinstance(metric.value, dict) else {field: metric.value})
-        for job_id, fig in figures.items():
-            f1, support = number(fig.get("f1")), number(fig.get("support"))
-            counts = train_support.get(job_id)
-            if f1 is None:
-                continue
-            if counts is not None:
-                points.append(LabelPoint(job_id, label, f1, float(counts.get(label, 0)), TRAIN_SUPPORT))
-            elif support is not None:
-                points.append(LabelPoint(job_id, label, f1, support, VAL_SUPPORT_PROXY))
-    return points
-
-
-def build_run_report(run: RunData, *, snapshot: SnapshotInfo | None = None, pool: Iterable[LabelPoint] = (),
-                     thresholds: Thresholds = Thresholds()) -> dict[str, Any]:
+def build_run_report(run: RunData, *, snapshot: SnapshotInfo | None = None, curves: CurveSeries | None = None,
+                     curves_reason: str | None = None, thresholds: Thresholds = Thresholds()) -> dict[str, Any]:
     """The report as a dict following docs/schemas/run_report.json."""
     train_support = snapshot.train_entity_words() if snapshot is not None else None
-    diagnoses = diagnose_run(run, pool=list(pool), train_support=train_support, thresholds=thresholds)
+    diagnoses = diagnose_run(run, curves=curves, curves_reason=curves_reason or "no learning-curve runs were looked up",
+                             thresholds=thresholds)
     best = run.best()
     findings = [d["explanation"] for d in diagnoses
                 if d["verdict"] is True or (d["name"] == "best_vs_last" and d["verdict"] == "last_worse")]
@@ -95,13 +63,13 @@ def write_run_report(run_data: RunData, path: str | Path, *, queries: Queries | 
                      thresholds: Thresholds = Thresholds()) -> dict[str, Any]:
     """Write run_report.json at `path` and, with `plots`, the PNGs beside it; return the report.
 
-    With `queries`, the data-needs ranking learns from every run on record and the snapshot
-    is also looked up in the table; without, it uses this run and its recorded snapshot uri."""
+    With `queries`, data needs are measured on the learning-curve runs on record and the
+    snapshot is also looked up in the table; without, only the recorded snapshot uri is used."""
     path = Path(path)
     cache: dict[tuple, SnapshotInfo] = {}
     snapshot = resolve_snapshot(run_data, queries, cache=cache)
-    pool = label_points_across_runs(queries, run_data.label_list, exclude_job=run_data.job_id, cache=cache) if queries else []
-    report = build_run_report(run_data, snapshot=snapshot, pool=pool, thresholds=thresholds)
+    curves, reason = learning_curves(queries, run_data, snapshot, cache)
+    report = build_run_report(run_data, snapshot=snapshot, curves=curves, curves_reason=reason, thresholds=thresholds)
     if plots:
         from .plots import write_plots
 

@@ -272,13 +272,14 @@ def model_of(job: Job) -> str | None:
     return job.config.model or (job.tags or {}).get("model")
 
 
-def load_run(queries: Queries, job_ref: str) -> RunData:
+def load_run(queries: Queries, job_ref: str, *, sync: bool = True) -> RunData:
     """A job by id, unique id prefix or name, with everything recorded about it (records its
-    run could not write, waiting in its folder on this machine, are written first: trainer.spool)."""
+    run could not write, waiting in its folder on this machine, are written first: trainer.spool;
+    `sync=False` reads the table as it is and writes nothing, as the read-only MCP server must)."""
     from ..spool import sync_pending, waiting
 
     job = queries.find_job(job_ref)
-    if waiting(job) is not None:
+    if sync and waiting(job) is not None:
         sync_pending(queries.table, job)
         job = queries.get_job(job.job_id)
     return RunData.from_records(

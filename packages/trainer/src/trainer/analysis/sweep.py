@@ -102,8 +102,19 @@ def verdicts(data: SweepData, margin: float | None, thresholds: VerdictThreshold
     return out
 
 
-def sweep_payload(data: SweepData, thresholds: VerdictThresholds = VerdictThresholds()) -> dict[str, Any]:
-    job, plan = data.job, data.plan
+@dataclass(frozen=True)
+class SweepEvidence:
+    """What a sweep says about its parameters: its ranked trials, the best trial and its seed
+    repeats, the seed noise and a verdict per parameter (no importances: optuna stays unloaded)."""
+
+    rows: list[dict[str, Any]]
+    best: TrialRecord | None
+    repeats: list[TrialRecord]
+    noise: dict[str, Any]
+    verdicts: list[dict[str, Any]]
+
+
+def sweep_evidence(data: SweepData, thresholds: VerdictThresholds = VerdictThresholds()) -> SweepEvidence:
     trials = trials_only(data.children)
     rows = ranked([trial_row(r, data.ended_at.get(r.job.job_id)) for r in trials])
     best_row = rows[0] if rows and rows[0]["state"] == "complete" else None
@@ -112,7 +123,15 @@ def sweep_payload(data: SweepData, thresholds: VerdictThresholds = VerdictThresh
     noise_runs = [(best.seed, best.value)] + [(r.seed, r.value) for r in repeats if r.state == "complete" and r.value is not None] if best else []
     noise = {**seed_noise(noise_runs), "jobs": [{"job_id": r.job.job_id, "name": r.job.name, "seed": r.seed, "state": r.state,
                                                   "best_f1": r.value} for r in ([best] if best else []) + repeats]}
-    judged = verdicts(data, noise["margin"], thresholds)
+    return SweepEvidence(rows, best, repeats, noise, verdicts(data, noise["margin"], thresholds))
+
+
+def sweep_payload(data: SweepData, thresholds: VerdictThresholds = VerdictThresholds()) -> dict[str, Any]:
+    job, plan = data.job, data.plan
+    trials = trials_only(data.children)
+    found = sweep_evidence(data, thresholds)
+    rows, best, repeats, noise, judged = found.rows, found.best, found.repeats, found.noise, found.verdicts
+    best_row = rows[0] if rows and rows[0]["state"] == "complete" else None
     margin = noise["margin"]
     near = [r["number"] for r in rows[1:] if best_row and r["state"] == "complete" and margin is not None
             and best_row["best_f1"] - r["best_f1"] <= margin]

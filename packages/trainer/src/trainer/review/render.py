@@ -54,3 +54,16 @@ def render_suggestions(report: dict[str, Any], console: Console) -> None:
     if report.get("outcome"):
         outcome = report["outcome"]
         console.print(f"outcome: {outcome['written']} written, {outcome['rewritten']} rewritten, {outcome['left_alone']} left alone")
+
+
+def render_queues(payload: dict[str, Any], console: Console) -> None:
+    """The first rows of each queue per label (`trainer runs queues`)."""
+    from ..analysis.render import fmt, table
+
+    console.print(f"review [bold]{payload['name']}[/bold] {payload['job_id']}  {payload['status']}; first {payload['top']} per label")
+    for name, queue in payload["queues"].items():
+        rows = [[group["label"], row["rank"], fmt(row["score"]), row["text"], row["line_text"], row["receipt_key"]]
+                for group in queue["labels"] for row in group["first"]]
+        console.print(table(f"{name}: {queue['rows']} rows (label = {queue['label_column']})",
+                            [Column("label", key=True), Column("rank"), Column("score"), Column("word"), Column("line", drop=1),
+                             Column("receipt", drop=2)], rows))
