@@ -36,7 +36,7 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$want_stamp" ]; then
   fi
   echo "setup: installing the packages (editable) and dev tools"
   "$VENV/bin/pip" install -q -e packages/cli_edge \
-    -e packages/metrics_store -e "packages/dataset_builder[contracts]" -e "packages/trainer[onnx,sweep,review]" -e '.[dev,bench]'
+    -e packages/metrics_store -e "packages/dataset_builder[contracts]" -e "packages/trainer[onnx,sweep,review,mcp]" -e '.[dev,bench]'
   echo "$want_stamp" > "$STAMP"
 fi
 

@@ -23,6 +23,8 @@ from cli_edge import (
 from cli_edge.options import DEFAULT_ROOT, RootOpt, current_user
 from metrics_store import StoreConfig
 
+from .cli_data_curve import add_data_curve
+from .cli_mcp import add_mcp
 from .cli_predict import add_commands
 from .cli_review import add_review
 from .cli_runs import runs_app
@@ -200,5 +202,7 @@ def _resume_command(job_id: str, store: StoreConfig) -> str:
 add_commands(app)  # predict, export
 add_sweep_command(app)
 add_review(app)
+add_data_curve(app)
+add_mcp(app)
 if __name__ == "__main__":
     app()
