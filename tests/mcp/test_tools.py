@@ -225,3 +225,34 @@ def test_prompts_walk_the_guides_workflows(server):
     assert "My val F1 is 0.56; I want 0.65" in text and "`what_next`" in text
     with pytest.raises(MCPError, match="needs job"):
         server.get_prompt("diagnose_run", {})
+
+
+def test_over_streamable_http_a_client_lists_the_tools_and_finds_the_weakest_label_of_the_latest_run(planted):
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from metrics_store.local import free_port
+    from tests.conftest import REPO_ROOT
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "trainer.cli", "mcp", "--http", f"127.0.0.1:{port}", "--root", str(planted.root)],
+                              env=server_env(planted.config), cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert server.poll() is None, server.stderr.read()
+            time.sleep(0.2)
+        with McpClient({}, url=f"http://127.0.0.1:{port}/mcp") as client:
+            assert {t.name for t in client.list_tools()} == TOOLS
+            latest = client.structured("runs_list", {"sort": "created", "status": ["succeeded"], "limit": 1})["runs"][0]
+            report = client.structured("run_report", {"job": latest["job_id"]})
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    weakest = {d["name"]: d for d in report["diagnoses"]}["weak_labels"]["evidence"]["weakest"][0]
+    assert latest["name"] == "early" and weakest == report["best"]["labels"][0]

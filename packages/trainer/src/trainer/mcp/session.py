@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ class Session:
     root: str
     _queries: CachedQueries | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _kept: dict[tuple, tuple[float, Any]] = field(default_factory=dict, repr=False)
 
     @property
     def queries(self) -> CachedQueries:
@@ -35,6 +38,17 @@ class Session:
 
                 self._queries = CachedQueries(read_only(connect(self.store), SERVER_OPERATIONS))
             return self._queries
+
+    def kept(self, key: tuple, compute: Callable[[], Any], *, seconds: float | None = None) -> Any:
+        """`compute()`, kept under `key` for `seconds` (None: for the life of the server, for what
+        cannot change, such as a finished run's plots)."""
+        now = time.monotonic()
+        found = self._kept.get(key)
+        if found is not None and (seconds is None or now - found[0] < seconds):
+            return found[1]
+        value = compute()
+        self._kept[key] = (now, value)
+        return value
 
     def backend(self) -> Any:
         from dataset_builder.storage import backend_for

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .cache import FINAL_STATUSES
 from .paging import BadCursor, page
 from .schemas import input_schema, output_schema, with_page, wrapped
 from .session import Session
@@ -63,11 +64,17 @@ class Tool:
 # --- the domain calls -------------------------------------------------------------------------
 
 
+STATS_FRESH_FOR = 60.0
+"""Seconds a dataset_stats answer is reused: it reads every label item of the table, which changes
+only when receipts or labels are written (an agent asks it several times in one conversation)."""
+
+
 def _dataset_stats(s: Session, a: dict[str, Any]) -> dict[str, Any]:
     from dataset_builder.config import BuildConfig
     from dataset_builder.stats import table_stats
 
-    return table_stats(s.queries, a.get("statuses") or BuildConfig().statuses)
+    statuses = tuple(a.get("statuses") or BuildConfig().statuses)
+    return s.kept(("dataset_stats", statuses), lambda: table_stats(s.queries, statuses), seconds=STATS_FRESH_FOR)
 
 
 def _snapshots_list(s: Session, a: dict[str, Any]) -> dict[str, Any]:
@@ -158,7 +165,10 @@ def _run_plots(s: Session, a: dict[str, Any]) -> Answer:
     from ..analysis.views import stamped
 
     run = load_run(s.queries, a["job"], sync=False)
-    images = plot_images(run)
+    if run.job.status in FINAL_STATUSES:  # a finished run's plots never change
+        images = s.kept(("run_plots", run.job_id), lambda: plot_images(run))
+    else:
+        images = plot_images(run)
     return Answer(stamped("run_plots", {"job_id": run.job_id, "name": run.job.name,
                                         "plots": [{"name": n, "mime_type": "image/png", "bytes": len(b)} for n, b in images.items()]}), images)
 
@@ -166,7 +176,8 @@ def _run_plots(s: Session, a: dict[str, Any]) -> Answer:
 TOOLS: tuple[Tool, ...] = (
     Tool("dataset_stats", "Dataset statistics", "What the table holds before any training: receipts, words, label items by label and "
          "validation status (VALID, INVALID, NEEDS_REVIEW...), words by label state (labelled, unknown, unlabelled), merchants. "
-         "Answers: label distribution, class imbalance, should I add a label.", "dsb stats --json",
+         "Answers: label distribution, class imbalance, should I add a label. It reads every label item, so an answer is reused for "
+         f"{STATS_FRESH_FOR:g} s.", "dsb stats --json",
          {"statuses": {"type": "array", "items": {"enum": ["VALID", "INVALID", "NEEDS_REVIEW", "PENDING", "NONE"]}, "minItems": 1,
                        "description": "statuses that make a word labelled (default VALID)"}}, _dataset_stats, "dataset_stats"),
     Tool("snapshots_list", "Snapshots", "Every published dataset snapshot (oldest first): train/val receipts, label count, contracts, "
