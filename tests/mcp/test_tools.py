@@ -256,3 +256,15 @@ def test_over_streamable_http_a_client_lists_the_tools_and_finds_the_weakest_lab
         server.wait(timeout=30)
     weakest = {d["name"]: d for d in report["diagnoses"]}["weak_labels"]["evidence"]["weakest"][0]
     assert latest["name"] == "early" and weakest == report["best"]["labels"][0]
+
+
+def test_the_readme_names_exactly_the_iam_actions_the_connection_allows():
+    import re
+
+    from tests.conftest import REPO_ROOT
+    from trainer.mcp.session import SERVER_OPERATIONS
+
+    prose, rest = (REPO_ROOT / "README.md").read_text().split("**IAM.**", 1)[1].split("```json", 1)
+    named = set(re.findall(r"`dynamodb:(\w+)`", prose))
+    policy = set(re.findall(r'"dynamodb:(\w+)"', rest.split("```", 1)[0]))
+    assert named == policy == set(SERVER_OPERATIONS)
