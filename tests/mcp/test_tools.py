@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import uuid
 from pathlib import Path
 
 import pytest
@@ -268,3 +269,24 @@ def test_the_readme_names_exactly_the_iam_actions_the_connection_allows():
     named = set(re.findall(r"`dynamodb:(\w+)`", prose))
     policy = set(re.findall(r'"dynamodb:(\w+)"', rest.split("```", 1)[0]))
     assert named == policy == set(SERVER_OPERATIONS)
+
+
+def test_a_run_that_finishes_while_the_server_runs_is_read_afresh(server, planted):
+    from metrics_store import DynamoRecorder
+    from tests.trainer.test_runs_builders import healthy, record_run
+
+    from .conftest import label_curves, lineage
+
+    curves = healthy()
+    curves.train_loss, curves.eval_loss, curves.f1, curves.lr = curves.train_loss[:2], curves.eval_loss[:2], curves.f1[:2], curves.lr[:2]
+    job_id = record_run(DynamoRecorder(planted.table, str(uuid.uuid4())), label_curves(curves, ["DATE"], {}),
+                        name="late", snapshot=lineage(planted.snapshots["base"]), finished=False)
+    before = server.structured("run_show", {"job": job_id})
+    assert before["job"]["status"] == "running" and len(before["epochs"]) == 2
+    recorder = DynamoRecorder(planted.table, job_id)
+    recorder.metrics({"val_f1": 0.9, "eval_loss": 0.3, "train_loss": 0.2, "label_DATE": {"f1": 0.9, "support": 30}}, epoch=3.0, step=30)
+    recorder.status("succeeded", progress=100.0)
+    recorder.close()
+    after = server.structured("run_show", {"job": job_id})
+    assert after["job"]["status"] == "succeeded" and len(after["epochs"]) == 3 and after["best"]["best_f1"] == 0.9
+    assert steady(server.structured("run_show", {"job": job_id})) == steady(after) == steady(cli_json(planted.config, "trainer", "runs", "show", job_id))

@@ -1,14 +1,21 @@
-"""The server's reads of the table: `Queries`, remembering the records of finished jobs.
+"""The server's reads of the table: `Queries`, without reading the same thing twice.
 
-A job that `succeeded` or was `cancelled` never changes again (docs/runs.md, statuses), so its
-metrics, logs, statuses and checkpoints are read once per server; every other job's are read
-again at each call. A job's status is learnt from the job items the domain code reads anyway
-(`find_job`, listings), before its records, so a job seen running and then finished is read
-fresh once more. The answers are the ones `Queries` gives: only repeated reads are saved."""
+- A `trainer fit` job that `succeeded` or was `cancelled` never changes again (docs/runs.md,
+  statuses), so its metrics, logs, statuses and checkpoints are read once per server; every other
+  job's are read again at each call (a finished review's logs and results still change: its
+  suggestions are recorded on it later). A job's status is learnt from the job items the domain
+  code reads anyway (`find_job`, listings), before its records, so a job seen running and then
+  finished is read fresh once more.
+- Within one tool call (`call()`), a job item read by a listing is not read again by id: the
+  call sees the table as its listing found it, as the CLI does a moment apart.
+
+The answers are the ones `Queries` gives: only repeated reads are saved."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from metrics_store import Job, JobCheckpoint, JobLog, JobMetric, JobStatus, Page, Queries, TableRef
@@ -22,12 +29,25 @@ class CachedQueries(Queries):
         super().__init__(table)
         self._final: set[str] = set()
         self._memo: dict[tuple, list[Any]] = {}
+        self._call = threading.local()
+
+    @contextmanager
+    def call(self) -> Iterator[None]:
+        """One tool call, in this thread: a job item it listed is not read again by id."""
+        self._call.listed = {}
+        try:
+            yield
+        finally:
+            self._call.listed = None
 
     def _note(self, job: Job) -> Job:
-        if job.status in FINAL_STATUSES:
+        if job.status in FINAL_STATUSES and job.config.kind == "fit":
             self._final.add(job.job_id)
         else:
             self._final.discard(job.job_id)
+        listed = getattr(self._call, "listed", None)
+        if listed is not None:
+            listed[job.job_id] = job
         return job
 
     def _remembered(self, key: tuple, job_id: str, read: Callable[[], Any]) -> list[Any]:
@@ -40,6 +60,9 @@ class CachedQueries(Queries):
     # --- job items: where finality is learnt ------------------------------------------
 
     def get_job(self, job_id: str) -> Job:
+        listed = getattr(self._call, "listed", None)
+        if listed is not None and job_id in listed:
+            return listed[job_id]
         return self._note(super().get_job(job_id))
 
     def iter_all_jobs(self) -> Iterator[Job]:

@@ -157,9 +157,11 @@ def run_report_json(session: Session, job: str) -> str:
 def read(session: Session, uri: str) -> tuple[str, str]:
     """(text, mime type) of a resource."""
     if uri == CONTEXT_URI:
-        return agent_context(session), "text/markdown"
+        with session.queries.call():
+            return agent_context(session), "text/markdown"
     if uri.startswith(REPORT_PREFIX) and uri.endswith(REPORT_SUFFIX):
-        return run_report_json(session, uri[len(REPORT_PREFIX):-len(REPORT_SUFFIX)]), "application/json"
+        with session.queries.call():
+            return run_report_json(session, uri[len(REPORT_PREFIX):-len(REPORT_SUFFIX)]), "application/json"
     raise UnknownResource(f"no resource {uri!r}: {CONTEXT_URI} or {REPORT_TEMPLATE}")
 
 

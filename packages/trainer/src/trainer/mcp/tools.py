@@ -262,7 +262,8 @@ def call(session: Session, name: str, args: dict[str, Any]) -> Answer:
         raise ArgumentError(f"no tool {name!r}; the tools are {', '.join(BY_NAME)}")
     check_arguments(tool, args)
     try:
-        result = tool.run(session, args)
+        with session.queries.call():
+            result = tool.run(session, args)
         answer = result if isinstance(result, Answer) else Answer(result)
         if tool.page_field:
             answer = Answer(page(name, args, answer.structured, tool.page_field, tool.page_size), answer.images)
