@@ -50,14 +50,14 @@ def test_which_labels_need_more_data(agent, planted):
     needs = diagnoses(agent, "base")["data_needs"]
     assert needs["verdict"] == "DATE" and needs["evidence"]["method"] == "nested_snapshots"
     series = needs["evidence"]["series"]
-    assert series["includes_this_run"] and sorted(r["job_id"] for r in series["runs"]) == sorted(planted.ids[k] for k in DATE_CURVE)
+    assert series["same_recipe"] and sorted(r["job_id"] for r in series["runs"]) == sorted(planted.ids[k] for k in DATE_CURVE)
     date = needs["evidence"]["ranking"][0]
     assert date["label"] == "DATE" and date["verdict"] == "rising"
     assert [round(p["f1"], 2) for p in date["points"]] == [0.40, 0.55, 0.70]
     assert {r["verdict"] for r in needs["evidence"]["ranking"][1:]} <= {"flat", "no_examples"}
     # a run on v1 with another recipe is answered from the measured recipe, and says so
     other = diagnoses(agent, "overfit")["data_needs"]
-    assert other["verdict"] == "DATE" and other["evidence"]["series"]["includes_this_run"] is False
+    assert other["verdict"] == "DATE" and other["evidence"]["series"]["same_recipe"] is False
     assert [d["key"] for d in other["evidence"]["series"]["config_differences"]] == ["train.learning_rate"]
 
 

@@ -117,10 +117,30 @@ def test_which_labels_need_more_data_is_answered_from_the_data_curve(server, pro
     full = next(j for j in Queries(table).jobs_by_parent(jobs["curve"]) if j.tags["data_curve_fraction"] == "1")
     needs = {d["name"]: d for d in server.structured("run_report", {"job": full.job_id})["diagnoses"]}["data_needs"]
     assert needs["evidence"]["method"] == "data_curve" and needs["evidence"]["series"]["data_curve_job_id"] == jobs["curve"]
-    assert needs["evidence"]["series"]["includes_this_run"] is True and len(needs["evidence"]["series"]["sizes"]) == 3
+    assert needs["evidence"]["series"]["same_recipe"] is True and len(needs["evidence"]["series"]["sizes"]) == 3
     rising = [r["label"] for r in needs["evidence"]["ranking"] if r["verdict"] == "rising"]
     assert needs["verdict"] == (rising[0] if rising else None)
     # the fit run on v1 used another recipe: measured with the curve's, and it says which keys differ
     other = {d["name"]: d for d in server.structured("run_report", {"job": "fit-a"})["diagnoses"]}["data_needs"]
-    assert other["evidence"]["method"] == "data_curve" and other["evidence"]["series"]["includes_this_run"] is False
+    assert other["evidence"]["method"] == "data_curve" and other["evidence"]["series"]["same_recipe"] is False
     assert "train.learning_rate" in [d["key"] for d in other["evidence"]["series"]["config_differences"]]
+
+
+def test_the_commands_behind_the_new_tools_render_for_people_and_a_finished_curve_resumes_to_itself(product):
+    from typer.testing import CliRunner
+
+    from trainer.cli import app
+
+    config, table, root, jobs = product
+    children = {j.job_id for j in Queries(table).jobs_by_parent(jobs["curve"])}
+    env = server_env(config)
+    again = CliRunner().invoke(app, ["data-curve", "--resume", "curve", "--root", str(root)], env=env)
+    assert again.exit_code == 0, again.output
+    assert "data curve curve" in again.stdout and "per label" in again.stdout
+    assert {j.job_id for j in Queries(table).jobs_by_parent(jobs["curve"])} == children  # nothing trained again
+    queues = CliRunner().invoke(app, ["runs", "queues", "review-a", "--top", "2"], env=env)
+    assert queues.exit_code == 0 and "suspect_valid:" in queues.stdout and "triage:" in queues.stdout
+    advice = CliRunner().invoke(app, ["runs", "next"], env=env)
+    assert advice.exit_code == 0 and "Best config found so far on v1" in advice.stdout and "trainer fit --snapshot v1" in advice.stdout
+    not_a_review = CliRunner().invoke(app, ["runs", "queues", "fit-a"], env=env)
+    assert not_a_review.exit_code == 2 and "is a fit job, not a review" in not_a_review.output

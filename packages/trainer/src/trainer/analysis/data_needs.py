@@ -49,8 +49,8 @@ class CurveSeries:
     source: str  # DATA_CURVE or NESTED
     points: tuple[CurvePoint, ...]
     data_curve_job_id: str | None = None
-    includes_run: bool = False
-    """Whether the run being diagnosed is one of the points (else the series used another recipe)."""
+    same_recipe: bool = False
+    """Whether the series was trained with the diagnosed run's own recipe (else see config_differences)."""
     config_differences: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
     """Training config keys where the series' recipe differs from the run's: `{key, series, run}`."""
 
@@ -114,7 +114,7 @@ def rank_labels(series: CurveSeries, min_gain: float) -> list[dict[str, Any]]:
 
 
 def series_summary(series: CurveSeries) -> dict[str, Any]:
-    return {"source": series.source, "data_curve_job_id": series.data_curve_job_id, "includes_this_run": series.includes_run,
+    return {"source": series.source, "data_curve_job_id": series.data_curve_job_id, "same_recipe": series.same_recipe,
             "sizes": series.sizes, "config_differences": [dict(d) for d in series.config_differences],
             "runs": [{"job_id": p.job_id, "name": p.name, "snapshot_id": p.snapshot_id, "train_receipts": p.train_receipts,
                       "seed": p.seed, "best_f1": p.best_f1} for p in sorted(series.points, key=lambda p: (p.train_receipts, p.seed or 0))]}

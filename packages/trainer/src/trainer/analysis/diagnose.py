@@ -277,7 +277,7 @@ def data_needs(run: RunData, series: CurveSeries | None, reason: str | None = No
     ranking = evidence["ranking"]
     where = (f"the data-curve job {series.data_curve_job_id}" if series.data_curve_job_id else
              f"{len(series.points)} runs on nested snapshots") + f" (train receipts {', '.join(map(str, series.sizes))})"
-    if not series.includes_run:
+    if not series.same_recipe:
         keys = ", ".join(d["key"] for d in series.config_differences) or "the seed"
         where += f", trained with another recipe than this run (differs in {keys})"
     rising = [r for r in ranking if r["verdict"] == "rising"]
