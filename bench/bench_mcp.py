@@ -132,10 +132,10 @@ def plant_run(
 def plant_sweep(table: Any, snapshot: dict[str, Any], trials: int, first: int) -> str:
     """A finished sweep over lr and batch size: `trials` trials and one seed repeat of the best."""
     from metrics_store import DynamoRecorder, Job
-    from trainer.training.request import FitRequest
     from trainer.sweep.config import SweepConfig
     from trainer.sweep.plan import SweepPlan
     from trainer.sweep.space import SearchSpace
+    from trainer.training.request import FitRequest
 
     space = SearchSpace.from_dict(
         {

@@ -23,7 +23,7 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
-from metrics_store import Job, Queries
+from metrics_store import Job, Queries, SnapshotLineage
 from trainer.analysis.diagnose import diagnose_run
 from trainer.analysis.runs import load_run, metric_by_job
 from trainer.analysis.views import list_row, stamped
@@ -41,6 +41,11 @@ MORE_EPOCHS = 1.5
 PATIENCE = 3
 
 
+def _lineage(job: Job) -> SnapshotLineage:
+    """The snapshot a job recorded (empty when it recorded none)."""
+    return job.config.snapshot or SnapshotLineage()
+
+
 def _candidates(queries: Queries, snapshot: str | None) -> tuple[list[Job], dict[str, Any] | None]:
     fits = [
         j
@@ -51,11 +56,11 @@ def _candidates(queries: Queries, snapshot: str | None) -> tuple[list[Job], dict
         and j.config.snapshot.id
     ]
     if snapshot is not None:
-        fits = [j for j in fits if j.config.snapshot.id == snapshot]
+        fits = [j for j in fits if _lineage(j).id == snapshot]
     if not fits:
         return [], None
-    newest = max(fits, key=lambda j: j.created_at).config.snapshot
-    return [j for j in fits if j.config.snapshot.content_sha256 == newest.content_sha256], newest.to_dict()
+    newest = _lineage(max(fits, key=lambda j: j.created_at))
+    return [j for j in fits if _lineage(j).content_sha256 == newest.content_sha256], newest.to_dict()
 
 
 def _groups(option: str, rows: Sequence[dict[str, Any]], requests: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -106,7 +111,7 @@ def _sweep_evidence(queries: Queries, content: str | None) -> list[dict[str, Any
             continue
         data = load_sweep(queries, job.job_id)
         children = [r for r in data.children if r.job.config.snapshot is not None]
-        if not any(r.job.config.snapshot.content_sha256 == content for r in children):
+        if not any(_lineage(r.job).content_sha256 == content for r in children):
             continue
         evidence = sweep_evidence(data)
         found.append(
@@ -184,7 +189,7 @@ def what_next(queries: Queries, *, snapshot: str | None = None) -> dict[str, Any
         raise FitError(f"no `trainer fit` run {where} to learn from: train one first (`trainer fit --snapshot ...`)")
     f1_by_job = metric_by_job(queries, "val_f1")
     rows = [list_row(j, f1_by_job.get(j.job_id, [])) for j in jobs]
-    requests = {j.job_id: {**dict(j.config.request), "snapshot": j.config.snapshot.id} for j in jobs}
+    requests = {j.job_id: {**dict(j.config.request), "snapshot": _lineage(j).id} for j in jobs}
     done = [r for r in rows if r["status"] == "succeeded" and r["best_f1"] is not None]
     if not done:
         return stamped(

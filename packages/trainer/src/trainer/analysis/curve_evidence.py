@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from metrics_store import Job, Queries
+from metrics_store import Job, Queries, SnapshotLineage
 from trainer.analysis.compare import SEED_KEYS, training_config
 from trainer.analysis.data_needs import DATA_CURVE, NESTED, CurvePoint, CurveSeries
 from trainer.analysis.diagnose import label_rows
@@ -164,7 +164,9 @@ def find_series(
     members = measured[key]
     points = [
         p
-        for p in (_point(queries, j, family_of[str(j.config.snapshot.content_sha256)]) for j in members)
+        for p in (
+            _point(queries, j, family_of[str((j.config.snapshot or SnapshotLineage()).content_sha256)]) for j in members
+        )
         if p is not None
     ]
     parent = curve_parent(members)

@@ -124,8 +124,9 @@ def review_command(
     def run() -> tuple[Any, dict[str, Any] | None]:
         from functools import partial
 
+        from dataset_builder.review import TableWords
         from metrics_store import DynamoRecorder, Queries
-        from trainer.review.run import TableWords, run_review
+        from trainer.review.run import run_review
         from trainer.training.preflight import check_model_source, check_table
 
         table = connect(store)

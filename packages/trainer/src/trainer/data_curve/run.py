@@ -244,7 +244,7 @@ def curve_summary(queries: Queries, job: Job) -> dict[str, Any]:
     measured curve, read back from its children in the table."""
     points, rows = [], []
     for child in sorted(
-        queries.jobs_by_parent(job.job_id), key=lambda j: (float(j.tags.get("data_curve_fraction", 0)), j.name)
+        queries.jobs_by_parent(job.job_id), key=lambda j: (float((j.tags or {}).get("data_curve_fraction", 0)), j.name)
     ):
         if (child.tags or {}).get("kind") != CURVE_POINT_KIND:
             continue
@@ -253,7 +253,7 @@ def curve_summary(queries: Queries, job: Job) -> dict[str, Any]:
         receipts = (info.to_dict().get("receipts") or {}).get("train")
         rows.append(
             {
-                "fraction": float(child.tags["data_curve_fraction"]),
+                "fraction": float((child.tags or {})["data_curve_fraction"]),
                 "job_id": child.job_id,
                 "name": child.name,
                 "status": child.status,
