@@ -99,7 +99,6 @@ def test_a_process_whose_job_was_taken_over_stops_and_touches_nothing(e2e_table,
             )  # as if this process had been paused for 30 s
             Store(table).jobs.acquire_lease(job_id, "the-other-machine:1:abcd", stale_after_s=4.0)
             taken["step"] = state.global_step
-            taken["records"] = sum(1 for _ in Queries(table).iter_job_metrics(job_id))
 
     job_ids, recorders = [], []
 
@@ -120,8 +119,10 @@ def test_a_process_whose_job_was_taken_over_stops_and_touches_nothing(e2e_table,
     )
     shown = runs_show(config, job_ids[0])
     assert shown["job"]["status"] == "running" and shown["lease"]["owner"] == "the-other-machine:1:abcd"
-    written_after = sum(1 for _ in Queries(table).iter_job_metrics(job_ids[0])) - taken["records"]
-    assert written_after <= 2, f"{written_after} records written after the lease was lost"  # at most the step in flight
+    # records already queued when the job was taken may still land (the writer is behind under load);
+    # nothing of a later step does: at most the step in flight when it found out
+    later = [m for m in Queries(table).iter_job_metrics(job_ids[0]) if (m.step or 0) > taken["step"] + 1]
+    assert later == [], f"{len(later)} records of steps after the takeover were written"
 
 
 def test_a_checkpoint_cut_off_while_saving_is_skipped_and_named_on_resume(e2e_table, e2e_snapshot, tmp_path):
