@@ -167,16 +167,23 @@ def record_run(
     request_config: dict[str, Any] | None = None,
     created_at: str = "2026-01-01T00:00:00.000000+00:00",
     write_results: bool = True,
+    pretraining: dict[str, Any] | None = None,
 ) -> str:
     """Write a run the way trainer fit does: job, dataset metrics, run_config, one metrics batch
-    and one status per evaluation, then run_summary, results and the final status."""
+    and one status per evaluation, then run_summary, results and the final status. `pretraining`:
+    the lineage a fine-tune of a pretrained folder records in its job config."""
     snapshot = snapshot or snapshot_lineage()
     config = request_config or request(epochs=curves.epochs)
     job = Job(
         job_id=recorder.job_id,
         name=name,
         created_at=created_at,
-        job_config={"request": config, "snapshot": snapshot, "seed": config["train"]["seed"]},
+        job_config={
+            "request": config,
+            "snapshot": snapshot,
+            "seed": config["train"]["seed"],
+            **({"pretraining": pretraining} if pretraining else {}),
+        },
         storage={"output_dir": f"/tmp/runs/{name}"},
         tags={"snapshot_id": snapshot["id"], "model": "tiny"},
     )

@@ -11,6 +11,8 @@ another service). Names load on first use, so `import trainer` stays cheap:
                             train=TrainConfig(epochs=10)), lambda job_id: DynamoRecorder(table, job_id))
 
 Train: `fit`, `FitRequest`, `FitResult`, `ModelConfig`, `TrainConfig`, `request_for_resume`.
+Pretrain on a corpus (then `fit` with `ModelConfig(model=result.model_dir)`): `run_pretrain`,
+`PretrainRequest`, `PretrainResult`.
 Use a model: `resolve_model`, `load_package`, `load_runner`, `predict`, the inputs
 (`snapshot_input`, `jsonl_input`, `table_input`), `export_onnx`.
 Jobs that start jobs: `start_sweep` / `resume_sweep` (`SweepPlan`, `SweepConfig`),
@@ -39,6 +41,8 @@ _EXPORTS = {
     ),
     "trainer.training.request": ("FitRequest", "FitResult", "request_for_resume"),
     "trainer.training.fit": ("fit",),
+    "trainer.pretraining.request": ("PretrainRequest", "PretrainResult"),
+    "trainer.pretraining.job": ("run_pretrain",),
     "trainer.model.package": ("ModelPackage", "PackageError", "load_package"),
     "trainer.inference.model_ref": ("resolve_model",),
     "trainer.inference.runtime": ("load_runner",),
@@ -69,6 +73,8 @@ __all__ = [
     "PackageError",
     "PredictInput",
     "Predictions",
+    "PretrainRequest",
+    "PretrainResult",
     "ReviewRequest",
     "ReviewResult",
     "RunData",
@@ -90,6 +96,7 @@ __all__ = [
     "request_for_resume",
     "resolve_model",
     "resume_sweep",
+    "run_pretrain",
     "run_review",
     "snapshot_input",
     "start_sweep",
@@ -131,6 +138,8 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from trainer.inference.predict_io import jsonl_input, snapshot_input, table_input
     from trainer.inference.runtime import load_runner
     from trainer.model.package import ModelPackage, PackageError, load_package
+    from trainer.pretraining.job import run_pretrain
+    from trainer.pretraining.request import PretrainRequest, PretrainResult
     from trainer.review.config import ReviewRequest
     from trainer.review.run import ReviewResult, run_review
     from trainer.sweep.config import SweepConfig

@@ -26,6 +26,7 @@ from trainer.analysis.views import (
     stamped,
 )
 from trainer.errors import ConfigError
+from trainer.jobs.lifecycle import JOB_COMMANDS, resume_command
 from trainer.jobs.spool import sync_pending
 
 SORT_KEYS = ("best_f1", "created", "name")
@@ -100,7 +101,8 @@ def explain_jobs(queries: Queries, job_a: str, job_b: str, *, sync: bool = True)
 
 def mark_interrupted(queries: Queries, job_ref: str) -> dict[str, Any]:
     """A stale running job (its process is gone) becomes `interrupted`, so `trainer fit
-    --resume` continues it; a job whose heartbeat is fresh is refused (metrics_store.JobLeased)."""
+    --resume` (`trainer pretrain --resume`, ... by its kind) continues it; a job whose heartbeat
+    is fresh is refused (metrics_store.JobLeased)."""
     from metrics_store import JobLeased, Store, heartbeat_age, is_stale
 
     job = queries.find_job(job_ref)
@@ -109,10 +111,10 @@ def mark_interrupted(queries: Queries, job_ref: str) -> dict[str, Any]:
         raise JobLeased(
             job.job_id, job.lease_owner, job.heartbeat_at, heartbeat_age(job, last_activity=last_activity(run))
         )
+    resume = resume_command(job.config.kind if job.config.kind in JOB_COMMANDS else "fit", job.job_id)
     entry = Store(queries.table).jobs.mark_stale_interrupted(
         job.job_id,
-        message=f"marked interrupted: no heartbeat since {job.heartbeat_at or 'it started'}; "
-        f"resume with `trainer fit --resume {job.job_id}`",
+        message=f"marked interrupted: no heartbeat since {job.heartbeat_at or 'it started'}; resume with `{resume}`",
         updated_by="trainer runs mark-interrupted",
     )
     return {
@@ -121,7 +123,7 @@ def mark_interrupted(queries: Queries, job_ref: str) -> dict[str, Any]:
         "status": entry.status,
         "updated_at": entry.updated_at,
         "previous_heartbeat_at": job.heartbeat_at,
-        "resume": f"trainer fit --resume {job.job_id}",
+        "resume": resume,
     }
 
 

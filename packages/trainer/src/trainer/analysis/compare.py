@@ -1,8 +1,10 @@
 """Compare runs side by side, and explain why F1 changed between two of them.
 
 Confounders come first: F1 on a different val split or label set is not the same yardstick.
-Then what differs: the training config, the snapshot (what changed in the data), and the
-per-label F1 changes weighted by how much each label weighs in the micro F1."""
+Then what differs: the training config, the pretraining of the model folder a fine-tune
+started from (`trainer pretrain`: recorded in the job config as `pretraining`), the snapshot
+(what changed in the data), and the per-label F1 changes weighted by how much each label
+weighs in the micro F1."""
 
 from __future__ import annotations
 
@@ -30,6 +32,11 @@ BOOKKEEPING_KEYS = frozenset(
     }
 )
 SEED_KEYS = frozenset({"train.seed", "seed"})
+PRETRAINING_KEYS = ("job_id", "corpus_id", "corpus_sha256", "steps", "started_from")
+"""What tells two pretrainings apart, compared as config keys `pretraining.<key>`."""
+PRETRAINING_PREFIX = "pretraining."
+MODEL_SOURCE_KEYS = frozenset({"model.model", "model.warm_start_text_encoder"})
+"""Where a fine-tune's model comes from: for a pretrained folder, the pretraining itself."""
 COMPARED_METRICS = ("val_f1", "val_precision", "val_recall", "eval_loss", "train_loss")
 UNVALIDATED_MEANING = (
     "under `o` words whose labels were never validated are trained and scored as O, under `ignore` "
@@ -56,11 +63,50 @@ def run_summary(run: RunData) -> dict[str, Any]:
 
 def training_config(run: RunData) -> dict[str, Any]:
     """The flattened request, without bookkeeping fields; old spellings in today's keys
-    (`train.group_by_length` reads as `train.batching`), so they compare with new runs."""
+    (`train.group_by_length` reads as `train.batching`), so they compare with new runs; and,
+    for a fine-tune of a pretrained folder, its pretraining (`pretraining.job_id`, ...)."""
     config = run.config
     if isinstance(config.get("train"), dict):
         config = {**config, "train": upgrade_train_dict(config["train"])}
-    return {k: v for k, v in flatten(config).items() if k not in BOOKKEEPING_KEYS}
+    return {**{k: v for k, v in flatten(config).items() if k not in BOOKKEEPING_KEYS}, **pretraining_config(run)}
+
+
+def pretraining_config(run: RunData) -> dict[str, Any]:
+    """The run's pretraining as config keys (none for a model that was not pretrained here)."""
+    found = run.pretraining
+    return {f"{PRETRAINING_PREFIX}{k}": found.get(k) for k in PRETRAINING_KEYS} if found else {}
+
+
+def pretraining_alone(a: RunData, b: RunData, changed: set[str]) -> bool:
+    """Whether the pretraining is all that differs in the config of two runs: the
+    `pretraining.*` keys and the model folder they start from (a pretrained folder is its
+    pretraining), both started from the same model (the model a pretraining started from,
+    else the run's own)."""
+    pretrained = {k for k in changed if k.startswith(PRETRAINING_PREFIX)}
+    if not pretrained or not changed <= pretrained | MODEL_SOURCE_KEYS:
+        return False
+    origin_a = (a.pretraining or {}).get("started_from") if a.pretraining else a.model
+    origin_b = (b.pretraining or {}).get("started_from") if b.pretraining else b.model
+    return origin_a == origin_b
+
+
+def describe_pretraining(found: dict[str, Any] | None) -> str:
+    if not found:
+        return "not pretrained"
+    job = str(found.get("job_id") or "-")[:8]
+    return (
+        f"job {job} on corpus {found.get('corpus_id')} ({str(found.get('corpus_sha256'))[:12]}), "
+        f"{found.get('steps')} steps from {found.get('started_from')}"
+    )
+
+
+def pretraining_read_val(run: RunData) -> bool | None:
+    """Whether the corpus the run's model was pretrained on held the run's val receipts: the
+    corpus left out another val split, or none (None: not pretrained, or unknown)."""
+    found, val = run.pretraining, run.snapshot_lineage.split_hashes.get("val")
+    if not found or not val:
+        return None
+    return found.get("excluded_val_split_hash") != val
 
 
 def config_differences(runs: Sequence[RunData]) -> list[dict[str, Any]]:
@@ -80,7 +126,11 @@ def compare_runs(runs: Sequence[RunData], snapshots: Sequence[SnapshotInfo]) -> 
     each run is comparable with it."""
     base, base_snapshot = runs[0], snapshots[0]
     checks = [
-        {"job_id": r.job_id, **comparability(base_snapshot, s, base.label_list, r.label_list)}
+        {
+            "job_id": r.job_id,
+            **comparability(base_snapshot, s, base.label_list, r.label_list),
+            "same_pretraining": pretraining_config(base) == pretraining_config(r),
+        }
         for r, s in zip(runs[1:], snapshots[1:], strict=True)
     ]
     bests = [r.best() for r in runs]
@@ -105,7 +155,10 @@ def compare_runs(runs: Sequence[RunData], snapshots: Sequence[SnapshotInfo]) -> 
             }
         )
     return {
-        "runs": [{**run_summary(r), "snapshot": s.to_dict()} for r, s in zip(runs, snapshots, strict=True)],
+        "runs": [
+            {**run_summary(r), "snapshot": s.to_dict(), "pretraining": r.pretraining}
+            for r, s in zip(runs, snapshots, strict=True)
+        ],
         "baseline": base.job_id,
         "comparable": all(c["comparable"] for c in checks),
         "comparability": checks,
@@ -162,13 +215,17 @@ def _snapshot_sentence(changes: dict[str, Any]) -> str:
     return text + "."
 
 
-def _cause(comparable: bool, config_changed: list[dict[str, Any]], snapshot_changed: bool) -> str:
+def _cause(
+    comparable: bool, config_changed: list[dict[str, Any]], snapshot_changed: bool, pretraining_only: bool = False
+) -> str:
     if not comparable:
         return "not_comparable"
     if snapshot_changed and not config_changed:
         return "snapshot"
     if config_changed and not snapshot_changed:
-        return "seed" if {c["key"] for c in config_changed} <= SEED_KEYS else "config"
+        if {c["key"] for c in config_changed} <= SEED_KEYS:
+            return "seed"
+        return "pretraining" if pretraining_only else "config"
     return "config_and_snapshot" if config_changed else "none"
 
 
@@ -198,13 +255,26 @@ def explain(
             f"Not comparable on F1: A's snapshot was built with --unvalidated {check['unvalidated_a']}, B's with "
             f"{check['unvalidated_b']}: {UNVALIDATED_MEANING}"
         )
+    for name, run in (("A", a), ("B", b)):
+        if pretraining_read_val(run):
+            confounders.append(
+                f"{name}'s model was pretrained on corpus {run.pretraining.get('corpus_id')}, which was not built for "
+                f"its val split: the pretraining may have read (unlabelled) words {name} is scored on, so its F1 may "
+                "be optimistic."
+            )
     config_changed = [{"key": d["key"], "a": d["values"][0], "b": d["values"][1]} for d in config_differences([a, b])]
+    pretraining_changed = pretraining_config(a) != pretraining_config(b)
     snapshot_changed = bool(changes.get("content_changed")) or (
         changes.get("content_changed") is None and a.snapshot_id != b.snapshot_id
     )
     labels = label_changes(a, b)
     change = _delta(a.best_f1, b.best_f1)
-    kind = _cause(check["comparable"], config_changed, snapshot_changed)
+    kind = _cause(
+        check["comparable"],
+        config_changed,
+        snapshot_changed,
+        pretraining_alone(a, b, {c["key"] for c in config_changed}),
+    )
     if kind == "none" and change is not None and abs(change) < 5e-5:  # prints as +0.0000
         kind = "reproduced"
 
@@ -216,6 +286,10 @@ def explain(
         )
     else:
         sentences.append("Same training config.")
+    if pretraining_changed:
+        sentences.append(
+            f"Pretraining changed: A {describe_pretraining(a.pretraining)}; B {describe_pretraining(b.pretraining)}."
+        )
     if snapshot_changed:
         sentences.append(_snapshot_sentence(changes))
     else:
@@ -235,6 +309,9 @@ def explain(
         "snapshot": f"Cause: the snapshot change ({a.snapshot_id} -> {b.snapshot_id}); the training config is "
         "identical.",
         "config": "Cause: the config change(s) above; both runs trained on the same data.",
+        "pretraining": "Cause: the pretraining of the model they fine-tuned (A "
+        f"{describe_pretraining(a.pretraining)}; B {describe_pretraining(b.pretraining)}); the rest of the config "
+        "and the data are identical.",
         "seed": "Only the seed differs: the change is run-to-run variance, not an improvement.",
         "config_and_snapshot": "Both the config and the data changed, so the cause cannot be separated; rerun one "
         "change at a time.",
@@ -249,6 +326,7 @@ def explain(
         "comparable": check,
         "confounders": confounders,
         "config_changes": config_changed,
+        "pretraining_changes": {"a": a.pretraining, "b": b.pretraining} if pretraining_changed else None,
         "snapshot_changes": changes if snapshot_changed else None,
         "label_changes": labels,
         "cause": {"kind": kind, "sentence": cause_sentence},

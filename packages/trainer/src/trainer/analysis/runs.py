@@ -198,6 +198,19 @@ class RunData:
         return self.job_config.part("train")
 
     @property
+    def pretraining(self) -> dict[str, Any] | None:
+        """The pretraining of the model folder a fine-tune started from, as its job recorded it
+        (`trainer.model.pretrained.PretrainingRef`: job, corpus, steps...); None: not pretrained."""
+        found = self.job_config.extra.get("pretraining")
+        return dict(found) if isinstance(found, Mapping) and found else None
+
+    @property
+    def corpus(self) -> dict[str, Any] | None:
+        """The corpus a `pretrain` job read (id, content hash, the val split it left out); None otherwise."""
+        found = self.job_config.extra.get("corpus") if self.job_config.kind == "pretrain" else None
+        return dict(found) if isinstance(found, Mapping) and found else None
+
+    @property
     def snapshot_lineage(self) -> SnapshotLineage:
         lineage = self.job_config.snapshot or SnapshotLineage()
         if not lineage.id and (self.job.tags or {}).get("snapshot_id"):

@@ -138,6 +138,8 @@ def show_payload(run: RunData, snapshot: dict[str, Any], epoch: float | None = N
                 "storage": job.storage or {},
             },
             "config": run.config,
+            "pretraining": run.pretraining,
+            "corpus": run.corpus,
             "snapshot": snapshot,
             "dataset": dict(run.dataset_metrics),
             "epochs": epoch_rows(run),

@@ -109,6 +109,21 @@ def render_show(payload: dict[str, Any], console: Console) -> None:
         )
     if job["tags"].get("kind") == "review":
         console.print(f"a label review: its fold models are `trainer runs list --parent {job['job_id']}`")
+    corpus = payload.get("corpus")
+    if corpus:
+        model_dir = payload["results"].get("model_dir")
+        console.print(
+            f"a pretraining on corpus {corpus.get('id')} (content {str(corpus.get('content_sha256'))[:12]}, val split "
+            f"of {corpus.get('excluded_val_of') or 'no snapshot'} left out)"
+            + (f": fine-tune it with `trainer fit --model {model_dir}`" if model_dir else "")
+        )
+    pretrained = payload.get("pretraining")
+    if pretrained:
+        console.print(
+            f"pretrained by job {pretrained.get('job_id') or '-'} on corpus {pretrained.get('corpus_id')} (content "
+            f"{str(pretrained.get('corpus_sha256'))[:12]}), {pretrained.get('steps')} steps from "
+            f"{pretrained.get('started_from')}"
+        )
     console.print(
         f"snapshot {snap.get('id')} (parent {snap.get('parent_id') or '-'}, content "
         f"{str(snap.get('content_sha256'))[:12]}, "
@@ -118,7 +133,7 @@ def render_show(payload: dict[str, Any], console: Console) -> None:
     also = f"; best val_f1 {fmt(best['best_f1'])}" if best["metric"] != "val_f1" else ""
     console.print(f"best {best['metric']} {fmt(best['value'])} at epoch {fmt(best['epoch'])}{also}")
     config = payload["config"]
-    train = config.get("train") if isinstance(config.get("train"), dict) else config
+    train = next((config[k] for k in ("train", "pretrain") if isinstance(config.get(k), dict)), config)
     console.print(
         table(
             "training config",
@@ -161,6 +176,8 @@ def render_compare(payload: dict[str, Any], console: Console) -> None:
     verdict = "comparable" if payload["comparable"] else "[red]NOT comparable[/red]"
     console.print(f"baseline {names[0]}; {verdict}")
     for check in payload["comparability"]:
+        if not check.get("same_pretraining", True):
+            console.print(f"  {check['job_id']}: its model was pretrained differently (see the pretraining.* options)")
         if not check["comparable"]:
             console.print(
                 f"  {check['job_id']}: same val split {fmt(check['same_val_split'])} (by {check['basis']}), "

@@ -14,6 +14,8 @@ from metrics_store import Job, Queries, Store, TableRef, read_spool, replay
 from trainer.jobs.folders import prune_checkpoints
 
 PENDING_RECORDS = "pending-records.jsonl"
+MODEL_FOLDERS = ("best", "pretrained")
+"""What a succeeded job leaves in its folder: fit's best model, a pretraining's model."""
 
 
 def pending_path(folder: Path) -> Path:
@@ -55,5 +57,6 @@ def sync_pending(table: TableRef, job: Job) -> SyncReport:
     count = len(read_spool(path))
     replay(Store(table), path)
     now = Queries(table).get_job(job.job_id)
-    removed = prune_checkpoints(path.parent) if now.status == "succeeded" and (path.parent / "best").is_dir() else []
+    saved = any((path.parent / name).is_dir() for name in MODEL_FOLDERS)
+    removed = prune_checkpoints(path.parent) if now.status == "succeeded" and saved else []
     return SyncReport(job.job_id, str(path.parent), count, now.status, removed)

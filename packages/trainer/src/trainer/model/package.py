@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from trainer.config import RUNTIMES
 from trainer.errors import TrainerError
+from trainer.model.pretrained import PretrainingRef
 
 SCHEMA_VERSION = 1
 BEST_DIR = "best"
@@ -121,6 +122,8 @@ class ModelPackage(_Model):
     best: BestEvaluation
     model_source: str = ""
     """How the run built the network: tiny, local, hub or warm_start."""
+    pretraining: PretrainingRef | None = None
+    """The `trainer pretrain` job (corpus, steps) that wrote the folder the run started from; None: none did."""
     onnx: OnnxExport | None = None
 
     def to_json(self) -> str:
@@ -265,6 +268,12 @@ def model_card(package: ModelPackage) -> str:
         f"| best evaluation | epoch {best.epoch}, step {best.step}, chosen by {best.checkpoint_metric} |",
         f"| val strict F1 | {f1} |",
     ]
+    if package.pretraining is not None:
+        pretrained = package.pretraining
+        lines.append(
+            f"| pretrained | job `{pretrained.job_id or '-'}` on corpus `{pretrained.corpus_id}` (content sha256 "
+            f"`{pretrained.corpus_sha256[:16]}...`), {pretrained.steps} steps from `{pretrained.started_from}` |"
+        )
     if package.onnx is not None:
         onnx = package.onnx
         lines.append(

@@ -19,88 +19,21 @@ a throughput count (real tokens, not padding).
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from transformers import PreTrainedModel, TrainerCallback
 
 from trainer.errors import ConfigError
 from trainer.model.features import Feature, FeatureCollator
-from trainer.pretraining.masking import MaskingConfig, WholeWordMasker, WholeWordMaskingCollator
+from trainer.pretraining.config import MaskingConfig, PretrainConfig
+from trainer.pretraining.masking import WholeWordMasker, WholeWordMaskingCollator
 from trainer.training.loss import WeightedLossTrainer
 from trainer.training.packing import PackingCollator, enable_block_attention
-
-PretrainBatching = Literal["packed", "random"]
-
-
-@dataclass(frozen=True)
-class PretrainConfig:
-    """How to pretrain: schedule, optimisation, batches and masking; recordable (`to_dict`)."""
-
-    max_steps: int | None = None
-    """Optimiser steps; None: `epochs` passes over the windows."""
-    epochs: float = 1.0
-    batch_size: int = 16
-    """Windows per device step (packed into rows of up to max_seq_length with "packed")."""
-    learning_rate: float = 1e-4
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
-    gradient_accumulation_steps: int = 1
-    seed: int = 42
-    """Seeds the weights the Trainer initialises, dropout, the batch order and the masks."""
-    batching: PretrainBatching = "packed"
-    """"packed": windows end to end in rows, block-diagonal attention (as fit's default);
-    "random": one window per row, padded to the batch's longest."""
-    pad_to_multiple_of: int | None = 8
-    masking: MaskingConfig = field(default_factory=MaskingConfig)
-    logging_steps: float = 0.01
-    """Every this many optimiser steps, or this share of them when below 1 (as fit: 1%)."""
-    save_steps: float | None = 0.1
-    """Checkpoint every this many steps (a share of them when below 1); None: no checkpoints."""
-    save_total_limit: int | None = 2
-    fp16: bool | None = None
-    """None: decided from the hardware, as TrainConfig.precision decides (bf16, else fp16, on a GPU)."""
-    bf16: bool | None = None
-    num_workers: int = 0
-
-    def __post_init__(self) -> None:
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ConfigError(f"steps must be >= 1, got {self.max_steps}")
-        if not (math.isfinite(self.epochs) and self.epochs > 0):
-            raise ConfigError(f"epochs must be > 0, got {self.epochs}")
-        for name in ("batch_size", "gradient_accumulation_steps"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
-            raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
-        if not 0.0 <= self.warmup_ratio < 1.0:
-            raise ConfigError("warmup_ratio must be in [0, 1)")
-        if self.batching not in ("packed", "random"):
-            raise ConfigError(f"batching must be packed or random, got {self.batching!r}")
-        if not self.logging_steps > 0 or (self.save_steps is not None and not self.save_steps > 0):
-            raise ConfigError("logging_steps and save_steps must be > 0")
-        if self.fp16 and self.bf16:
-            raise ConfigError("choose fp16 or bf16, not both")
-
-    def precision(self) -> str:
-        if self.bf16 or self.fp16:
-            return "bf16" if self.bf16 else "fp16"
-        if not torch.cuda.is_available():
-            return "fp32"
-        if self.bf16 is None and torch.cuda.is_bf16_supported():
-            return "bf16"
-        return "fp16" if self.fp16 is None else "fp32"
-
-    def to_dict(self) -> dict[str, Any]:
-        values = asdict(self)
-        values["masking"] = self.masking.to_dict()
-        return values
 
 
 @dataclass(frozen=True)

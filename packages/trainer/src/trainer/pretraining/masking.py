@@ -26,48 +26,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from trainer.config import MAX_BOX_COORDINATE
 from trainer.errors import ConfigError
 from trainer.model.features import IGNORE_INDEX
-
-MASKED_BOX = (MAX_BOX_COORDINATE + 1, MAX_BOX_COORDINATE + 1, MAX_BOX_COORDINATE + 1, MAX_BOX_COORDINATE + 1)
-"""The box of a word whose position is masked: outside the 0..1000 grid every real word and
-[CLS]/[SEP]/padding use, inside the 2-D embedding tables (1024 rows in every LayoutLM here)."""
-
-
-@dataclass(frozen=True)
-class MaskingConfig:
-    mlm_probability: float = 0.15
-    """Share of a window's word pieces chosen as targets (whole words)."""
-    mask_token_share: float = 0.8
-    """Of the chosen words, those whose pieces become [MASK]."""
-    random_token_share: float = 0.1
-    """Of the chosen words, those whose pieces become random tokens (the rest stay unchanged)."""
-    box_mask_probability: float = 0.0
-    """Of the chosen words, those whose box becomes `masked_box` too (2-D position masking)."""
-    masked_box: tuple[int, int, int, int] = MASKED_BOX
-
-    def __post_init__(self) -> None:
-        for name in ("mlm_probability", "mask_token_share", "random_token_share", "box_mask_probability"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-                raise ConfigError(f"{name} must be in [0, 1], got {value}")
-        if not 0.0 < self.mlm_probability < 1.0:
-            raise ConfigError(f"mlm_probability must be in (0, 1), got {self.mlm_probability}")
-        if self.mask_token_share + self.random_token_share > 1.0:
-            raise ConfigError("mask_token_share + random_token_share must be at most 1")
-        if len(self.masked_box) != 4 or any(not isinstance(v, int) or v < 0 for v in self.masked_box):
-            raise ConfigError(f"masked_box must be four non-negative integers, got {self.masked_box}")
-
-    def to_dict(self) -> dict[str, Any]:
-        values = asdict(self)
-        values["masked_box"] = list(self.masked_box)
-        return values
+from trainer.pretraining.config import MaskingConfig
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ from trainer.model import features as features_lib
 from trainer.model.build import BuiltModel, build_tokenizer_and_model
 from trainer.model.evaluate import make_compute_metrics
 from trainer.model.features import Feature, ReceiptExample
+from trainer.model.pretrained import PretrainingRef, pretraining_of
 from trainer.training.arguments import planned_schedule, shared_job_id, training_arguments
 from trainer.training.batching import make_trainer
 from trainer.training.callbacks import (
@@ -110,6 +111,7 @@ class Run:
     data: RunData
     guard: SignalGuard
     resource: JobResource | None = None  # the machine this attempt trains on (recorded by the main process)
+    pretraining: PretrainingRef | None = None  # what `trainer pretrain` job the model folder came from
 
     @property
     def job_id(self) -> str:
@@ -237,8 +239,9 @@ def setup(
     child: ChildJob | None = None,
 ) -> Run:
     snapshot = snapshot or open_gated_snapshot(request)
+    pretraining = pretraining_of(request.model)
     job, session, args, output_dir, resume_from = open_job(
-        request, snapshot, recorder_for, resume_job_id, restart, child
+        request, snapshot, recorder_for, resume_job_id, restart, child, pretraining
     )
     recorder = session.recorder
     started = not resume_job_id or restart or not _started(recorder)
@@ -261,6 +264,7 @@ def setup(
             data,
             guard or SignalGuard(),
             resource,
+            pretraining,
         )
         if started:
             record_start(run)
@@ -309,9 +313,11 @@ def open_job(
     resume_job_id: str | None,
     restart: bool,
     child: ChildJob | None = None,
+    pretraining: PretrainingRef | None = None,
 ) -> tuple[Job, JobSession, TrainingArguments, Path, Path | None]:
     """Create the job (or find the one to resume), take its lease, claim its folder and find
-    the checkpoint to continue from."""
+    the checkpoint to continue from. `pretraining`: the lineage of a pretrained model folder,
+    recorded in the job config (`pretraining`) for run analysis."""
     name = request.job_name or f"{snapshot.id}-{request.model.source}-{utc_now_iso()[:19].replace(':', '')}"
     args = training_arguments(request, Path(request.train.output_dir))  # output_dir set below, once the job is known
     job_id = shared_job_id(args, resume_job_id or (child.job_id if child else str(uuid.uuid4())))
@@ -323,7 +329,13 @@ def open_job(
         created_at=utc_now_iso(),
         description=request.description,
         created_by=request.created_by,
-        job_config=JobConfig("fit", request.to_dict(), snapshot_lineage(snapshot), request.train.seed).to_dict(),
+        job_config=JobConfig(
+            "fit",
+            request.to_dict(),
+            snapshot_lineage(snapshot),
+            request.train.seed,
+            {"pretraining": pretraining.to_dict()} if pretraining else {},
+        ).to_dict(),
         storage={"output_dir": str(output_dir)},
         tags={"snapshot_id": snapshot.id, "model": request.model.source},
     )
@@ -436,6 +448,7 @@ def record_start(run: Run) -> None:
             "snapshot_counts": {s: c.model_dump() for s, c in splits.items()},
             "model_source": run.built.source,
             "warm_start": run.built.warm_start.to_dict() if run.built.warm_start else None,
+            "pretraining": run.pretraining.to_dict() if run.pretraining else None,
             "num_parameters": sum(p.numel() for p in run.built.model.parameters()),
             "class_weights": weights,
             "world_size": run.args.world_size,
@@ -455,6 +468,13 @@ def record_start(run: Run) -> None:
     if splits["train"].entities:
         metrics["train_label_support"] = dict(splits["train"].entities)
     run.recorder.metrics(metrics, units={"num_train_samples": "windows", "num_val_samples": "windows"})
+    pretrained = run.pretraining
+    if pretrained is not None and pretrained.excluded_val_split_hash != snapshot.split_hash("val"):
+        run.session.warn(
+            f"the model was pretrained on corpus {pretrained.corpus_id}, which was not built for {snapshot.id}'s val "
+            f"split (it left out {pretrained.excluded_val_of or 'no split'}): pretraining may have read words this run "
+            f"is scored on; build the corpus with `dsb corpus create --exclude-val-of {snapshot.id}`"
+        )
 
 
 # --- train ---------------------------------------------------------------------------------
@@ -561,7 +581,7 @@ def cleanup(run: Run, outcome: TrainOutcome) -> FitResult:
             recorder.confirm_lease()  # the folder is ours to write in only while the job is
         except LeaseLost:
             return lost(run, None)
-        package = package_for_run(run.job_id, run.request, run.snapshot, summary)
+        package = package_for_run(run.job_id, run.request, run.snapshot, summary, pretraining=run.pretraining)
         best_dir = export_best(outcome.model, run.built.tokenizer, run.output_dir, package=package)
         best_uri = str(best_dir.resolve())
         if run.request.upload_uri:

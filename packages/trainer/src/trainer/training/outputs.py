@@ -18,6 +18,7 @@ from trainer.model.package import (
     SnapshotRef,
     write_package,
 )
+from trainer.model.pretrained import PretrainingRef
 
 if TYPE_CHECKING:
     from dataset_builder.snapshot import Snapshot
@@ -54,8 +55,16 @@ def write_run_file(output_dir: Path, summary: dict[str, Any]) -> Path:
     return path
 
 
-def package_for_run(job_id: str, request: FitRequest, snapshot: Snapshot, summary: dict[str, Any]) -> ModelPackage:
-    """The package of a run's best model, from its snapshot, request and run summary."""
+def package_for_run(
+    job_id: str,
+    request: FitRequest,
+    snapshot: Snapshot,
+    summary: dict[str, Any],
+    *,
+    pretraining: PretrainingRef | None = None,
+) -> ModelPackage:
+    """The package of a run's best model, from its snapshot, request and run summary (and the
+    pretraining of the folder it started from, if `trainer pretrain` wrote it)."""
     model = request.model
     best_row = next((h for h in summary.get("epoch_metrics", []) if h.get("step") == summary.get("best_step")), {})
     return ModelPackage(
@@ -69,6 +78,7 @@ def package_for_run(job_id: str, request: FitRequest, snapshot: Snapshot, summar
         doc_stride=model.doc_stride,
         coordinate_convention=BoxConvention(**snapshot.lock.coordinate_convention),
         model_source=model.source,
+        pretraining=pretraining,
         best=BestEvaluation(
             checkpoint_metric=summary.get("checkpoint_metric"),
             best_metric=summary.get("best_metric"),

@@ -9,9 +9,11 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trainer.config import ModelConfig
 from trainer.errors import ConfigError, FitError
 from trainer.jobs.storage import check_upload_destination
 from trainer.model.hub import require_available
+from trainer.model.pretrained import read_lineage
 from trainer.training.request import FitRequest
 
 if TYPE_CHECKING:
@@ -44,9 +46,14 @@ def open_gated_snapshot(request: FitRequest) -> Snapshot:
 
 
 def check_model_source(request: FitRequest) -> None:
-    """The model can be loaded: a folder has its config; a hub id is cached, or (unless
-    HF_HUB_OFFLINE=1) its config downloads now (`trainer.model.hub`)."""
-    model = request.model
+    """The model can be loaded (`check_model`)."""
+    check_model(request.model)
+
+
+def check_model(model: ModelConfig) -> None:
+    """The model can be loaded: a folder has its config (and, when pretrained, a readable
+    pretraining.json); a hub id is cached, or (unless HF_HUB_OFFLINE=1) its config downloads
+    now (`trainer.model.hub`)."""
     if model.source == "warm_start":
         folder = Path(str(model.warm_start_text_encoder)).expanduser()
         if not (folder / "config.json").is_file():
@@ -55,6 +62,7 @@ def check_model_source(request: FitRequest) -> None:
         folder = Path(model.model).expanduser()
         if not (folder / "config.json").is_file():
             raise ConfigError(f"--model {folder}: no config.json there (a LayoutLM folder written by save_pretrained)")
+        read_lineage(folder)  # a pretrained folder whose pretraining.json cannot be read fails here, in one line
     elif model.source == "hub":
         require_available(model.model)
 
