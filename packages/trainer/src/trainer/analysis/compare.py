@@ -257,8 +257,9 @@ def explain(
         )
     for name, run in (("A", a), ("B", b)):
         if pretraining_read_val(run):
+            corpus_id = (run.pretraining or {}).get("corpus_id")
             confounders.append(
-                f"{name}'s model was pretrained on corpus {run.pretraining.get('corpus_id')}, which was not built for "
+                f"{name}'s model was pretrained on corpus {corpus_id}, which was not built for "
                 f"its val split: the pretraining may have read (unlabelled) words {name} is scored on, so its F1 may "
                 "be optimistic."
             )

@@ -15,7 +15,12 @@ from typing import Any, Literal
 from trainer.config import MAX_BOX_COORDINATE, MAX_SEED
 from trainer.errors import ConfigError
 
-MASKED_BOX = (MAX_BOX_COORDINATE + 1,) * 4
+MASKED_BOX: tuple[int, int, int, int] = (
+    MAX_BOX_COORDINATE + 1,
+    MAX_BOX_COORDINATE + 1,
+    MAX_BOX_COORDINATE + 1,
+    MAX_BOX_COORDINATE + 1,
+)
 """The box of a word whose position is masked: outside the 0..1000 grid every real word and
 [CLS]/[SEP]/padding use, inside the 2-D embedding tables (1024 rows in every LayoutLM here)."""
 

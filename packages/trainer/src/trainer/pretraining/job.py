@@ -179,8 +179,9 @@ def open_run(
         _name_job(exc, job_id, output_dir, "set-up")
         raise
     try:
-        if resuming and (job.storage or {}).get("output_dir"):
-            output_dir = Path(job.storage["output_dir"])  # where the job said it is, from any working directory
+        recorded_dir = (job.storage or {}).get("output_dir")
+        if resuming and recorded_dir:
+            output_dir = Path(recorded_dir)  # where the job said it is, from any working directory
         claim(output_dir, job_id, recorded=resuming)
         resume_from = find_resume_point(session, output_dir, restart) if resuming else None
     except FitError as exc:  # refused before anything ran: the job stays resumable
@@ -375,14 +376,12 @@ def score_before(run: PretrainRun, built: BuiltMaskedLM, held: list) -> MaskedLM
     """The held-out masked-LM score of the model before pretraining: recorded at step 0 by the
     job's first attempt (a resume reads it back: the checkpoint's weights are not the start)."""
     recorded = {
-        m.metric_name: m.value
+        m.metric_name: float(m.value)
         for m in run.recorder.recorded_metrics()
-        if m.step == 0 and m.metric_name in SCORE_METRICS
+        if m.step == 0 and m.metric_name in SCORE_METRICS and isinstance(m.value, int | float)
     }
     if set(recorded) == set(SCORE_METRICS):
-        return MaskedLMScore(
-            float(recorded["held_out_mlm_loss"]), float(recorded["held_out_mlm_accuracy"]), 0, len(held)
-        )
+        return MaskedLMScore(recorded["held_out_mlm_loss"], recorded["held_out_mlm_accuracy"], 0, len(held))
     score = _score(built.model, built.tokenizer, held, run)
     if score is None:
         return None

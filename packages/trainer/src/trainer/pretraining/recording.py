@@ -117,7 +117,7 @@ class PretrainRecording(TrainerCallback):
     def on_save(self, args, state, control, **kwargs):
         """The Trainer has written `checkpoint-N/`: note the tokens and time up to it, mark it
         complete (a resume never picks a half-written one) and record it."""
-        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        folder = Path(str(args.output_dir)) / f"checkpoint-{state.global_step}"
         if not folder.is_dir():
             return
         progress = self.progress
