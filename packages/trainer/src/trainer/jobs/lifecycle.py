@@ -29,6 +29,7 @@ from typing import Any
 from metrics_store import Job, JobLeased, RunRecorder
 from trainer.errors import FitError, JobExists
 from trainer.jobs.children import ChildJob
+from trainer.jobs.folders import locate_checkpoint, prune_checkpoints
 from trainer.jobs.spool import pending_path
 
 log = logging.getLogger(__name__)
@@ -179,3 +180,31 @@ class JobSession:
     def release(self) -> None:
         """Stop at once without another record: the job is another process's now."""
         self.recorder.close(0)
+
+
+def find_resume_point(
+    session: JobSession, output_dir: Path, restart: bool, *, progress_metric: str, doing: str
+) -> Path | None:
+    """The checkpoint a resumed job continues from (None: step 0), for every job that trains
+    (`doing`: "training", "pretraining"). `restart` starts the job again from step 0; a
+    checkpoint cut off mid-save is skipped (and kept aside); a job that recorded
+    `progress_metric` but has no checkpoint is refused rather than silently started over."""
+    recorder = session.recorder
+    if restart:
+        prune_checkpoints(output_dir)  # this job's own earlier attempt; its records stay in the table
+        recorder.restart(reason=f"--restart: {doing} the job again from step 0; earlier records are superseded")
+        return None
+    recorded = recorder.read_back()
+    point = locate_checkpoint(output_dir, list(recorded.checkpoints) if recorded else [], job_id=session.job_id)
+    for name in point.skipped:
+        session.warn(
+            f"{name} was cut off while being saved (the job was killed mid-save): resuming from "
+            f"{point.checkpoint.name if point.checkpoint else 'step 0'}; it is kept as .incomplete-{name}"
+        )
+    progress = [m for m in (recorded.metrics if recorded else ()) if m.metric_name == progress_metric]
+    if point.checkpoint is None and progress:
+        raise FitError(
+            f"job {session.job_id} recorded {len(progress)} {progress_metric} value(s) but no checkpoint to continue "
+            f"from: pass --restart to run it again from step 0"
+        )
+    return point.checkpoint

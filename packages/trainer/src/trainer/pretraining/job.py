@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 from metrics_store import Job, JobConfig, JobResource, LeaseLost, NullRecorder, RunRecorder
 from metrics_store.keys import utc_now_iso
 from trainer.errors import FitError
-from trainer.jobs.folders import claim, locate_checkpoint, prune_checkpoints, run_folder
-from trainer.jobs.lifecycle import JobSession, RecorderFactory
+from trainer.jobs.folders import claim, prune_checkpoints, run_folder
+from trainer.jobs.lifecycle import JobSession, RecorderFactory, find_resume_point
 from trainer.jobs.signals import RunInterrupted, SignalGuard
 from trainer.jobs.spool import sync_pending
 from trainer.pretraining.loop import MaskedLMScore, PretrainOutcome, masked_lm_score, pretrain, training_arguments
@@ -183,7 +183,11 @@ def open_run(
         if resuming and recorded_dir:
             output_dir = Path(recorded_dir)  # where the job said it is, from any working directory
         claim(output_dir, job_id, recorded=resuming)
-        resume_from = find_resume_point(session, output_dir, restart) if resuming else None
+        resume_from = (
+            find_resume_point(session, output_dir, restart, progress_metric="step_train_loss", doing="pretraining")
+            if resuming
+            else None
+        )
     except FitError as exc:  # refused before anything ran: the job stays resumable
         session.refused(str(exc))
         session.close()
@@ -218,30 +222,6 @@ def _name_job(exc: BaseException, job_id: str, output_dir: Path, where: str) -> 
     """A signal once the job exists names it, so the CLI can say how to resume it."""
     if isinstance(exc, RunInterrupted):
         exc.job_id, exc.output_dir, exc.where = job_id, str(output_dir), where
-
-
-def find_resume_point(session: JobSession, output_dir: Path, restart: bool) -> Path | None:
-    """The checkpoint a resumed job continues from (None: step 0). `restart` starts again
-    from step 0; a checkpoint cut off mid-save is skipped (and kept aside)."""
-    recorder = session.recorder
-    if restart:
-        prune_checkpoints(output_dir)  # this job's own earlier attempt; its records stay in the table
-        recorder.restart(reason="--restart: pretraining the job again from step 0; earlier records are superseded")
-        return None
-    recorded = recorder.read_back()
-    point = locate_checkpoint(output_dir, list(recorded.checkpoints) if recorded else [], job_id=session.job_id)
-    for name in point.skipped:
-        session.warn(
-            f"{name} was cut off while being saved (the job was killed mid-save): resuming from "
-            f"{point.checkpoint.name if point.checkpoint else 'step 0'}; it is kept as .incomplete-{name}"
-        )
-    trained = [m for m in (recorded.metrics if recorded else ()) if m.metric_name == "step_train_loss"]
-    if point.checkpoint is None and trained:
-        raise FitError(
-            f"job {session.job_id} recorded {len(trained)} training step(s) but no checkpoint to continue from: "
-            "pass --restart to pretrain it again from step 0"
-        )
-    return point.checkpoint
 
 
 # --- set up, pretrain, save ----------------------------------------------------------------

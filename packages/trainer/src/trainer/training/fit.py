@@ -36,8 +36,8 @@ from metrics_store.keys import utc_now_iso
 from trainer.analysis import write_run_report_from_recorder
 from trainer.errors import FitError, TrainingDiverged
 from trainer.jobs.children import ChildJob
-from trainer.jobs.folders import claim, locate_checkpoint, prune_checkpoints, run_folder
-from trainer.jobs.lifecycle import JobSession, RecorderFactory
+from trainer.jobs.folders import claim, prune_checkpoints, run_folder
+from trainer.jobs.lifecycle import JobSession, RecorderFactory, find_resume_point
 from trainer.jobs.signals import RunInterrupted, SignalGuard
 from trainer.jobs.spool import sync_pending
 from trainer.jobs.storage import delete_uploaded_checkpoints, upload_folder
@@ -361,7 +361,11 @@ def open_job(
             output_dir = Path((job.storage or {})["output_dir"])  # where the job said it is, from any working directory
         claim(output_dir, job_id, recorded=resume_job_id is not None)
         args.output_dir = str(output_dir)
-        resume_from = find_resume_point(session, output_dir, restart) if resume_job_id else None
+        resume_from = (
+            find_resume_point(session, output_dir, restart, progress_metric="val_f1", doing="training")
+            if resume_job_id
+            else None
+        )
     except FitError as exc:  # refused before anything ran: the job stays resumable
         session.refused(str(exc))
         session.close()
@@ -374,30 +378,6 @@ def open_job(
     if is_main:
         session.folder = output_dir  # from here on, records the table does not take wait in the run's folder
     return job, session, args, output_dir, resume_from
-
-
-def find_resume_point(session: JobSession, output_dir: Path, restart: bool) -> Path | None:
-    """The checkpoint a resumed run continues from (None: step 0). `restart` starts the job
-    again from step 0; a checkpoint cut off mid-save is skipped (and kept aside)."""
-    recorder = session.recorder
-    if restart:
-        prune_checkpoints(output_dir)  # this job's own earlier attempt; its records stay in the table
-        recorder.restart(reason="--restart: training the job again from step 0; earlier records are superseded")
-        return None
-    recorded = recorder.read_back()
-    point = locate_checkpoint(output_dir, list(recorded.checkpoints) if recorded else [], job_id=session.job_id)
-    for name in point.skipped:
-        session.warn(
-            f"{name} was cut off while being saved (the run was killed mid-save): resuming from "
-            f"{point.checkpoint.name if point.checkpoint else 'step 0'}; it is kept as .incomplete-{name}"
-        )
-    evaluations = [m for m in (recorded.metrics if recorded else ()) if m.metric_name == "val_f1"]
-    if point.checkpoint is None and evaluations:
-        raise FitError(
-            f"job {session.job_id} recorded {len(evaluations)} evaluation(s) but no checkpoint to continue from: "
-            "pass --restart to train it again from step 0"
-        )
-    return point.checkpoint
 
 
 def build_model_and_features(request: FitRequest, snapshot: Snapshot) -> tuple[BuiltModel, RunData]:
